@@ -1,0 +1,58 @@
+//! # Corsica: CORS done right
+//!
+//! The engine behind the Corsica gateway, middleware and doctor. It is pure: no I/O, no
+//! global state, no `unsafe`.
+//!
+//! - [`Origin`]: parsing and serialization of origins per the URL and Fetch standards.
+//! - [`OriginSet`]: exact origins (hash lookup), `*`, anchored subdomain patterns
+//!   (`https://*.example.com`), any-port patterns (`http://localhost:*`) and a predicate
+//!   escape hatch.
+//! - [`PolicyBuilder`] → [`Policy`]: a CORS policy that refuses insecure or broken
+//!   configurations with a [`ConfigError`] that names the problem and the fix.
+//! - [`Policy::decide`]: the server's answer to a request (preflight, actual CORS request,
+//!   or not CORS) as a [`Decision`] with the exact response headers, `Vary` included, and a
+//!   machine-readable [`Reason`] for every denial.
+//! - Feature `tower`: [`tower::CorsLayer`], a `tower` layer for axum, hyper and tonic.
+//!
+//! ```
+//! use corsica::{Policy, RequestKind};
+//! use http::{HeaderMap, HeaderValue, Method};
+//!
+//! let policy = Policy::builder()
+//!     .allow_origins(["https://app.example.com"])
+//!     .allow_methods(["GET", "POST", "PUT"])
+//!     .allow_headers(["content-type", "x-api-key"])
+//!     .build()?;
+//!
+//! let mut request = HeaderMap::new();
+//! request.insert("origin", HeaderValue::from_static("https://app.example.com"));
+//! request.insert("access-control-request-method", HeaderValue::from_static("PUT"));
+//! request.insert("access-control-request-headers", HeaderValue::from_static("x-api-key"));
+//!
+//! let decision = policy.decide(&Method::OPTIONS, &request);
+//! assert_eq!(decision.kind(), RequestKind::Preflight);
+//! assert!(decision.is_allowed());
+//! # Ok::<(), corsica::ConfigError>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod header_list;
+pub mod method;
+pub mod origin;
+pub mod pattern;
+pub mod policy;
+pub mod reason;
+pub mod server;
+#[cfg(feature = "tower")]
+pub mod tower;
+
+mod display;
+
+pub use header_list::{HeaderList, HeaderListError, HeaderListLimits};
+pub use origin::{Origin, OriginError};
+pub use pattern::{OriginEntry, OriginSet, PatternError, PortRule};
+pub use policy::{ConfigError, Policy, PolicyBuilder};
+pub use reason::Reason;
+pub use server::{CorsHeaders, Decision, RequestKind};

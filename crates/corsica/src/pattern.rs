@@ -1,0 +1,673 @@
+//! Origin sets: which origins a policy trusts.
+//!
+//! An [`OriginSet`] holds, compiled once:
+//! - exact origins, looked up in a hash set (O(1), on the header's bytes, no parsing);
+//! - `*` (any origin);
+//! - `null` (the opaque origin; the policy builder allows it only on explicit opt-in);
+//! - subdomain patterns `scheme://*.domain[:port]`, anchored on a whole label: matched in
+//!   O(labels) by looking each label-suffix of the host up in a hash map;
+//! - any-port patterns `scheme://host:*` (e.g. `http://localhost:*` for development);
+//! - predicates, an escape hatch for rules no pattern expresses (you own their security).
+//!
+//! Arbitrary regular expressions are not offered: unanchored regexes are how CORS bypasses
+//! happen (`https://example.com.evil.net`, `https://evilexample.com`, `https://wwwXexample.com`).
+//! A subdomain pattern must be below a registrable domain (per the Public Suffix List), and
+//! it only ever matches hosts whose registrable domain is the pattern's.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::Arc;
+
+use foldhash::fast::RandomState;
+
+use crate::display::shown_str;
+use crate::origin::{Origin, OriginError, is_valid_scheme};
+
+/// Which ports a pattern accepts.
+///
+/// ```
+/// use corsica::{OriginEntry, PortRule};
+/// let OriginEntry::AnyPort { .. } = OriginEntry::parse("http://localhost:*")? else { panic!() };
+/// let OriginEntry::Subdomains { port, .. } = OriginEntry::parse("https://*.example.com")? else { panic!() };
+/// assert_eq!(port, PortRule::Exact(None));
+/// # Ok::<(), corsica::PatternError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PortRule {
+    /// Exactly this port; `None` is the scheme's default port.
+    Exact(Option<u16>),
+    /// Any port (`:*`).
+    Any,
+}
+
+impl PortRule {
+    fn matches(self, port: Option<u16>) -> bool {
+        match self {
+            PortRule::Any => true,
+            PortRule::Exact(p) => p == port,
+        }
+    }
+}
+
+/// One entry of an origin set, as written in configuration.
+///
+/// ```
+/// use corsica::OriginEntry;
+/// assert_eq!(OriginEntry::parse("HTTPS://*.Example.COM")?.to_string(), "https://*.example.com");
+/// assert!(OriginEntry::parse("https://*example.com").is_err());
+/// # Ok::<(), corsica::PatternError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum OriginEntry {
+    /// `*`: every origin.
+    Any,
+    /// `null`: the opaque origin (sandboxed iframes, `file:`, `data:` pages, redirects).
+    Null,
+    /// One exact origin.
+    Exact(Origin),
+    /// `scheme://*.domain[:port]`: every strict subdomain of `domain` (not `domain` itself).
+    Subdomains {
+        /// Lower-case scheme.
+        scheme: String,
+        /// The domain below which subdomains match, in ASCII.
+        domain: String,
+        /// The accepted port(s).
+        port: PortRule,
+    },
+    /// `scheme://host:*`: one host on any port.
+    AnyPort {
+        /// Lower-case scheme.
+        scheme: String,
+        /// The host, serialized (IPv6 in brackets).
+        host: String,
+    },
+}
+
+/// Why an origin-set entry is refused. Each message names the problem and the fix.
+///
+/// ```
+/// use corsica::{OriginEntry, PatternError};
+/// let err = OriginEntry::parse("https://*.co.uk").unwrap_err();
+/// assert!(matches!(err, PatternError::TooBroad { .. }));
+/// assert!(err.to_string().contains("public suffix"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PatternError {
+    /// The entry is not a valid origin.
+    #[error(transparent)]
+    Origin(#[from] OriginError),
+    /// A `*` that is not a whole leading label or a whole port.
+    #[error("`{input}` is not an anchored pattern: `*` may only stand for whole leading labels (`https://*.example.com`) or the whole port (`http://localhost:*`); write `{suggestion}`")]
+    Unanchored {
+        /// The entry, escaped and bounded.
+        input: String,
+        /// The closest anchored pattern.
+        suggestion: String,
+    },
+    /// A pattern without `scheme://`.
+    #[error("`{input}` has no scheme: patterns match one scheme, write `https://{input}`")]
+    MissingScheme {
+        /// The entry, escaped and bounded.
+        input: String,
+    },
+    /// A subdomain pattern over a public suffix.
+    #[error("`{input}` is broader than a registrable domain: `{suffix}` is a public suffix, so the pattern would trust sites of other owners; list your own domain, e.g. `{example}`")]
+    TooBroad {
+        /// The entry, escaped and bounded.
+        input: String,
+        /// The public suffix the pattern covers.
+        suffix: String,
+        /// An example of an acceptable pattern.
+        example: String,
+    },
+    /// A subdomain pattern over an IP address.
+    #[error("`{input}`: IP addresses have no subdomains; list the address itself, or `scheme://address:*` for any port")]
+    IpSubdomains {
+        /// The entry, escaped and bounded.
+        input: String,
+    },
+}
+
+/// A predicate deciding whether an origin is allowed.
+pub type OriginPredicate = Arc<dyn Fn(&Origin) -> bool + Send + Sync>;
+
+impl OriginEntry {
+    /// Parses one entry: `*`, `null`, an exact origin, `scheme://*.domain[:port|:*]` or
+    /// `scheme://host:*`. Origins are normalized as by [`Origin::parse`].
+    ///
+    /// ```
+    /// use corsica::{OriginEntry, PortRule};
+    /// assert_eq!(OriginEntry::parse("*")?, OriginEntry::Any);
+    /// assert_eq!(
+    ///     OriginEntry::parse("https://*.example.com:*")?,
+    ///     OriginEntry::Subdomains { scheme: "https".into(), domain: "example.com".into(), port: PortRule::Any },
+    /// );
+    /// # Ok::<(), corsica::PatternError>(())
+    /// ```
+    pub fn parse(input: &str) -> Result<OriginEntry, PatternError> {
+        match input {
+            "*" => return Ok(OriginEntry::Any),
+            "null" => return Ok(OriginEntry::Null),
+            _ => {}
+        }
+        if !input.contains('*') {
+            return Ok(OriginEntry::Exact(Origin::parse(input)?));
+        }
+        let show = || shown_str(input);
+        let Some((scheme, rest)) = input.split_once("://") else {
+            return Err(PatternError::MissingScheme { input: show() });
+        };
+        if !is_valid_scheme(scheme) {
+            return Err(OriginError::InvalidScheme { input: show() }.into());
+        }
+        let scheme = scheme.to_ascii_lowercase();
+        let (hostpart, any_port) = match rest.strip_suffix(":*") {
+            Some(h) => (h, true),
+            None => (rest, false),
+        };
+        let (subdomains, host_and_port) = match hostpart.strip_prefix("*.") {
+            Some(h) => (true, h),
+            None => (false, hostpart),
+        };
+        if host_and_port.contains('*') {
+            let suggestion = match host_and_port.split_once(':') {
+                // The `*` is in the port: the only port pattern is the whole port.
+                Some((host, port)) if port.contains('*') && !host.contains('*') => {
+                    format!("{scheme}://{}{host}:*", if subdomains { "*." } else { "" })
+                }
+                _ => {
+                    let cleaned = host_and_port.trim_start_matches(['*', '.']).replace('*', "");
+                    format!("{scheme}://*.{cleaned}{}", if any_port { ":*" } else { "" })
+                }
+            };
+            return Err(PatternError::Unanchored {
+                input: show(),
+                suggestion: shown_str(&suggestion),
+            });
+        }
+        if any_port && split_has_port(host_and_port) {
+            return Err(PatternError::Unanchored {
+                input: show(),
+                suggestion: shown_str(&format!("{scheme}://{}", host_and_port)),
+            });
+        }
+        // Validate and normalize host (and port) with the origin parser.
+        let origin = Origin::parse(&format!("{scheme}://{host_and_port}"))?;
+        let host = origin.host().unwrap_or_default().to_owned();
+        if !subdomains {
+            // `scheme://host:*`
+            return Ok(OriginEntry::AnyPort { scheme, host });
+        }
+        if origin.is_ip() {
+            return Err(PatternError::IpSubdomains { input: show() });
+        }
+        let port = if any_port {
+            PortRule::Any
+        } else {
+            PortRule::Exact(origin.port())
+        };
+        if host != "localhost" {
+            let suffix = psl::suffix_str(&host).unwrap_or(&host);
+            if suffix == host {
+                return Err(PatternError::TooBroad {
+                    input: show(),
+                    suffix: suffix.to_owned(),
+                    example: format!("{scheme}://*.example.{suffix}"),
+                });
+            }
+        }
+        Ok(OriginEntry::Subdomains {
+            scheme,
+            domain: host,
+            port,
+        })
+    }
+}
+
+/// Whether `host[:port]` has a port part.
+fn split_has_port(s: &str) -> bool {
+    match s.strip_prefix('[') {
+        Some(v6) => v6.split_once(']').is_some_and(|(_, after)| !after.is_empty()),
+        None => s.contains(':'),
+    }
+}
+
+impl fmt::Display for OriginEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let port = |p: &PortRule| match p {
+            PortRule::Any => ":*".to_owned(),
+            PortRule::Exact(Some(p)) => format!(":{p}"),
+            PortRule::Exact(None) => String::new(),
+        };
+        match self {
+            OriginEntry::Any => f.write_str("*"),
+            OriginEntry::Null => f.write_str("null"),
+            OriginEntry::Exact(o) => write!(f, "{o}"),
+            OriginEntry::Subdomains {
+                scheme,
+                domain,
+                port: p,
+            } => write!(f, "{scheme}://*.{domain}{}", port(p)),
+            OriginEntry::AnyPort { scheme, host } => write!(f, "{scheme}://{host}:*"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct SubdomainRule {
+    scheme: Box<str>,
+    port: PortRule,
+    /// The registrable domain every matching host must have (`None` under `localhost`).
+    registrable: Option<Box<str>>,
+}
+
+/// A set of trusted origins, compiled for fast matching. See the [module docs](self).
+///
+/// ```
+/// use corsica::{Origin, OriginSet};
+///
+/// let set = OriginSet::parse(["https://app.example.com", "https://*.example.com", "http://localhost:*"])?;
+/// let allowed = |s: &str| set.contains(&Origin::parse(s).unwrap());
+/// assert!(allowed("https://app.example.com"));
+/// assert!(allowed("https://a.b.example.com"));
+/// assert!(allowed("http://localhost:5173"));
+/// assert!(!allowed("https://example.com"));            // not a strict subdomain
+/// assert!(!allowed("https://evil-example.com"));
+/// assert!(!allowed("https://example.com.evil.net"));
+/// assert!(!allowed("http://app.example.com"));          // other scheme
+/// assert!(!allowed("https://app.example.com:8443"));    // other port
+/// # Ok::<(), corsica::PatternError>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct OriginSet {
+    entries: Vec<OriginEntry>,
+    any: bool,
+    null: bool,
+    exact: HashSet<Box<[u8]>, RandomState>,
+    /// host → schemes allowed on any port.
+    any_port: HashMap<Box<str>, Vec<Box<str>>, RandomState>,
+    /// domain → subdomain rules below it.
+    subdomains: HashMap<Box<str>, Vec<SubdomainRule>, RandomState>,
+    predicates: Vec<OriginPredicate>,
+}
+
+impl fmt::Debug for OriginSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut list = f.debug_list();
+        list.entries(self.entries.iter().map(|e| e.to_string()));
+        if !self.predicates.is_empty() {
+            list.entry(&format_args!("<{} predicate(s)>", self.predicates.len()));
+        }
+        list.finish()
+    }
+}
+
+impl OriginSet {
+    /// An empty set (matches nothing).
+    ///
+    /// ```
+    /// assert!(corsica::OriginSet::new().is_empty());
+    /// ```
+    pub fn new() -> OriginSet {
+        OriginSet::default()
+    }
+
+    /// The set of every origin (`*`).
+    ///
+    /// ```
+    /// assert!(corsica::OriginSet::any().is_any());
+    /// ```
+    pub fn any() -> OriginSet {
+        let mut set = OriginSet::new();
+        set.insert_entry(OriginEntry::Any);
+        set
+    }
+
+    /// Builds a set from textual entries (see [`OriginEntry::parse`]).
+    ///
+    /// ```
+    /// let set = corsica::OriginSet::parse(["https://a.example", "https://b.example"])?;
+    /// assert_eq!(set.entries().len(), 2);
+    /// # Ok::<(), corsica::PatternError>(())
+    /// ```
+    pub fn parse<I, S>(entries: I) -> Result<OriginSet, PatternError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut set = OriginSet::new();
+        for e in entries {
+            set.insert(e.as_ref())?;
+        }
+        Ok(set)
+    }
+
+    /// Parses and adds one entry.
+    ///
+    /// ```
+    /// let mut set = corsica::OriginSet::new();
+    /// set.insert("http://localhost:*")?;
+    /// assert!(set.insert("https://*.com").is_err());
+    /// # Ok::<(), corsica::PatternError>(())
+    /// ```
+    pub fn insert(&mut self, entry: &str) -> Result<(), PatternError> {
+        self.insert_entry(OriginEntry::parse(entry)?);
+        Ok(())
+    }
+
+    /// Adds a parsed entry. Duplicates are ignored.
+    ///
+    /// ```
+    /// use corsica::{Origin, OriginEntry, OriginSet};
+    /// let mut set = OriginSet::new();
+    /// set.insert_entry(OriginEntry::Exact(Origin::parse("https://a.example")?));
+    /// assert!(set.contains(&Origin::parse("https://a.example")?));
+    /// # Ok::<(), corsica::OriginError>(())
+    /// ```
+    pub fn insert_entry(&mut self, entry: OriginEntry) {
+        if self.entries.contains(&entry) {
+            return;
+        }
+        match &entry {
+            OriginEntry::Any => self.any = true,
+            OriginEntry::Null => self.null = true,
+            OriginEntry::Exact(o) => {
+                self.exact.insert(o.as_str().as_bytes().into());
+            }
+            OriginEntry::AnyPort { scheme, host } => self
+                .any_port
+                .entry(host.as_str().into())
+                .or_default()
+                .push(scheme.as_str().into()),
+            OriginEntry::Subdomains {
+                scheme,
+                domain,
+                port,
+            } => {
+                let registrable = (domain != "localhost")
+                    .then(|| psl::domain_str(domain).map(Box::from))
+                    .flatten();
+                self.subdomains
+                    .entry(domain.as_str().into())
+                    .or_default()
+                    .push(SubdomainRule {
+                        scheme: scheme.as_str().into(),
+                        port: *port,
+                        registrable,
+                    });
+            }
+        }
+        self.entries.push(entry);
+    }
+
+    /// Adds a predicate: an origin it returns `true` for is in the set. This is an escape
+    /// hatch for rules patterns cannot express (a database of tenants, say); the predicate
+    /// is only called with well-formed origins, and only when no entry matched. It is never
+    /// called for `null`.
+    ///
+    /// ```
+    /// use corsica::{Origin, OriginSet};
+    /// let set = OriginSet::new().with_predicate(|o: &Origin| o.host().is_some_and(|h| h.ends_with(".tenants.example.com")));
+    /// assert!(set.contains(&Origin::parse("https://acme.tenants.example.com")?));
+    /// # Ok::<(), corsica::OriginError>(())
+    /// ```
+    pub fn with_predicate<F>(mut self, predicate: F) -> OriginSet
+    where
+        F: Fn(&Origin) -> bool + Send + Sync + 'static,
+    {
+        self.predicates.push(Arc::new(predicate));
+        self
+    }
+
+    pub(crate) fn predicates(&self) -> &[OriginPredicate] {
+        &self.predicates
+    }
+
+    pub(crate) fn push_predicate(&mut self, predicate: OriginPredicate) {
+        self.predicates.push(predicate);
+    }
+
+    /// The entries, in insertion order (predicates are not listed).
+    ///
+    /// ```
+    /// let set = corsica::OriginSet::parse(["*"])?;
+    /// assert_eq!(set.entries()[0].to_string(), "*");
+    /// # Ok::<(), corsica::PatternError>(())
+    /// ```
+    pub fn entries(&self) -> &[OriginEntry] {
+        &self.entries
+    }
+
+    /// Whether the set contains `*`.
+    ///
+    /// ```
+    /// assert!(!corsica::OriginSet::new().is_any());
+    /// ```
+    pub fn is_any(&self) -> bool {
+        self.any
+    }
+
+    /// Whether the set lists `null`.
+    ///
+    /// ```
+    /// assert!(corsica::OriginSet::parse(["null"])?.allows_null());
+    /// # Ok::<(), corsica::PatternError>(())
+    /// ```
+    pub fn allows_null(&self) -> bool {
+        self.null
+    }
+
+    /// Whether the set has predicates.
+    ///
+    /// ```
+    /// assert!(corsica::OriginSet::new().with_predicate(|_| false).has_predicates());
+    /// ```
+    pub fn has_predicates(&self) -> bool {
+        !self.predicates.is_empty()
+    }
+
+    /// Whether the set matches nothing (no entries, no predicates).
+    ///
+    /// ```
+    /// assert!(corsica::OriginSet::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty() && self.predicates.is_empty()
+    }
+
+    /// Whether the exact-origin table holds these serialized bytes: the hot path, which
+    /// needs no parsing because the table holds canonical serializations only.
+    pub(crate) fn contains_exact_bytes(&self, serialized: &[u8]) -> bool {
+        !self.exact.is_empty() && self.exact.contains(serialized)
+    }
+
+    /// Whether `origin` is in the set.
+    ///
+    /// ```
+    /// use corsica::{Origin, OriginSet};
+    /// let set = OriginSet::parse(["https://*.example.com"])?;
+    /// assert!(set.contains(&Origin::parse("https://api.example.com").unwrap()));
+    /// assert!(!set.contains(&Origin::null()));
+    /// # Ok::<(), corsica::PatternError>(())
+    /// ```
+    pub fn contains(&self, origin: &Origin) -> bool {
+        if origin.is_opaque() {
+            return self.null || self.any;
+        }
+        self.any
+            || self.contains_exact_bytes(origin.as_str().as_bytes())
+            || self.matches_patterns(origin)
+            || self.predicates.iter().any(|p| p(origin))
+    }
+
+    /// The pattern part of [`OriginSet::contains`] for a tuple origin.
+    fn matches_patterns(&self, origin: &Origin) -> bool {
+        let (Some(scheme), Some(host)) = (origin.scheme(), origin.host()) else {
+            return false;
+        };
+        if !self.any_port.is_empty()
+            && self
+                .any_port
+                .get(host)
+                .is_some_and(|schemes| schemes.iter().any(|s| &**s == scheme))
+        {
+            return true;
+        }
+        if self.subdomains.is_empty() || origin.is_ip() {
+            return false;
+        }
+        let port = origin.port();
+        let mut registrable: Option<Option<&str>> = None;
+        for (i, b) in host.bytes().enumerate() {
+            if b != b'.' {
+                continue;
+            }
+            let Some(rules) = self.subdomains.get(&host[i + 1..]) else {
+                continue;
+            };
+            for rule in rules {
+                if &*rule.scheme != scheme || !rule.port.matches(port) {
+                    continue;
+                }
+                let ok = match &rule.registrable {
+                    None => true,
+                    Some(want) => {
+                        let have = *registrable.get_or_insert_with(|| psl::domain_str(host));
+                        have == Some(&**want)
+                    }
+                };
+                if ok {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(entries: &[&str]) -> OriginSet {
+        OriginSet::parse(entries).unwrap()
+    }
+
+    #[test]
+    fn matching_table() {
+        // (entries, origin, expected)
+        let cases: &[(&[&str], &str, bool)] = &[
+            (&["https://example.com"], "https://example.com", true),
+            (&["https://example.com"], "https://example.com:443", true),
+            (&["https://example.com"], "http://example.com", false),
+            (&["https://example.com"], "https://example.com:8443", false),
+            (&["https://example.com"], "https://www.example.com", false),
+            (&["https://example.com"], "null", false),
+            (&["https://*.example.com"], "https://a.example.com", true),
+            (&["https://*.example.com"], "https://a.b.example.com", true),
+            (&["https://*.example.com"], "https://example.com", false),
+            (&["https://*.example.com"], "https://evil-example.com", false),
+            (&["https://*.example.com"], "https://evilexample.com", false),
+            (&["https://*.example.com"], "https://example.com.evil.net", false),
+            (&["https://*.example.com"], "https://a.example.com.evil.net", false),
+            (&["https://*.example.com"], "https://exampleXcom", false),
+            (&["https://*.example.com"], "https://a.exampleXcom", false),
+            (&["https://*.example.com"], "http://a.example.com", false),
+            (&["https://*.example.com"], "https://a.example.com:8443", false),
+            (&["https://*.example.com:8443"], "https://a.example.com:8443", true),
+            (&["https://*.example.com:8443"], "https://a.example.com", false),
+            (&["https://*.example.com:*"], "https://a.example.com:1", true),
+            (&["https://*.example.com:*"], "https://a.example.com", true),
+            (&["https://*.example.com:*"], "http://a.example.com", false),
+            (&["http://localhost:*"], "http://localhost:3000", true),
+            (&["http://localhost:*"], "http://localhost", true),
+            (&["http://localhost:*"], "https://localhost:3000", false),
+            (&["http://localhost:*"], "http://localhost.evil.net:3000", false),
+            (&["http://localhost:*"], "http://app.localhost:3000", false),
+            (&["http://*.localhost:*"], "http://app.localhost:3000", true),
+            (&["http://127.0.0.1:*"], "http://127.0.0.1:5173", true),
+            (&["http://[::1]:*"], "http://[::1]:5173", true),
+            (&["*"], "https://anything.example", true),
+            (&["*"], "null", true),
+            (&["null"], "null", true),
+            (&["null"], "https://example.com", false),
+            (&["https://*.bücher.example"], "https://a.xn--bcher-kva.example", true),
+            // Domains under a private-section public suffix belong to different owners.
+            (&["https://*.example.com"], "https://a.example.com.", false),
+        ];
+        for (entries, origin, expected) in cases {
+            let s = set(entries);
+            let o = Origin::parse(origin).unwrap();
+            assert_eq!(s.contains(&o), *expected, "{entries:?} ∋ {origin}");
+        }
+    }
+
+    #[test]
+    fn refused_patterns() {
+        type Check = fn(&PatternError) -> bool;
+        let cases: &[(&str, Check)] = &[
+            ("https://*.com", |e| matches!(e, PatternError::TooBroad { .. })),
+            ("https://*.co.uk", |e| matches!(e, PatternError::TooBroad { .. })),
+            ("https://*.github.io", |e| matches!(e, PatternError::TooBroad { .. })),
+            ("https://*.internal", |e| matches!(e, PatternError::TooBroad { .. })),
+            ("https://*example.com", |e| matches!(e, PatternError::Unanchored { .. })),
+            ("https://ex*.com", |e| matches!(e, PatternError::Unanchored { .. })),
+            ("https://*.*.example.com", |e| matches!(e, PatternError::Unanchored { .. })),
+            ("https://a.*.example.com", |e| matches!(e, PatternError::Unanchored { .. })),
+            ("https://example.com:8*", |e| matches!(e, PatternError::Unanchored { .. })),
+            ("https://example.com:80:*", |e| matches!(e, PatternError::Unanchored { .. })),
+            ("*.example.com", |e| matches!(e, PatternError::MissingScheme { .. })),
+            ("*://example.com", |e| matches!(e, PatternError::Origin(OriginError::InvalidScheme { .. }))),
+            ("https://*.example.com/", |e| matches!(e, PatternError::Origin(OriginError::Path { .. }))),
+            ("http://*.127.0.0.1", |e| matches!(e, PatternError::IpSubdomains { .. })),
+            ("https://example.com/", |e| matches!(e, PatternError::Origin(OriginError::Path { .. }))),
+        ];
+        for (input, check) in cases {
+            match OriginEntry::parse(input) {
+                Ok(e) => panic!("{input} accepted as {e}"),
+                Err(e) => assert!(check(&e), "{input}: {e:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn unanchored_suggests_the_anchored_form() {
+        for (input, suggestion) in [
+            ("https://*example.com", "https://*.example.com"),
+            ("https://ex*.com", "https://*.ex.com"),
+            ("https://example.com:8*", "https://example.com:*"),
+            ("https://*.example.com:8*", "https://*.example.com:*"),
+        ] {
+            let e = OriginEntry::parse(input).unwrap_err();
+            assert!(e.to_string().contains(&format!("write `{suggestion}`")), "{e}");
+        }
+    }
+
+    #[test]
+    fn registrable_domain_guard() {
+        // `*.amazonaws.com` is allowed (amazonaws.com is registrable), but hosts below one
+        // of the many public suffixes under it belong to other owners and never match.
+        let s = set(&["https://*.amazonaws.com"]);
+        assert!(s.contains(&Origin::parse("https://console.amazonaws.com").unwrap()));
+        assert!(!s.contains(&Origin::parse("https://bucket.s3.amazonaws.com").unwrap()));
+    }
+
+    #[test]
+    fn predicate_is_consulted_last_and_never_for_null() {
+        let s = OriginSet::new().with_predicate(|o| o.host() == Some("tenant.example.net"));
+        assert!(s.contains(&Origin::parse("https://tenant.example.net").unwrap()));
+        assert!(!s.contains(&Origin::parse("https://other.example.net").unwrap()));
+        assert!(!s.contains(&Origin::null()));
+        assert!(s.has_predicates() && !s.is_empty());
+    }
+
+    #[test]
+    fn entries_round_trip_through_display() {
+        for e in ["*", "null", "https://a.example", "https://*.example.com:*", "http://localhost:*", "https://*.example.com:8443"] {
+            let parsed = OriginEntry::parse(e).unwrap();
+            assert_eq!(parsed.to_string(), e);
+            assert_eq!(OriginEntry::parse(&parsed.to_string()).unwrap(), parsed);
+        }
+    }
+}

@@ -1,0 +1,770 @@
+//! CORS policies, and the builder that refuses insecure or broken ones.
+//!
+//! [`PolicyBuilder::build`] validates everything once and renders every constant header
+//! value up front, so deciding a request later is lookups and clones of shared bytes.
+//!
+//! Refused, each with a [`ConfigError`] that names the problem and the fix:
+//! - credentials with origin `*`, or with `*` in methods, headers or exposed headers;
+//! - `null` in the origins without the explicit opt-in, and `null` with credentials at all;
+//! - patterns broader than a registrable domain (`https://*.com`), unanchored patterns;
+//! - plain `http://` origins (other than loopback) with credentials, unless opted in;
+//! - forbidden methods (`CONNECT`, `TRACE`, `TRACK`), invalid methods and header names;
+//! - a max-age over 24 hours; no origins at all; `*` mixed with other origins.
+
+use std::fmt;
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue, StatusCode};
+
+use crate::header_list::HeaderListLimits;
+use crate::method::{is_forbidden, is_token, normalize};
+use crate::origin::is_loopback_host;
+use crate::pattern::{OriginEntry, OriginSet, PatternError};
+
+/// The longest max-age accepted: 24 hours (Firefox's cap; Chromium caps at 2 hours).
+pub const MAX_MAX_AGE: Duration = Duration::from_secs(86_400);
+
+/// Why a policy is refused. Every message says what is wrong and how to fix it; the key
+/// names are those of the gateway's TOML configuration (`origins`, `credentials`, ...),
+/// which map one to one onto [`PolicyBuilder`] methods.
+///
+/// ```
+/// use corsica::{ConfigError, Policy};
+/// let err = Policy::builder().allow_origins(["*"]).allow_credentials(true).build().unwrap_err();
+/// assert!(matches!(err, ConfigError::CredentialsWithAnyOrigin));
+/// println!("{err}");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// An entry of `origins` is invalid.
+    #[error("origins: {source}")]
+    InvalidOrigin {
+        /// The entry as written.
+        entry: String,
+        /// What is wrong with it.
+        #[source]
+        source: PatternError,
+    },
+    /// No origins at all.
+    #[error("no origins are allowed: list the origins of your front-ends in `origins` (e.g. \"https://app.example.com\"), or \"*\" for a public API without credentials")]
+    NoOrigins,
+    /// `*` listed together with other origins.
+    #[error("origins: \"*\" already allows every origin, so `{other}` has no effect; keep \"*\" alone, or remove it and list the origins")]
+    AnyOriginWithOthers {
+        /// One of the other entries.
+        other: String,
+    },
+    /// Credentials with origin `*`.
+    #[error("credentials cannot be allowed with origin \"*\": browsers reject `Access-Control-Allow-Origin: *` on credentialed requests, and reflecting every origin instead would let any site read your users' data; list the trusted origins in `origins`")]
+    CredentialsWithAnyOrigin,
+    /// Credentials with `*` in methods, headers or exposed headers.
+    #[error("credentials are on, so \"*\" in `{key}` would be sent as a literal name, not a wildcard (browsers ignore the wildcard on credentialed requests); list the {key} explicitly")]
+    CredentialsWithWildcard {
+        /// `methods`, `headers` or `expose`.
+        key: &'static str,
+    },
+    /// `null` in origins without the opt-in.
+    #[error("origins: \"null\" is listed but not opted into: sandboxed iframes, file: and data: pages and cross-origin redirects all send `Origin: null`, so any site can produce it; remove it, or opt in explicitly with `allow_null_origin = true`")]
+    NullOriginNotOptedIn,
+    /// `null` with credentials.
+    #[error("origins: \"null\" with credentials would let any site read your users' data through a sandboxed iframe; remove \"null\" or turn credentials off")]
+    NullOriginWithCredentials,
+    /// A plain-HTTP, non-loopback origin with credentials.
+    #[error("origins: `{origin}` is plain http and credentials are on: anyone on the network path can run script as that origin and read your users' data; use https://, or opt in with `allow_insecure_origins = true`")]
+    InsecureOriginWithCredentials {
+        /// The entry.
+        origin: String,
+    },
+    /// A forbidden method.
+    #[error("methods: `{method}` is a forbidden method (CONNECT, TRACE and TRACK can never be sent by a page); remove it")]
+    ForbiddenMethod {
+        /// The method as written.
+        method: String,
+    },
+    /// A method that is not a token.
+    #[error("methods: `{method}` is not a valid method name (a token: letters, digits and !#$%&'*+-.^_`|~), e.g. \"PATCH\"")]
+    InvalidMethod {
+        /// The method as written.
+        method: String,
+    },
+    /// An invalid header name.
+    #[error("{key}: `{name}` is not a valid header name (a token: letters, digits and !#$%&'*+-.^_`|~), e.g. \"x-api-key\"")]
+    InvalidHeaderName {
+        /// `headers` or `expose`.
+        key: &'static str,
+        /// The name as written.
+        name: String,
+    },
+    /// `*` mixed with other entries in methods, headers or expose.
+    #[error("{key}: \"*\" already covers every name, so `{other}` has no effect; keep \"*\" alone or list the names")]
+    WildcardWithOthers {
+        /// `methods`, `headers` or `expose`.
+        key: &'static str,
+        /// One of the other entries.
+        other: String,
+    },
+    /// Max-age over 24 hours.
+    #[error("max_age = {secs} s is over 24 hours (86400 s): browsers cap it anyway (Chromium at 7200 s, Firefox at 86400 s); use at most 86400, e.g. 7200")]
+    MaxAgeTooLarge {
+        /// The requested max-age in seconds.
+        secs: u64,
+    },
+    /// A preflight success status that is not 2xx.
+    #[error("preflight_status = {status}: browsers require an ok status (200-299) for a preflight; use 204 or 200")]
+    InvalidPreflightStatus {
+        /// The status.
+        status: u16,
+    },
+    /// A denied-preflight status that is not an error status.
+    #[error("denied_preflight_status = {status}: a denied preflight should say so with an error status (400-599); use 403")]
+    InvalidDeniedStatus {
+        /// The status.
+        status: u16,
+    },
+    /// Header-list limits of zero.
+    #[error("request header limits must be at least 1 (max_bytes = {max_bytes}, max_items = {max_items}); the defaults are 4096 and 64")]
+    InvalidLimits {
+        /// The byte limit.
+        max_bytes: usize,
+        /// The item limit.
+        max_items: usize,
+    },
+}
+
+/// Either every name (`*`) or a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Allowed<T> {
+    Any,
+    List(Vec<T>),
+}
+
+/// Header values rendered once at build time.
+#[derive(Debug, Clone)]
+pub(crate) struct Rendered {
+    pub(crate) allow_methods: Option<HeaderValue>,
+    /// `None` with `Allowed::Any` headers (the request's list is echoed).
+    pub(crate) allow_headers: Option<HeaderValue>,
+    pub(crate) expose_headers: Option<HeaderValue>,
+    pub(crate) max_age: Option<HeaderValue>,
+}
+
+/// A validated CORS policy. Build one with [`Policy::builder`]; decide requests with
+/// [`Policy::decide`]. Cheap to share (`Arc<Policy>`), immutable.
+///
+/// ```
+/// use corsica::Policy;
+/// let policy = Policy::builder()
+///     .allow_origins(["https://app.example.com", "https://*.example.com"])
+///     .allow_credentials(true)
+///     .allow_methods(["GET", "POST", "DELETE"])
+///     .allow_headers(["content-type", "authorization"])
+///     .expose_headers(["x-request-id"])
+///     .max_age_secs(7200)
+///     .build()?;
+/// assert!(policy.allows_credentials());
+/// # Ok::<(), corsica::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct Policy {
+    pub(crate) origins: OriginSet,
+    pub(crate) credentials: bool,
+    pub(crate) methods: Allowed<Box<str>>,
+    /// Lower-case names.
+    pub(crate) headers: Allowed<HeaderName>,
+    pub(crate) expose: Allowed<HeaderName>,
+    pub(crate) max_age: Option<Duration>,
+    pub(crate) private_network: bool,
+    pub(crate) preflight_status: StatusCode,
+    pub(crate) denied_status: StatusCode,
+    pub(crate) limits: HeaderListLimits,
+    pub(crate) rendered: Rendered,
+}
+
+impl fmt::Debug for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Policy")
+            .field("origins", &self.origins)
+            .field("credentials", &self.credentials)
+            .field("methods", &self.methods)
+            .field("headers", &self.headers)
+            .field("expose", &self.expose)
+            .field("max_age", &self.max_age)
+            .field("private_network", &self.private_network)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Policy {
+    /// Starts a [`PolicyBuilder`].
+    ///
+    /// ```
+    /// let policy = corsica::Policy::builder().allow_origins(["*"]).build()?;
+    /// # Ok::<(), corsica::ConfigError>(())
+    /// ```
+    pub fn builder() -> PolicyBuilder {
+        PolicyBuilder::default()
+    }
+
+    /// The allowed origins.
+    ///
+    /// ```
+    /// let p = corsica::Policy::builder().allow_origins(["*"]).build()?;
+    /// assert!(p.origins().is_any());
+    /// # Ok::<(), corsica::ConfigError>(())
+    /// ```
+    pub fn origins(&self) -> &OriginSet {
+        &self.origins
+    }
+
+    /// Whether credentialed requests are allowed (`Access-Control-Allow-Credentials: true`).
+    ///
+    /// ```
+    /// let p = corsica::Policy::builder().allow_origins(["*"]).build()?;
+    /// assert!(!p.allows_credentials());
+    /// # Ok::<(), corsica::ConfigError>(())
+    /// ```
+    pub fn allows_credentials(&self) -> bool {
+        self.credentials
+    }
+
+    /// Whether `method` (case-sensitive, as sent) is allowed.
+    ///
+    /// ```
+    /// let p = corsica::Policy::builder().allow_origins(["*"]).allow_methods(["GET", "PATCH"]).build()?;
+    /// assert!(p.allows_method("PATCH"));
+    /// assert!(!p.allows_method("patch"));
+    /// # Ok::<(), corsica::ConfigError>(())
+    /// ```
+    pub fn allows_method(&self, method: &str) -> bool {
+        self.allows_method_bytes(method.as_bytes())
+    }
+
+    pub(crate) fn allows_method_bytes(&self, method: &[u8]) -> bool {
+        match &self.methods {
+            Allowed::Any => true,
+            Allowed::List(list) => list.iter().any(|m| m.as_bytes() == method),
+        }
+    }
+
+    /// Whether request header `name` is allowed (ASCII case-insensitive).
+    ///
+    /// ```
+    /// let p = corsica::Policy::builder().allow_origins(["*"]).allow_headers(["X-API-Key"]).build()?;
+    /// assert!(p.allows_header("x-api-key"));
+    /// # Ok::<(), corsica::ConfigError>(())
+    /// ```
+    pub fn allows_header(&self, name: &str) -> bool {
+        self.allows_header_bytes(name.as_bytes())
+    }
+
+    pub(crate) fn allows_header_bytes(&self, name: &[u8]) -> bool {
+        match &self.headers {
+            Allowed::Any => true,
+            Allowed::List(list) => list
+                .iter()
+                .any(|h| h.as_str().as_bytes().eq_ignore_ascii_case(name)),
+        }
+    }
+
+    /// The configured max-age, if any.
+    ///
+    /// ```
+    /// let p = corsica::Policy::builder().allow_origins(["*"]).max_age_secs(600).build()?;
+    /// assert_eq!(p.max_age(), Some(std::time::Duration::from_secs(600)));
+    /// # Ok::<(), corsica::ConfigError>(())
+    /// ```
+    pub fn max_age(&self) -> Option<Duration> {
+        self.max_age
+    }
+
+    /// The limits applied to `Access-Control-Request-Headers`.
+    ///
+    /// ```
+    /// let p = corsica::Policy::builder().allow_origins(["*"]).build()?;
+    /// assert_eq!(p.request_header_limits(), corsica::HeaderListLimits::default());
+    /// # Ok::<(), corsica::ConfigError>(())
+    /// ```
+    pub fn request_header_limits(&self) -> HeaderListLimits {
+        self.limits
+    }
+}
+
+/// Builds a [`Policy`]; nothing is validated until [`PolicyBuilder::build`].
+///
+/// Defaults: no origins (you must choose), no credentials, methods `GET, HEAD, POST`, no
+/// extra request headers, nothing exposed, no max-age (browsers then cache a preflight for
+/// 5 s), Private Network Access off, allowed preflights answered `204`, denied ones `403`.
+///
+/// ```
+/// use corsica::Policy;
+/// let policy = Policy::builder()
+///     .allow_origins(["http://localhost:*", "http://127.0.0.1:*"])
+///     .allow_credentials(true)
+///     .allow_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+///     .allow_headers(["content-type", "authorization"])
+///     .build()?;
+/// # Ok::<(), corsica::ConfigError>(())
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct PolicyBuilder {
+    origins: Vec<String>,
+    origin_set: OriginSet,
+    allow_null: bool,
+    insecure_ok: bool,
+    credentials: bool,
+    methods: Vec<String>,
+    headers: Vec<String>,
+    expose: Vec<String>,
+    max_age: Option<Duration>,
+    private_network: bool,
+    preflight_status: StatusCode,
+    denied_status: StatusCode,
+    limits: HeaderListLimits,
+}
+
+impl Default for PolicyBuilder {
+    fn default() -> Self {
+        PolicyBuilder {
+            origins: Vec::new(),
+            origin_set: OriginSet::new(),
+            allow_null: false,
+            insecure_ok: false,
+            credentials: false,
+            methods: vec!["GET".into(), "HEAD".into(), "POST".into()],
+            headers: Vec::new(),
+            expose: Vec::new(),
+            max_age: None,
+            private_network: false,
+            preflight_status: StatusCode::NO_CONTENT,
+            denied_status: StatusCode::FORBIDDEN,
+            limits: HeaderListLimits::default(),
+        }
+    }
+}
+
+impl fmt::Debug for PolicyBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PolicyBuilder")
+            .field("origins", &self.origins)
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PolicyBuilder {
+    /// Adds allowed origins: exact origins, `*`, `null` (needs
+    /// [`allow_null_origin`](Self::allow_null_origin)), `scheme://*.domain[:port|:*]`
+    /// or `scheme://host:*` (see [`OriginEntry::parse`]).
+    ///
+    /// ```
+    /// let p = corsica::Policy::builder().allow_origins(["https://a.example"]).build()?;
+    /// # Ok::<(), corsica::ConfigError>(())
+    /// ```
+    pub fn allow_origins<I, S>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.origins.extend(origins.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds the entries and predicates of a prepared [`OriginSet`].
+    ///
+    /// ```
+    /// use corsica::{OriginSet, Policy};
+    /// let tenants = OriginSet::new().with_predicate(|o| o.host().is_some_and(|h| h.ends_with(".tenants.example")));
+    /// let p = Policy::builder().allow_origin_set(tenants).build()?;
+    /// # Ok::<(), corsica::ConfigError>(())
+    /// ```
+    pub fn allow_origin_set(mut self, set: OriginSet) -> Self {
+        for e in set.entries() {
+            self.origins.push(e.to_string());
+        }
+        for p in set.predicates() {
+            self.origin_set.push_predicate(p.clone());
+        }
+        self
+    }
+
+    /// Adds a predicate deciding extra origins (an escape hatch: it is your code deciding
+    /// trust, so keep it anchored). Called only for well-formed, non-`null` origins that
+    /// no listed entry matched.
+    ///
+    /// ```
+    /// let p = corsica::Policy::builder()
+    ///     .allow_origin_predicate(|o| o.as_str() == "https://partner.example")
+    ///     .build()?;
+    /// # Ok::<(), corsica::ConfigError>(())
+    /// ```
+    pub fn allow_origin_predicate<F>(mut self, predicate: F) -> Self
+    where
+        F: Fn(&crate::Origin) -> bool + Send + Sync + 'static,
+    {
+        self.origin_set = self.origin_set.with_predicate(predicate);
+        self
+    }
+
+    /// Opts into allowing `null` when it is listed in the origins. Loud on purpose: any
+    /// site can produce `Origin: null` (sandboxed iframe), so this trusts everyone for
+    /// non-credentialed reads. Never allowed together with credentials.
+    ///
+    /// ```
+    /// let p = corsica::Policy::builder().allow_origins(["null"]).allow_null_origin(true).build()?;
+    /// # Ok::<(), corsica::ConfigError>(())
+    /// ```
+    pub fn allow_null_origin(mut self, yes: bool) -> Self {
+        self.allow_null = yes;
+        self
+    }
+
+    /// Opts into plain-`http://` (non-loopback) origins together with credentials.
+    ///
+    /// ```
+    /// let p = corsica::Policy::builder()
+    ///     .allow_origins(["http://intranet.example"])
+    ///     .allow_credentials(true)
+    ///     .allow_insecure_origins(true)
+    ///     .build()?;
+    /// # Ok::<(), corsica::ConfigError>(())
+    /// ```
+    pub fn allow_insecure_origins(mut self, yes: bool) -> Self {
+        self.insecure_ok = yes;
+        self
+    }
+
+    /// Allows credentialed requests (cookies, HTTP auth, client certificates):
+    /// `Access-Control-Allow-Credentials: true`.
+    ///
+    /// ```
+    /// let p = corsica::Policy::builder().allow_origins(["https://a.example"]).allow_credentials(true).build()?;
+    /// # Ok::<(), corsica::ConfigError>(())
+    /// ```
+    pub fn allow_credentials(mut self, yes: bool) -> Self {
+        self.credentials = yes;
+        self
+    }
+
+    /// Sets the allowed methods (replacing the default `GET, HEAD, POST`); `"*"` alone
+    /// allows any method (not with credentials). The six standard names are upper-cased
+    /// as `fetch()` does; any other method is case-sensitive (`PATCH` ≠ `patch`).
+    ///
+    /// ```
+    /// let p = corsica::Policy::builder().allow_origins(["*"]).allow_methods(["get", "PATCH"]).build()?;
+    /// assert!(p.allows_method("GET"));
+    /// # Ok::<(), corsica::ConfigError>(())
+    /// ```
+    pub fn allow_methods<I, S>(mut self, methods: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.methods = methods.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Adds allowed request headers (case-insensitive); `"*"` alone allows any (not with
+    /// credentials). CORS-safelisted headers need no listing, except `content-type` with a
+    /// non-safelisted value such as `application/json`.
+    ///
+    /// ```
+    /// let p = corsica::Policy::builder().allow_origins(["*"]).allow_headers(["content-type", "x-api-key"]).build()?;
+    /// # Ok::<(), corsica::ConfigError>(())
+    /// ```
+    pub fn allow_headers<I, S>(mut self, headers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.headers.extend(headers.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds response headers scripts may read (`Access-Control-Expose-Headers`); `"*"`
+    /// alone exposes all (not with credentials).
+    ///
+    /// ```
+    /// let p = corsica::Policy::builder().allow_origins(["*"]).expose_headers(["x-request-id"]).build()?;
+    /// # Ok::<(), corsica::ConfigError>(())
+    /// ```
+    pub fn expose_headers<I, S>(mut self, headers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.expose.extend(headers.into_iter().map(Into::into));
+        self
+    }
+
+    /// How long browsers may cache a preflight (`Access-Control-Max-Age`, whole seconds,
+    /// at most 24 h).
+    ///
+    /// ```
+    /// let p = corsica::Policy::builder().allow_origins(["*"]).max_age(std::time::Duration::from_secs(7200)).build()?;
+    /// # Ok::<(), corsica::ConfigError>(())
+    /// ```
+    pub fn max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = Some(max_age);
+        self
+    }
+
+    /// [`max_age`](Self::max_age) in seconds.
+    ///
+    /// ```
+    /// let p = corsica::Policy::builder().allow_origins(["*"]).max_age_secs(600).build()?;
+    /// # Ok::<(), corsica::ConfigError>(())
+    /// ```
+    pub fn max_age_secs(self, secs: u64) -> Self {
+        self.max_age(Duration::from_secs(secs))
+    }
+
+    /// Answers Private Network Access preflights
+    /// (`Access-Control-Request-Private-Network: true` →
+    /// `Access-Control-Allow-Private-Network: true`). Off by default: Chrome has put PNA on
+    /// hold in favour of Local Network Access permissions, which need no server header.
+    ///
+    /// ```
+    /// let p = corsica::Policy::builder().allow_origins(["https://a.example"]).allow_private_network(true).build()?;
+    /// # Ok::<(), corsica::ConfigError>(())
+    /// ```
+    pub fn allow_private_network(mut self, yes: bool) -> Self {
+        self.private_network = yes;
+        self
+    }
+
+    /// The status of an allowed preflight (default 204; must be 2xx).
+    ///
+    /// ```
+    /// let p = corsica::Policy::builder().allow_origins(["*"]).preflight_status(http::StatusCode::OK).build()?;
+    /// # Ok::<(), corsica::ConfigError>(())
+    /// ```
+    pub fn preflight_status(mut self, status: StatusCode) -> Self {
+        self.preflight_status = status;
+        self
+    }
+
+    /// The status of a denied preflight (default 403; must be 4xx or 5xx).
+    ///
+    /// ```
+    /// let p = corsica::Policy::builder().allow_origins(["*"]).denied_preflight_status(http::StatusCode::BAD_REQUEST).build()?;
+    /// # Ok::<(), corsica::ConfigError>(())
+    /// ```
+    pub fn denied_preflight_status(mut self, status: StatusCode) -> Self {
+        self.denied_status = status;
+        self
+    }
+
+    /// Limits on `Access-Control-Request-Headers` (default 4096 bytes, 64 elements).
+    ///
+    /// ```
+    /// use corsica::{HeaderListLimits, Policy};
+    /// let p = Policy::builder().allow_origins(["*"])
+    ///     .request_header_limits(HeaderListLimits { max_bytes: 1024, max_items: 16 })
+    ///     .build()?;
+    /// # Ok::<(), corsica::ConfigError>(())
+    /// ```
+    pub fn request_header_limits(mut self, limits: HeaderListLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Validates and compiles the policy.
+    ///
+    /// ```
+    /// use corsica::{ConfigError, Policy};
+    /// let err = Policy::builder().allow_origins(["https://*.com"]).build().unwrap_err();
+    /// assert!(matches!(err, ConfigError::InvalidOrigin { .. }));
+    /// ```
+    pub fn build(self) -> Result<Policy, ConfigError> {
+        let mut origins = self.origin_set.clone();
+        for entry in &self.origins {
+            let parsed = OriginEntry::parse(entry).map_err(|source| ConfigError::InvalidOrigin {
+                entry: entry.clone(),
+                source,
+            })?;
+            origins.insert_entry(parsed);
+        }
+        if origins.is_empty() {
+            return Err(ConfigError::NoOrigins);
+        }
+        if origins.is_any() {
+            if let Some(other) = origins.entries().iter().find(|e| **e != OriginEntry::Any) {
+                return Err(ConfigError::AnyOriginWithOthers {
+                    other: other.to_string(),
+                });
+            }
+            if origins.has_predicates() {
+                return Err(ConfigError::AnyOriginWithOthers {
+                    other: "a predicate".into(),
+                });
+            }
+        }
+        if self.credentials && origins.is_any() {
+            return Err(ConfigError::CredentialsWithAnyOrigin);
+        }
+        if origins.allows_null() {
+            if self.credentials {
+                return Err(ConfigError::NullOriginWithCredentials);
+            }
+            if !self.allow_null {
+                return Err(ConfigError::NullOriginNotOptedIn);
+            }
+        }
+        if self.credentials && !self.insecure_ok {
+            if let Some(e) = origins.entries().iter().find(|e| is_insecure(e)) {
+                return Err(ConfigError::InsecureOriginWithCredentials {
+                    origin: e.to_string(),
+                });
+            }
+        }
+
+        let methods = parse_methods(&self.methods)?;
+        let headers = parse_names("headers", &self.headers)?;
+        let expose = parse_names("expose", &self.expose)?;
+        if self.credentials {
+            for (key, any) in [
+                ("methods", methods == Allowed::Any),
+                ("headers", headers == Allowed::Any),
+                ("expose", expose == Allowed::Any),
+            ] {
+                if any {
+                    return Err(ConfigError::CredentialsWithWildcard { key });
+                }
+            }
+        }
+        if let Some(age) = self.max_age {
+            if age > MAX_MAX_AGE {
+                return Err(ConfigError::MaxAgeTooLarge {
+                    secs: age.as_secs(),
+                });
+            }
+        }
+        if !self.preflight_status.is_success() {
+            return Err(ConfigError::InvalidPreflightStatus {
+                status: self.preflight_status.as_u16(),
+            });
+        }
+        if !(self.denied_status.is_client_error() || self.denied_status.is_server_error()) {
+            return Err(ConfigError::InvalidDeniedStatus {
+                status: self.denied_status.as_u16(),
+            });
+        }
+        if self.limits.max_bytes == 0 || self.limits.max_items == 0 {
+            return Err(ConfigError::InvalidLimits {
+                max_bytes: self.limits.max_bytes,
+                max_items: self.limits.max_items,
+            });
+        }
+
+        let rendered = Rendered {
+            allow_methods: match &methods {
+                Allowed::Any => Some(HeaderValue::from_static("*")),
+                Allowed::List(l) if l.is_empty() => None,
+                Allowed::List(l) => Some(join(l.iter().map(|m| &**m))),
+            },
+            allow_headers: match &headers {
+                Allowed::Any => None,
+                Allowed::List(l) if l.is_empty() => None,
+                Allowed::List(l) => Some(join(l.iter().map(HeaderName::as_str))),
+            },
+            expose_headers: match &expose {
+                Allowed::Any => Some(HeaderValue::from_static("*")),
+                Allowed::List(l) if l.is_empty() => None,
+                Allowed::List(l) => Some(join(l.iter().map(HeaderName::as_str))),
+            },
+            max_age: self
+                .max_age
+                .map(|a| HeaderValue::from(a.as_secs())),
+        };
+        Ok(Policy {
+            origins,
+            credentials: self.credentials,
+            methods,
+            headers,
+            expose,
+            max_age: self.max_age,
+            private_network: self.private_network,
+            preflight_status: self.preflight_status,
+            denied_status: self.denied_status,
+            limits: self.limits,
+            rendered,
+        })
+    }
+}
+
+/// Whether an entry trusts a plain-text, non-loopback origin.
+fn is_insecure(entry: &OriginEntry) -> bool {
+    let insecure_scheme = |s: &str| matches!(s, "http" | "ws");
+    match entry {
+        OriginEntry::Exact(o) => !o.is_opaque() && !o.is_potentially_trustworthy(),
+        OriginEntry::Subdomains { scheme, domain, .. } => {
+            insecure_scheme(scheme) && domain != "localhost"
+        }
+        OriginEntry::AnyPort { scheme, host } => insecure_scheme(scheme) && !is_loopback_host(host),
+        OriginEntry::Any | OriginEntry::Null => false,
+    }
+}
+
+/// Joins names with `, ` into a header value (names are tokens, so always valid).
+fn join<'a>(items: impl Iterator<Item = &'a str>) -> HeaderValue {
+    let joined = items.collect::<Vec<_>>().join(", ");
+    HeaderValue::from_str(&joined).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+fn parse_methods(methods: &[String]) -> Result<Allowed<Box<str>>, ConfigError> {
+    if methods.iter().any(|m| m == "*") {
+        if let Some(other) = methods.iter().find(|m| *m != "*") {
+            return Err(ConfigError::WildcardWithOthers {
+                key: "methods",
+                other: other.clone(),
+            });
+        }
+        return Ok(Allowed::Any);
+    }
+    let mut out: Vec<Box<str>> = Vec::with_capacity(methods.len());
+    for m in methods {
+        if !is_token(m.as_bytes()) {
+            return Err(ConfigError::InvalidMethod { method: m.clone() });
+        }
+        if is_forbidden(m) {
+            return Err(ConfigError::ForbiddenMethod { method: m.clone() });
+        }
+        let m: Box<str> = normalize(m).into();
+        if !out.contains(&m) {
+            out.push(m);
+        }
+    }
+    Ok(Allowed::List(out))
+}
+
+fn parse_names(key: &'static str, names: &[String]) -> Result<Allowed<HeaderName>, ConfigError> {
+    if names.iter().any(|m| m == "*") {
+        if let Some(other) = names.iter().find(|m| *m != "*") {
+            return Err(ConfigError::WildcardWithOthers {
+                key,
+                other: other.clone(),
+            });
+        }
+        return Ok(Allowed::Any);
+    }
+    let mut out: Vec<HeaderName> = Vec::with_capacity(names.len());
+    for n in names {
+        let name = if is_token(n.as_bytes()) {
+            HeaderName::from_bytes(n.to_ascii_lowercase().as_bytes()).ok()
+        } else {
+            None
+        };
+        let Some(name) = name else {
+            return Err(ConfigError::InvalidHeaderName {
+                key,
+                name: n.clone(),
+            });
+        };
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    Ok(Allowed::List(out))
+}

@@ -1,0 +1,640 @@
+//! The server's decision for a request: preflight, actual CORS request, or not CORS.
+//!
+//! [`Policy::decide`] reads only the method and the request headers (`Origin`,
+//! `Access-Control-Request-Method`, `-Headers`, `-Private-Network`) and returns a
+//! [`Decision`] holding the exact response headers to send, `Vary` included:
+//!
+//! | request | allowed | denied |
+//! |---|---|---|
+//! | preflight (`OPTIONS` + `Origin` + `Access-Control-Request-Method`) | answer it (204): ACAO, ACAC, ACAM, ACAH, ACMA | answer it (403) with no CORS headers |
+//! | actual CORS request (`Origin`) | forward; add ACAO, ACAC, ACEH to the response | forward; add no CORS headers |
+//! | not CORS (no `Origin`) | forward | – |
+//!
+//! `Vary` is set wherever the answer depends on the request: `Origin` on every response of a
+//! policy that does not allow `*` (denied and non-CORS ones too, or a shared cache could
+//! serve one origin's answer to another), and `Origin, Access-Control-Request-Method,
+//! Access-Control-Request-Headers` on every preflight answer. With origin `*` the answer to
+//! an actual request is the same for everyone (`Access-Control-Allow-Origin: *`, even without
+//! `Origin`), so no `Vary` is needed there.
+//!
+//! Malformed request headers are denied with a [`Reason`], never guessed at.
+
+use http::header::{
+    ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE,
+    ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, ORIGIN, VARY,
+};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+
+use crate::header_list::scan;
+use crate::method::is_token;
+use crate::origin::Origin;
+use crate::policy::{Allowed, Policy};
+use crate::reason::Reason;
+
+/// `Access-Control-Request-Private-Network` (Private Network Access).
+pub const ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK: HeaderName =
+    HeaderName::from_static("access-control-request-private-network");
+/// `Access-Control-Allow-Private-Network` (Private Network Access).
+pub const ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK: HeaderName =
+    HeaderName::from_static("access-control-allow-private-network");
+
+/// Which kind of request the policy saw.
+///
+/// ```
+/// use corsica::{Policy, RequestKind};
+/// let p = Policy::builder().allow_origins(["*"]).build()?;
+/// let d = p.decide(&http::Method::GET, &http::HeaderMap::new());
+/// assert_eq!(d.kind(), RequestKind::NotCors);
+/// # Ok::<(), corsica::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RequestKind {
+    /// A CORS preflight: answer it with [`Decision::status`] and [`Decision::apply`]; never
+    /// forward it.
+    Preflight,
+    /// A CORS request (it has `Origin`): forward it, then [`Decision::apply`] to the response.
+    Actual,
+    /// Not a CORS request (no `Origin`): forward it, then [`Decision::apply`] (for `Vary`).
+    NotCors,
+}
+
+impl RequestKind {
+    /// `preflight`, `actual` or `not_cors`, for logs and metrics.
+    ///
+    /// ```
+    /// assert_eq!(corsica::RequestKind::NotCors.as_str(), "not_cors");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestKind::Preflight => "preflight",
+            RequestKind::Actual => "actual",
+            RequestKind::NotCors => "not_cors",
+        }
+    }
+}
+
+/// Bits of the `Vary` header the decision needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Vary(u8);
+
+impl Vary {
+    const ORIGIN: u8 = 1;
+    const PREFLIGHT: u8 = 2; // Access-Control-Request-Method and -Headers
+    const PRIVATE_NETWORK: u8 = 4;
+
+    fn tokens(self) -> impl Iterator<Item = &'static str> {
+        [
+            (Vary::ORIGIN, "Origin"),
+            (Vary::PREFLIGHT, "Access-Control-Request-Method"),
+            (Vary::PREFLIGHT, "Access-Control-Request-Headers"),
+            (Vary::PRIVATE_NETWORK, "Access-Control-Request-Private-Network"),
+        ]
+        .into_iter()
+        .filter(move |(bit, _)| self.0 & bit != 0)
+        .map(|(_, t)| t)
+    }
+
+    /// The whole value, rendered without allocation for the combinations that occur.
+    fn value(self) -> Option<HeaderValue> {
+        const O: u8 = Vary::ORIGIN;
+        const P: u8 = Vary::PREFLIGHT;
+        const N: u8 = Vary::PRIVATE_NETWORK;
+        Some(HeaderValue::from_static(match self.0 {
+            0 => return None,
+            O => "Origin",
+            x if x == O | P => "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
+            x if x == O | P | N => {
+                "Origin, Access-Control-Request-Method, Access-Control-Request-Headers, Access-Control-Request-Private-Network"
+            }
+            _ => {
+                let joined = self.tokens().collect::<Vec<_>>().join(", ");
+                return HeaderValue::from_str(&joined).ok();
+            }
+        }))
+    }
+}
+
+/// The CORS response headers of a decision.
+///
+/// ```
+/// use corsica::Policy;
+/// use http::{HeaderMap, HeaderValue, Method};
+/// let p = Policy::builder().allow_origins(["https://a.example"]).allow_credentials(true).build()?;
+/// let mut req = HeaderMap::new();
+/// req.insert("origin", HeaderValue::from_static("https://a.example"));
+/// let d = p.decide(&Method::GET, &req);
+/// assert_eq!(d.headers().allow_origin().unwrap(), "https://a.example");
+/// assert!(d.headers().allow_credentials());
+/// # Ok::<(), corsica::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CorsHeaders {
+    allow_origin: Option<HeaderValue>,
+    allow_credentials: bool,
+    allow_methods: Option<HeaderValue>,
+    allow_headers: Option<HeaderValue>,
+    max_age: Option<HeaderValue>,
+    expose_headers: Option<HeaderValue>,
+    allow_private_network: bool,
+    vary: Vary,
+}
+
+impl CorsHeaders {
+    /// `Access-Control-Allow-Origin`.
+    ///
+    /// ```
+    /// assert!(corsica::CorsHeaders::default().allow_origin().is_none());
+    /// ```
+    pub fn allow_origin(&self) -> Option<&HeaderValue> {
+        self.allow_origin.as_ref()
+    }
+    /// Whether `Access-Control-Allow-Credentials: true` is sent.
+    ///
+    /// ```
+    /// assert!(!corsica::CorsHeaders::default().allow_credentials());
+    /// ```
+    pub fn allow_credentials(&self) -> bool {
+        self.allow_credentials
+    }
+    /// `Access-Control-Allow-Methods`.
+    ///
+    /// ```
+    /// assert!(corsica::CorsHeaders::default().allow_methods().is_none());
+    /// ```
+    pub fn allow_methods(&self) -> Option<&HeaderValue> {
+        self.allow_methods.as_ref()
+    }
+    /// `Access-Control-Allow-Headers`.
+    ///
+    /// ```
+    /// assert!(corsica::CorsHeaders::default().allow_headers().is_none());
+    /// ```
+    pub fn allow_headers(&self) -> Option<&HeaderValue> {
+        self.allow_headers.as_ref()
+    }
+    /// `Access-Control-Max-Age`.
+    ///
+    /// ```
+    /// assert!(corsica::CorsHeaders::default().max_age().is_none());
+    /// ```
+    pub fn max_age(&self) -> Option<&HeaderValue> {
+        self.max_age.as_ref()
+    }
+    /// `Access-Control-Expose-Headers`.
+    ///
+    /// ```
+    /// assert!(corsica::CorsHeaders::default().expose_headers().is_none());
+    /// ```
+    pub fn expose_headers(&self) -> Option<&HeaderValue> {
+        self.expose_headers.as_ref()
+    }
+    /// Whether `Access-Control-Allow-Private-Network: true` is sent.
+    ///
+    /// ```
+    /// assert!(!corsica::CorsHeaders::default().allow_private_network());
+    /// ```
+    pub fn allow_private_network(&self) -> bool {
+        self.allow_private_network
+    }
+    /// The `Vary` tokens this decision needs (merged into the response's own `Vary`).
+    ///
+    /// ```
+    /// assert_eq!(corsica::CorsHeaders::default().vary().count(), 0);
+    /// ```
+    pub fn vary(&self) -> impl Iterator<Item = &'static str> {
+        self.vary.tokens()
+    }
+}
+
+/// The policy's answer to one request. See the [module docs](self).
+///
+/// ```
+/// use corsica::{Policy, RequestKind};
+/// use http::{HeaderMap, HeaderValue, Method, StatusCode};
+///
+/// let p = Policy::builder().allow_origins(["https://app.example.com"]).build()?;
+/// let mut req = HeaderMap::new();
+/// req.insert("origin", HeaderValue::from_static("https://evil.example"));
+/// req.insert("access-control-request-method", HeaderValue::from_static("DELETE"));
+///
+/// let d = p.decide(&Method::OPTIONS, &req);
+/// assert_eq!(d.kind(), RequestKind::Preflight);
+/// assert_eq!(d.status(), Some(StatusCode::FORBIDDEN));
+/// assert_eq!(d.reason().unwrap().label(), "origin_not_allowed");
+///
+/// let mut response = HeaderMap::new();
+/// d.apply(&mut response);
+/// assert!(response.get("access-control-allow-origin").is_none());
+/// assert_eq!(response["vary"], "Origin, Access-Control-Request-Method, Access-Control-Request-Headers");
+/// # Ok::<(), corsica::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    kind: RequestKind,
+    reason: Option<Reason>,
+    status: Option<StatusCode>,
+    headers: CorsHeaders,
+}
+
+impl Decision {
+    /// The kind of request.
+    ///
+    /// ```
+    /// # let p = corsica::Policy::builder().allow_origins(["*"]).build()?;
+    /// let d = p.decide(&http::Method::GET, &http::HeaderMap::new());
+    /// assert_eq!(d.kind(), corsica::RequestKind::NotCors);
+    /// # Ok::<(), corsica::ConfigError>(())
+    /// ```
+    pub fn kind(&self) -> RequestKind {
+        self.kind
+    }
+
+    /// Whether the request is allowed (non-CORS requests always are).
+    ///
+    /// ```
+    /// # let p = corsica::Policy::builder().allow_origins(["*"]).build()?;
+    /// assert!(p.decide(&http::Method::GET, &http::HeaderMap::new()).is_allowed());
+    /// # Ok::<(), corsica::ConfigError>(())
+    /// ```
+    pub fn is_allowed(&self) -> bool {
+        self.reason.is_none()
+    }
+
+    /// Why the request was denied (`None` when allowed).
+    ///
+    /// ```
+    /// # let p = corsica::Policy::builder().allow_origins(["*"]).build()?;
+    /// assert!(p.decide(&http::Method::GET, &http::HeaderMap::new()).reason().is_none());
+    /// # Ok::<(), corsica::ConfigError>(())
+    /// ```
+    pub fn reason(&self) -> Option<&Reason> {
+        self.reason.as_ref()
+    }
+
+    /// For a preflight, the status to answer with (2xx allowed, 4xx denied); `None`
+    /// otherwise (forward the request).
+    ///
+    /// ```
+    /// # let p = corsica::Policy::builder().allow_origins(["*"]).build()?;
+    /// assert_eq!(p.decide(&http::Method::GET, &http::HeaderMap::new()).status(), None);
+    /// # Ok::<(), corsica::ConfigError>(())
+    /// ```
+    pub fn status(&self) -> Option<StatusCode> {
+        self.status
+    }
+
+    /// The CORS headers of the decision.
+    ///
+    /// ```
+    /// # let p = corsica::Policy::builder().allow_origins(["*"]).build()?;
+    /// let d = p.decide(&http::Method::GET, &http::HeaderMap::new());
+    /// assert_eq!(d.headers().allow_origin().unwrap(), "*");
+    /// # Ok::<(), corsica::ConfigError>(())
+    /// ```
+    pub fn headers(&self) -> &CorsHeaders {
+        &self.headers
+    }
+
+    /// Writes the decision into response headers: removes every `Access-Control-*` header
+    /// already there (the policy is the single source of CORS truth, so an upstream's own
+    /// CORS headers never leak or duplicate), inserts the decision's, and merges `Vary`
+    /// with the response's own (no duplicate tokens; `Vary: *` is left alone).
+    ///
+    /// ```
+    /// use corsica::Policy;
+    /// use http::{HeaderMap, HeaderValue, Method};
+    /// let p = Policy::builder().allow_origins(["https://a.example"]).build()?;
+    /// let mut req = HeaderMap::new();
+    /// req.insert("origin", HeaderValue::from_static("https://a.example"));
+    /// let mut resp = HeaderMap::new();
+    /// resp.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    /// resp.insert("vary", HeaderValue::from_static("Accept-Encoding"));
+    /// p.decide(&Method::GET, &req).apply(&mut resp);
+    /// assert_eq!(resp["access-control-allow-origin"], "https://a.example");
+    /// assert_eq!(resp["vary"], "Accept-Encoding, Origin");
+    /// # Ok::<(), corsica::ConfigError>(())
+    /// ```
+    pub fn apply(&self, response: &mut HeaderMap) {
+        strip_cors_headers(response);
+        let h = &self.headers;
+        if let Some(v) = &h.allow_origin {
+            response.insert(ACCESS_CONTROL_ALLOW_ORIGIN, v.clone());
+        }
+        if h.allow_credentials {
+            response.insert(ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+        }
+        if let Some(v) = &h.allow_methods {
+            response.insert(ACCESS_CONTROL_ALLOW_METHODS, v.clone());
+        }
+        if let Some(v) = &h.allow_headers {
+            response.insert(ACCESS_CONTROL_ALLOW_HEADERS, v.clone());
+        }
+        if let Some(v) = &h.max_age {
+            response.insert(ACCESS_CONTROL_MAX_AGE, v.clone());
+        }
+        if let Some(v) = &h.expose_headers {
+            response.insert(ACCESS_CONTROL_EXPOSE_HEADERS, v.clone());
+        }
+        if h.allow_private_network {
+            response.insert(ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK, HeaderValue::from_static("true"));
+        }
+        merge_vary(response, h.vary);
+    }
+}
+
+/// Removes every `Access-Control-*` response header (a scan of the names first, so the
+/// common case of none costs no hashing).
+fn strip_cors_headers(response: &mut HeaderMap) {
+    if !response
+        .keys()
+        .any(|k| k.as_str().starts_with("access-control-"))
+    {
+        return;
+    }
+    let names: Vec<HeaderName> = response
+        .keys()
+        .filter(|k| k.as_str().starts_with("access-control-"))
+        .cloned()
+        .collect();
+    for n in names {
+        response.remove(n);
+    }
+}
+
+/// Merges the decision's `Vary` tokens into the response's.
+fn merge_vary(response: &mut HeaderMap, vary: Vary) {
+    let Some(ours) = vary.value() else { return };
+    if !response.contains_key(VARY) {
+        response.insert(VARY, ours);
+        return;
+    }
+    let mut existing: Vec<&str> = Vec::new();
+    let mut lines = 0;
+    for line in response.get_all(VARY) {
+        lines += 1;
+        // A non-UTF-8 Vary is left alone rather than rewritten.
+        let Ok(text) = line.to_str() else { return };
+        existing.extend(text.split(',').map(str::trim).filter(|t| !t.is_empty()));
+    }
+    if existing.contains(&"*") {
+        return;
+    }
+    let missing: Vec<&str> = vary
+        .tokens()
+        .filter(|t| !existing.iter().any(|e| e.eq_ignore_ascii_case(t)))
+        .collect();
+    if missing.is_empty() && lines == 1 {
+        return;
+    }
+    let mut merged: Vec<&str> = Vec::with_capacity(existing.len() + missing.len());
+    for e in existing.iter().chain(&missing) {
+        if !merged.iter().any(|m| m.eq_ignore_ascii_case(e)) {
+            merged.push(e);
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(&merged.join(", ")) {
+        response.insert(VARY, v);
+    }
+}
+
+impl Policy {
+    /// Decides a request from its method and headers. Pure and allocation-free on the
+    /// allowed paths for exact origins (the origin is echoed by sharing the request's bytes).
+    ///
+    /// ```
+    /// use corsica::{Policy, RequestKind};
+    /// use http::{HeaderMap, HeaderValue, Method};
+    ///
+    /// let p = Policy::builder()
+    ///     .allow_origins(["https://app.example.com"])
+    ///     .allow_headers(["x-api-key"])
+    ///     .expose_headers(["x-request-id"])
+    ///     .build()?;
+    /// let mut req = HeaderMap::new();
+    /// req.insert("origin", HeaderValue::from_static("https://app.example.com"));
+    /// let d = p.decide(&Method::GET, &req);
+    /// assert_eq!(d.kind(), RequestKind::Actual);
+    /// let mut resp = HeaderMap::new();
+    /// d.apply(&mut resp);
+    /// assert_eq!(resp["access-control-allow-origin"], "https://app.example.com");
+    /// assert_eq!(resp["access-control-expose-headers"], "x-request-id");
+    /// assert_eq!(resp["vary"], "Origin");
+    /// # Ok::<(), corsica::ConfigError>(())
+    /// ```
+    pub fn decide(&self, method: &Method, headers: &HeaderMap) -> Decision {
+        let any = self.origins.is_any();
+        let mut origins = headers.get_all(ORIGIN).iter();
+        let Some(origin) = origins.next() else {
+            return self.not_cors(any);
+        };
+        let extra_origins = origins.count();
+        let preflight = method == Method::OPTIONS && headers.contains_key(ACCESS_CONTROL_REQUEST_METHOD);
+        if preflight {
+            return self.preflight(origin, extra_origins, headers);
+        }
+        // Actual CORS request.
+        let origin_check = if extra_origins > 0 {
+            Err(Reason::MultipleOrigins {
+                count: extra_origins + 1,
+            })
+        } else {
+            self.check_origin(origin)
+        };
+        let mut headers_out = CorsHeaders {
+            vary: Vary(if any { 0 } else { Vary::ORIGIN }),
+            ..CorsHeaders::default()
+        };
+        let verdict = origin_check.and_then(|()| {
+            if self.allows_method_bytes(method.as_str().as_bytes()) {
+                Ok(())
+            } else {
+                Err(Reason::MethodNotAllowed {
+                    method: method.as_str().to_owned(),
+                })
+            }
+        });
+        match verdict {
+            Ok(()) => {
+                headers_out.allow_origin = Some(if any {
+                    HeaderValue::from_static("*")
+                } else {
+                    origin.clone()
+                });
+                headers_out.allow_credentials = self.credentials;
+                headers_out.expose_headers = self.rendered.expose_headers.clone();
+                Decision {
+                    kind: RequestKind::Actual,
+                    reason: None,
+                    status: None,
+                    headers: headers_out,
+                }
+            }
+            Err(reason) => {
+                if any && matches!(reason, Reason::InvalidOrigin { .. } | Reason::MultipleOrigins { .. }) {
+                    // The denial depends on Origin here, unlike the `*` answer.
+                    headers_out.vary = Vary(Vary::ORIGIN);
+                }
+                Decision {
+                    kind: RequestKind::Actual,
+                    reason: Some(reason),
+                    status: None,
+                    headers: headers_out,
+                }
+            }
+        }
+    }
+
+    fn not_cors(&self, any: bool) -> Decision {
+        let headers = if any {
+            // The answer is the same for every request: send it to all, cache-safe without Vary.
+            CorsHeaders {
+                allow_origin: Some(HeaderValue::from_static("*")),
+                expose_headers: self.rendered.expose_headers.clone(),
+                ..CorsHeaders::default()
+            }
+        } else {
+            CorsHeaders {
+                vary: Vary(Vary::ORIGIN),
+                ..CorsHeaders::default()
+            }
+        };
+        Decision {
+            kind: RequestKind::NotCors,
+            reason: None,
+            status: None,
+            headers,
+        }
+    }
+
+    /// Checks one `Origin` value: the exact table first on the raw bytes (no parsing), then
+    /// a strict parse for patterns, predicates and a precise reason.
+    fn check_origin(&self, value: &HeaderValue) -> Result<(), Reason> {
+        let bytes = value.as_bytes();
+        if self.origins.contains_exact_bytes(bytes) {
+            return Ok(());
+        }
+        let origin = Origin::from_header(value).map_err(|error| Reason::InvalidOrigin { error })?;
+        if self.origins.contains(&origin) {
+            Ok(())
+        } else if origin.is_opaque() {
+            Err(Reason::NullOriginNotAllowed)
+        } else {
+            Err(Reason::OriginNotAllowed {
+                origin: origin.as_str().to_owned(),
+            })
+        }
+    }
+
+    fn preflight(&self, origin: &HeaderValue, extra_origins: usize, headers: &HeaderMap) -> Decision {
+        let any = self.origins.is_any();
+        let vary = Vary(
+            Vary::ORIGIN
+                | Vary::PREFLIGHT
+                | if self.private_network {
+                    Vary::PRIVATE_NETWORK
+                } else {
+                    0
+                },
+        );
+        let result = if extra_origins > 0 {
+            Err(Reason::MultipleOrigins {
+                count: extra_origins + 1,
+            })
+        } else {
+            self.check_origin(origin)
+        }
+        .and_then(|()| self.check_request_method(headers))
+        .and_then(|()| self.check_request_headers(headers));
+        match result {
+            Err(reason) => Decision {
+                kind: RequestKind::Preflight,
+                reason: Some(reason),
+                status: Some(self.denied_status),
+                headers: CorsHeaders {
+                    vary,
+                    ..CorsHeaders::default()
+                },
+            },
+            Ok(echo_headers) => {
+                let allow_headers = match self.headers {
+                    Allowed::Any => echo_headers,
+                    Allowed::List(_) => self.rendered.allow_headers.clone(),
+                };
+                let allow_private_network = self.private_network
+                    && headers
+                        .get(ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK)
+                        .is_some_and(|v| v == "true");
+                Decision {
+                    kind: RequestKind::Preflight,
+                    reason: None,
+                    status: Some(self.preflight_status),
+                    headers: CorsHeaders {
+                        allow_origin: Some(if any {
+                            HeaderValue::from_static("*")
+                        } else {
+                            origin.clone()
+                        }),
+                        allow_credentials: self.credentials,
+                        allow_methods: self.rendered.allow_methods.clone(),
+                        allow_headers,
+                        max_age: self.rendered.max_age.clone(),
+                        expose_headers: None,
+                        allow_private_network,
+                        vary,
+                    },
+                }
+            }
+        }
+    }
+
+    fn check_request_method(&self, headers: &HeaderMap) -> Result<(), Reason> {
+        let mut values = headers.get_all(ACCESS_CONTROL_REQUEST_METHOD).iter();
+        let value = values.next().map(HeaderValue::as_bytes).unwrap_or_default();
+        if values.next().is_some() || !is_token(value) {
+            return Err(Reason::invalid_method(value));
+        }
+        if self.allows_method_bytes(value) {
+            Ok(())
+        } else {
+            Err(Reason::MethodNotAllowed {
+                method: String::from_utf8_lossy(value).into_owned(),
+            })
+        }
+    }
+
+    /// Validates `Access-Control-Request-Headers` (all lines, bounded) and checks each
+    /// name. With `headers = "*"` returns the list to echo (lower-cased, `, `-joined).
+    fn check_request_headers(&self, headers: &HeaderMap) -> Result<Option<HeaderValue>, Reason> {
+        let all = headers.get_all(ACCESS_CONTROL_REQUEST_HEADERS);
+        let lines = || all.iter().map(HeaderValue::as_bytes);
+        let mut denied: Option<&[u8]> = None;
+        let echo = matches!(self.headers, Allowed::Any);
+        let mut echoed: Vec<u8> = Vec::new();
+        scan(lines, self.limits, |name| {
+            if echo {
+                if !echoed.is_empty() {
+                    echoed.extend_from_slice(b", ");
+                }
+                echoed.extend(name.iter().map(u8::to_ascii_lowercase));
+                true
+            } else if self.allows_header_bytes(name) {
+                true
+            } else {
+                denied = Some(name);
+                false
+            }
+        })
+        .map_err(|error| Reason::InvalidRequestHeaders { error })?;
+        if let Some(name) = denied {
+            return Err(Reason::HeaderNotAllowed {
+                name: String::from_utf8_lossy(name).to_ascii_lowercase(),
+            });
+        }
+        if echoed.is_empty() {
+            return Ok(None);
+        }
+        // Tokens joined by ", " are a valid header value.
+        Ok(HeaderValue::from_bytes(&echoed).ok())
+    }
+}
