@@ -1,0 +1,357 @@
+//! The tower layer over a real axum router: preflights answered by the layer, headers on
+//! every actual response (errors included), upstream CORS headers replaced, bodies left
+//! streaming, denials traced, and policies swapped under load without dropping a request.
+#![cfg(feature = "tower")]
+
+use std::convert::Infallible;
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use corsica::Policy;
+use corsica::tower::CorsLayer;
+use http_body_util::BodyExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tower::ServiceExt;
+
+fn policy() -> Policy {
+    Policy::builder()
+        .allow_origins(["https://app.example.com"])
+        .allow_credentials(true)
+        .allow_methods(["GET", "POST", "PUT", "DELETE"])
+        .allow_headers(["content-type", "x-api-key"])
+        .expose_headers(["x-request-id"])
+        .max_age_secs(600)
+        .build()
+        .unwrap()
+}
+
+fn app(calls: Arc<AtomicUsize>) -> (Router, CorsLayer) {
+    let layer = CorsLayer::new(policy());
+    let counted = move |body: &'static str| {
+        let calls = calls.clone();
+        move || {
+            let calls = calls.clone();
+            async move {
+                calls.fetch_add(1, Ordering::SeqCst);
+                ([("x-request-id", "r-1")], body)
+            }
+        }
+    };
+    let router = Router::new()
+        .route("/items", get(counted("[]")).post(counted("created")).options(counted("inner options")))
+        .route("/boom", get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }))
+        .route(
+            "/upstream-cors",
+            get(|| async {
+                (
+                    [
+                        ("access-control-allow-origin", "*"),
+                        ("access-control-allow-credentials", "false"),
+                        ("vary", "Accept-Encoding"),
+                    ],
+                    "reflected",
+                )
+            }),
+        )
+        .layer(layer.clone());
+    (router, layer)
+}
+
+fn request(method: &str, uri: &str, headers: &[(&str, &str)]) -> Request<Body> {
+    let mut b = Request::builder().method(method).uri(uri);
+    for (n, v) in headers {
+        b = b.header(*n, *v);
+    }
+    b.body(Body::empty()).unwrap()
+}
+
+async fn body_text(r: Response) -> String {
+    String::from_utf8(r.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn preflight_is_answered_by_the_layer() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (router, _) = app(calls.clone());
+    let r = router
+        .clone()
+        .oneshot(request(
+            "OPTIONS",
+            "/items",
+            &[
+                ("origin", "https://app.example.com"),
+                ("access-control-request-method", "PUT"),
+                ("access-control-request-headers", "content-type,x-api-key"),
+            ],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let h = r.headers();
+    assert_eq!(h["access-control-allow-origin"], "https://app.example.com");
+    assert_eq!(h["access-control-allow-credentials"], "true");
+    assert_eq!(h["access-control-allow-methods"], "GET, POST, PUT, DELETE");
+    assert_eq!(h["access-control-allow-headers"], "content-type, x-api-key");
+    assert_eq!(h["access-control-max-age"], "600");
+    assert_eq!(h["vary"], "Origin, Access-Control-Request-Method, Access-Control-Request-Headers");
+    assert_eq!(body_text(r).await, "");
+
+    let denied = router
+        .clone()
+        .oneshot(request(
+            "OPTIONS",
+            "/items",
+            &[("origin", "https://evil.example"), ("access-control-request-method", "PUT")],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+    assert!(denied.headers().get("access-control-allow-origin").is_none());
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "preflights never reach the handler");
+
+    // OPTIONS without Access-Control-Request-Method is an ordinary request.
+    let plain = router
+        .oneshot(request("OPTIONS", "/items", &[]))
+        .await
+        .unwrap();
+    assert_eq!(body_text(plain).await, "inner options");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn actual_responses_get_headers_including_errors() {
+    let (router, _) = app(Arc::new(AtomicUsize::new(0)));
+    let origin = [("origin", "https://app.example.com")];
+    for (uri, status) in [("/items", 200), ("/boom", 500), ("/no-such-route", 404)] {
+        let r = router.clone().oneshot(request("GET", uri, &origin)).await.unwrap();
+        assert_eq!(r.status().as_u16(), status, "{uri}");
+        assert_eq!(r.headers()["access-control-allow-origin"], "https://app.example.com", "{uri}");
+        assert_eq!(r.headers()["access-control-allow-credentials"], "true", "{uri}");
+        assert_eq!(r.headers()["access-control-expose-headers"], "x-request-id", "{uri}");
+        assert_eq!(r.headers()["vary"], "Origin", "{uri}");
+    }
+    // Denied actual request: the handler runs (CORS cannot stop a simple request), the
+    // browser gets no CORS headers.
+    let r = router
+        .clone()
+        .oneshot(request("GET", "/items", &[("origin", "https://evil.example")]))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    assert_eq!(r.headers()["vary"], "Origin");
+    // No Origin: untouched but for Vary.
+    let r = router.oneshot(request("GET", "/items", &[])).await.unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    assert_eq!(r.headers()["vary"], "Origin");
+}
+
+#[tokio::test]
+async fn upstream_cors_headers_are_replaced() {
+    let (router, _) = app(Arc::new(AtomicUsize::new(0)));
+    let r = router
+        .clone()
+        .oneshot(request("GET", "/upstream-cors", &[("origin", "https://app.example.com")]))
+        .await
+        .unwrap();
+    assert_eq!(r.headers().get_all("access-control-allow-origin").iter().count(), 1);
+    assert_eq!(r.headers()["access-control-allow-origin"], "https://app.example.com");
+    assert_eq!(r.headers()["access-control-allow-credentials"], "true");
+    assert_eq!(r.headers()["vary"], "Accept-Encoding, Origin");
+    // And a denied origin does not inherit the handler's `*`.
+    let r = router
+        .oneshot(request("GET", "/upstream-cors", &[("origin", "https://evil.example")]))
+        .await
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+}
+
+/// A response body fed by a channel: it produces a frame only when the test sends one.
+struct ChannelBody(tokio::sync::mpsc::Receiver<&'static str>);
+
+impl http_body::Body for ChannelBody {
+    type Data = axum::body::Bytes;
+    type Error = Infallible;
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|c| Ok(http_body::Frame::data(axum::body::Bytes::from_static(c.as_bytes())))))
+    }
+}
+
+#[tokio::test]
+async fn bodies_keep_streaming() {
+    let (tx, rx) = tokio::sync::mpsc::channel::<&'static str>(1);
+    let rx = Arc::new(Mutex::new(Some(rx)));
+    let router = Router::new()
+        .route(
+            "/stream",
+            get(move || {
+                let rx = rx.lock().unwrap().take().unwrap();
+                async move { Body::new(ChannelBody(rx)).into_response() }
+            }),
+        )
+        .layer(CorsLayer::new(policy()));
+    let r = router
+        .oneshot(request("GET", "/stream", &[("origin", "https://app.example.com")]))
+        .await
+        .unwrap();
+    // The head arrived while the body has not produced anything yet.
+    assert_eq!(r.headers()["access-control-allow-origin"], "https://app.example.com");
+    let mut body = r.into_body();
+    tx.send("first").await.unwrap();
+    let frame = body.frame().await.unwrap().unwrap();
+    assert_eq!(frame.into_data().unwrap(), "first");
+    tx.send("second").await.unwrap();
+    drop(tx);
+    let rest = body.collect().await.unwrap().to_bytes();
+    assert_eq!(rest, "second");
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn denials_are_traced_with_their_reason() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let (router, _) = app(Arc::new(AtomicUsize::new(0)));
+    router
+        .clone()
+        .oneshot(request(
+            "OPTIONS",
+            "/items",
+            &[
+                ("origin", "https://app.example.com"),
+                ("access-control-request-method", "PUT"),
+                ("access-control-request-headers", "x-secret"),
+            ],
+        ))
+        .await
+        .unwrap();
+    router
+        .oneshot(request("GET", "/items", &[("origin", "https://evil.example")]))
+        .await
+        .unwrap();
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(log.contains("reason=\"header_not_allowed\""), "{log}");
+    assert!(log.contains("request header `x-secret` is not allowed"), "{log}");
+    assert!(log.contains("kind=\"preflight\""), "{log}");
+    assert!(log.contains("reason=\"origin_not_allowed\""), "{log}");
+    assert!(log.contains("origin `https://evil.example` is not allowed"), "{log}");
+}
+
+/// Sends one raw HTTP/1.1 request and returns the response head, lower-cased.
+async fn raw(addr: std::net::SocketAddr, req: &str) -> String {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    String::from_utf8_lossy(&buf).to_ascii_lowercase()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_swaps_under_load_over_real_sockets() {
+    let (router, layer) = app(Arc::new(AtomicUsize::new(0)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let preflight = |origin: &str| {
+        format!(
+            "OPTIONS /items HTTP/1.1\r\nhost: api.example.com\r\norigin: {origin}\r\n\
+             access-control-request-method: PUT\r\nconnection: close\r\n\r\n"
+        )
+    };
+    let head = raw(addr, &preflight("https://app.example.com")).await;
+    assert!(head.starts_with("http/1.1 204"), "{head}");
+    assert!(head.contains("access-control-allow-origin: https://app.example.com\r\n"), "{head}");
+
+    let handle = layer.handle();
+    let a = policy();
+    let b = Policy::builder()
+        .allow_origins(["https://app.example.com", "https://new.example.com"])
+        .allow_methods(["GET", "PUT"])
+        .build()
+        .unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let swapper = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut n = 0u32;
+            while !stop.load(Ordering::SeqCst) {
+                handle.store(if n % 2 == 0 { b.clone() } else { a.clone() });
+                n += 1;
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            n
+        })
+    };
+    // 300 requests during the swaps: each one answered, and always allowed for the origin
+    // both policies trust.
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let req = preflight("https://app.example.com");
+        tasks.push(tokio::spawn(async move {
+            let mut ok = 0;
+            for _ in 0..75 {
+                let head = raw(addr, &req).await;
+                assert!(head.starts_with("http/1.1 204"), "{head}");
+                assert!(head.contains("access-control-allow-origin: https://app.example.com\r\n"));
+                ok += 1;
+            }
+            ok
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    stop.store(true, Ordering::SeqCst);
+    let swaps = swapper.await.unwrap();
+    assert_eq!(total, 300);
+    assert!(swaps > 2, "the policy was swapped during the run ({swaps})");
+
+    // After a final swap, the new policy decides.
+    layer.handle().store(
+        Policy::builder()
+            .allow_origins(["https://new.example.com"])
+            .build()
+            .unwrap(),
+    );
+    let head = raw(addr, &preflight("https://app.example.com")).await;
+    assert!(head.starts_with("http/1.1 403"), "{head}");
+    let head = raw(
+        addr,
+        "GET /items HTTP/1.1\r\nhost: a\r\norigin: https://new.example.com\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(head.contains("access-control-allow-origin: https://new.example.com\r\n"), "{head}");
+    server.abort();
+}
