@@ -51,7 +51,15 @@ fn cargo(args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
 fn test() -> Result<(), String> {
     cargo(&["fmt", "--all", "--", "--check"], &[])?;
     cargo(
-        &["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"],
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--",
+            "-D",
+            "warnings",
+        ],
         &[],
     )?;
     cargo(
@@ -74,7 +82,9 @@ fn fuzz_build() -> Result<(), String> {
     let status = Command::new("cargo")
         .args(["+nightly", "fuzz", "build", "--fuzz-dir", "fuzz"])
         .status()
-        .map_err(|e| format!("cannot run cargo fuzz: {e} (install it with `cargo install cargo-fuzz`)"))?;
+        .map_err(|e| {
+            format!("cannot run cargo fuzz: {e} (install it with `cargo install cargo-fuzz`)")
+        })?;
     eprintln!("xtask: done in {:.1}s", started.elapsed().as_secs_f64());
     if status.success() {
         Ok(())

@@ -100,11 +100,15 @@ impl HeaderList {
     {
         let lines = lines.into_iter();
         let mut items = Vec::new();
-        scan(|| lines.clone(), limits, |t| {
-            // A token is ASCII.
-            items.push(String::from_utf8_lossy(t).into_owned());
-            true
-        })?;
+        scan(
+            || lines.clone(),
+            limits,
+            |t| {
+                // A token is ASCII.
+                items.push(String::from_utf8_lossy(t).into_owned());
+                true
+            },
+        )?;
         Ok(HeaderList { items })
     }
 
@@ -158,7 +162,11 @@ impl HeaderList {
 /// first and stops at the item limit.
 ///
 /// `lines` is called twice: once to measure, once to scan.
-pub(crate) fn scan<'a, L, I, F>(lines: L, limits: HeaderListLimits, mut f: F) -> Result<(), HeaderListError>
+pub(crate) fn scan<'a, L, I, F>(
+    lines: L,
+    limits: HeaderListLimits,
+    mut f: F,
+) -> Result<(), HeaderListError>
 where
     L: Fn() -> I,
     I: Iterator<Item = &'a [u8]>,
@@ -167,7 +175,9 @@ where
     // Size first: lines joined with "," would be sum(len) + (lines - 1) bytes.
     let mut len = 0usize;
     for (n, line) in lines().enumerate() {
-        len = len.saturating_add(line.len()).saturating_add(usize::from(n > 0));
+        len = len
+            .saturating_add(line.len())
+            .saturating_add(usize::from(n > 0));
         if len > limits.max_bytes {
             return Err(HeaderListError::TooLong {
                 len,
@@ -228,16 +238,25 @@ mod tests {
             assert_eq!(parse(lines).unwrap(), *expected, "{lines:?}");
         }
         for bad in [&b"x a"[..], b"x-a;q=1", b"x\"a", b"(a)", b"a/b", b"\xff"] {
-            assert!(matches!(parse(&[bad]), Err(HeaderListError::InvalidToken { .. })), "{bad:?}");
+            assert!(
+                matches!(parse(&[bad]), Err(HeaderListError::InvalidToken { .. })),
+                "{bad:?}"
+            );
         }
     }
 
     #[test]
     fn comma_stuffing_is_refused_early() {
         let stuffed = vec![b','; 4000];
-        assert_eq!(parse(&[&stuffed]), Err(HeaderListError::TooManyItems { max: 64 }));
+        assert_eq!(
+            parse(&[&stuffed]),
+            Err(HeaderListError::TooManyItems { max: 64 })
+        );
         let huge = vec![b'a'; 1 << 20];
-        assert!(matches!(parse(&[&huge]), Err(HeaderListError::TooLong { .. })));
+        assert!(matches!(
+            parse(&[&huge]),
+            Err(HeaderListError::TooLong { .. })
+        ));
         // Many lines are counted before any is scanned.
         let many: Vec<&[u8]> = vec![b"a"; 1000];
         assert!(parse(&many).is_err());
@@ -258,10 +277,14 @@ mod tests {
     #[test]
     fn scan_stops_when_told() {
         let mut seen = Vec::new();
-        scan(|| [&b"a,b,c"[..]].into_iter(), HeaderListLimits::default(), |t| {
-            seen.push(t);
-            t != b"b"
-        })
+        scan(
+            || [&b"a,b,c"[..]].into_iter(),
+            HeaderListLimits::default(),
+            |t| {
+                seen.push(t);
+                t != b"b"
+            },
+        )
         .unwrap();
         assert_eq!(seen, [&b"a"[..], b"b"]);
     }

@@ -73,7 +73,9 @@ pub enum OriginError {
     #[error("the origin is empty: write it as scheme://host[:port], e.g. https://example.com")]
     Empty,
     /// The input is longer than any origin can reasonably be.
-    #[error("the origin is {len} bytes long (at most {max} are accepted): an origin is only scheme://host[:port]")]
+    #[error(
+        "the origin is {len} bytes long (at most {max} are accepted): an origin is only scheme://host[:port]"
+    )]
     TooLong {
         /// The length of the input.
         len: usize,
@@ -81,19 +83,25 @@ pub enum OriginError {
         max: usize,
     },
     /// The input contains whitespace.
-    #[error("`{input}` contains whitespace: an origin is a single scheme://host[:port] with no spaces")]
+    #[error(
+        "`{input}` contains whitespace: an origin is a single scheme://host[:port] with no spaces"
+    )]
     Whitespace {
         /// The input, escaped and bounded.
         input: String,
     },
     /// The header value contains bytes outside visible ASCII.
-    #[error("`{input}` contains bytes that are not visible ASCII: browsers send hosts in ASCII (IDNA/punycode), e.g. https://xn--bcher-kva.example")]
+    #[error(
+        "`{input}` contains bytes that are not visible ASCII: browsers send hosts in ASCII (IDNA/punycode), e.g. https://xn--bcher-kva.example"
+    )]
     NotAscii {
         /// The input, escaped and bounded.
         input: String,
     },
     /// Several origins in one value.
-    #[error("`{input}` holds several values: an Origin is exactly one origin (list each allowed origin separately)")]
+    #[error(
+        "`{input}` holds several values: an Origin is exactly one origin (list each allowed origin separately)"
+    )]
     MultipleValues {
         /// The input, escaped and bounded.
         input: String,
@@ -105,7 +113,9 @@ pub enum OriginError {
         input: String,
     },
     /// The scheme is not a valid URL scheme.
-    #[error("`{input}` has an invalid scheme: a scheme is a letter followed by letters, digits, `+`, `-` or `.`, e.g. https")]
+    #[error(
+        "`{input}` has an invalid scheme: a scheme is a letter followed by letters, digits, `+`, `-` or `.`, e.g. https"
+    )]
     InvalidScheme {
         /// The input, escaped and bounded.
         input: String,
@@ -127,7 +137,9 @@ pub enum OriginError {
         suggestion: String,
     },
     /// The input has a fragment (`#...`).
-    #[error("`{input}` has a fragment: an origin is only scheme://host[:port]; write `{suggestion}`")]
+    #[error(
+        "`{input}` has a fragment: an origin is only scheme://host[:port]; write `{suggestion}`"
+    )]
     Fragment {
         /// The input, escaped and bounded.
         input: String,
@@ -135,19 +147,25 @@ pub enum OriginError {
         suggestion: String,
     },
     /// The input has userinfo (`user:pass@`).
-    #[error("`{input}` has a user name or password (`...@`): an origin never carries credentials; remove everything up to and including `@`")]
+    #[error(
+        "`{input}` has a user name or password (`...@`): an origin never carries credentials; remove everything up to and including `@`"
+    )]
     Userinfo {
         /// The input, escaped and bounded.
         input: String,
     },
     /// The input has a `*` where an origin is expected.
-    #[error("`{input}` contains `*`: an origin is exact; for several origins use a pattern in an origin set (`https://*.example.com`, `http://localhost:*`) or `*` alone")]
+    #[error(
+        "`{input}` contains `*`: an origin is exact; for several origins use a pattern in an origin set (`https://*.example.com`, `http://localhost:*`) or `*` alone"
+    )]
     Wildcard {
         /// The input, escaped and bounded.
         input: String,
     },
     /// The input has percent-encoded bytes.
-    #[error("`{input}` contains percent-encoding: write the host in plain letters (Unicode is fine in configuration)")]
+    #[error(
+        "`{input}` contains percent-encoding: write the host in plain letters (Unicode is fine in configuration)"
+    )]
     PercentEncoded {
         /// The input, escaped and bounded.
         input: String,
@@ -159,7 +177,9 @@ pub enum OriginError {
         input: String,
     },
     /// The host cannot be parsed.
-    #[error("`{input}` has an invalid host ({detail}): use a domain name, an IPv4 address or a bracketed IPv6 address")]
+    #[error(
+        "`{input}` has an invalid host ({detail}): use a domain name, an IPv4 address or a bracketed IPv6 address"
+    )]
     InvalidHost {
         /// The input, escaped and bounded.
         input: String,
@@ -167,13 +187,17 @@ pub enum OriginError {
         detail: String,
     },
     /// The port is not a number in 0..=65535.
-    #[error("`{input}` has an invalid port: a port is a number from 0 to 65535, e.g. https://example.com:8443")]
+    #[error(
+        "`{input}` has an invalid port: a port is a number from 0 to 65535, e.g. https://example.com:8443"
+    )]
     InvalidPort {
         /// The input, escaped and bounded.
         input: String,
     },
     /// A header value that parses but is not the serialization a browser sends.
-    #[error("`{input}` is not a serialized origin (browsers send `{expected}`): Origin headers must be in serialized form")]
+    #[error(
+        "`{input}` is not a serialized origin (browsers send `{expected}`): Origin headers must be in serialized form"
+    )]
     NotSerialized {
         /// The input, escaped and bounded.
         input: String,
@@ -280,13 +304,16 @@ impl Origin {
         if rest.contains('%') {
             return Err(OriginError::PercentEncoded { input: show() });
         }
-        let (host, port) = split_host_port(rest).ok_or_else(|| OriginError::InvalidPort { input: show() })?;
+        let (host, port) =
+            split_host_port(rest).ok_or_else(|| OriginError::InvalidPort { input: show() })?;
         if host.is_empty() {
             return Err(OriginError::EmptyHost { input: show() });
         }
         let port = match port {
             None | Some("") => None,
-            Some(p) => Some(parse_port(p).ok_or_else(|| OriginError::InvalidPort { input: show() })?),
+            Some(p) => {
+                Some(parse_port(p).ok_or_else(|| OriginError::InvalidPort { input: show() })?)
+            }
         };
         let port = port.filter(|&p| Some(p) != default_port(&scheme));
         let (host, ip) = parse_host(&scheme, host).map_err(|detail| OriginError::InvalidHost {
@@ -331,16 +358,24 @@ impl Origin {
             });
         }
         if bytes.contains(&b',') {
-            return Err(OriginError::MultipleValues { input: shown(bytes) });
+            return Err(OriginError::MultipleValues {
+                input: shown(bytes),
+            });
         }
         if bytes.iter().any(|&b| b == b' ' || b == b'\t') {
-            return Err(OriginError::Whitespace { input: shown(bytes) });
+            return Err(OriginError::Whitespace {
+                input: shown(bytes),
+            });
         }
         if bytes.iter().any(|&b| !(0x21..0x7f).contains(&b)) {
-            return Err(OriginError::NotAscii { input: shown(bytes) });
+            return Err(OriginError::NotAscii {
+                input: shown(bytes),
+            });
         }
         // Visible ASCII is valid UTF-8.
-        let text = std::str::from_utf8(bytes).map_err(|_| OriginError::NotAscii { input: shown(bytes) })?;
+        let text = std::str::from_utf8(bytes).map_err(|_| OriginError::NotAscii {
+            input: shown(bytes),
+        })?;
         let origin = Origin::parse(text)?;
         if origin.as_str() != text {
             return Err(OriginError::NotSerialized {
@@ -399,7 +434,8 @@ impl Origin {
     /// # Ok::<(), corsica::OriginError>(())
     /// ```
     pub fn scheme(&self) -> Option<&str> {
-        self.tuple.map(|t| &self.serialized[..usize::from(t.scheme_len)])
+        self.tuple
+            .map(|t| &self.serialized[..usize::from(t.scheme_len)])
     }
 
     /// The host in ASCII (IPv6 addresses with their brackets), `None` for the opaque origin.
@@ -595,9 +631,15 @@ mod tests {
             ("http://[2001:DB8::1]", "http://[2001:db8::1]"),
             ("http://[::ffff:1.2.3.4]", "http://[::ffff:102:304]"),
             ("https://bücher.example", "https://xn--bcher-kva.example"),
-            ("https://xn--bcher-kva.example", "https://xn--bcher-kva.example"),
+            (
+                "https://xn--bcher-kva.example",
+                "https://xn--bcher-kva.example",
+            ),
             ("https://example.com.", "https://example.com."),
-            ("chrome-extension://abcdefghijklmnop", "chrome-extension://abcdefghijklmnop"),
+            (
+                "chrome-extension://abcdefghijklmnop",
+                "chrome-extension://abcdefghijklmnop",
+            ),
             ("Chrome-Extension://ABCDEF", "chrome-extension://abcdef"),
             ("null", "null"),
         ];
@@ -630,33 +672,85 @@ mod tests {
         type Check = fn(&OriginError) -> bool;
         let cases: &[(&str, Check)] = &[
             ("", |e| matches!(e, OriginError::Empty)),
-            ("example.com", |e| matches!(e, OriginError::MissingScheme { .. })),
-            ("//example.com", |e| matches!(e, OriginError::MissingScheme { .. })),
-            ("://example.com", |e| matches!(e, OriginError::InvalidScheme { .. })),
-            ("1http://example.com", |e| matches!(e, OriginError::InvalidScheme { .. })),
-            ("https://example.com/", |e| matches!(e, OriginError::Path { .. })),
-            ("https://example.com/app", |e| matches!(e, OriginError::Path { .. })),
-            ("https://example.com?x=1", |e| matches!(e, OriginError::Query { .. })),
-            ("https://example.com#top", |e| matches!(e, OriginError::Fragment { .. })),
-            ("https://user:pw@example.com", |e| matches!(e, OriginError::Userinfo { .. })),
-            ("https://*.example.com", |e| matches!(e, OriginError::Wildcard { .. })),
-            ("https://ex%61mple.com", |e| matches!(e, OriginError::PercentEncoded { .. })),
-            ("https://a.example, https://b.example", |e| matches!(e, OriginError::MultipleValues { .. })),
-            (" https://example.com", |e| matches!(e, OriginError::Whitespace { .. })),
-            ("https://exa mple.com", |e| matches!(e, OriginError::Whitespace { .. })),
-            ("https://example.com\n", |e| matches!(e, OriginError::Whitespace { .. })),
+            ("example.com", |e| {
+                matches!(e, OriginError::MissingScheme { .. })
+            }),
+            ("//example.com", |e| {
+                matches!(e, OriginError::MissingScheme { .. })
+            }),
+            ("://example.com", |e| {
+                matches!(e, OriginError::InvalidScheme { .. })
+            }),
+            ("1http://example.com", |e| {
+                matches!(e, OriginError::InvalidScheme { .. })
+            }),
+            ("https://example.com/", |e| {
+                matches!(e, OriginError::Path { .. })
+            }),
+            ("https://example.com/app", |e| {
+                matches!(e, OriginError::Path { .. })
+            }),
+            ("https://example.com?x=1", |e| {
+                matches!(e, OriginError::Query { .. })
+            }),
+            ("https://example.com#top", |e| {
+                matches!(e, OriginError::Fragment { .. })
+            }),
+            ("https://user:pw@example.com", |e| {
+                matches!(e, OriginError::Userinfo { .. })
+            }),
+            ("https://*.example.com", |e| {
+                matches!(e, OriginError::Wildcard { .. })
+            }),
+            ("https://ex%61mple.com", |e| {
+                matches!(e, OriginError::PercentEncoded { .. })
+            }),
+            ("https://a.example, https://b.example", |e| {
+                matches!(e, OriginError::MultipleValues { .. })
+            }),
+            (" https://example.com", |e| {
+                matches!(e, OriginError::Whitespace { .. })
+            }),
+            ("https://exa mple.com", |e| {
+                matches!(e, OriginError::Whitespace { .. })
+            }),
+            ("https://example.com\n", |e| {
+                matches!(e, OriginError::Whitespace { .. })
+            }),
             ("https://", |e| matches!(e, OriginError::EmptyHost { .. })),
-            ("https://:443", |e| matches!(e, OriginError::EmptyHost { .. })),
-            ("https://example.com:65536", |e| matches!(e, OriginError::InvalidPort { .. })),
-            ("https://example.com:-1", |e| matches!(e, OriginError::InvalidPort { .. })),
-            ("https://example.com:8a", |e| matches!(e, OriginError::InvalidPort { .. })),
-            ("https://example.com:1:2", |e| matches!(e, OriginError::InvalidPort { .. })),
-            ("http://[::1]x", |e| matches!(e, OriginError::InvalidPort { .. })),
-            ("http://[::1", |e| matches!(e, OriginError::InvalidPort { .. })),
-            ("http://[zz::1]", |e| matches!(e, OriginError::InvalidHost { .. })),
-            ("http://exa<mple.com", |e| matches!(e, OriginError::InvalidHost { .. })),
-            ("http://256.256.256.256", |e| matches!(e, OriginError::InvalidHost { .. })),
-            ("chrome-extension://a^b", |e| matches!(e, OriginError::InvalidHost { .. })),
+            ("https://:443", |e| {
+                matches!(e, OriginError::EmptyHost { .. })
+            }),
+            ("https://example.com:65536", |e| {
+                matches!(e, OriginError::InvalidPort { .. })
+            }),
+            ("https://example.com:-1", |e| {
+                matches!(e, OriginError::InvalidPort { .. })
+            }),
+            ("https://example.com:8a", |e| {
+                matches!(e, OriginError::InvalidPort { .. })
+            }),
+            ("https://example.com:1:2", |e| {
+                matches!(e, OriginError::InvalidPort { .. })
+            }),
+            ("http://[::1]x", |e| {
+                matches!(e, OriginError::InvalidPort { .. })
+            }),
+            ("http://[::1", |e| {
+                matches!(e, OriginError::InvalidPort { .. })
+            }),
+            ("http://[zz::1]", |e| {
+                matches!(e, OriginError::InvalidHost { .. })
+            }),
+            ("http://exa<mple.com", |e| {
+                matches!(e, OriginError::InvalidHost { .. })
+            }),
+            ("http://256.256.256.256", |e| {
+                matches!(e, OriginError::InvalidHost { .. })
+            }),
+            ("chrome-extension://a^b", |e| {
+                matches!(e, OriginError::InvalidHost { .. })
+            }),
         ];
         for (input, check) in cases {
             match Origin::parse(input) {
@@ -665,7 +759,10 @@ mod tests {
             }
         }
         let long = format!("https://{}.com", "a".repeat(2000));
-        assert!(matches!(Origin::parse(&long), Err(OriginError::TooLong { .. })));
+        assert!(matches!(
+            Origin::parse(&long),
+            Err(OriginError::TooLong { .. })
+        ));
     }
 
     #[test]
@@ -681,19 +778,38 @@ mod tests {
 
     #[test]
     fn header_is_strict() {
-        let ok = ["https://example.com", "http://localhost:3000", "null", "http://[::1]:8080"];
+        let ok = [
+            "https://example.com",
+            "http://localhost:3000",
+            "null",
+            "http://[::1]:8080",
+        ];
         for v in ok {
             assert_eq!(Origin::from_header_bytes(v.as_bytes()).unwrap().as_str(), v);
         }
         type Check = fn(&OriginError) -> bool;
         let bad: &[(&[u8], Check)] = &[
-            (b"https://Example.com", |e| matches!(e, OriginError::NotSerialized { .. })),
-            (b"https://example.com:443", |e| matches!(e, OriginError::NotSerialized { .. })),
-            (b"https://example.com/", |e| matches!(e, OriginError::Path { .. })),
-            (b"https://a.com,https://b.com", |e| matches!(e, OriginError::MultipleValues { .. })),
-            (b"https://a.com https://b.com", |e| matches!(e, OriginError::Whitespace { .. })),
-            ("https://bücher.example".as_bytes(), |e| matches!(e, OriginError::NotAscii { .. })),
-            (b"https://a\xffb.com", |e| matches!(e, OriginError::NotAscii { .. })),
+            (b"https://Example.com", |e| {
+                matches!(e, OriginError::NotSerialized { .. })
+            }),
+            (b"https://example.com:443", |e| {
+                matches!(e, OriginError::NotSerialized { .. })
+            }),
+            (b"https://example.com/", |e| {
+                matches!(e, OriginError::Path { .. })
+            }),
+            (b"https://a.com,https://b.com", |e| {
+                matches!(e, OriginError::MultipleValues { .. })
+            }),
+            (b"https://a.com https://b.com", |e| {
+                matches!(e, OriginError::Whitespace { .. })
+            }),
+            ("https://bücher.example".as_bytes(), |e| {
+                matches!(e, OriginError::NotAscii { .. })
+            }),
+            (b"https://a\xffb.com", |e| {
+                matches!(e, OriginError::NotAscii { .. })
+            }),
             (b"NULL", |e| matches!(e, OriginError::MissingScheme { .. })),
             (b"", |e| matches!(e, OriginError::Empty)),
         ];
@@ -729,7 +845,11 @@ mod tests {
             ("http://10.0.0.1", false),
             ("null", false),
         ] {
-            assert_eq!(Origin::parse(o).unwrap().is_potentially_trustworthy(), t, "{o}");
+            assert_eq!(
+                Origin::parse(o).unwrap().is_potentially_trustworthy(),
+                t,
+                "{o}"
+            );
         }
     }
 }

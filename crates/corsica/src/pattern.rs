@@ -98,7 +98,9 @@ pub enum PatternError {
     #[error(transparent)]
     Origin(#[from] OriginError),
     /// A `*` that is not a whole leading label or a whole port.
-    #[error("`{input}` is not an anchored pattern: `*` may only stand for whole leading labels (`https://*.example.com`) or the whole port (`http://localhost:*`); write `{suggestion}`")]
+    #[error(
+        "`{input}` is not an anchored pattern: `*` may only stand for whole leading labels (`https://*.example.com`) or the whole port (`http://localhost:*`); write `{suggestion}`"
+    )]
     Unanchored {
         /// The entry, escaped and bounded.
         input: String,
@@ -112,7 +114,9 @@ pub enum PatternError {
         input: String,
     },
     /// A subdomain pattern over a public suffix.
-    #[error("`{input}` is broader than a registrable domain: `{suffix}` is a public suffix, so the pattern would trust sites of other owners; list your own domain, e.g. `{example}`")]
+    #[error(
+        "`{input}` is broader than a registrable domain: `{suffix}` is a public suffix, so the pattern would trust sites of other owners; list your own domain, e.g. `{example}`"
+    )]
     TooBroad {
         /// The entry, escaped and bounded.
         input: String,
@@ -122,7 +126,9 @@ pub enum PatternError {
         example: String,
     },
     /// A subdomain pattern over an IP address.
-    #[error("`{input}`: IP addresses have no subdomains; list the address itself, or `scheme://address:*` for any port")]
+    #[error(
+        "`{input}`: IP addresses have no subdomains; list the address itself, or `scheme://address:*` for any port"
+    )]
     IpSubdomains {
         /// The entry, escaped and bounded.
         input: String,
@@ -177,7 +183,9 @@ impl OriginEntry {
                     format!("{scheme}://{}{host}:*", if subdomains { "*." } else { "" })
                 }
                 _ => {
-                    let cleaned = host_and_port.trim_start_matches(['*', '.']).replace('*', "");
+                    let cleaned = host_and_port
+                        .trim_start_matches(['*', '.'])
+                        .replace('*', "");
                     format!("{scheme}://*.{cleaned}{}", if any_port { ":*" } else { "" })
                 }
             };
@@ -228,7 +236,9 @@ impl OriginEntry {
 /// Whether `host[:port]` has a port part.
 fn split_has_port(s: &str) -> bool {
     match s.strip_prefix('[') {
-        Some(v6) => v6.split_once(']').is_some_and(|(_, after)| !after.is_empty()),
+        Some(v6) => v6
+            .split_once(']')
+            .is_some_and(|(_, after)| !after.is_empty()),
         None => s.contains(':'),
     }
 }
@@ -567,23 +577,55 @@ mod tests {
             (&["https://*.example.com"], "https://a.example.com", true),
             (&["https://*.example.com"], "https://a.b.example.com", true),
             (&["https://*.example.com"], "https://example.com", false),
-            (&["https://*.example.com"], "https://evil-example.com", false),
+            (
+                &["https://*.example.com"],
+                "https://evil-example.com",
+                false,
+            ),
             (&["https://*.example.com"], "https://evilexample.com", false),
-            (&["https://*.example.com"], "https://example.com.evil.net", false),
-            (&["https://*.example.com"], "https://a.example.com.evil.net", false),
+            (
+                &["https://*.example.com"],
+                "https://example.com.evil.net",
+                false,
+            ),
+            (
+                &["https://*.example.com"],
+                "https://a.example.com.evil.net",
+                false,
+            ),
             (&["https://*.example.com"], "https://exampleXcom", false),
             (&["https://*.example.com"], "https://a.exampleXcom", false),
             (&["https://*.example.com"], "http://a.example.com", false),
-            (&["https://*.example.com"], "https://a.example.com:8443", false),
-            (&["https://*.example.com:8443"], "https://a.example.com:8443", true),
-            (&["https://*.example.com:8443"], "https://a.example.com", false),
-            (&["https://*.example.com:*"], "https://a.example.com:1", true),
+            (
+                &["https://*.example.com"],
+                "https://a.example.com:8443",
+                false,
+            ),
+            (
+                &["https://*.example.com:8443"],
+                "https://a.example.com:8443",
+                true,
+            ),
+            (
+                &["https://*.example.com:8443"],
+                "https://a.example.com",
+                false,
+            ),
+            (
+                &["https://*.example.com:*"],
+                "https://a.example.com:1",
+                true,
+            ),
             (&["https://*.example.com:*"], "https://a.example.com", true),
             (&["https://*.example.com:*"], "http://a.example.com", false),
             (&["http://localhost:*"], "http://localhost:3000", true),
             (&["http://localhost:*"], "http://localhost", true),
             (&["http://localhost:*"], "https://localhost:3000", false),
-            (&["http://localhost:*"], "http://localhost.evil.net:3000", false),
+            (
+                &["http://localhost:*"],
+                "http://localhost.evil.net:3000",
+                false,
+            ),
             (&["http://localhost:*"], "http://app.localhost:3000", false),
             (&["http://*.localhost:*"], "http://app.localhost:3000", true),
             (&["http://127.0.0.1:*"], "http://127.0.0.1:5173", true),
@@ -592,7 +634,11 @@ mod tests {
             (&["*"], "null", true),
             (&["null"], "null", true),
             (&["null"], "https://example.com", false),
-            (&["https://*.bücher.example"], "https://a.xn--bcher-kva.example", true),
+            (
+                &["https://*.bücher.example"],
+                "https://a.xn--bcher-kva.example",
+                true,
+            ),
             // Domains under a private-section public suffix belong to different owners.
             (&["https://*.example.com"], "https://a.example.com.", false),
         ];
@@ -607,21 +653,51 @@ mod tests {
     fn refused_patterns() {
         type Check = fn(&PatternError) -> bool;
         let cases: &[(&str, Check)] = &[
-            ("https://*.com", |e| matches!(e, PatternError::TooBroad { .. })),
-            ("https://*.co.uk", |e| matches!(e, PatternError::TooBroad { .. })),
-            ("https://*.github.io", |e| matches!(e, PatternError::TooBroad { .. })),
-            ("https://*.internal", |e| matches!(e, PatternError::TooBroad { .. })),
-            ("https://*example.com", |e| matches!(e, PatternError::Unanchored { .. })),
-            ("https://ex*.com", |e| matches!(e, PatternError::Unanchored { .. })),
-            ("https://*.*.example.com", |e| matches!(e, PatternError::Unanchored { .. })),
-            ("https://a.*.example.com", |e| matches!(e, PatternError::Unanchored { .. })),
-            ("https://example.com:8*", |e| matches!(e, PatternError::Unanchored { .. })),
-            ("https://example.com:80:*", |e| matches!(e, PatternError::Unanchored { .. })),
-            ("*.example.com", |e| matches!(e, PatternError::MissingScheme { .. })),
-            ("*://example.com", |e| matches!(e, PatternError::Origin(OriginError::InvalidScheme { .. }))),
-            ("https://*.example.com/", |e| matches!(e, PatternError::Origin(OriginError::Path { .. }))),
-            ("http://*.127.0.0.1", |e| matches!(e, PatternError::IpSubdomains { .. })),
-            ("https://example.com/", |e| matches!(e, PatternError::Origin(OriginError::Path { .. }))),
+            ("https://*.com", |e| {
+                matches!(e, PatternError::TooBroad { .. })
+            }),
+            ("https://*.co.uk", |e| {
+                matches!(e, PatternError::TooBroad { .. })
+            }),
+            ("https://*.github.io", |e| {
+                matches!(e, PatternError::TooBroad { .. })
+            }),
+            ("https://*.internal", |e| {
+                matches!(e, PatternError::TooBroad { .. })
+            }),
+            ("https://*example.com", |e| {
+                matches!(e, PatternError::Unanchored { .. })
+            }),
+            ("https://ex*.com", |e| {
+                matches!(e, PatternError::Unanchored { .. })
+            }),
+            ("https://*.*.example.com", |e| {
+                matches!(e, PatternError::Unanchored { .. })
+            }),
+            ("https://a.*.example.com", |e| {
+                matches!(e, PatternError::Unanchored { .. })
+            }),
+            ("https://example.com:8*", |e| {
+                matches!(e, PatternError::Unanchored { .. })
+            }),
+            ("https://example.com:80:*", |e| {
+                matches!(e, PatternError::Unanchored { .. })
+            }),
+            ("*.example.com", |e| {
+                matches!(e, PatternError::MissingScheme { .. })
+            }),
+            ("*://example.com", |e| {
+                matches!(e, PatternError::Origin(OriginError::InvalidScheme { .. }))
+            }),
+            ("https://*.example.com/", |e| {
+                matches!(e, PatternError::Origin(OriginError::Path { .. }))
+            }),
+            ("http://*.127.0.0.1", |e| {
+                matches!(e, PatternError::IpSubdomains { .. })
+            }),
+            ("https://example.com/", |e| {
+                matches!(e, PatternError::Origin(OriginError::Path { .. }))
+            }),
         ];
         for (input, check) in cases {
             match OriginEntry::parse(input) {
@@ -640,7 +716,10 @@ mod tests {
             ("https://*.example.com:8*", "https://*.example.com:*"),
         ] {
             let e = OriginEntry::parse(input).unwrap_err();
-            assert!(e.to_string().contains(&format!("write `{suggestion}`")), "{e}");
+            assert!(
+                e.to_string().contains(&format!("write `{suggestion}`")),
+                "{e}"
+            );
         }
     }
 
@@ -664,7 +743,14 @@ mod tests {
 
     #[test]
     fn entries_round_trip_through_display() {
-        for e in ["*", "null", "https://a.example", "https://*.example.com:*", "http://localhost:*", "https://*.example.com:8443"] {
+        for e in [
+            "*",
+            "null",
+            "https://a.example",
+            "https://*.example.com:*",
+            "http://localhost:*",
+            "https://*.example.com:8443",
+        ] {
             let parsed = OriginEntry::parse(e).unwrap();
             assert_eq!(parsed.to_string(), e);
             assert_eq!(OriginEntry::parse(&parsed.to_string()).unwrap(), parsed);

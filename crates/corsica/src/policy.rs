@@ -47,49 +47,69 @@ pub enum ConfigError {
         source: PatternError,
     },
     /// No origins at all.
-    #[error("no origins are allowed: list the origins of your front-ends in `origins` (e.g. \"https://app.example.com\"), or \"*\" for a public API without credentials")]
+    #[error(
+        "no origins are allowed: list the origins of your front-ends in `origins` (e.g. \"https://app.example.com\"), or \"*\" for a public API without credentials"
+    )]
     NoOrigins,
     /// `*` listed together with other origins.
-    #[error("origins: \"*\" already allows every origin, so `{other}` has no effect; keep \"*\" alone, or remove it and list the origins")]
+    #[error(
+        "origins: \"*\" already allows every origin, so `{other}` has no effect; keep \"*\" alone, or remove it and list the origins"
+    )]
     AnyOriginWithOthers {
         /// One of the other entries.
         other: String,
     },
     /// Credentials with origin `*`.
-    #[error("credentials cannot be allowed with origin \"*\": browsers reject `Access-Control-Allow-Origin: *` on credentialed requests, and reflecting every origin instead would let any site read your users' data; list the trusted origins in `origins`")]
+    #[error(
+        "credentials cannot be allowed with origin \"*\": browsers reject `Access-Control-Allow-Origin: *` on credentialed requests, and reflecting every origin instead would let any site read your users' data; list the trusted origins in `origins`"
+    )]
     CredentialsWithAnyOrigin,
     /// Credentials with `*` in methods, headers or exposed headers.
-    #[error("credentials are on, so \"*\" in `{key}` would be sent as a literal name, not a wildcard (browsers ignore the wildcard on credentialed requests); list the {key} explicitly")]
+    #[error(
+        "credentials are on, so \"*\" in `{key}` would be sent as a literal name, not a wildcard (browsers ignore the wildcard on credentialed requests); list the {key} explicitly"
+    )]
     CredentialsWithWildcard {
         /// `methods`, `headers` or `expose`.
         key: &'static str,
     },
     /// `null` in origins without the opt-in.
-    #[error("origins: \"null\" is listed but not opted into: sandboxed iframes, file: and data: pages and cross-origin redirects all send `Origin: null`, so any site can produce it; remove it, or opt in explicitly with `allow_null_origin = true`")]
+    #[error(
+        "origins: \"null\" is listed but not opted into: sandboxed iframes, file: and data: pages and cross-origin redirects all send `Origin: null`, so any site can produce it; remove it, or opt in explicitly with `allow_null_origin = true`"
+    )]
     NullOriginNotOptedIn,
     /// `null` with credentials.
-    #[error("origins: \"null\" with credentials would let any site read your users' data through a sandboxed iframe; remove \"null\" or turn credentials off")]
+    #[error(
+        "origins: \"null\" with credentials would let any site read your users' data through a sandboxed iframe; remove \"null\" or turn credentials off"
+    )]
     NullOriginWithCredentials,
     /// A plain-HTTP, non-loopback origin with credentials.
-    #[error("origins: `{origin}` is plain http and credentials are on: anyone on the network path can run script as that origin and read your users' data; use https://, or opt in with `allow_insecure_origins = true`")]
+    #[error(
+        "origins: `{origin}` is plain http and credentials are on: anyone on the network path can run script as that origin and read your users' data; use https://, or opt in with `allow_insecure_origins = true`"
+    )]
     InsecureOriginWithCredentials {
         /// The entry.
         origin: String,
     },
     /// A forbidden method.
-    #[error("methods: `{method}` is a forbidden method (CONNECT, TRACE and TRACK can never be sent by a page); remove it")]
+    #[error(
+        "methods: `{method}` is a forbidden method (CONNECT, TRACE and TRACK can never be sent by a page); remove it"
+    )]
     ForbiddenMethod {
         /// The method as written.
         method: String,
     },
     /// A method that is not a token.
-    #[error("methods: `{method}` is not a valid method name (a token: letters, digits and !#$%&'*+-.^_`|~), e.g. \"PATCH\"")]
+    #[error(
+        "methods: `{method}` is not a valid method name (a token: letters, digits and !#$%&'*+-.^_`|~), e.g. \"PATCH\""
+    )]
     InvalidMethod {
         /// The method as written.
         method: String,
     },
     /// An invalid header name.
-    #[error("{key}: `{name}` is not a valid header name (a token: letters, digits and !#$%&'*+-.^_`|~), e.g. \"x-api-key\"")]
+    #[error(
+        "{key}: `{name}` is not a valid header name (a token: letters, digits and !#$%&'*+-.^_`|~), e.g. \"x-api-key\""
+    )]
     InvalidHeaderName {
         /// `headers` or `expose`.
         key: &'static str,
@@ -97,7 +117,9 @@ pub enum ConfigError {
         name: String,
     },
     /// `*` mixed with other entries in methods, headers or expose.
-    #[error("{key}: \"*\" already covers every name, so `{other}` has no effect; keep \"*\" alone or list the names")]
+    #[error(
+        "{key}: \"*\" already covers every name, so `{other}` has no effect; keep \"*\" alone or list the names"
+    )]
     WildcardWithOthers {
         /// `methods`, `headers` or `expose`.
         key: &'static str,
@@ -105,25 +127,33 @@ pub enum ConfigError {
         other: String,
     },
     /// Max-age over 24 hours.
-    #[error("max_age = {secs} s is over 24 hours (86400 s): browsers cap it anyway (Chromium at 7200 s, Firefox at 86400 s); use at most 86400, e.g. 7200")]
+    #[error(
+        "max_age = {secs} s is over 24 hours (86400 s): browsers cap it anyway (Chromium at 7200 s, Firefox at 86400 s); use at most 86400, e.g. 7200"
+    )]
     MaxAgeTooLarge {
         /// The requested max-age in seconds.
         secs: u64,
     },
     /// A preflight success status that is not 2xx.
-    #[error("preflight_status = {status}: browsers require an ok status (200-299) for a preflight; use 204 or 200")]
+    #[error(
+        "preflight_status = {status}: browsers require an ok status (200-299) for a preflight; use 204 or 200"
+    )]
     InvalidPreflightStatus {
         /// The status.
         status: u16,
     },
     /// A denied-preflight status that is not an error status.
-    #[error("denied_preflight_status = {status}: a denied preflight should say so with an error status (400-599); use 403")]
+    #[error(
+        "denied_preflight_status = {status}: a denied preflight should say so with an error status (400-599); use 403"
+    )]
     InvalidDeniedStatus {
         /// The status.
         status: u16,
     },
     /// Header-list limits of zero.
-    #[error("request header limits must be at least 1 (max_bytes = {max_bytes}, max_items = {max_items}); the defaults are 4096 and 64")]
+    #[error(
+        "request header limits must be at least 1 (max_bytes = {max_bytes}, max_items = {max_items}); the defaults are 4096 and 64"
+    )]
     InvalidLimits {
         /// The byte limit.
         max_bytes: usize,
@@ -580,10 +610,11 @@ impl PolicyBuilder {
     pub fn build(self) -> Result<Policy, ConfigError> {
         let mut origins = self.origin_set.clone();
         for entry in &self.origins {
-            let parsed = OriginEntry::parse(entry).map_err(|source| ConfigError::InvalidOrigin {
-                entry: entry.clone(),
-                source,
-            })?;
+            let parsed =
+                OriginEntry::parse(entry).map_err(|source| ConfigError::InvalidOrigin {
+                    entry: entry.clone(),
+                    source,
+                })?;
             origins.insert_entry(parsed);
         }
         if origins.is_empty() {
@@ -674,9 +705,7 @@ impl PolicyBuilder {
                 Allowed::List(l) if l.is_empty() => None,
                 Allowed::List(l) => Some(join(l.iter().map(HeaderName::as_str))),
             },
-            max_age: self
-                .max_age
-                .map(|a| HeaderValue::from(a.as_secs())),
+            max_age: self.max_age.map(|a| HeaderValue::from(a.as_secs())),
         };
         Ok(Policy {
             origins,

@@ -26,13 +26,17 @@ use crate::{HeaderListError, OriginError};
 #[non_exhaustive]
 pub enum Reason {
     /// The origin is well-formed but not in the policy's origins.
-    #[error("origin `{origin}` is not allowed: it matches none of the policy's origins (add it to the allowed origins if it should be)")]
+    #[error(
+        "origin `{origin}` is not allowed: it matches none of the policy's origins (add it to the allowed origins if it should be)"
+    )]
     OriginNotAllowed {
         /// The request's origin.
         origin: String,
     },
     /// The origin is `null` and the policy does not allow it.
-    #[error("origin `null` is not allowed: sandboxed iframes, file: and data: pages and cross-origin redirects send it; allowing it trusts every such page")]
+    #[error(
+        "origin `null` is not allowed: sandboxed iframes, file: and data: pages and cross-origin redirects send it; allowing it trusts every such page"
+    )]
     NullOriginNotAllowed,
     /// The `Origin` header is malformed.
     #[error("malformed Origin header: {error}")]
@@ -54,7 +58,9 @@ pub enum Reason {
         value: String,
     },
     /// The method is not in the policy's methods.
-    #[error("method `{method}` is not allowed (methods are case-sensitive: `fetch()` upper-cases only DELETE, GET, HEAD, OPTIONS, POST and PUT); add it to the allowed methods if it should be")]
+    #[error(
+        "method `{method}` is not allowed (methods are case-sensitive: `fetch()` upper-cases only DELETE, GET, HEAD, OPTIONS, POST and PUT); add it to the allowed methods if it should be"
+    )]
     MethodNotAllowed {
         /// The requested method.
         method: String,
@@ -67,7 +73,9 @@ pub enum Reason {
         error: HeaderListError,
     },
     /// A requested header is not in the policy's headers.
-    #[error("request header `{name}` is not allowed; add it to the allowed headers if it should be")]
+    #[error(
+        "request header `{name}` is not allowed; add it to the allowed headers if it should be"
+    )]
     HeaderNotAllowed {
         /// The header name, lower-cased.
         name: String,

@@ -88,7 +88,10 @@ impl Vary {
             (Vary::ORIGIN, "Origin"),
             (Vary::PREFLIGHT, "Access-Control-Request-Method"),
             (Vary::PREFLIGHT, "Access-Control-Request-Headers"),
-            (Vary::PRIVATE_NETWORK, "Access-Control-Request-Private-Network"),
+            (
+                Vary::PRIVATE_NETWORK,
+                "Access-Control-Request-Private-Network",
+            ),
         ]
         .into_iter()
         .filter(move |(bit, _)| self.0 & bit != 0)
@@ -103,7 +106,9 @@ impl Vary {
         Some(HeaderValue::from_static(match self.0 {
             0 => return None,
             O => "Origin",
-            x if x == O | P => "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
+            x if x == O | P => {
+                "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
+            }
             x if x == O | P | N => {
                 "Origin, Access-Control-Request-Method, Access-Control-Request-Headers, Access-Control-Request-Private-Network"
             }
@@ -322,7 +327,10 @@ impl Decision {
             response.insert(ACCESS_CONTROL_ALLOW_ORIGIN, v.clone());
         }
         if h.allow_credentials {
-            response.insert(ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+            response.insert(
+                ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
         }
         if let Some(v) = &h.allow_methods {
             response.insert(ACCESS_CONTROL_ALLOW_METHODS, v.clone());
@@ -337,7 +345,10 @@ impl Decision {
             response.insert(ACCESS_CONTROL_EXPOSE_HEADERS, v.clone());
         }
         if h.allow_private_network {
-            response.insert(ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK, HeaderValue::from_static("true"));
+            response.insert(
+                ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK,
+                HeaderValue::from_static("true"),
+            );
         }
         merge_vary(response, h.vary);
     }
@@ -429,7 +440,8 @@ impl Policy {
             return self.not_cors(any);
         };
         let extra_origins = origins.count();
-        let preflight = method == Method::OPTIONS && headers.contains_key(ACCESS_CONTROL_REQUEST_METHOD);
+        let preflight =
+            method == Method::OPTIONS && headers.contains_key(ACCESS_CONTROL_REQUEST_METHOD);
         if preflight {
             return self.preflight(origin, extra_origins, headers);
         }
@@ -471,7 +483,12 @@ impl Policy {
                 }
             }
             Err(reason) => {
-                if any && matches!(reason, Reason::InvalidOrigin { .. } | Reason::MultipleOrigins { .. }) {
+                if any
+                    && matches!(
+                        reason,
+                        Reason::InvalidOrigin { .. } | Reason::MultipleOrigins { .. }
+                    )
+                {
                     // The denial depends on Origin here, unlike the `*` answer.
                     headers_out.vary = Vary(Vary::ORIGIN);
                 }
@@ -526,7 +543,12 @@ impl Policy {
         }
     }
 
-    fn preflight(&self, origin: &HeaderValue, extra_origins: usize, headers: &HeaderMap) -> Decision {
+    fn preflight(
+        &self,
+        origin: &HeaderValue,
+        extra_origins: usize,
+        headers: &HeaderMap,
+    ) -> Decision {
         let any = self.origins.is_any();
         let vary = Vary(
             Vary::ORIGIN

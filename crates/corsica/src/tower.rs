@@ -37,8 +37,8 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::server::{Decision, RequestKind};
 use crate::Policy;
+use crate::server::{Decision, RequestKind};
 
 /// A handle to the policy of one or more [`CorsLayer`]s, to replace it at runtime.
 ///

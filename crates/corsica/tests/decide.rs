@@ -32,8 +32,19 @@ fn run(policy: &Policy, cases: &[Case]) {
         }
         let d = policy.decide(&method, &headers);
         assert_eq!(d.kind(), c.kind, "{}: kind", c.name);
-        assert_eq!(d.status().map(|s| s.as_u16()), c.status, "{}: status", c.name);
-        assert_eq!(d.reason().map(|r| r.label()), c.reason, "{}: reason {:?}", c.name, d.reason());
+        assert_eq!(
+            d.status().map(|s| s.as_u16()),
+            c.status,
+            "{}: status",
+            c.name
+        );
+        assert_eq!(
+            d.reason().map(|r| r.label()),
+            c.reason,
+            "{}: reason {:?}",
+            c.name,
+            d.reason()
+        );
         let mut out = HeaderMap::new();
         d.apply(&mut out);
         let mut got: Vec<(String, String)> = out
@@ -41,8 +52,11 @@ fn run(policy: &Policy, cases: &[Case]) {
             .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap().to_owned()))
             .collect();
         got.sort();
-        let mut want: Vec<(String, String)> =
-            c.response.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect();
+        let mut want: Vec<(String, String)> = c
+            .response
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
         want.sort();
         assert_eq!(got, want, "{}: response headers", c.name);
     }
@@ -66,8 +80,14 @@ fn each_header_on_each_path() {
     let allowed_preflight: &[(&str, &str)] = &[
         ("access-control-allow-origin", "https://app.example.com"),
         ("access-control-allow-credentials", "true"),
-        ("access-control-allow-methods", "GET, POST, PUT, DELETE, patch"),
-        ("access-control-allow-headers", "content-type, authorization, x-api-key"),
+        (
+            "access-control-allow-methods",
+            "GET, POST, PUT, DELETE, patch",
+        ),
+        (
+            "access-control-allow-headers",
+            "content-type, authorization, x-api-key",
+        ),
         ("access-control-max-age", "7200"),
         ("vary", V_PREFLIGHT),
     ];
@@ -112,7 +132,10 @@ fn each_header_on_each_path() {
             status: None,
             reason: None,
             response: &[
-                ("access-control-allow-origin", "https://admin.eu.example.com"),
+                (
+                    "access-control-allow-origin",
+                    "https://admin.eu.example.com",
+                ),
                 ("access-control-allow-credentials", "true"),
                 ("access-control-expose-headers", "x-request-id, etag"),
                 ("vary", V_ORIGIN),
@@ -184,7 +207,10 @@ fn each_header_on_each_path() {
         Case {
             name: "actual denied: two Origin lines",
             method: "GET",
-            request: &[("origin", "https://app.example.com"), ("origin", "https://app.example.com")],
+            request: &[
+                ("origin", "https://app.example.com"),
+                ("origin", "https://app.example.com"),
+            ],
             kind: Actual,
             status: None,
             reason: Some("multiple_origins"),
@@ -224,7 +250,10 @@ fn each_header_on_each_path() {
         Case {
             name: "preflight allowed: no request headers",
             method: "OPTIONS",
-            request: &[("origin", "https://app.example.com"), ("access-control-request-method", "DELETE")],
+            request: &[
+                ("origin", "https://app.example.com"),
+                ("access-control-request-method", "DELETE"),
+            ],
             kind: Preflight,
             status: Some(204),
             reason: None,
@@ -260,7 +289,10 @@ fn each_header_on_each_path() {
         Case {
             name: "preflight allowed: lower-case non-standard method as configured",
             method: "OPTIONS",
-            request: &[("origin", "https://app.example.com"), ("access-control-request-method", "patch")],
+            request: &[
+                ("origin", "https://app.example.com"),
+                ("access-control-request-method", "patch"),
+            ],
             kind: Preflight,
             status: Some(204),
             reason: None,
@@ -269,7 +301,10 @@ fn each_header_on_each_path() {
         Case {
             name: "preflight denied: origin",
             method: "OPTIONS",
-            request: &[("origin", "https://evil.example"), ("access-control-request-method", "PUT")],
+            request: &[
+                ("origin", "https://evil.example"),
+                ("access-control-request-method", "PUT"),
+            ],
             kind: Preflight,
             status: Some(403),
             reason: Some("origin_not_allowed"),
@@ -278,7 +313,10 @@ fn each_header_on_each_path() {
         Case {
             name: "preflight denied: method",
             method: "OPTIONS",
-            request: &[("origin", "https://app.example.com"), ("access-control-request-method", "PATCH")],
+            request: &[
+                ("origin", "https://app.example.com"),
+                ("access-control-request-method", "PATCH"),
+            ],
             kind: Preflight,
             status: Some(403),
             reason: Some("method_not_allowed"),
@@ -287,7 +325,10 @@ fn each_header_on_each_path() {
         Case {
             name: "preflight denied: empty method",
             method: "OPTIONS",
-            request: &[("origin", "https://app.example.com"), ("access-control-request-method", "")],
+            request: &[
+                ("origin", "https://app.example.com"),
+                ("access-control-request-method", ""),
+            ],
             kind: Preflight,
             status: Some(403),
             reason: Some("invalid_request_method"),
@@ -296,7 +337,10 @@ fn each_header_on_each_path() {
         Case {
             name: "preflight denied: method is not a token",
             method: "OPTIONS",
-            request: &[("origin", "https://app.example.com"), ("access-control-request-method", "PUT, DELETE")],
+            request: &[
+                ("origin", "https://app.example.com"),
+                ("access-control-request-method", "PUT, DELETE"),
+            ],
             kind: Preflight,
             status: Some(403),
             reason: Some("invalid_request_method"),
@@ -344,7 +388,10 @@ fn each_header_on_each_path() {
         Case {
             name: "preflight denied: malformed origin",
             method: "OPTIONS",
-            request: &[("origin", "app.example.com"), ("access-control-request-method", "PUT")],
+            request: &[
+                ("origin", "app.example.com"),
+                ("access-control-request-method", "PUT"),
+            ],
             kind: Preflight,
             status: Some(403),
             reason: Some("invalid_origin"),
@@ -358,24 +405,39 @@ fn each_header_on_each_path() {
 fn hostile_request_headers_are_refused_in_bounded_time() {
     let p = company_policy();
     let mut h = HeaderMap::new();
-    h.insert("origin", HeaderValue::from_static("https://app.example.com"));
-    h.insert("access-control-request-method", HeaderValue::from_static("PUT"));
+    h.insert(
+        "origin",
+        HeaderValue::from_static("https://app.example.com"),
+    );
+    h.insert(
+        "access-control-request-method",
+        HeaderValue::from_static("PUT"),
+    );
     // The rs/cors denial of service: a huge comma-stuffed value.
     let stuffed = ",".repeat(1 << 20);
-    h.insert("access-control-request-headers", HeaderValue::from_str(&stuffed).unwrap());
+    h.insert(
+        "access-control-request-headers",
+        HeaderValue::from_str(&stuffed).unwrap(),
+    );
     let d = p.decide(&Method::OPTIONS, &h);
     assert_eq!(d.reason().unwrap().label(), "request_headers_too_large");
     // Many lines.
     h.remove("access-control-request-headers");
     for _ in 0..10_000 {
-        h.append("access-control-request-headers", HeaderValue::from_static("content-type"));
+        h.append(
+            "access-control-request-headers",
+            HeaderValue::from_static("content-type"),
+        );
     }
     let d = p.decide(&Method::OPTIONS, &h);
     assert_eq!(d.reason().unwrap().label(), "request_headers_too_large");
     // Just under the limits is fine.
     h.remove("access-control-request-headers");
     let list = vec!["x-api-key"; 64].join(",");
-    h.insert("access-control-request-headers", HeaderValue::from_str(&list).unwrap());
+    h.insert(
+        "access-control-request-headers",
+        HeaderValue::from_str(&list).unwrap(),
+    );
     assert!(p.decide(&Method::OPTIONS, &h).is_allowed());
 }
 
@@ -416,11 +478,18 @@ fn scenario_spa_to_api_with_api_key() {
             Case {
                 name: "the POST itself",
                 method: "POST",
-                request: &[("origin", "https://app.example.com"), ("x-api-key", "k"), ("content-type", "application/json")],
+                request: &[
+                    ("origin", "https://app.example.com"),
+                    ("x-api-key", "k"),
+                    ("content-type", "application/json"),
+                ],
                 kind: Actual,
                 status: None,
                 reason: None,
-                response: &[("access-control-allow-origin", "https://app.example.com"), ("vary", V_ORIGIN)],
+                response: &[
+                    ("access-control-allow-origin", "https://app.example.com"),
+                    ("vary", V_ORIGIN),
+                ],
             },
             Case {
                 name: "another site cannot",
@@ -461,7 +530,10 @@ fn scenario_public_read_api_and_restricted_writes() {
                 kind: Actual,
                 status: None,
                 reason: None,
-                response: &[("access-control-allow-origin", "*"), ("access-control-expose-headers", "etag")],
+                response: &[
+                    ("access-control-allow-origin", "*"),
+                    ("access-control-expose-headers", "etag"),
+                ],
             },
             Case {
                 name: "the same answer without Origin (cache-safe)",
@@ -470,7 +542,10 @@ fn scenario_public_read_api_and_restricted_writes() {
                 kind: NotCors,
                 status: None,
                 reason: None,
-                response: &[("access-control-allow-origin", "*"), ("access-control-expose-headers", "etag")],
+                response: &[
+                    ("access-control-allow-origin", "*"),
+                    ("access-control-expose-headers", "etag"),
+                ],
             },
             Case {
                 name: "null origin reads a public API",
@@ -479,7 +554,10 @@ fn scenario_public_read_api_and_restricted_writes() {
                 kind: Actual,
                 status: None,
                 reason: None,
-                response: &[("access-control-allow-origin", "*"), ("access-control-expose-headers", "etag")],
+                response: &[
+                    ("access-control-allow-origin", "*"),
+                    ("access-control-expose-headers", "etag"),
+                ],
             },
             Case {
                 name: "a malformed Origin is denied, and that answer varies",
@@ -493,7 +571,10 @@ fn scenario_public_read_api_and_restricted_writes() {
             Case {
                 name: "writes are not allowed on the public route",
                 method: "OPTIONS",
-                request: &[("origin", "https://anyone.example"), ("access-control-request-method", "DELETE")],
+                request: &[
+                    ("origin", "https://anyone.example"),
+                    ("access-control-request-method", "DELETE"),
+                ],
                 kind: Preflight,
                 status: Some(403),
                 reason: Some("method_not_allowed"),
@@ -502,7 +583,10 @@ fn scenario_public_read_api_and_restricted_writes() {
             Case {
                 name: "a preflighted GET (custom header) on the public route",
                 method: "OPTIONS",
-                request: &[("origin", "https://anyone.example"), ("access-control-request-method", "GET")],
+                request: &[
+                    ("origin", "https://anyone.example"),
+                    ("access-control-request-method", "GET"),
+                ],
                 kind: Preflight,
                 status: Some(204),
                 reason: None,
@@ -547,7 +631,10 @@ fn scenario_public_read_api_and_restricted_writes() {
             Case {
                 name: "other origins may not",
                 method: "OPTIONS",
-                request: &[("origin", "https://anyone.example"), ("access-control-request-method", "DELETE")],
+                request: &[
+                    ("origin", "https://anyone.example"),
+                    ("access-control-request-method", "DELETE"),
+                ],
                 kind: Preflight,
                 status: Some(403),
                 reason: Some("origin_not_allowed"),
@@ -624,7 +711,10 @@ fn scenario_local_development() {
                 request: &[
                     ("origin", "http://localhost:3000"),
                     ("access-control-request-method", "PATCH"),
-                    ("access-control-request-headers", "authorization,content-type"),
+                    (
+                        "access-control-request-headers",
+                        "authorization,content-type",
+                    ),
                 ],
                 kind: Preflight,
                 status: Some(204),
@@ -632,8 +722,14 @@ fn scenario_local_development() {
                 response: &[
                     ("access-control-allow-origin", "http://localhost:3000"),
                     ("access-control-allow-credentials", "true"),
-                    ("access-control-allow-methods", "GET, POST, PUT, PATCH, DELETE"),
-                    ("access-control-allow-headers", "content-type, authorization"),
+                    (
+                        "access-control-allow-methods",
+                        "GET, POST, PUT, PATCH, DELETE",
+                    ),
+                    (
+                        "access-control-allow-headers",
+                        "content-type, authorization",
+                    ),
                     ("vary", V_PREFLIGHT),
                 ],
             },
@@ -684,7 +780,10 @@ fn scenario_one_policy_for_many_services() {
                 request: &[
                     ("origin", "https://portal.example.com"),
                     ("access-control-request-method", "PUT"),
-                    ("access-control-request-headers", "Authorization, X-Trace-Id"),
+                    (
+                        "access-control-request-headers",
+                        "Authorization, X-Trace-Id",
+                    ),
                 ],
                 kind: Preflight,
                 status: Some(204),
@@ -703,7 +802,10 @@ fn scenario_one_policy_for_many_services() {
                 kind: Actual,
                 status: None,
                 reason: None,
-                response: &[("access-control-allow-origin", "https://portal.example.com"), ("vary", V_ORIGIN)],
+                response: &[
+                    ("access-control-allow-origin", "https://portal.example.com"),
+                    ("vary", V_ORIGIN),
+                ],
             },
         ],
     );
@@ -712,10 +814,22 @@ fn scenario_one_policy_for_many_services() {
 #[test]
 fn private_network_access_is_opt_in() {
     let mut h = HeaderMap::new();
-    h.insert("origin", HeaderValue::from_static("https://app.example.com"));
-    h.insert("access-control-request-method", HeaderValue::from_static("GET"));
-    h.insert("access-control-request-private-network", HeaderValue::from_static("true"));
-    let off = Policy::builder().allow_origins(["https://app.example.com"]).build().unwrap();
+    h.insert(
+        "origin",
+        HeaderValue::from_static("https://app.example.com"),
+    );
+    h.insert(
+        "access-control-request-method",
+        HeaderValue::from_static("GET"),
+    );
+    h.insert(
+        "access-control-request-private-network",
+        HeaderValue::from_static("true"),
+    );
+    let off = Policy::builder()
+        .allow_origins(["https://app.example.com"])
+        .build()
+        .unwrap();
     let mut resp = HeaderMap::new();
     off.decide(&Method::OPTIONS, &h).apply(&mut resp);
     assert!(resp.get("access-control-allow-private-network").is_none());
@@ -748,9 +862,18 @@ fn apply_replaces_upstream_cors_headers_and_merges_vary() {
     let denied = p.decide(&Method::GET, &req);
     // An upstream that reflects any origin must not leak through a denial.
     let mut resp = HeaderMap::new();
-    resp.insert("access-control-allow-origin", HeaderValue::from_static("https://evil.example"));
-    resp.insert("access-control-allow-credentials", HeaderValue::from_static("true"));
-    resp.insert("access-control-expose-headers", HeaderValue::from_static("*"));
+    resp.insert(
+        "access-control-allow-origin",
+        HeaderValue::from_static("https://evil.example"),
+    );
+    resp.insert(
+        "access-control-allow-credentials",
+        HeaderValue::from_static("true"),
+    );
+    resp.insert(
+        "access-control-expose-headers",
+        HeaderValue::from_static("*"),
+    );
     resp.insert("content-type", HeaderValue::from_static("text/plain"));
     resp.append("vary", HeaderValue::from_static("accept-encoding"));
     resp.append("vary", HeaderValue::from_static("origin"));

@@ -10,7 +10,12 @@ fn base() -> PolicyBuilder {
     Policy::builder()
 }
 
-type Case = (&'static str, fn() -> PolicyBuilder, fn(&ConfigError) -> bool, &'static str);
+type Case = (
+    &'static str,
+    fn() -> PolicyBuilder,
+    fn(&ConfigError) -> bool,
+    &'static str,
+);
 
 #[test]
 fn refusals() {
@@ -41,19 +46,34 @@ fn refusals() {
         ),
         (
             "credentials with * methods",
-            || base().allow_origins(["https://a.example"]).allow_credentials(true).allow_methods(["*"]),
+            || {
+                base()
+                    .allow_origins(["https://a.example"])
+                    .allow_credentials(true)
+                    .allow_methods(["*"])
+            },
             |e| matches!(e, ConfigError::CredentialsWithWildcard { key: "methods" }),
             "list the methods explicitly",
         ),
         (
             "credentials with * headers",
-            || base().allow_origins(["https://a.example"]).allow_credentials(true).allow_headers(["*"]),
+            || {
+                base()
+                    .allow_origins(["https://a.example"])
+                    .allow_credentials(true)
+                    .allow_headers(["*"])
+            },
             |e| matches!(e, ConfigError::CredentialsWithWildcard { key: "headers" }),
             "list the headers explicitly",
         ),
         (
             "credentials with * expose",
-            || base().allow_origins(["https://a.example"]).allow_credentials(true).expose_headers(["*"]),
+            || {
+                base()
+                    .allow_origins(["https://a.example"])
+                    .allow_credentials(true)
+                    .expose_headers(["*"])
+            },
             |e| matches!(e, ConfigError::CredentialsWithWildcard { key: "expose" }),
             "list the expose explicitly",
         ),
@@ -65,55 +85,112 @@ fn refusals() {
         ),
         (
             "null with credentials, even opted in",
-            || base().allow_origins(["null", "https://a.example"]).allow_null_origin(true).allow_credentials(true),
+            || {
+                base()
+                    .allow_origins(["null", "https://a.example"])
+                    .allow_null_origin(true)
+                    .allow_credentials(true)
+            },
             |e| matches!(e, ConfigError::NullOriginWithCredentials),
             "remove \"null\"",
         ),
         (
             "pattern over a public suffix",
             || base().allow_origins(["https://*.com"]),
-            |e| matches!(e, ConfigError::InvalidOrigin { source: PatternError::TooBroad { .. }, .. }),
+            |e| {
+                matches!(
+                    e,
+                    ConfigError::InvalidOrigin {
+                        source: PatternError::TooBroad { .. },
+                        ..
+                    }
+                )
+            },
             "public suffix",
         ),
         (
             "pattern over a private-section public suffix",
             || base().allow_origins(["https://*.github.io"]),
-            |e| matches!(e, ConfigError::InvalidOrigin { source: PatternError::TooBroad { .. }, .. }),
+            |e| {
+                matches!(
+                    e,
+                    ConfigError::InvalidOrigin {
+                        source: PatternError::TooBroad { .. },
+                        ..
+                    }
+                )
+            },
             "other owners",
         ),
         (
             "unanchored pattern",
             || base().allow_origins(["https://*example.com"]),
-            |e| matches!(e, ConfigError::InvalidOrigin { source: PatternError::Unanchored { .. }, .. }),
+            |e| {
+                matches!(
+                    e,
+                    ConfigError::InvalidOrigin {
+                        source: PatternError::Unanchored { .. },
+                        ..
+                    }
+                )
+            },
             "write `https://*.example.com`",
         ),
         (
             "origin with a path",
             || base().allow_origins(["https://app.example.com/"]),
-            |e| matches!(e, ConfigError::InvalidOrigin { source: PatternError::Origin(OriginError::Path { .. }), .. }),
+            |e| {
+                matches!(
+                    e,
+                    ConfigError::InvalidOrigin {
+                        source: PatternError::Origin(OriginError::Path { .. }),
+                        ..
+                    }
+                )
+            },
             "write `https://app.example.com`",
         ),
         (
             "origin without scheme",
             || base().allow_origins(["app.example.com"]),
-            |e| matches!(e, ConfigError::InvalidOrigin { source: PatternError::Origin(OriginError::MissingScheme { .. }), .. }),
+            |e| {
+                matches!(
+                    e,
+                    ConfigError::InvalidOrigin {
+                        source: PatternError::Origin(OriginError::MissingScheme { .. }),
+                        ..
+                    }
+                )
+            },
             "write it as `https://app.example.com`",
         ),
         (
             "http origin with credentials",
-            || base().allow_origins(["http://app.example.com"]).allow_credentials(true),
+            || {
+                base()
+                    .allow_origins(["http://app.example.com"])
+                    .allow_credentials(true)
+            },
             |e| matches!(e, ConfigError::InsecureOriginWithCredentials { .. }),
             "allow_insecure_origins = true",
         ),
         (
             "http subdomain pattern with credentials",
-            || base().allow_origins(["http://*.example.com"]).allow_credentials(true),
+            || {
+                base()
+                    .allow_origins(["http://*.example.com"])
+                    .allow_credentials(true)
+            },
             |e| matches!(e, ConfigError::InsecureOriginWithCredentials { .. }),
             "use https://",
         ),
         (
             "http any-port pattern with credentials",
-            || base().allow_origins(["http://dev.example.com:*"]).allow_credentials(true),
+            || {
+                base()
+                    .allow_origins(["http://dev.example.com:*"])
+                    .allow_credentials(true)
+            },
             |e| matches!(e, ConfigError::InsecureOriginWithCredentials { .. }),
             "use https://",
         ),
@@ -161,25 +238,44 @@ fn refusals() {
         ),
         (
             "absurd max-age",
-            || base().allow_origins(["*"]).max_age(Duration::from_secs(86_401)),
+            || {
+                base()
+                    .allow_origins(["*"])
+                    .max_age(Duration::from_secs(86_401))
+            },
             |e| matches!(e, ConfigError::MaxAgeTooLarge { secs: 86_401 }),
             "use at most 86400",
         ),
         (
             "non-2xx preflight status",
-            || base().allow_origins(["*"]).preflight_status(StatusCode::FOUND),
+            || {
+                base()
+                    .allow_origins(["*"])
+                    .preflight_status(StatusCode::FOUND)
+            },
             |e| matches!(e, ConfigError::InvalidPreflightStatus { status: 302 }),
             "use 204 or 200",
         ),
         (
             "2xx denied status",
-            || base().allow_origins(["*"]).denied_preflight_status(StatusCode::OK),
+            || {
+                base()
+                    .allow_origins(["*"])
+                    .denied_preflight_status(StatusCode::OK)
+            },
             |e| matches!(e, ConfigError::InvalidDeniedStatus { status: 200 }),
             "use 403",
         ),
         (
             "zero limits",
-            || base().allow_origins(["*"]).request_header_limits(HeaderListLimits { max_bytes: 0, max_items: 1 }),
+            || {
+                base()
+                    .allow_origins(["*"])
+                    .request_header_limits(HeaderListLimits {
+                        max_bytes: 0,
+                        max_items: 1,
+                    })
+            },
             |e| matches!(e, ConfigError::InvalidLimits { .. }),
             "at least 1",
         ),
@@ -190,7 +286,10 @@ fn refusals() {
             Err(e) => {
                 assert!(check(&e), "{name}: unexpected error {e:?}");
                 let msg = e.to_string();
-                assert!(msg.contains(fix), "{name}: message does not name the fix `{fix}`: {msg}");
+                assert!(
+                    msg.contains(fix),
+                    "{name}: message does not name the fix `{fix}`: {msg}"
+                );
             }
         }
     }
@@ -198,28 +297,61 @@ fn refusals() {
 
 #[test]
 fn acceptable_configurations() {
-    let ok: &[(&str, fn() -> PolicyBuilder)] = &[
-        ("public *", || base().allow_origins(["*"]).allow_methods(["*"]).allow_headers(["*"]).expose_headers(["*"])),
+    type Make = fn() -> PolicyBuilder;
+    let ok: &[(&str, Make)] = &[
+        ("public *", || {
+            base()
+                .allow_origins(["*"])
+                .allow_methods(["*"])
+                .allow_headers(["*"])
+                .expose_headers(["*"])
+        }),
         ("credentials with exact https origins", || {
-            base().allow_origins(["https://app.example.com"]).allow_credentials(true)
+            base()
+                .allow_origins(["https://app.example.com"])
+                .allow_credentials(true)
         }),
         ("credentials with a subdomain pattern", || {
-            base().allow_origins(["https://*.example.com"]).allow_credentials(true)
+            base()
+                .allow_origins(["https://*.example.com"])
+                .allow_credentials(true)
         }),
         ("credentials with loopback development origins", || {
             base()
-                .allow_origins(["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*", "http://*.localhost:*"])
+                .allow_origins([
+                    "http://localhost:*",
+                    "http://127.0.0.1:*",
+                    "http://[::1]:*",
+                    "http://*.localhost:*",
+                ])
                 .allow_credentials(true)
         }),
         ("insecure opted in", || {
-            base().allow_origins(["http://intranet.example"]).allow_credentials(true).allow_insecure_origins(true)
+            base()
+                .allow_origins(["http://intranet.example"])
+                .allow_credentials(true)
+                .allow_insecure_origins(true)
         }),
-        ("null opted in without credentials", || base().allow_origins(["null"]).allow_null_origin(true)),
-        ("max-age of exactly 24 h", || base().allow_origins(["*"]).max_age_secs(86_400)),
-        ("max-age 0 (no caching)", || base().allow_origins(["*"]).max_age_secs(0)),
-        ("predicate only", || base().allow_origin_predicate(|o| o.as_str() == "https://p.example")),
-        ("non-standard methods keep their case", || base().allow_origins(["*"]).allow_methods(["patch", "PROPFIND"])),
-        ("preflight 200", || base().allow_origins(["*"]).preflight_status(StatusCode::OK)),
+        ("null opted in without credentials", || {
+            base().allow_origins(["null"]).allow_null_origin(true)
+        }),
+        ("max-age of exactly 24 h", || {
+            base().allow_origins(["*"]).max_age_secs(86_400)
+        }),
+        ("max-age 0 (no caching)", || {
+            base().allow_origins(["*"]).max_age_secs(0)
+        }),
+        ("predicate only", || {
+            base().allow_origin_predicate(|o| o.as_str() == "https://p.example")
+        }),
+        ("non-standard methods keep their case", || {
+            base()
+                .allow_origins(["*"])
+                .allow_methods(["patch", "PROPFIND"])
+        }),
+        ("preflight 200", || {
+            base().allow_origins(["*"]).preflight_status(StatusCode::OK)
+        }),
     ];
     for (name, make) in ok {
         if let Err(e) = make().build() {
@@ -238,6 +370,9 @@ fn methods_normalize_like_fetch() {
     assert!(p.allows_method("GET"));
     assert!(p.allows_method("DELETE"));
     assert!(p.allows_method("patch"));
-    assert!(!p.allows_method("PATCH"), "non-standard methods are case-sensitive");
+    assert!(
+        !p.allows_method("PATCH"),
+        "non-standard methods are case-sensitive"
+    );
     assert!(!p.allows_method("get"));
 }

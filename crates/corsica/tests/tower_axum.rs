@@ -45,8 +45,16 @@ fn app(calls: Arc<AtomicUsize>) -> (Router, CorsLayer) {
         }
     };
     let router = Router::new()
-        .route("/items", get(counted("[]")).post(counted("created")).options(counted("inner options")))
-        .route("/boom", get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }))
+        .route(
+            "/items",
+            get(counted("[]"))
+                .post(counted("created"))
+                .options(counted("inner options")),
+        )
+        .route(
+            "/boom",
+            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
+        )
         .route(
             "/upstream-cors",
             get(|| async {
@@ -100,7 +108,10 @@ async fn preflight_is_answered_by_the_layer() {
     assert_eq!(h["access-control-allow-methods"], "GET, POST, PUT, DELETE");
     assert_eq!(h["access-control-allow-headers"], "content-type, x-api-key");
     assert_eq!(h["access-control-max-age"], "600");
-    assert_eq!(h["vary"], "Origin, Access-Control-Request-Method, Access-Control-Request-Headers");
+    assert_eq!(
+        h["vary"],
+        "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
+    );
     assert_eq!(body_text(r).await, "");
 
     let denied = router
@@ -108,13 +119,25 @@ async fn preflight_is_answered_by_the_layer() {
         .oneshot(request(
             "OPTIONS",
             "/items",
-            &[("origin", "https://evil.example"), ("access-control-request-method", "PUT")],
+            &[
+                ("origin", "https://evil.example"),
+                ("access-control-request-method", "PUT"),
+            ],
         ))
         .await
         .unwrap();
     assert_eq!(denied.status(), StatusCode::FORBIDDEN);
-    assert!(denied.headers().get("access-control-allow-origin").is_none());
-    assert_eq!(calls.load(Ordering::SeqCst), 0, "preflights never reach the handler");
+    assert!(
+        denied
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "preflights never reach the handler"
+    );
 
     // OPTIONS without Access-Control-Request-Method is an ordinary request.
     let plain = router
@@ -130,18 +153,38 @@ async fn actual_responses_get_headers_including_errors() {
     let (router, _) = app(Arc::new(AtomicUsize::new(0)));
     let origin = [("origin", "https://app.example.com")];
     for (uri, status) in [("/items", 200), ("/boom", 500), ("/no-such-route", 404)] {
-        let r = router.clone().oneshot(request("GET", uri, &origin)).await.unwrap();
+        let r = router
+            .clone()
+            .oneshot(request("GET", uri, &origin))
+            .await
+            .unwrap();
         assert_eq!(r.status().as_u16(), status, "{uri}");
-        assert_eq!(r.headers()["access-control-allow-origin"], "https://app.example.com", "{uri}");
-        assert_eq!(r.headers()["access-control-allow-credentials"], "true", "{uri}");
-        assert_eq!(r.headers()["access-control-expose-headers"], "x-request-id", "{uri}");
+        assert_eq!(
+            r.headers()["access-control-allow-origin"],
+            "https://app.example.com",
+            "{uri}"
+        );
+        assert_eq!(
+            r.headers()["access-control-allow-credentials"],
+            "true",
+            "{uri}"
+        );
+        assert_eq!(
+            r.headers()["access-control-expose-headers"],
+            "x-request-id",
+            "{uri}"
+        );
         assert_eq!(r.headers()["vary"], "Origin", "{uri}");
     }
     // Denied actual request: the handler runs (CORS cannot stop a simple request), the
     // browser gets no CORS headers.
     let r = router
         .clone()
-        .oneshot(request("GET", "/items", &[("origin", "https://evil.example")]))
+        .oneshot(request(
+            "GET",
+            "/items",
+            &[("origin", "https://evil.example")],
+        ))
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
@@ -158,16 +201,33 @@ async fn upstream_cors_headers_are_replaced() {
     let (router, _) = app(Arc::new(AtomicUsize::new(0)));
     let r = router
         .clone()
-        .oneshot(request("GET", "/upstream-cors", &[("origin", "https://app.example.com")]))
+        .oneshot(request(
+            "GET",
+            "/upstream-cors",
+            &[("origin", "https://app.example.com")],
+        ))
         .await
         .unwrap();
-    assert_eq!(r.headers().get_all("access-control-allow-origin").iter().count(), 1);
-    assert_eq!(r.headers()["access-control-allow-origin"], "https://app.example.com");
+    assert_eq!(
+        r.headers()
+            .get_all("access-control-allow-origin")
+            .iter()
+            .count(),
+        1
+    );
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
     assert_eq!(r.headers()["access-control-allow-credentials"], "true");
     assert_eq!(r.headers()["vary"], "Accept-Encoding, Origin");
     // And a denied origin does not inherit the handler's `*`.
     let r = router
-        .oneshot(request("GET", "/upstream-cors", &[("origin", "https://evil.example")]))
+        .oneshot(request(
+            "GET",
+            "/upstream-cors",
+            &[("origin", "https://evil.example")],
+        ))
         .await
         .unwrap();
     assert!(r.headers().get("access-control-allow-origin").is_none());
@@ -183,9 +243,13 @@ impl http_body::Body for ChannelBody {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        self.0
-            .poll_recv(cx)
-            .map(|chunk| chunk.map(|c| Ok(http_body::Frame::data(axum::body::Bytes::from_static(c.as_bytes())))))
+        self.0.poll_recv(cx).map(|chunk| {
+            chunk.map(|c| {
+                Ok(http_body::Frame::data(axum::body::Bytes::from_static(
+                    c.as_bytes(),
+                )))
+            })
+        })
     }
 }
 
@@ -203,11 +267,18 @@ async fn bodies_keep_streaming() {
         )
         .layer(CorsLayer::new(policy()));
     let r = router
-        .oneshot(request("GET", "/stream", &[("origin", "https://app.example.com")]))
+        .oneshot(request(
+            "GET",
+            "/stream",
+            &[("origin", "https://app.example.com")],
+        ))
         .await
         .unwrap();
     // The head arrived while the body has not produced anything yet.
-    assert_eq!(r.headers()["access-control-allow-origin"], "https://app.example.com");
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
     let mut body = r.into_body();
     tx.send("first").await.unwrap();
     let frame = body.frame().await.unwrap().unwrap();
@@ -256,15 +327,25 @@ async fn denials_are_traced_with_their_reason() {
         .await
         .unwrap();
     router
-        .oneshot(request("GET", "/items", &[("origin", "https://evil.example")]))
+        .oneshot(request(
+            "GET",
+            "/items",
+            &[("origin", "https://evil.example")],
+        ))
         .await
         .unwrap();
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(log.contains("reason=\"header_not_allowed\""), "{log}");
-    assert!(log.contains("request header `x-secret` is not allowed"), "{log}");
+    assert!(
+        log.contains("request header `x-secret` is not allowed"),
+        "{log}"
+    );
     assert!(log.contains("kind=\"preflight\""), "{log}");
     assert!(log.contains("reason=\"origin_not_allowed\""), "{log}");
-    assert!(log.contains("origin `https://evil.example` is not allowed"), "{log}");
+    assert!(
+        log.contains("origin `https://evil.example` is not allowed"),
+        "{log}"
+    );
 }
 
 /// Sends one raw HTTP/1.1 request and returns the response head, lower-cased.
@@ -291,7 +372,10 @@ async fn policy_swaps_under_load_over_real_sockets() {
     };
     let head = raw(addr, &preflight("https://app.example.com")).await;
     assert!(head.starts_with("http/1.1 204"), "{head}");
-    assert!(head.contains("access-control-allow-origin: https://app.example.com\r\n"), "{head}");
+    assert!(
+        head.contains("access-control-allow-origin: https://app.example.com\r\n"),
+        "{head}"
+    );
 
     let handle = layer.handle();
     let a = policy();
@@ -352,6 +436,9 @@ async fn policy_swaps_under_load_over_real_sockets() {
         "GET /items HTTP/1.1\r\nhost: a\r\norigin: https://new.example.com\r\nconnection: close\r\n\r\n",
     )
     .await;
-    assert!(head.contains("access-control-allow-origin: https://new.example.com\r\n"), "{head}");
+    assert!(
+        head.contains("access-control-allow-origin: https://new.example.com\r\n"),
+        "{head}"
+    );
     server.abort();
 }
