@@ -50,6 +50,11 @@ pub mod tower;
 
 mod display;
 
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
+
 pub use header_list::{HeaderList, HeaderListError, HeaderListLimits};
 pub use origin::{Origin, OriginError};
 pub use pattern::{OriginEntry, OriginSet, PatternError, PortRule};
