@@ -72,7 +72,15 @@ fn test() -> Result<(), String> {
 }
 
 fn bench(extra: &[String]) -> Result<(), String> {
-    let mut args = vec!["bench", "-p", "corsica", "--all-features", "--"];
+    let mut args = vec![
+        "bench",
+        "-p",
+        "corsica",
+        "--all-features",
+        "--bench",
+        "decide",
+        "--",
+    ];
     args.extend(extra.iter().map(String::as_str));
     cargo(&args, &[])
 }

@@ -125,6 +125,14 @@ pub enum PatternError {
         /// An example of an acceptable pattern.
         example: String,
     },
+    /// A subdomain pattern whose domain has an empty label or a trailing dot.
+    #[error(
+        "`{input}` has an empty label or a trailing dot: write the domain as letters, digits and hyphens separated by single dots, e.g. `https://*.example.com`"
+    )]
+    EmptyLabel {
+        /// The entry, escaped and bounded.
+        input: String,
+    },
     /// A subdomain pattern over an IP address.
     #[error(
         "`{input}`: IP addresses have no subdomains; list the address itself, or `scheme://address:*` for any port"
@@ -186,6 +194,11 @@ impl OriginEntry {
                     let cleaned = host_and_port
                         .trim_start_matches(['*', '.'])
                         .replace('*', "");
+                    let cleaned = if cleaned.is_empty() || cleaned.starts_with(':') {
+                        format!("example.com{cleaned}")
+                    } else {
+                        cleaned
+                    };
                     format!("{scheme}://*.{cleaned}{}", if any_port { ":*" } else { "" })
                 }
             };
@@ -215,9 +228,12 @@ impl OriginEntry {
         } else {
             PortRule::Exact(origin.port())
         };
-        if host != "localhost" {
+        if host.starts_with('.') || host.ends_with('.') || host.contains("..") {
+            return Err(PatternError::EmptyLabel { input: show() });
+        }
+        if !is_loopback_domain(&host) {
             let suffix = psl::suffix_str(&host).unwrap_or(&host);
-            if suffix == host {
+            if suffix == host || psl::domain_str(&host).is_none() {
                 return Err(PatternError::TooBroad {
                     input: show(),
                     suffix: suffix.to_owned(),
@@ -231,6 +247,11 @@ impl OriginEntry {
             port,
         })
     }
+}
+
+/// Whether a domain is `localhost` or below it (always loopback, RFC 6761).
+fn is_loopback_domain(domain: &str) -> bool {
+    domain == "localhost" || domain.ends_with(".localhost")
 }
 
 /// Whether `host[:port]` has a port part.
@@ -268,8 +289,10 @@ impl fmt::Display for OriginEntry {
 struct SubdomainRule {
     scheme: Box<str>,
     port: PortRule,
-    /// The registrable domain every matching host must have (`None` under `localhost`).
+    /// The registrable domain every matching host must have.
     registrable: Option<Box<str>>,
+    /// Whether the domain is `localhost` or below it (every name there is loopback).
+    loopback: bool,
 }
 
 /// A set of trusted origins, compiled for fast matching. See the [module docs](self).
@@ -330,7 +353,7 @@ impl OriginSet {
     /// ```
     pub fn any() -> OriginSet {
         let mut set = OriginSet::new();
-        set.insert_entry(OriginEntry::Any);
+        set.push_entry(OriginEntry::Any);
         set
     }
 
@@ -362,20 +385,31 @@ impl OriginSet {
     /// # Ok::<(), corsica::PatternError>(())
     /// ```
     pub fn insert(&mut self, entry: &str) -> Result<(), PatternError> {
-        self.insert_entry(OriginEntry::parse(entry)?);
+        self.push_entry(OriginEntry::parse(entry)?);
         Ok(())
     }
 
-    /// Adds a parsed entry. Duplicates are ignored.
+    /// Adds a parsed entry, validating it again (entries can be built by hand, and a
+    /// hand-built `Subdomains { domain: "com", .. }` must not slip past the checks of
+    /// [`OriginEntry::parse`]). Duplicates are ignored.
     ///
     /// ```
-    /// use corsica::{Origin, OriginEntry, OriginSet};
+    /// use corsica::{Origin, OriginEntry, OriginSet, PortRule};
     /// let mut set = OriginSet::new();
-    /// set.insert_entry(OriginEntry::Exact(Origin::parse("https://a.example")?));
+    /// set.insert_entry(OriginEntry::Exact(Origin::parse("https://a.example")?))?;
     /// assert!(set.contains(&Origin::parse("https://a.example")?));
-    /// # Ok::<(), corsica::OriginError>(())
+    /// let too_broad = OriginEntry::Subdomains { scheme: "https".into(), domain: "com".into(), port: PortRule::Exact(None) };
+    /// assert!(set.insert_entry(too_broad).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn insert_entry(&mut self, entry: OriginEntry) {
+    pub fn insert_entry(&mut self, entry: OriginEntry) -> Result<(), PatternError> {
+        let entry = OriginEntry::parse(&entry.to_string())?;
+        self.push_entry(entry);
+        Ok(())
+    }
+
+    /// Adds an entry that came out of [`OriginEntry::parse`].
+    pub(crate) fn push_entry(&mut self, entry: OriginEntry) {
         if self.entries.contains(&entry) {
             return;
         }
@@ -395,16 +429,16 @@ impl OriginSet {
                 domain,
                 port,
             } => {
-                let registrable = (domain != "localhost")
-                    .then(|| psl::domain_str(domain).map(Box::from))
-                    .flatten();
+                // `parse` guarantees a registrable domain outside `localhost`; were it
+                // missing, `matches_patterns` fails closed.
                 self.subdomains
                     .entry(domain.as_str().into())
                     .or_default()
                     .push(SubdomainRule {
                         scheme: scheme.as_str().into(),
                         port: *port,
-                        registrable,
+                        registrable: psl::domain_str(domain).map(Box::from),
+                        loopback: is_loopback_domain(domain),
                     });
             }
         }
@@ -524,7 +558,9 @@ impl OriginSet {
         {
             return true;
         }
-        if self.subdomains.is_empty() || origin.is_ip() {
+        // A DNS name is at most 253 bytes; longer hosts are no site's, and bounding them
+        // bounds the label-suffix lookups below.
+        if self.subdomains.is_empty() || origin.is_ip() || host.len() > 253 {
             return false;
         }
         let port = origin.port();
@@ -540,12 +576,10 @@ impl OriginSet {
                 if &*rule.scheme != scheme || !rule.port.matches(port) {
                     continue;
                 }
-                let ok = match &rule.registrable {
-                    None => true,
-                    Some(want) => {
-                        let have = *registrable.get_or_insert_with(|| psl::domain_str(host));
-                        have == Some(&**want)
-                    }
+                let ok = rule.loopback || {
+                    let have = *registrable.get_or_insert_with(|| psl::domain_str(host));
+                    // Fails closed: without a registrable domain on both sides, no match.
+                    have.is_some() && have == rule.registrable.as_deref()
                 };
                 if ok {
                     return true;
@@ -698,6 +732,22 @@ mod tests {
             ("https://example.com/", |e| {
                 matches!(e, PatternError::Origin(OriginError::Path { .. }))
             }),
+            // A trailing dot or an empty label must not dodge the public-suffix check.
+            ("https://*.com.", |e| {
+                matches!(e, PatternError::EmptyLabel { .. })
+            }),
+            ("https://*.co.uk.", |e| {
+                matches!(e, PatternError::EmptyLabel { .. })
+            }),
+            ("https://*.example.com.", |e| {
+                matches!(e, PatternError::EmptyLabel { .. })
+            }),
+            ("https://*..com", |e| {
+                matches!(e, PatternError::EmptyLabel { .. } | PatternError::Origin(_))
+            }),
+            ("https://*", |e| {
+                matches!(e, PatternError::Unanchored { .. })
+            }),
         ];
         for (input, check) in cases {
             match OriginEntry::parse(input) {
@@ -714,6 +764,8 @@ mod tests {
             ("https://ex*.com", "https://*.ex.com"),
             ("https://example.com:8*", "https://example.com:*"),
             ("https://*.example.com:8*", "https://*.example.com:*"),
+            ("https://*", "https://*.example.com"),
+            ("http://*:*", "http://*.example.com:*"),
         ] {
             let e = OriginEntry::parse(input).unwrap_err();
             assert!(
@@ -730,6 +782,32 @@ mod tests {
         let s = set(&["https://*.amazonaws.com"]);
         assert!(s.contains(&Origin::parse("https://console.amazonaws.com").unwrap()));
         assert!(!s.contains(&Origin::parse("https://bucket.s3.amazonaws.com").unwrap()));
+    }
+
+    #[test]
+    fn hand_built_entries_are_validated() {
+        let mut s = OriginSet::new();
+        for domain in ["com", "com.", "co.uk"] {
+            let e = OriginEntry::Subdomains {
+                scheme: "https".into(),
+                domain: domain.into(),
+                port: PortRule::Exact(None),
+            };
+            assert!(s.insert_entry(e).is_err(), "{domain}");
+        }
+        s.insert_entry(OriginEntry::Exact(Origin::null())).unwrap();
+        assert_eq!(s.entries(), [OriginEntry::Null]);
+        assert!(!s.contains(&Origin::parse("https://evil.com.").unwrap()));
+        assert!(!s.contains_exact_bytes(b"null"));
+    }
+
+    #[test]
+    fn long_hosts_do_not_match_patterns() {
+        let s = set(&["https://*.example.com"]);
+        let host = format!("{}example.com", "a.".repeat(150));
+        assert!(!s.contains(&Origin::parse(&format!("https://{host}")).unwrap()));
+        let host = format!("{}example.com", "a.".repeat(100));
+        assert!(s.contains(&Origin::parse(&format!("https://{host}")).unwrap()));
     }
 
     #[test]

@@ -169,6 +169,16 @@ pub(crate) enum Allowed<T> {
     List(Vec<T>),
 }
 
+/// The allowed request headers: a list, plus `*` for every other name except
+/// `authorization`, which the Fetch standard never lets a wildcard cover (it is the
+/// "CORS non-wildcard request-header name"), so it must be listed to be allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HeaderRule {
+    pub(crate) any: bool,
+    /// Lower-case names.
+    pub(crate) names: Vec<HeaderName>,
+}
+
 /// Header values rendered once at build time.
 #[derive(Debug, Clone)]
 pub(crate) struct Rendered {
@@ -201,7 +211,7 @@ pub struct Policy {
     pub(crate) credentials: bool,
     pub(crate) methods: Allowed<Box<str>>,
     /// Lower-case names.
-    pub(crate) headers: Allowed<HeaderName>,
+    pub(crate) headers: HeaderRule,
     pub(crate) expose: Allowed<HeaderName>,
     pub(crate) max_age: Option<Duration>,
     pub(crate) private_network: bool,
@@ -289,12 +299,13 @@ impl Policy {
     }
 
     pub(crate) fn allows_header_bytes(&self, name: &[u8]) -> bool {
-        match &self.headers {
-            Allowed::Any => true,
-            Allowed::List(list) => list
+        let listed = || {
+            self.headers
+                .names
                 .iter()
-                .any(|h| h.as_str().as_bytes().eq_ignore_ascii_case(name)),
-        }
+                .any(|h| h.as_str().as_bytes().eq_ignore_ascii_case(name))
+        };
+        (self.headers.any && !name.eq_ignore_ascii_case(b"authorization")) || listed()
     }
 
     /// The configured max-age, if any.
@@ -481,6 +492,12 @@ impl PolicyBuilder {
     /// allows any method (not with credentials). The six standard names are upper-cased
     /// as `fetch()` does; any other method is case-sensitive (`PATCH` ≠ `patch`).
     ///
+    /// The list is complete, and it governs actual requests as well as preflights: a
+    /// method not listed gets no CORS headers, even `GET`, `HEAD` or `POST` (which
+    /// browsers never check against `Access-Control-Allow-Methods`). That is what lets a
+    /// read-only route (`["GET", "HEAD"]`) refuse a preflighted JSON `POST`; keep the
+    /// safelisted methods in the list unless you mean to refuse them.
+    ///
     /// ```
     /// let p = corsica::Policy::builder().allow_origins(["*"]).allow_methods(["get", "PATCH"]).build()?;
     /// assert!(p.allows_method("GET"));
@@ -495,8 +512,9 @@ impl PolicyBuilder {
         self
     }
 
-    /// Adds allowed request headers (case-insensitive); `"*"` alone allows any (not with
-    /// credentials). CORS-safelisted headers need no listing, except `content-type` with a
+    /// Adds allowed request headers (case-insensitive); `"*"` allows any (not with
+    /// credentials) except `authorization`, which, as in browsers, a wildcard never covers:
+    /// list it next to `"*"` to allow it too. CORS-safelisted headers need no listing, except `content-type` with a
     /// non-safelisted value such as `application/json`.
     ///
     /// ```
@@ -528,8 +546,8 @@ impl PolicyBuilder {
         self
     }
 
-    /// How long browsers may cache a preflight (`Access-Control-Max-Age`, whole seconds,
-    /// at most 24 h).
+    /// How long browsers may cache a preflight (`Access-Control-Max-Age`, at most 24 h;
+    /// sent in whole seconds, fractions rounded up).
     ///
     /// ```
     /// let p = corsica::Policy::builder().allow_origins(["*"]).max_age(std::time::Duration::from_secs(7200)).build()?;
@@ -615,7 +633,7 @@ impl PolicyBuilder {
                     entry: entry.clone(),
                     source,
                 })?;
-            origins.insert_entry(parsed);
+            origins.push_entry(parsed);
         }
         if origins.is_empty() {
             return Err(ConfigError::NoOrigins);
@@ -652,12 +670,12 @@ impl PolicyBuilder {
         }
 
         let methods = parse_methods(&self.methods)?;
-        let headers = parse_names("headers", &self.headers)?;
+        let headers = parse_request_headers(&self.headers)?;
         let expose = parse_names("expose", &self.expose)?;
         if self.credentials {
             for (key, any) in [
                 ("methods", methods == Allowed::Any),
-                ("headers", headers == Allowed::Any),
+                ("headers", headers.any),
                 ("expose", expose == Allowed::Any),
             ] {
                 if any {
@@ -695,17 +713,17 @@ impl PolicyBuilder {
                 Allowed::List(l) if l.is_empty() => None,
                 Allowed::List(l) => Some(join(l.iter().map(|m| &**m))),
             },
-            allow_headers: match &headers {
-                Allowed::Any => None,
-                Allowed::List(l) if l.is_empty() => None,
-                Allowed::List(l) => Some(join(l.iter().map(HeaderName::as_str))),
+            allow_headers: if headers.any || headers.names.is_empty() {
+                None
+            } else {
+                Some(join(headers.names.iter().map(HeaderName::as_str)))
             },
             expose_headers: match &expose {
                 Allowed::Any => Some(HeaderValue::from_static("*")),
                 Allowed::List(l) if l.is_empty() => None,
                 Allowed::List(l) => Some(join(l.iter().map(HeaderName::as_str))),
             },
-            max_age: self.max_age.map(|a| HeaderValue::from(a.as_secs())),
+            max_age: self.max_age.map(|a| HeaderValue::from(whole_seconds(a))),
         };
         Ok(Policy {
             origins,
@@ -723,17 +741,24 @@ impl PolicyBuilder {
     }
 }
 
-/// Whether an entry trusts a plain-text, non-loopback origin.
+/// Whether an entry trusts a plain-text (`http`, `ws`), non-loopback origin.
 fn is_insecure(entry: &OriginEntry) -> bool {
-    let insecure_scheme = |s: &str| matches!(s, "http" | "ws");
+    let plain = |s: &str| matches!(s, "http" | "ws");
     match entry {
-        OriginEntry::Exact(o) => !o.is_opaque() && !o.is_potentially_trustworthy(),
-        OriginEntry::Subdomains { scheme, domain, .. } => {
-            insecure_scheme(scheme) && domain != "localhost"
+        OriginEntry::Exact(o) => {
+            o.scheme().is_some_and(plain) && !o.host().is_some_and(is_loopback_host)
         }
-        OriginEntry::AnyPort { scheme, host } => insecure_scheme(scheme) && !is_loopback_host(host),
+        OriginEntry::Subdomains { scheme, domain, .. } => {
+            plain(scheme) && !is_loopback_host(domain)
+        }
+        OriginEntry::AnyPort { scheme, host } => plain(scheme) && !is_loopback_host(host),
         OriginEntry::Any | OriginEntry::Null => false,
     }
+}
+
+/// Max-age in whole seconds, rounded up (a sub-second max-age still means "cache").
+fn whole_seconds(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
 /// Joins names with `, ` into a header value (names are tokens, so always valid).
@@ -766,6 +791,33 @@ fn parse_methods(methods: &[String]) -> Result<Allowed<Box<str>>, ConfigError> {
         }
     }
     Ok(Allowed::List(out))
+}
+
+/// Request headers: like [`parse_names`], but `*` may come with `authorization`, the one
+/// name a wildcard never covers.
+fn parse_request_headers(names: &[String]) -> Result<HeaderRule, ConfigError> {
+    if !names.iter().any(|n| n == "*") {
+        return match parse_names("headers", names)? {
+            Allowed::List(names) => Ok(HeaderRule { any: false, names }),
+            Allowed::Any => Ok(HeaderRule {
+                any: true,
+                names: Vec::new(),
+            }),
+        };
+    }
+    let (auth, rest): (Vec<String>, Vec<String>) = names
+        .iter()
+        .cloned()
+        .partition(|n| n.eq_ignore_ascii_case("authorization"));
+    parse_names("headers", &rest)?;
+    Ok(HeaderRule {
+        any: true,
+        names: if auth.is_empty() {
+            Vec::new()
+        } else {
+            vec![http::header::AUTHORIZATION]
+        },
+    })
 }
 
 fn parse_names(key: &'static str, names: &[String]) -> Result<Allowed<HeaderName>, ConfigError> {

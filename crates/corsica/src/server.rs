@@ -29,7 +29,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use crate::header_list::scan;
 use crate::method::is_token;
 use crate::origin::Origin;
-use crate::policy::{Allowed, Policy};
+use crate::policy::Policy;
 use crate::reason::Reason;
 
 /// `Access-Control-Request-Private-Network` (Private Network Access).
@@ -384,8 +384,11 @@ fn merge_vary(response: &mut HeaderMap, vary: Vary) {
     let mut lines = 0;
     for line in response.get_all(VARY) {
         lines += 1;
-        // A non-UTF-8 Vary is left alone rather than rewritten.
-        let Ok(text) = line.to_str() else { return };
+        // A Vary that is not visible ASCII is not rewritten; ours is added beside it.
+        let Ok(text) = line.to_str() else {
+            response.append(VARY, ours);
+            return;
+        };
         existing.extend(text.split(',').map(str::trim).filter(|t| !t.is_empty()));
     }
     if existing.contains(&"*") {
@@ -437,7 +440,7 @@ impl Policy {
         let any = self.origins.is_any();
         let mut origins = headers.get_all(ORIGIN).iter();
         let Some(origin) = origins.next() else {
-            return self.not_cors(any);
+            return self.not_cors(any, method);
         };
         let extra_origins = origins.count();
         let preflight =
@@ -502,14 +505,18 @@ impl Policy {
         }
     }
 
-    fn not_cors(&self, any: bool) -> Decision {
-        let headers = if any {
+    fn not_cors(&self, any: bool, method: &Method) -> Decision {
+        // Under `*` the answer to an actual request depends only on the method; give a
+        // request without `Origin` exactly that answer, so a cached copy is right for all.
+        let headers = if any && self.allows_method_bytes(method.as_str().as_bytes()) {
             // The answer is the same for every request: send it to all, cache-safe without Vary.
             CorsHeaders {
                 allow_origin: Some(HeaderValue::from_static("*")),
                 expose_headers: self.rendered.expose_headers.clone(),
                 ..CorsHeaders::default()
             }
+        } else if any {
+            CorsHeaders::default()
         } else {
             CorsHeaders {
                 vary: Vary(Vary::ORIGIN),
@@ -579,9 +586,10 @@ impl Policy {
                 },
             },
             Ok(echo_headers) => {
-                let allow_headers = match self.headers {
-                    Allowed::Any => echo_headers,
-                    Allowed::List(_) => self.rendered.allow_headers.clone(),
+                let allow_headers = if self.headers.any {
+                    echo_headers
+                } else {
+                    self.rendered.allow_headers.clone()
                 };
                 let allow_private_network = self.private_network
                     && headers
@@ -631,21 +639,20 @@ impl Policy {
         let all = headers.get_all(ACCESS_CONTROL_REQUEST_HEADERS);
         let lines = || all.iter().map(HeaderValue::as_bytes);
         let mut denied: Option<&[u8]> = None;
-        let echo = matches!(self.headers, Allowed::Any);
+        let echo = self.headers.any;
         let mut echoed: Vec<u8> = Vec::new();
         scan(lines, self.limits, |name| {
+            if !self.allows_header_bytes(name) {
+                denied = Some(name);
+                return false;
+            }
             if echo {
                 if !echoed.is_empty() {
                     echoed.extend_from_slice(b", ");
                 }
                 echoed.extend(name.iter().map(u8::to_ascii_lowercase));
-                true
-            } else if self.allows_header_bytes(name) {
-                true
-            } else {
-                denied = Some(name);
-                false
             }
+            true
         })
         .map_err(|error| Reason::InvalidRequestHeaders { error })?;
         if let Some(name) = denied {

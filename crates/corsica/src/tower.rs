@@ -6,8 +6,10 @@
 //! - Actual requests go to the inner service; the decision's headers are written on its
 //!   response, whatever the status (errors included), replacing any CORS headers the inner
 //!   service set and merging `Vary`. Bodies are not touched, so streaming stays streaming.
-//! - Every denial is emitted as a `tracing` event (target `corsica`, level INFO) with the
-//!   reason's label and message: "tell me why it was rejected".
+//! - Every denial is emitted as a `tracing` event (target `corsica`, level DEBUG: enable it
+//!   with `RUST_LOG=corsica=debug`) with the reason's label and message: "tell me why it
+//!   was rejected". DEBUG because same-origin requests carrying `Origin` (a form POST) are
+//!   denials too, and anyone can send them.
 //! - The policy can be swapped at runtime through a [`PolicyHandle`]; requests in flight
 //!   keep the policy they started with, and none is dropped.
 //!
@@ -167,7 +169,7 @@ impl<S> CorsService<S> {
 /// Emits the denial event.
 fn trace_denial<B>(req: &Request<B>, decision: &Decision) {
     if let Some(reason) = decision.reason() {
-        tracing::info!(
+        tracing::debug!(
             target: "corsica",
             kind = decision.kind().as_str(),
             reason = reason.label(),

@@ -760,15 +760,16 @@ fn scenario_local_development() {
 }
 
 /// Scenario 5: one gateway policy for many services — the same policy object decides for
-/// every path, and `*` request headers echo what was asked (so `authorization`, which `*`
-/// never covers in browsers, is listed explicitly).
+/// every path; `*` request headers echo what was asked, and `authorization`, which a
+/// wildcard never covers (Fetch: CORS non-wildcard request-header name), is allowed only
+/// because it is listed next to `*`.
 #[test]
 fn scenario_one_policy_for_many_services() {
     use RequestKind::*;
     let p = Policy::builder()
         .allow_origins(["https://portal.example.com"])
         .allow_methods(["*"])
-        .allow_headers(["*"])
+        .allow_headers(["*", "Authorization"])
         .build()
         .unwrap();
     run(
@@ -792,6 +793,22 @@ fn scenario_one_policy_for_many_services() {
                     ("access-control-allow-origin", "https://portal.example.com"),
                     ("access-control-allow-methods", "*"),
                     ("access-control-allow-headers", "authorization, x-trace-id"),
+                    ("vary", V_PREFLIGHT),
+                ],
+            },
+            Case {
+                name: "an empty request-header list echoes nothing",
+                method: "OPTIONS",
+                request: &[
+                    ("origin", "https://portal.example.com"),
+                    ("access-control-request-method", "PUT"),
+                ],
+                kind: Preflight,
+                status: Some(204),
+                reason: None,
+                response: &[
+                    ("access-control-allow-origin", "https://portal.example.com"),
+                    ("access-control-allow-methods", "*"),
                     ("vary", V_PREFLIGHT),
                 ],
             },
@@ -895,4 +912,102 @@ fn apply_replaces_upstream_cors_headers_and_merges_vary() {
     resp.insert("vary", HeaderValue::from_static("Origin"));
     denied.apply(&mut resp);
     assert_eq!(resp["vary"], "Origin");
+}
+
+#[test]
+fn wildcard_headers_never_cover_authorization() {
+    use RequestKind::*;
+    let p = Policy::builder()
+        .allow_origins(["*"])
+        .allow_headers(["*"])
+        .build()
+        .unwrap();
+    run(
+        &p,
+        &[
+            Case {
+                name: "authorization needs listing",
+                method: "OPTIONS",
+                request: &[
+                    ("origin", "https://a.example"),
+                    ("access-control-request-method", "GET"),
+                    ("access-control-request-headers", "authorization,x-trace-id"),
+                ],
+                kind: Preflight,
+                status: Some(403),
+                reason: Some("header_not_allowed"),
+                response: &[("vary", V_PREFLIGHT)],
+            },
+            Case {
+                name: "other names are covered",
+                method: "OPTIONS",
+                request: &[
+                    ("origin", "https://a.example"),
+                    ("access-control-request-method", "GET"),
+                    ("access-control-request-headers", "x-trace-id"),
+                ],
+                kind: Preflight,
+                status: Some(204),
+                reason: None,
+                response: &[
+                    ("access-control-allow-origin", "*"),
+                    ("access-control-allow-methods", "GET, HEAD, POST"),
+                    ("access-control-allow-headers", "x-trace-id"),
+                    ("vary", V_PREFLIGHT),
+                ],
+            },
+        ],
+    );
+    let mut h = HeaderMap::new();
+    h.insert("origin", HeaderValue::from_static("https://a.example"));
+    h.insert(
+        "access-control-request-method",
+        HeaderValue::from_static("GET"),
+    );
+    h.insert(
+        "access-control-request-headers",
+        HeaderValue::from_static("authorization"),
+    );
+    match p.decide(&Method::OPTIONS, &h).reason() {
+        Some(corsica::Reason::HeaderNotAllowed { name }) => assert_eq!(name, "authorization"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn under_wildcard_origin_a_denied_method_gets_no_cors_headers_even_without_origin() {
+    let p = Policy::builder()
+        .allow_origins(["*"])
+        .allow_methods(["GET"])
+        .build()
+        .unwrap();
+    for headers in [HeaderMap::new(), {
+        let mut h = HeaderMap::new();
+        h.insert("origin", HeaderValue::from_static("https://a.example"));
+        h
+    }] {
+        let mut out = HeaderMap::new();
+        p.decide(&Method::DELETE, &headers).apply(&mut out);
+        assert!(out.is_empty(), "{out:?}");
+        let mut out = HeaderMap::new();
+        p.decide(&Method::GET, &headers).apply(&mut out);
+        assert_eq!(out["access-control-allow-origin"], "*");
+    }
+}
+
+#[test]
+fn vary_that_is_not_ascii_still_gets_origin() {
+    let p = company_policy();
+    let mut req = HeaderMap::new();
+    req.insert(
+        "origin",
+        HeaderValue::from_static("https://app.example.com"),
+    );
+    let mut resp = HeaderMap::new();
+    resp.insert("vary", HeaderValue::from_bytes(b"accept, x-\xff").unwrap());
+    resp.insert("vary", HeaderValue::from_bytes(&[b'x', 0xff]).unwrap());
+    p.decide(&Method::GET, &req).apply(&mut resp);
+    let lines: Vec<_> = resp.get_all("vary").iter().collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1], "Origin");
 }

@@ -219,6 +219,27 @@ fn refusals() {
             "keep \"*\" alone",
         ),
         (
+            "* with another header name",
+            || {
+                base()
+                    .allow_origins(["*"])
+                    .allow_headers(["*", "x-api-key"])
+            },
+            |e| matches!(e, ConfigError::WildcardWithOthers { key: "headers", .. }),
+            "keep \"*\" alone",
+        ),
+        (
+            "credentials with * and authorization",
+            || {
+                base()
+                    .allow_origins(["https://a.example"])
+                    .allow_credentials(true)
+                    .allow_headers(["*", "authorization"])
+            },
+            |e| matches!(e, ConfigError::CredentialsWithWildcard { key: "headers" }),
+            "list the headers explicitly",
+        ),
+        (
             "invalid header name",
             || base().allow_origins(["*"]).allow_headers(["x api key"]),
             |e| matches!(e, ConfigError::InvalidHeaderName { key: "headers", .. }),
@@ -352,6 +373,27 @@ fn acceptable_configurations() {
         ("preflight 200", || {
             base().allow_origins(["*"]).preflight_status(StatusCode::OK)
         }),
+        ("* and authorization (a wildcard never covers it)", || {
+            base()
+                .allow_origins(["*"])
+                .allow_headers(["*", "Authorization"])
+        }),
+        ("browser-extension origins with credentials", || {
+            base()
+                .allow_origins([
+                    "chrome-extension://abcdefghijklmnopabcdefghijklmnop",
+                    "moz-extension://0b8e9f2a",
+                ])
+                .allow_credentials(true)
+        }),
+        (
+            "http subdomains of a .localhost name with credentials",
+            || {
+                base()
+                    .allow_origins(["http://*.app.localhost:*"])
+                    .allow_credentials(true)
+            },
+        ),
     ];
     for (name, make) in ok {
         if let Err(e) = make().build() {
@@ -375,4 +417,24 @@ fn methods_normalize_like_fetch() {
         "non-standard methods are case-sensitive"
     );
     assert!(!p.allows_method("get"));
+}
+
+#[test]
+fn sub_second_max_age_rounds_up() {
+    let p = base()
+        .allow_origins(["*"])
+        .max_age(Duration::from_millis(900))
+        .build()
+        .unwrap();
+    let mut h = http::HeaderMap::new();
+    h.insert(
+        "origin",
+        http::HeaderValue::from_static("https://a.example"),
+    );
+    h.insert(
+        "access-control-request-method",
+        http::HeaderValue::from_static("GET"),
+    );
+    let d = p.decide(&http::Method::OPTIONS, &h);
+    assert_eq!(d.headers().max_age().unwrap(), "1");
 }

@@ -309,7 +309,7 @@ async fn denials_are_traced_with_their_reason() {
     let subscriber = tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
         .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
+        .with_max_level(tracing::Level::DEBUG)
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
     let (router, _) = app(Arc::new(AtomicUsize::new(0)));
