@@ -38,6 +38,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod fetch;
 pub mod header_list;
 pub mod method;
 pub mod origin;

@@ -1,0 +1,429 @@
+//! CORS preflights: when one is needed, the request a browser sends, how the response is
+//! judged (in Chromium's order), and the CORS-preflight cache.
+
+use std::collections::HashMap;
+
+use super::HttpResponse;
+use super::check::{CheckFailure, cors_check};
+use super::error::CorsError;
+use super::safelist::is_safelisted_method;
+use crate::header_list::{HeaderList, HeaderListLimits};
+
+/// Chromium's default max-age when `Access-Control-Max-Age` is missing or unparsable
+/// (Fetch: "5"), in seconds.
+pub const DEFAULT_MAX_AGE: u64 = 5;
+/// Chromium's cap on `Access-Control-Max-Age` (`kMaxTimeout = base::Hours(2)`), in seconds.
+pub const MAX_AGE_CAP: u64 = 7200;
+
+/// Whether a request needs a preflight (Fetch § 4.1 "main fetch" step 12; Chromium
+/// `NeedsPreflight`): with the CORS flag set, a method other than GET/HEAD/POST, or any
+/// CORS-unsafe request header.
+///
+/// ```
+/// use corsica::fetch::preflight::needs_preflight;
+/// assert!(needs_preflight("PUT", &[]));
+/// assert!(needs_preflight("GET", &["x-api-key".to_owned()]));
+/// assert!(!needs_preflight("POST", &[]));
+/// ```
+pub fn needs_preflight(method: &str, unsafe_headers: &[String]) -> bool {
+    !is_safelisted_method(method) || !unsafe_headers.is_empty()
+}
+
+/// The value of `Access-Control-Request-Headers` a browser sends: the unsafe names,
+/// lower-cased, sorted, joined with `,` and no space; `None` when there are none.
+///
+/// ```
+/// use corsica::fetch::preflight::request_headers_value;
+/// assert_eq!(request_headers_value(&["content-type".into(), "x-api-key".into()]).as_deref(), Some("content-type,x-api-key"));
+/// assert_eq!(request_headers_value(&[]), None);
+/// ```
+pub fn request_headers_value(unsafe_headers: &[String]) -> Option<String> {
+    (!unsafe_headers.is_empty()).then(|| unsafe_headers.join(","))
+}
+
+/// `Access-Control-Max-Age` as Chromium reads it: a missing or unparsable value means
+/// [`DEFAULT_MAX_AGE`], a negative one 0, and values are capped at [`MAX_AGE_CAP`].
+///
+/// ```
+/// use corsica::fetch::preflight::effective_max_age;
+/// assert_eq!(effective_max_age(None), 5);
+/// assert_eq!(effective_max_age(Some("86400")), 7200);
+/// assert_eq!(effective_max_age(Some("-1")), 0);
+/// assert_eq!(effective_max_age(Some("ten")), 5);
+/// ```
+pub fn effective_max_age(value: Option<&str>) -> u64 {
+    match value.map(str::parse::<i64>) {
+        Some(Ok(n)) if n < 0 => 0,
+        Some(Ok(n)) => u64::try_from(n).unwrap_or(0).min(MAX_AGE_CAP),
+        _ => DEFAULT_MAX_AGE,
+    }
+}
+
+/// What a successful preflight allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreflightResult {
+    /// `Access-Control-Allow-Methods`, case kept.
+    pub methods: Vec<String>,
+    /// `Access-Control-Allow-Headers`, lower-cased.
+    pub headers: Vec<String>,
+    /// Whether the preflight was for a credentialed (`include`) request.
+    pub include: bool,
+    /// Seconds the result may be cached.
+    pub max_age: u64,
+}
+
+impl PreflightResult {
+    /// Whether the result allows `method` (Chromium `EnsureAllowedCrossOriginMethod`):
+    /// listed (case-sensitive), safelisted, or `*` without credentials.
+    fn check_method(&self, method: &str) -> Result<(), CheckFailure> {
+        if self.methods.iter().any(|m| m == method)
+            || is_safelisted_method(method)
+            || (!self.include && self.methods.iter().any(|m| m == "*"))
+        {
+            Ok(())
+        } else {
+            Err((
+                CorsError::MethodDisallowedByPreflightResponse,
+                method.to_owned(),
+            ))
+        }
+    }
+
+    /// Whether the result allows the unsafe headers (Chromium
+    /// `EnsureAllowedCrossOriginHeaders`): without credentials `*` covers every name but
+    /// `authorization`; otherwise each name must be listed. The first failing name, in
+    /// sorted order, is reported.
+    fn check_headers(&self, unsafe_headers: &[String]) -> Result<(), CheckFailure> {
+        if !self.include && self.headers.iter().any(|h| h == "*") {
+            if unsafe_headers.iter().any(|h| h == "authorization")
+                && !self.headers.iter().any(|h| h == "authorization")
+            {
+                return Err((
+                    CorsError::HeaderDisallowedByPreflightResponse,
+                    "authorization".into(),
+                ));
+            }
+            return Ok(());
+        }
+        match unsafe_headers.iter().find(|h| !self.headers.contains(h)) {
+            Some(h) => Err((CorsError::HeaderDisallowedByPreflightResponse, h.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Both checks, method first.
+    pub(crate) fn allows(
+        &self,
+        method: &str,
+        unsafe_headers: &[String],
+    ) -> Result<(), CheckFailure> {
+        self.check_method(method)?;
+        self.check_headers(unsafe_headers)
+    }
+}
+
+/// Judges a (non-redirect) preflight response in Chromium's order: the CORS check (as
+/// `Preflight*` errors), then the status (2xx), then parsing `Access-Control-Allow-Methods`
+/// and `-Headers`, then the method, then the headers.
+pub(crate) fn judge(
+    response: &HttpResponse,
+    origin: &str,
+    include: bool,
+    method: &str,
+    unsafe_headers: &[String],
+) -> Result<PreflightResult, CheckFailure> {
+    cors_check(response, origin, include).map_err(|(k, p)| (k.on_preflight(), p))?;
+    if !(200..=299).contains(&response.status) {
+        return Err((CorsError::PreflightInvalidStatus, String::new()));
+    }
+    let unbounded = HeaderListLimits {
+        max_bytes: usize::MAX,
+        max_items: usize::MAX,
+    };
+    let lines = |name: &str| -> Vec<String> {
+        response
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    let acam = lines("access-control-allow-methods");
+    let methods =
+        HeaderList::parse(acam.iter().map(|v| v.as_bytes()), unbounded).map_err(|_| {
+            (
+                CorsError::InvalidAllowMethodsPreflightResponse,
+                String::new(),
+            )
+        })?;
+    let acah = lines("access-control-allow-headers");
+    let headers = HeaderList::parse_lowercase(acah.iter().map(|v| v.as_bytes()), unbounded)
+        .map_err(|_| {
+            (
+                CorsError::InvalidAllowHeadersPreflightResponse,
+                String::new(),
+            )
+        })?;
+    let result = PreflightResult {
+        methods: methods.items().to_vec(),
+        headers: headers.items().to_vec(),
+        include,
+        max_age: effective_max_age(response.get("access-control-max-age").as_deref()),
+    };
+    result.allows(method, unsafe_headers)?;
+    Ok(result)
+}
+
+/// The CORS-preflight cache, keyed like Chromium's: (origin, URL); one entry per key
+/// holds every method and header of the last preflight. Time is given by the caller
+/// (seconds on any monotonic scale), so the model stays pure.
+///
+/// ```
+/// use corsica::fetch::preflight::PreflightCache;
+/// let cache = PreflightCache::default();
+/// assert!(cache.is_empty());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct PreflightCache {
+    entries: HashMap<(String, String), (PreflightResult, u64)>,
+}
+
+/// Chromium's limit on cache entries.
+const MAX_ENTRIES: usize = 1024;
+/// Chromium does not cache URLs this long or longer.
+const MAX_URL_LEN: usize = 1024;
+
+impl PreflightCache {
+    /// Whether the cache holds no entry.
+    ///
+    /// ```
+    /// assert!(corsica::fetch::preflight::PreflightCache::default().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Looks up an entry that still lives at `now` and allows the request; an
+    /// insufficient or expired entry is removed (Chromium then sends a new preflight).
+    pub(crate) fn lookup(
+        &mut self,
+        origin: &str,
+        url: &str,
+        include: bool,
+        method: &str,
+        unsafe_headers: &[String],
+        now: u64,
+    ) -> bool {
+        let key = (origin.to_owned(), url.to_owned());
+        let Some((result, expires)) = self.entries.get(&key) else {
+            return false;
+        };
+        let usable = now < *expires
+            && (!include || result.include)
+            && result.allows(method, unsafe_headers).is_ok();
+        if !usable {
+            self.entries.remove(&key);
+        }
+        usable
+    }
+
+    /// Stores a result.
+    pub(crate) fn store(&mut self, origin: &str, url: &str, result: PreflightResult, now: u64) {
+        if url.len() >= MAX_URL_LEN || result.max_age == 0 {
+            return;
+        }
+        if self.entries.len() >= MAX_ENTRIES {
+            // Evict the entry closest to expiry.
+            if let Some(k) = self
+                .entries
+                .iter()
+                .min_by_key(|(_, (_, e))| *e)
+                .map(|(k, _)| k.clone())
+            {
+                self.entries.remove(&k);
+            }
+        }
+        let expires = now.saturating_add(result.max_age);
+        self.entries
+            .insert((origin.to_owned(), url.to_owned()), (result, expires));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ORIGIN: &str = "http://app.localhost";
+
+    fn ok_response(extra: &[(&str, &str)]) -> HttpResponse {
+        let mut r = HttpResponse::new(204).header("access-control-allow-origin", ORIGIN);
+        for (n, v) in extra {
+            r = r.header(*n, *v);
+        }
+        r
+    }
+
+    /// Fetch § 4.8 "CORS-preflight fetch" steps 7 (CORS check and ok status) and 7.3–7.7
+    /// (parsing and checking methods and headers), in Chromium's order.
+    #[test]
+    fn judging_fetch_4_8() {
+        use CorsError::*;
+        let xs = ["x-a".to_owned()];
+        type Case<'a> = (
+            HttpResponse,
+            bool,
+            &'a str,
+            &'a [String],
+            Result<(), (CorsError, &'a str)>,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                HttpResponse::new(404),
+                false,
+                "PUT",
+                &[],
+                Err((PreflightMissingAllowOriginHeader, "")),
+            ),
+            (
+                ok_response(&[]).status(404),
+                false,
+                "PUT",
+                &[],
+                Err((PreflightInvalidStatus, "")),
+            ),
+            (
+                ok_response(&[]),
+                false,
+                "PUT",
+                &[],
+                Err((MethodDisallowedByPreflightResponse, "PUT")),
+            ),
+            (
+                ok_response(&[("access-control-allow-methods", "PUT")]),
+                false,
+                "PUT",
+                &[],
+                Ok(()),
+            ),
+            (
+                ok_response(&[("access-control-allow-methods", "put")]),
+                false,
+                "PUT",
+                &[],
+                Err((MethodDisallowedByPreflightResponse, "PUT")),
+            ),
+            (
+                ok_response(&[("access-control-allow-methods", "*")]),
+                false,
+                "PUT",
+                &[],
+                Ok(()),
+            ),
+            (
+                ok_response(&[
+                    ("access-control-allow-methods", "*"),
+                    ("access-control-allow-credentials", "true"),
+                ]),
+                true,
+                "PUT",
+                &[],
+                Err((MethodDisallowedByPreflightResponse, "PUT")),
+            ),
+            (
+                ok_response(&[("access-control-allow-methods", "PUT DELETE")]),
+                false,
+                "PUT",
+                &[],
+                Err((InvalidAllowMethodsPreflightResponse, "")),
+            ),
+            (
+                ok_response(&[("access-control-allow-headers", "x-a;")]),
+                false,
+                "GET",
+                &xs,
+                Err((InvalidAllowHeadersPreflightResponse, "")),
+            ),
+            (
+                ok_response(&[
+                    ("access-control-allow-methods", "PUT DELETE"),
+                    ("access-control-allow-headers", "x-a;"),
+                ]),
+                false,
+                "GET",
+                &xs,
+                Err((InvalidAllowMethodsPreflightResponse, "")),
+            ),
+            (
+                ok_response(&[]),
+                false,
+                "GET",
+                &xs,
+                Err((HeaderDisallowedByPreflightResponse, "x-a")),
+            ),
+            (
+                ok_response(&[("access-control-allow-headers", "X-A")]),
+                false,
+                "GET",
+                &xs,
+                Ok(()),
+            ),
+            (
+                ok_response(&[("access-control-allow-headers", "*")]),
+                false,
+                "GET",
+                &xs,
+                Ok(()),
+            ),
+            (
+                ok_response(&[("access-control-allow-headers", ",, x-a ,")]),
+                false,
+                "GET",
+                &xs,
+                Ok(()),
+            ),
+        ];
+        for (i, (r, include, method, unsafe_headers, want)) in cases.into_iter().enumerate() {
+            let got = judge(&r, ORIGIN, include, method, unsafe_headers).map(|_| ());
+            let want = want.map_err(|(k, p)| (k, p.to_owned()));
+            assert_eq!(got, want, "case {i}");
+        }
+    }
+
+    /// Fetch § "CORS non-wildcard request-header name": `*` never covers `authorization`.
+    #[test]
+    fn wildcard_never_covers_authorization() {
+        let r = ok_response(&[("access-control-allow-headers", "*")]);
+        let h = ["authorization".to_owned(), "x-a".to_owned()];
+        assert_eq!(
+            judge(&r, ORIGIN, false, "GET", &h),
+            Err((
+                CorsError::HeaderDisallowedByPreflightResponse,
+                "authorization".into()
+            ))
+        );
+        let r = ok_response(&[("access-control-allow-headers", "*, authorization")]);
+        assert!(judge(&r, ORIGIN, false, "GET", &h).is_ok());
+    }
+
+    /// Fetch § 4.9 "CORS-preflight cache": default 5 s, Chromium's 2 h cap, credentials.
+    #[test]
+    fn cache() {
+        let mut c = PreflightCache::default();
+        let r = PreflightResult {
+            methods: vec!["PUT".into()],
+            headers: vec![],
+            include: false,
+            max_age: 5,
+        };
+        c.store(ORIGIN, "http://api/x", r, 100);
+        assert!(c.lookup(ORIGIN, "http://api/x", false, "PUT", &[], 104));
+        assert!(
+            !c.lookup(ORIGIN, "http://api/x", true, "PUT", &[], 104),
+            "not for include"
+        );
+        assert!(
+            !c.lookup(ORIGIN, "http://api/x", false, "PUT", &[], 104),
+            "erased after the miss"
+        );
+    }
+}
