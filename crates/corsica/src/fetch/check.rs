@@ -148,7 +148,8 @@ mod tests {
     fn cors_check_fetch_4_10() {
         use CorsError::*;
         type Want = Result<(), (CorsError, &'static str)>;
-        let cases: &[(&[(&str, &str)], bool, Want)] = &[
+        type Headers = &'static [(&'static str, &'static str)];
+        let cases: &[(Headers, bool, Want)] = &[
             (&[], false, Err((MissingAllowOriginHeader, ""))),
             (&[("access-control-allow-origin", "*")], false, Ok(())),
             (
