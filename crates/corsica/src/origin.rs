@@ -320,7 +320,16 @@ impl Origin {
             input: show(),
             detail,
         })?;
-        Ok(Origin::from_parts(&scheme, &host, port, ip))
+        let origin = Origin::from_parts(&scheme, &host, port, ip);
+        // IDNA can lengthen a host: bound the serialization too, so whatever parses can be
+        // parsed again (and can match a request's header).
+        if origin.serialized.len() > MAX_ORIGIN_LEN {
+            return Err(OriginError::TooLong {
+                len: origin.serialized.len(),
+                max: MAX_ORIGIN_LEN,
+            });
+        }
+        Ok(origin)
     }
 
     /// Parses an `Origin` request header value strictly: it must be exactly the
@@ -763,6 +772,12 @@ mod tests {
             Origin::parse(&long),
             Err(OriginError::TooLong { .. })
         ));
+        // Found by the fuzzer: short Unicode input, serialization over the limit.
+        let idna = format!("http://{}a", "ü.".repeat(128));
+        assert!(idna.len() < MAX_ORIGIN_LEN);
+        assert!(matches!(Origin::parse(&idna), Err(OriginError::TooLong { len: 1032, .. })));
+        let pattern = format!("https://*.{}example.com", "ü.".repeat(128));
+        assert!(crate::OriginEntry::parse(&pattern).is_err());
     }
 
     #[test]
