@@ -775,7 +775,10 @@ mod tests {
         // Found by the fuzzer: short Unicode input, serialization over the limit.
         let idna = format!("http://{}a", "ü.".repeat(128));
         assert!(idna.len() < MAX_ORIGIN_LEN);
-        assert!(matches!(Origin::parse(&idna), Err(OriginError::TooLong { len: 1032, .. })));
+        assert!(matches!(
+            Origin::parse(&idna),
+            Err(OriginError::TooLong { len: 1032, .. })
+        ));
         let pattern = format!("https://*.{}example.com", "ü.".repeat(128));
         assert!(crate::OriginEntry::parse(&pattern).is_err());
     }

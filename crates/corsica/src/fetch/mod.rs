@@ -404,6 +404,11 @@ pub struct Blocked {
     pub error: CorsError,
     /// DevTools' `failedParameter` (may be empty).
     pub parameter: String,
+    /// Every value Chromium may report as the failed parameter. One, except for
+    /// `HeaderDisallowedByPreflightResponse` with several disallowed headers: Chromium
+    /// reports one of them, in the order of Blink's internal header hash map (not
+    /// alphabetical), so the model lists them all and `parameter` is the first by name.
+    pub candidates: Vec<String>,
     /// The URL whose response failed.
     pub url: String,
     /// Chromium's console message.
@@ -492,6 +497,11 @@ pub struct Options<'a> {
     pub cache: Option<&'a mut PreflightCache>,
     /// The current time for the cache, in seconds on any monotonic scale.
     pub now: u64,
+    /// Apply the Fetch standard's rule that `*` in `Access-Control-Allow-Headers` never
+    /// covers `authorization` (Firefox, Safari, and Chrome with the
+    /// `CORSNonWildcardRequestHeadersSupport` policy). Off by default: Chromium 156, as the
+    /// conformance suite runs it, lets `*` cover `authorization`.
+    pub authorization_needs_listing: bool,
 }
 
 /// The most redirects Chromium follows (the 21st is `ERR_TOO_MANY_REDIRECTS`).
@@ -570,7 +580,14 @@ pub fn simulate(
     server: &mut dyn Server,
     cache: Option<&mut PreflightCache>,
 ) -> Outcome {
-    simulate_with(request, server, Options { cache, now: 0 })
+    simulate_with(
+        request,
+        server,
+        Options {
+            cache,
+            ..Options::default()
+        },
+    )
 }
 
 /// [`simulate`] with [`Options`].
@@ -583,8 +600,8 @@ pub fn simulate(
 /// };
 /// let mut cache = PreflightCache::default();
 /// let req = FetchRequest::new(page, "https://b.example/x").method("PUT");
-/// let first = simulate_with(&req, &mut api, Options { cache: Some(&mut cache), now: 0 });
-/// let second = simulate_with(&req, &mut api, Options { cache: Some(&mut cache), now: 1 });
+/// let first = simulate_with(&req, &mut api, Options { cache: Some(&mut cache), now: 0, ..Options::default() });
+/// let second = simulate_with(&req, &mut api, Options { cache: Some(&mut cache), now: 1, ..Options::default() });
 /// assert!(first.preflight && !second.preflight);
 /// # Ok::<(), corsica::OriginError>(())
 /// ```
@@ -600,6 +617,7 @@ pub fn simulate_with(
         preflight: false,
         cache: options.cache,
         now: options.now,
+        authorization_needs_listing: options.authorization_needs_listing,
     };
     let verdict = sim.run();
     Outcome {
@@ -616,6 +634,7 @@ struct Simulation<'a, 'c> {
     preflight: bool,
     cache: Option<&'c mut PreflightCache>,
     now: u64,
+    authorization_needs_listing: bool,
 }
 
 fn same_origin(a: &url::Url, origin: &str) -> bool {
@@ -638,6 +657,19 @@ impl Simulation<'_, '_> {
         &mut self,
         kind: CorsError,
         parameter: String,
+        url: &str,
+        cx: BlockContext<'_>,
+    ) -> Verdict {
+        let candidates = vec![parameter.clone()];
+        self.blocked_among(kind, parameter, candidates, url, cx)
+    }
+
+    /// [`Simulation::blocked`] when Chromium may report any of several parameters.
+    fn blocked_among(
+        &mut self,
+        kind: CorsError,
+        parameter: String,
+        candidates: Vec<String>,
         url: &str,
         cx: BlockContext<'_>,
     ) -> Verdict {
@@ -668,6 +700,7 @@ impl Simulation<'_, '_> {
         Verdict::Blocked(Blocked {
             error: kind,
             parameter,
+            candidates,
             url: url.to_owned(),
             message,
             hint,
@@ -847,14 +880,22 @@ impl Simulation<'_, '_> {
                         include,
                         &method,
                         &unsafe_headers,
+                        self.authorization_needs_listing,
                     ) {
                         Ok(result) => {
                             if let Some(c) = self.cache.as_deref_mut() {
                                 c.store(&origin_value, &url_s, result, self.now);
                             }
                         }
-                        Err((kind, parameter)) => {
-                            return self.blocked(kind, parameter, &url_s, bcx);
+                        Err(e) => {
+                            let (kind, parameter) = e.failure;
+                            let candidates = match (&e.result, kind) {
+                                (Some(r), CorsError::HeaderDisallowedByPreflightResponse) => {
+                                    r.disallowed_headers(&unsafe_headers)
+                                }
+                                _ => vec![parameter.clone()],
+                            };
+                            return self.blocked_among(kind, parameter, candidates, &url_s, bcx);
                         }
                     }
                 }
@@ -975,6 +1016,13 @@ impl Simulation<'_, '_> {
             }
             if req.mode == Mode::SameOrigin && !same_origin(&next, &initiator) {
                 return self.blocked(CorsError::DisallowedByMode, String::new(), &url_s, bcx);
+            }
+            if !next.username().is_empty() || next.password().is_some() {
+                // Seen in Chromium 156: a redirect to a URL with credentials that is no
+                // CORS error (same-origin, untainted) is not followed either.
+                return Self::failed(format!(
+                    "net::ERR_ABORTED (redirect to a URL with credentials: {next})"
+                ));
             }
             if !same_origin_urls(&next, &url) && !same_origin(&url, &initiator) {
                 tainted = true;

@@ -70,6 +70,9 @@ pub struct PreflightResult {
     pub include: bool,
     /// Seconds the result may be cached.
     pub max_age: u64,
+    /// Whether `*` in `Access-Control-Allow-Headers` leaves `authorization` out (the Fetch
+    /// standard's rule). Chromium 156 as tested lets `*` cover it (see [`Options`](super::Options)).
+    pub authorization_needs_listing: bool,
 }
 
 impl PreflightResult {
@@ -89,24 +92,31 @@ impl PreflightResult {
         }
     }
 
-    /// Whether the result allows the unsafe headers (Chromium
-    /// `EnsureAllowedCrossOriginHeaders`): without credentials `*` covers every name but
-    /// `authorization`; otherwise each name must be listed. The first failing name, in
-    /// sorted order, is reported.
-    fn check_headers(&self, unsafe_headers: &[String]) -> Result<(), CheckFailure> {
+    /// The unsafe headers the result does not allow (Chromium
+    /// `EnsureAllowedCrossOriginHeaders`): without credentials `*` covers every name (but
+    /// `authorization` when [`PreflightResult::authorization_needs_listing`]); otherwise each
+    /// name must be listed. Sorted.
+    pub fn disallowed_headers(&self, unsafe_headers: &[String]) -> Vec<String> {
+        let listed = |h: &String| self.headers.contains(h);
         if !self.include && self.headers.iter().any(|h| h == "*") {
-            if unsafe_headers.iter().any(|h| h == "authorization")
-                && !self.headers.iter().any(|h| h == "authorization")
-            {
-                return Err((
-                    CorsError::HeaderDisallowedByPreflightResponse,
-                    "authorization".into(),
-                ));
-            }
-            return Ok(());
+            return unsafe_headers
+                .iter()
+                .filter(|h| self.authorization_needs_listing && *h == "authorization" && !listed(h))
+                .cloned()
+                .collect();
         }
-        match unsafe_headers.iter().find(|h| !self.headers.contains(h)) {
-            Some(h) => Err((CorsError::HeaderDisallowedByPreflightResponse, h.clone())),
+        unsafe_headers
+            .iter()
+            .filter(|h| !listed(h))
+            .cloned()
+            .collect()
+    }
+
+    /// The header check: fails with the first disallowed name (Chromium reports one of
+    /// them; see [`Blocked::candidates`](super::Blocked::candidates)).
+    fn check_headers(&self, unsafe_headers: &[String]) -> Result<(), CheckFailure> {
+        match self.disallowed_headers(unsafe_headers).into_iter().next() {
+            Some(h) => Err((CorsError::HeaderDisallowedByPreflightResponse, h)),
             None => Ok(()),
         }
     }
@@ -131,10 +141,12 @@ pub(crate) fn judge(
     include: bool,
     method: &str,
     unsafe_headers: &[String],
-) -> Result<PreflightResult, CheckFailure> {
-    cors_check(response, origin, include).map_err(|(k, p)| (k.on_preflight(), p))?;
+    authorization_needs_listing: bool,
+) -> Result<PreflightResult, JudgeError> {
+    cors_check(response, origin, include)
+        .map_err(|(k, p)| JudgeError::from((k.on_preflight(), p)))?;
     if !(200..=299).contains(&response.status) {
-        return Err((CorsError::PreflightInvalidStatus, String::new()));
+        return Err((CorsError::PreflightInvalidStatus, String::new()).into());
     }
     let unbounded = HeaderListLimits {
         max_bytes: usize::MAX,
@@ -151,27 +163,50 @@ pub(crate) fn judge(
     let acam = lines("access-control-allow-methods");
     let methods =
         HeaderList::parse(acam.iter().map(|v| v.as_bytes()), unbounded).map_err(|_| {
-            (
+            JudgeError::from((
                 CorsError::InvalidAllowMethodsPreflightResponse,
                 String::new(),
-            )
+            ))
         })?;
     let acah = lines("access-control-allow-headers");
     let headers = HeaderList::parse_lowercase(acah.iter().map(|v| v.as_bytes()), unbounded)
         .map_err(|_| {
-            (
+            JudgeError::from((
                 CorsError::InvalidAllowHeadersPreflightResponse,
                 String::new(),
-            )
+            ))
         })?;
     let result = PreflightResult {
         methods: methods.items().to_vec(),
         headers: headers.items().to_vec(),
         include,
         max_age: effective_max_age(response.get("access-control-max-age").as_deref()),
+        authorization_needs_listing,
     };
-    result.allows(method, unsafe_headers)?;
+    if let Err(failure) = result.allows(method, unsafe_headers) {
+        return Err(JudgeError {
+            failure,
+            result: Some(result),
+        });
+    }
     Ok(result)
+}
+
+/// A failed preflight: the failure, and the parsed result when it got that far (to list
+/// every disallowed header).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct JudgeError {
+    pub(crate) failure: CheckFailure,
+    pub(crate) result: Option<PreflightResult>,
+}
+
+impl From<CheckFailure> for JudgeError {
+    fn from(failure: CheckFailure) -> Self {
+        JudgeError {
+            failure,
+            result: None,
+        }
+    }
 }
 
 /// The CORS-preflight cache, keyed like Chromium's: (origin, URL); one entry per key
@@ -383,7 +418,9 @@ mod tests {
             ),
         ];
         for (i, (r, include, method, unsafe_headers, want)) in cases.into_iter().enumerate() {
-            let got = judge(&r, ORIGIN, include, method, unsafe_headers).map(|_| ());
+            let got = judge(&r, ORIGIN, include, method, unsafe_headers, true)
+                .map(|_| ())
+                .map_err(|e| e.failure);
             let want = want.map_err(|(k, p)| (k, p.to_owned()));
             assert_eq!(got, want, "case {i}");
         }
@@ -395,14 +432,17 @@ mod tests {
         let r = ok_response(&[("access-control-allow-headers", "*")]);
         let h = ["authorization".to_owned(), "x-a".to_owned()];
         assert_eq!(
-            judge(&r, ORIGIN, false, "GET", &h),
+            judge(&r, ORIGIN, false, "GET", &h, true).map_err(|e| e.failure),
             Err((
                 CorsError::HeaderDisallowedByPreflightResponse,
                 "authorization".into()
             ))
         );
         let r = ok_response(&[("access-control-allow-headers", "*, authorization")]);
-        assert!(judge(&r, ORIGIN, false, "GET", &h).is_ok());
+        assert!(judge(&r, ORIGIN, false, "GET", &h, true).is_ok());
+        // Chromium 156 as tested lets `*` cover it.
+        let r = ok_response(&[("access-control-allow-headers", "*")]);
+        assert!(judge(&r, ORIGIN, false, "GET", &h, false).is_ok());
     }
 
     /// Fetch § 4.9 "CORS-preflight cache": default 5 s, Chromium's 2 h cap, credentials.
@@ -414,6 +454,7 @@ mod tests {
             headers: vec![],
             include: false,
             max_age: 5,
+            authorization_needs_listing: false,
         };
         c.store(ORIGIN, "http://api/x", r, 100);
         assert!(c.lookup(ORIGIN, "http://api/x", false, "PUT", &[], 104));

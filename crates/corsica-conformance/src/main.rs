@@ -1,0 +1,593 @@
+//! `corsica-conformance`: proves the browser model against real Chromium.
+//!
+//! Starts the scenario server on loopback, launches Debian's Chromium headless, runs every
+//! generated scenario's `fetch()` in a page on `http://app.localhost:P1` over several tabs,
+//! reads Chromium's verdict over the DevTools protocol (`Network.loadingFailed` →
+//! `corsErrorStatus.corsError` and `.failedParameter`, the `cors` console message, or the
+//! resolved response), and compares it with `corsica::fetch::simulate` on the same
+//! responses. It also compares the requests Chromium sent (preflights, `Origin`,
+//! `Access-Control-Request-Method`/`-Headers`) with the model's.
+//!
+//! Usage: `corsica-conformance [--jobs N] [--filter TEXT] [--list] [--verbose]`.
+//! The last line of output is always `conformance: N scenarios, D disagreements`.
+
+mod cdp;
+mod scenario;
+mod server;
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use corsica::fetch::{HttpRequest, HttpResponse, NetworkError, ResponseType, Verdict, simulate};
+use scenario::{Host, Origins, Scenario};
+use serde_json::{Value, json};
+use server::{Received, ScenarioServer};
+
+/// What Chromium did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Observed {
+    Allowed {
+        status: u16,
+        response_type: String,
+        headers: Vec<String>,
+    },
+    Cors {
+        kind: String,
+        parameter: String,
+        message: Option<String>,
+    },
+    Failed {
+        error: String,
+    },
+}
+
+struct Options {
+    jobs: usize,
+    filter: Option<String>,
+    list: bool,
+    verbose: bool,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut o = Options {
+        jobs: 6,
+        filter: None,
+        list: false,
+        verbose: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--jobs" | "-j" => {
+                o.jobs = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|&n: &usize| n > 0)
+                    .ok_or("--jobs needs a positive number")?;
+            }
+            "--filter" => o.filter = Some(args.next().ok_or("--filter needs a text")?),
+            "--list" => o.list = true,
+            "--verbose" | "-v" => o.verbose = true,
+            "--help" | "-h" => {
+                println!(
+                    "usage: corsica-conformance [--jobs N] [--filter TEXT] [--list] [--verbose]"
+                );
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok(o)
+}
+
+fn main() -> ExitCode {
+    let opts = match parse_args() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("corsica-conformance: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("corsica-conformance: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(opts)) {
+        Ok((n, d)) => {
+            println!("conformance: {n} scenarios, {d} disagreements");
+            if d == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("corsica-conformance: {e}");
+            println!("conformance: 0 scenarios, 0 disagreements (not run: {e})");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(opts: Options) -> Result<(usize, usize), String> {
+    let all = scenario::generate();
+    let selected: Vec<Scenario> = all
+        .iter()
+        .filter(|s| opts.filter.as_deref().is_none_or(|f| s.name.contains(f)))
+        .cloned()
+        .collect();
+    if opts.list {
+        for s in &selected {
+            println!("{:5} {}", s.id, s.name);
+        }
+        return Ok((selected.len(), 0));
+    }
+    let binary = cdp::chromium_path().ok_or(
+        "Chromium not found: install Debian's `chromium` package (apt-get install chromium) or set CHROMIUM",
+    )?;
+    let scenarios = Arc::new(all);
+    let server = ScenarioServer::start(scenarios.clone())
+        .await
+        .map_err(|e| format!("cannot start the scenario server: {e}"))?;
+    let browser = Arc::new(cdp::Browser::launch(&binary).await?);
+    eprintln!(
+        "conformance: {} scenarios against {} ({} tabs); page {}, API {}",
+        selected.len(),
+        browser.version,
+        opts.jobs,
+        server.origins.app,
+        server.origins.api
+    );
+    let started = Instant::now();
+    let queue = Arc::new(selected);
+    let next = Arc::new(AtomicUsize::new(0));
+    type Results = Vec<(usize, Result<Observed, String>)>;
+    let results: Arc<Mutex<Results>> = Arc::default();
+    let mut workers = Vec::new();
+    for _ in 0..opts.jobs.min(queue.len().max(1)) {
+        let browser = browser.clone();
+        let queue = queue.clone();
+        let next = next.clone();
+        let results = results.clone();
+        let origins = server.origins.clone();
+        workers.push(tokio::spawn(async move {
+            let mut tab = match Tab::open(&browser, &origins).await {
+                Ok(t) => t,
+                Err(e) => return Err(e),
+            };
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(s) = queue.get(i) else { break };
+                let observed = tab.run(&browser, s, &origins).await;
+                if let Ok(mut r) = results.lock() {
+                    r.push((i, observed));
+                }
+            }
+            Ok(())
+        }));
+    }
+    for w in workers {
+        w.await
+            .map_err(|e| format!("a tab worker panicked: {e}"))??;
+    }
+    let elapsed = started.elapsed();
+    if let Ok(b) = Arc::try_unwrap(browser) {
+        b.close().await;
+    }
+
+    let mut results = results.lock().map_err(|_| "poisoned")?.clone();
+    results.sort_by_key(|(i, _)| *i);
+    let log = server.log.lock().map_err(|_| "poisoned")?.clone();
+    let mut disagreements = 0usize;
+    let mut kinds: HashMap<String, usize> = HashMap::new();
+    for (i, observed) in &results {
+        let s = &queue[*i];
+        let model = simulate_scenario(s, &server.origins);
+        let observed = match observed {
+            Ok(o) => o.clone(),
+            Err(e) => Observed::Failed {
+                error: format!("harness error: {e}"),
+            },
+        };
+        let key = match &observed {
+            Observed::Allowed { .. } => "allowed".to_owned(),
+            Observed::Cors { kind, .. } => kind.clone(),
+            Observed::Failed { .. } => "failed (no CORS error)".to_owned(),
+        };
+        *kinds.entry(key).or_default() += 1;
+        let mut problems = compare(&model.verdict, &observed, s, &server.origins);
+        problems.extend(compare_requests(
+            &model.steps,
+            &log[s.id],
+            s,
+            &server.origins,
+        ));
+        if problems.is_empty() {
+            if opts.verbose {
+                println!("ok   #{} {}: {}", s.id, s.name, model.verdict);
+            }
+            continue;
+        }
+        disagreements += 1;
+        println!("DISAGREE #{} {}", s.id, s.name);
+        println!("  chromium: {}", describe(&observed));
+        println!("  model:    {}", model.verdict);
+        for p in problems {
+            println!("  - {p}");
+        }
+    }
+    let mut kinds: Vec<_> = kinds.into_iter().collect();
+    kinds.sort();
+    eprintln!(
+        "conformance: ran in {:.1}s; Chromium verdicts: {}",
+        elapsed.as_secs_f64(),
+        kinds
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok((results.len(), disagreements))
+}
+
+fn describe(o: &Observed) -> String {
+    match o {
+        Observed::Allowed {
+            status,
+            response_type,
+            headers,
+        } => format!("allowed ({status}, {response_type}, readable {headers:?})"),
+        Observed::Cors {
+            kind, parameter, ..
+        } if parameter.is_empty() => format!("blocked: {kind}"),
+        Observed::Cors {
+            kind, parameter, ..
+        } => format!("blocked: {kind} ({parameter})"),
+        Observed::Failed { error } => format!("failed: {error}"),
+    }
+}
+
+/// Which hop a URL of the run addresses.
+fn hop_of(url: &str) -> Option<usize> {
+    let path = url::Url::parse(url).ok()?.path().to_owned();
+    let mut parts = path.trim_start_matches('/').split('/');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("s"), Some(_), Some(hop)) => hop.parse().ok(),
+        _ => None,
+    }
+}
+
+fn simulate_scenario(s: &Scenario, origins: &Origins) -> corsica::fetch::Outcome {
+    let mut server = |r: &HttpRequest| -> Result<HttpResponse, NetworkError> {
+        match hop_of(&r.url) {
+            Some(hop) => Ok(s.respond(origins, hop, r.preflight)),
+            None => Ok(HttpResponse::new(404)),
+        }
+    };
+    simulate(&s.fetch_request(origins), &mut server, None)
+}
+
+/// The header names a scenario's responses define (the only ones both sides know of:
+/// the server adds `date` and `content-length` on its own).
+fn defined_headers(s: &Scenario) -> Vec<String> {
+    s.hops
+        .iter()
+        .flat_map(|h| {
+            h.response
+                .headers
+                .iter()
+                .map(|(n, _)| n.to_ascii_lowercase())
+        })
+        .collect()
+}
+
+fn compare(model: &Verdict, observed: &Observed, s: &Scenario, origins: &Origins) -> Vec<String> {
+    let mut problems = Vec::new();
+    match (model, observed) {
+        (
+            Verdict::Allowed {
+                status,
+                response_type,
+                readable_headers,
+                ..
+            },
+            Observed::Allowed {
+                status: o_status,
+                response_type: o_type,
+                headers,
+            },
+        ) => {
+            if status != o_status {
+                problems.push(format!("status: model {status}, chromium {o_status}"));
+            }
+            let t = match response_type {
+                ResponseType::Basic => "basic",
+                ResponseType::Cors => "cors",
+                ResponseType::Opaque => "opaque",
+                ResponseType::OpaqueRedirect => "opaqueredirect",
+            };
+            if t != o_type {
+                problems.push(format!("response type: model {t}, chromium {o_type}"));
+            }
+            let defined = defined_headers(s);
+            let keep = |v: &[String]| -> Vec<String> {
+                let mut v: Vec<String> =
+                    v.iter().filter(|h| defined.contains(h)).cloned().collect();
+                v.sort();
+                v.dedup();
+                v
+            };
+            let (m, c) = (keep(readable_headers), keep(headers));
+            if m != c {
+                problems.push(format!("readable headers: model {m:?}, chromium {c:?}"));
+            }
+        }
+        (
+            Verdict::Blocked(b),
+            Observed::Cors {
+                kind,
+                parameter,
+                message,
+            },
+        ) => {
+            if b.error.as_str() != kind || !b.candidates.contains(parameter) {
+                problems.push(format!(
+                    "error: model {} ({:?}), chromium {kind} ({parameter:?})",
+                    b.error, b.parameter
+                ));
+            } else if let Some(m) = message {
+                // With several candidates, the message names the one Chromium picked.
+                let expected = b.message.replace(
+                    &format!("field {} is", b.parameter),
+                    &format!("field {parameter} is"),
+                );
+                if *m != expected {
+                    problems.push(format!(
+                        "console message:\n      model:    {}\n      chromium: {m}",
+                        b.message
+                    ));
+                }
+            }
+        }
+        (Verdict::Failed { .. }, Observed::Failed { .. }) => {}
+        _ => problems.push("different verdicts".to_owned()),
+    }
+    let _ = origins;
+    problems
+}
+
+/// Compares the requests the model sent with those the server received.
+fn compare_requests(
+    steps: &[corsica::fetch::Step],
+    received: &[Received],
+    s: &Scenario,
+    origins: &Origins,
+) -> Vec<String> {
+    let model: Vec<String> = steps
+        .iter()
+        .map(|st| {
+            let host = url::Url::parse(&st.request.url)
+                .ok()
+                .and_then(|u| u.port())
+                .map(|p| p.to_string())
+                .unwrap_or_default();
+            format!(
+                "{} hop{} port{} origin={:?} acrm={:?} acrh={:?}",
+                st.request.method,
+                hop_of(&st.request.url).unwrap_or(99),
+                host,
+                st.request.header("origin"),
+                st.request.header("access-control-request-method"),
+                st.request.header("access-control-request-headers"),
+            )
+        })
+        .collect();
+    let port = |h: Host| {
+        url::Url::parse(origins.of(h))
+            .ok()
+            .and_then(|u| u.port())
+            .map(|p| p.to_string())
+            .unwrap_or_default()
+    };
+    let seen: Vec<String> = received
+        .iter()
+        .map(|r| {
+            format!(
+                "{} hop{} port{} origin={:?} acrm={:?} acrh={:?}",
+                r.method,
+                r.hop,
+                port(r.host),
+                r.origin.as_deref(),
+                r.acrm.as_deref(),
+                r.acrh.as_deref()
+            )
+        })
+        .collect();
+    if model == seen {
+        return Vec::new();
+    }
+    let _ = s;
+    vec![format!(
+        "requests:\n      model:    {model:?}\n      chromium: {seen:?}"
+    )]
+}
+
+/// One tab on the page origin.
+struct Tab {
+    session: String,
+    events: tokio::sync::mpsc::UnboundedReceiver<Value>,
+    /// requestId → URL of `Fetch` requests.
+    urls: HashMap<String, String>,
+    /// Scenario id → loadingFailed (corsError, failedParameter) or plain failure text.
+    failures: HashMap<usize, (Option<(String, String)>, String)>,
+    /// Scenario id → CORS console message.
+    messages: HashMap<usize, String>,
+}
+
+fn scenario_of(url: &str) -> Option<usize> {
+    let i = url.find("/s/")?;
+    url[i + 3..].split('/').next()?.parse().ok()
+}
+
+impl Tab {
+    async fn open(browser: &cdp::Browser, origins: &Origins) -> Result<Tab, String> {
+        let (session, events) = browser.new_tab().await?;
+        let mut tab = Tab {
+            session,
+            events,
+            urls: HashMap::new(),
+            failures: HashMap::new(),
+            messages: HashMap::new(),
+        };
+        for m in ["Network.enable", "Log.enable", "Page.enable"] {
+            browser.call(Some(&tab.session), m, json!({})).await?;
+        }
+        browser
+            .call(
+                Some(&tab.session),
+                "Page.navigate",
+                json!({"url": format!("{}/", origins.app)}),
+            )
+            .await?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let v = browser
+                .call(
+                    Some(&tab.session),
+                    "Runtime.evaluate",
+                    json!({"expression": "document.readyState + ' ' + location.origin", "returnByValue": true}),
+                )
+                .await?;
+            let state = v["result"]["value"].as_str().unwrap_or_default().to_owned();
+            if state == format!("complete {}", origins.app) {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(format!("the page did not load: {state}"));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tab.drain();
+        Ok(tab)
+    }
+
+    /// Files pending events.
+    fn drain(&mut self) {
+        while let Ok(ev) = self.events.try_recv() {
+            self.file(&ev);
+        }
+    }
+
+    fn file(&mut self, ev: &Value) {
+        let p = &ev["params"];
+        match ev["method"].as_str() {
+            Some("Network.requestWillBeSent")
+                if p["type"] == "Fetch" && p.get("redirectResponse").is_none() =>
+            {
+                if let (Some(id), Some(url)) =
+                    (p["requestId"].as_str(), p["request"]["url"].as_str())
+                {
+                    self.urls.insert(id.to_owned(), url.to_owned());
+                }
+            }
+            Some("Network.loadingFailed") => {
+                let Some(url) = p["requestId"].as_str().and_then(|id| self.urls.get(id)) else {
+                    return;
+                };
+                let Some(sid) = scenario_of(url) else { return };
+                let cors = p.get("corsErrorStatus").map(|c| {
+                    (
+                        c["corsError"].as_str().unwrap_or_default().to_owned(),
+                        c["failedParameter"].as_str().unwrap_or_default().to_owned(),
+                    )
+                });
+                let text = p["errorText"].as_str().unwrap_or_default().to_owned();
+                self.failures.insert(sid, (cors, text));
+            }
+            Some("Log.entryAdded") => {
+                let e = &p["entry"];
+                if e["source"] == "javascript" && e["category"] == "cors" {
+                    if let Some(text) = e["text"].as_str() {
+                        if let Some(sid) = scenario_of(text) {
+                            self.messages.insert(sid, text.to_owned());
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    async fn run(
+        &mut self,
+        browser: &cdp::Browser,
+        s: &Scenario,
+        origins: &Origins,
+    ) -> Result<Observed, String> {
+        let v = browser
+            .call(
+                Some(&self.session),
+                "Runtime.evaluate",
+                json!({"expression": s.script(origins), "awaitPromise": true, "returnByValue": true}),
+            )
+            .await?;
+        let r = &v["result"]["value"];
+        if r["ok"] == true {
+            let headers = r["headers"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|h| h.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            return Ok(Observed::Allowed {
+                status: u16::try_from(r["status"].as_u64().unwrap_or(0)).unwrap_or(0),
+                response_type: r["type"].as_str().unwrap_or_default().to_owned(),
+                headers,
+            });
+        }
+        let error = r["error"].as_str().unwrap_or("no result").to_owned();
+        // Wait for the network-side verdict (and, for CORS errors, the console message).
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            self.drain();
+            let failure = self.failures.get(&s.id).cloned();
+            if let Some((cors, text)) = failure {
+                match cors {
+                    Some((kind, parameter)) => {
+                        if self.messages.contains_key(&s.id) || Instant::now() > deadline {
+                            return Ok(Observed::Cors {
+                                kind,
+                                parameter,
+                                message: self.messages.remove(&s.id),
+                            });
+                        }
+                    }
+                    None => {
+                        return Ok(Observed::Failed {
+                            error: format!("{error} ({text})"),
+                        });
+                    }
+                }
+            } else if Instant::now() > deadline {
+                return Ok(Observed::Failed { error });
+            }
+            match tokio::time::timeout(Duration::from_millis(200), self.events.recv()).await {
+                Ok(Some(ev)) => self.file(&ev),
+                Ok(None) => return Err("the tab's event stream closed".into()),
+                Err(_) => {}
+            }
+        }
+    }
+}

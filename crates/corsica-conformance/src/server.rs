@@ -1,0 +1,159 @@
+//! The scenario server: serves the page on the app origin and every scenario's hops on the
+//! app, API and other origins (three loopback ports; Chromium resolves `*.localhost` to
+//! loopback), and logs what the browser sent.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+use crate::scenario::{Host, Origins, Scenario};
+
+/// One request the server received for a scenario.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// The hop index.
+    pub hop: usize,
+    /// Which origin it reached.
+    pub host: Host,
+    /// The method.
+    pub method: String,
+    /// `Origin`, if sent.
+    pub origin: Option<String>,
+    /// `Access-Control-Request-Method`, if sent.
+    pub acrm: Option<String>,
+    /// `Access-Control-Request-Headers`, if sent.
+    pub acrh: Option<String>,
+}
+
+/// Requests received, by scenario id.
+pub type Log = Arc<Mutex<Vec<Vec<Received>>>>;
+
+/// The running server.
+pub struct ScenarioServer {
+    /// The three origins.
+    pub origins: Origins,
+    /// What the browser sent.
+    pub log: Log,
+}
+
+const PAGE: &str = "<!doctype html><html><head><meta charset=utf-8><title>corsica conformance</title></head><body>corsica conformance page</body></html>";
+
+impl ScenarioServer {
+    /// Binds three loopback ports and serves `scenarios` until the runtime stops.
+    pub async fn start(scenarios: Arc<Vec<Scenario>>) -> std::io::Result<ScenarioServer> {
+        let mut listeners = Vec::new();
+        for _ in 0..3 {
+            listeners.push(TcpListener::bind("127.0.0.1:0").await?);
+        }
+        let port = |i: usize| listeners[i].local_addr().map(|a: SocketAddr| a.port());
+        let origins = Origins {
+            app: format!("http://app.localhost:{}", port(0)?),
+            api: format!("http://api.localhost:{}", port(1)?),
+            other: format!("http://other.localhost:{}", port(2)?),
+        };
+        let log: Log = Arc::new(Mutex::new(vec![Vec::new(); scenarios.len()]));
+        for (listener, host) in listeners
+            .into_iter()
+            .zip([Host::App, Host::Api, Host::Other])
+        {
+            let scenarios = scenarios.clone();
+            let origins = origins.clone();
+            let log = log.clone();
+            tokio::spawn(async move {
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    let scenarios = scenarios.clone();
+                    let origins = origins.clone();
+                    let log = log.clone();
+                    tokio::spawn(async move {
+                        let service = service_fn(move |req: Request<Incoming>| {
+                            let response = handle(&req, host, &scenarios, &origins, &log);
+                            async move { Ok::<_, Infallible>(response) }
+                        });
+                        let _ = http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+            });
+        }
+        Ok(ScenarioServer { origins, log })
+    }
+}
+
+fn handle(
+    req: &Request<Incoming>,
+    host: Host,
+    scenarios: &[Scenario],
+    origins: &Origins,
+    log: &Log,
+) -> Response<Full<Bytes>> {
+    let path = req.uri().path();
+    if path == "/" && host == Host::App {
+        let mut r = Response::new(Full::new(Bytes::from_static(PAGE.as_bytes())));
+        r.headers_mut().insert(
+            "content-type",
+            http::HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        return r;
+    }
+    let mut parts = path.trim_start_matches('/').split('/');
+    let (Some("s"), Some(id), Some(hop)) = (parts.next(), parts.next(), parts.next()) else {
+        return status(404);
+    };
+    let (Ok(id), Ok(hop)) = (id.parse::<usize>(), hop.parse::<usize>()) else {
+        return status(404);
+    };
+    let Some(scenario) = scenarios.get(id) else {
+        return status(404);
+    };
+    let header = |name: &str| -> Option<String> {
+        let mut values = req
+            .headers()
+            .get_all(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let first = values.next()?;
+        Some(values.fold(first, |acc, v| acc + ", " + &v))
+    };
+    let preflight = req.method() == http::Method::OPTIONS;
+    if let Ok(mut log) = log.lock() {
+        log[id].push(Received {
+            hop,
+            host,
+            method: req.method().as_str().to_owned(),
+            origin: header("origin"),
+            acrm: header("access-control-request-method"),
+            acrh: header("access-control-request-headers"),
+        });
+    }
+    let model = scenario.respond(origins, hop, preflight);
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() =
+        http::StatusCode::from_u16(model.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    for (name, value) in &model.headers {
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            http::HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().append(n, v);
+        }
+    }
+    response
+}
+
+fn status(code: u16) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = http::StatusCode::from_u16(code).unwrap_or(http::StatusCode::NOT_FOUND);
+    r
+}
