@@ -1,7 +1,10 @@
 //! Project automation: `cargo xtask <task>`.
 //!
 //! - `test`: everything CI checks, in order: formatting, clippy (`-D warnings`), docs
-//!   without warnings, then every test of the workspace in one cargo invocation.
+//!   without warnings, every test of the workspace in one cargo invocation, then the
+//!   real-browser conformance suite (installing Debian's `chromium` when missing). The last
+//!   line of output is the suite's `conformance: N scenarios, D disagreements`.
+//! - `conformance [args]`: the conformance suite alone (`--filter TEXT`, `--jobs N`, `--verbose`).
 //! - `bench`: the engine's criterion benchmarks.
 //! - `fuzz-build`: builds the cargo-fuzz targets (needs the nightly toolchain and cargo-fuzz).
 
@@ -13,10 +16,13 @@ fn main() -> ExitCode {
     let task = args.first().map(String::as_str).unwrap_or("help");
     let result = match task {
         "test" => test(),
+        "conformance" => conformance(&args[1..]),
         "bench" => bench(&args[1..]),
         "fuzz-build" => fuzz_build(),
         "help" | "-h" | "--help" => {
-            println!("usage: cargo xtask <test | bench [criterion args] | fuzz-build>");
+            println!(
+                "usage: cargo xtask <test | conformance [args] | bench [criterion args] | fuzz-build>"
+            );
             Ok(())
         }
         other => Err(format!("unknown task `{other}`; try `cargo xtask help`")),
@@ -67,8 +73,86 @@ fn test() -> Result<(), String> {
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
     cargo(&["test", "--workspace", "--all-features"], &[])?;
-    eprintln!("xtask: all checks passed");
-    Ok(())
+    eprintln!("xtask: unit, integration and doc tests passed");
+    conformance(&[])
+}
+
+/// Installs Debian's `chromium` when it is missing (as root, with apt-get).
+fn ensure_chromium() -> Result<(), String> {
+    if std::env::var_os("CHROMIUM").is_some() || on_path("chromium") {
+        return Ok(());
+    }
+    let uid = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    if uid != "0" {
+        return Err("the conformance suite needs Chromium: install Debian's package with `sudo apt-get update && sudo apt-get install chromium` (or set CHROMIUM to a Chromium binary), then run again".into());
+    }
+    eprintln!("xtask: chromium is missing; installing Debian's package with apt-get");
+    for args in [
+        &["update", "-qq"][..],
+        &["install", "-y", "-qq", "chromium"][..],
+    ] {
+        let status = Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .map_err(|e| format!("cannot run apt-get: {e}"))?;
+        if !status.success() {
+            return Err(format!("`apt-get {}` failed ({status})", args.join(" ")));
+        }
+    }
+    if on_path("chromium") {
+        Ok(())
+    } else {
+        Err("apt-get installed chromium but `chromium` is not on the PATH".into())
+    }
+}
+
+fn on_path(binary: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(binary).is_file()))
+        .unwrap_or(false)
+}
+
+/// Runs the conformance suite; its summary line is the last line printed.
+fn conformance(extra: &[String]) -> Result<(), String> {
+    ensure_chromium()?;
+    let started = Instant::now();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .args(["run", "--quiet", "-p", "corsica-conformance", "--"])
+        .args(extra)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run the conformance suite: {e}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut lines: Vec<&str> = stdout.lines().collect();
+    let summary = lines
+        .iter()
+        .rposition(|l| l.starts_with("conformance: "))
+        .map(|i| lines.remove(i).to_owned());
+    for l in &lines {
+        println!("{l}");
+    }
+    eprintln!(
+        "xtask: conformance suite done in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    match summary {
+        Some(s) => println!("{s}"),
+        None => {
+            println!("conformance: 0 scenarios, 0 disagreements (the suite printed no summary)")
+        }
+    }
+    if output.status.success() {
+        Ok(())
+    } else {
+        // The summary line stays last: report the failure through the exit code only.
+        std::process::exit(1)
+    }
 }
 
 fn bench(extra: &[String]) -> Result<(), String> {

@@ -432,6 +432,9 @@ struct Tab {
     failures: HashMap<usize, (Option<(String, String)>, String)>,
     /// Scenario id → CORS console message.
     messages: HashMap<usize, String>,
+    /// Scenario id → the `CorsIssue` of the Issues panel (renderer-side errors, such as
+    /// `DisallowedByMode` before any request, are reported only there).
+    issues: HashMap<usize, (String, String)>,
 }
 
 fn scenario_of(url: &str) -> Option<usize> {
@@ -448,8 +451,14 @@ impl Tab {
             urls: HashMap::new(),
             failures: HashMap::new(),
             messages: HashMap::new(),
+            issues: HashMap::new(),
         };
-        for m in ["Network.enable", "Log.enable", "Page.enable"] {
+        for m in [
+            "Network.enable",
+            "Log.enable",
+            "Page.enable",
+            "Audits.enable",
+        ] {
             browser.call(Some(&tab.session), m, json!({})).await?;
         }
         browser
@@ -513,6 +522,21 @@ impl Tab {
                 });
                 let text = p["errorText"].as_str().unwrap_or_default().to_owned();
                 self.failures.insert(sid, (cors, text));
+            }
+            Some("Audits.issueAdded") => {
+                let d = &p["issue"]["details"]["corsIssueDetails"];
+                if let Some(url) = d["request"]["url"].as_str() {
+                    if let Some(sid) = scenario_of(url) {
+                        let c = &d["corsErrorStatus"];
+                        self.issues.insert(
+                            sid,
+                            (
+                                c["corsError"].as_str().unwrap_or_default().to_owned(),
+                                c["failedParameter"].as_str().unwrap_or_default().to_owned(),
+                            ),
+                        );
+                    }
+                }
             }
             Some("Log.entryAdded") => {
                 let e = &p["entry"];
@@ -580,6 +604,16 @@ impl Tab {
                         });
                     }
                 }
+            } else if let Some((kind, parameter)) = self.issues.remove(&s.id) {
+                // Renderer-side errors: no network request, only the issue (and the console).
+                if self.messages.contains_key(&s.id) || Instant::now() > deadline {
+                    return Ok(Observed::Cors {
+                        kind,
+                        parameter,
+                        message: self.messages.remove(&s.id),
+                    });
+                }
+                self.issues.insert(s.id, (kind, parameter));
             } else if Instant::now() > deadline {
                 return Ok(Observed::Failed { error });
             }

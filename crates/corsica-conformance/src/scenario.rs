@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use corsica::fetch::{Credentials, FetchRequest, HttpResponse, RedirectMode};
+use corsica::fetch::{Credentials, FetchRequest, HttpResponse, Mode, RedirectMode};
 
 /// Where a hop is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +104,8 @@ pub struct Scenario {
     pub credentials: Credentials,
     /// The redirect mode.
     pub redirect: RedirectMode,
+    /// The request mode.
+    pub mode: Mode,
     /// The hops; the first is the URL passed to `fetch()`.
     pub hops: Vec<Hop>,
 }
@@ -120,7 +122,8 @@ impl Scenario {
         let mut r = FetchRequest::new(origin, self.url(origins, 0))
             .method(self.method.clone())
             .credentials(self.credentials)
-            .redirect(self.redirect);
+            .redirect(self.redirect)
+            .mode(self.mode);
         for (n, v) in &self.headers {
             r = r.header(n.clone(), v.clone());
         }
@@ -157,16 +160,22 @@ impl Scenario {
             RedirectMode::Error => "error",
             RedirectMode::Manual => "manual",
         };
+        let mode = match self.mode {
+            Mode::Cors => "cors",
+            Mode::SameOrigin => "same-origin",
+            Mode::NoCors => "no-cors",
+        };
         let mut s = String::new();
         let _ = write!(
             s,
-            "(async () => {{ try {{ const r = await fetch({url}, {{method: {method}, headers: {headers}, credentials: {creds}, redirect: {redirect}}}); \
+            "(async () => {{ try {{ const r = await fetch({url}, {{method: {method}, headers: {headers}, credentials: {creds}, redirect: {redirect}, mode: {mode}}}); \
              return {{ok: true, status: r.status, type: r.type, headers: [...r.headers.keys()]}}; }} \
              catch (e) {{ return {{ok: false, error: String(e)}}; }} }})()",
             url = serde_json::Value::String(self.url(origins, 0)),
             method = serde_json::Value::String(self.method.clone()),
             creds = serde_json::Value::String(self.credentials.as_str().to_owned()),
             redirect = serde_json::Value::String(redirect.to_owned()),
+            mode = serde_json::Value::String(mode.to_owned()),
         );
         s
     }
@@ -246,6 +255,7 @@ pub fn generate() -> Vec<Scenario> {
             headers,
             credentials,
             redirect,
+            mode: Mode::Cors,
             hops,
         });
     };
@@ -653,6 +663,72 @@ pub fn generate() -> Vec<Scenario> {
                     },
                 ],
             );
+        }
+    }
+    // F7: request modes `same-origin` and `no-cors`, direct and through redirects.
+    for mode in [Mode::SameOrigin, Mode::NoCors] {
+        for start in [Host::App, Host::Api] {
+            for (r_l, next) in [
+                ("direct", None),
+                ("via-api", Some("{api}")),
+                ("via-app", Some("{app}")),
+            ] {
+                for (m_l, method, headers) in [
+                    ("get", "GET", vec![]),
+                    (
+                        "post-json",
+                        "POST",
+                        vec![("Content-Type".to_owned(), "application/json".to_owned())],
+                    ),
+                    ("put", "PUT", vec![]),
+                    ("get-x-a", "GET", vec![("X-A".to_owned(), "1".to_owned())]),
+                ] {
+                    for redirect in [RedirectMode::Follow, RedirectMode::Manual] {
+                        let ok = Reply::new(200).with_all(&[
+                            ("access-control-allow-origin", "{origin}"),
+                            ("x-a", "1"),
+                            ("content-type", "text/plain"),
+                        ]);
+                        let hops = match next {
+                            None => vec![Hop {
+                                host: start,
+                                preflight: allow_all_preflight("PUT", "x-a"),
+                                response: ok.clone(),
+                            }],
+                            Some(target) => vec![
+                                Hop {
+                                    host: start,
+                                    preflight: allow_all_preflight("PUT", "x-a"),
+                                    response: Reply::new(307).with_all(&[
+                                        ("location", &format!("{target}/s/{{id}}/1")),
+                                        ("access-control-allow-origin", "{origin}"),
+                                    ]),
+                                },
+                                Hop {
+                                    host: if target == "{api}" {
+                                        Host::Api
+                                    } else {
+                                        Host::App
+                                    },
+                                    preflight: allow_all_preflight("PUT", "x-a"),
+                                    response: ok.clone(),
+                                },
+                            ],
+                        };
+                        let id = out.len();
+                        out.push(Scenario {
+                            id,
+                            name: format!("mode {mode:?} from-{start:?} {r_l} {m_l} {redirect:?}"),
+                            method: method.to_owned(),
+                            headers: headers.clone(),
+                            credentials: Credentials::SameOrigin,
+                            redirect,
+                            mode,
+                            hops,
+                        });
+                    }
+                }
+            }
         }
     }
     out

@@ -794,7 +794,7 @@ impl Simulation<'_, '_> {
                     },
                 );
             }
-            Mode::NoCors if req.redirect != RedirectMode::Follow => {
+            Mode::NoCors if cross_origin && req.redirect != RedirectMode::Follow => {
                 let url_s = url.to_string();
                 return self.blocked(
                     CorsError::NoCorsRedirectModeNotFollow,
@@ -815,10 +815,14 @@ impl Simulation<'_, '_> {
         let mut cors_flag = cross_origin && cors_mode;
         let mut opaque = cross_origin && req.mode == Mode::NoCors;
         let mut tainted = false;
+        // Chromium's network stack, when it follows a redirect itself (no-cors mode), sets
+        // `Origin: null` on a non-GET/HEAD request redirected to another origin
+        // (`net::RedirectUtil::UpdateHttpRequest`).
+        let mut origin_nulled = false;
         let mut redirects = 0usize;
         loop {
             let url_s = url.to_string();
-            let origin_value = if tainted {
+            let origin_value = if tainted || origin_nulled {
                 "null".to_owned()
             } else {
                 initiator.clone()
@@ -1015,7 +1019,11 @@ impl Simulation<'_, '_> {
                 return self.blocked(kind, parameter, &url_s, bcx);
             }
             if req.mode == Mode::SameOrigin && !same_origin(&next, &initiator) {
-                return self.blocked(CorsError::DisallowedByMode, String::new(), &url_s, bcx);
+                // Seen in Chromium 156: the load is aborted without a CORS error (the
+                // Fetch standard and DevTools' `DisallowedByMode` notwithstanding).
+                return Self::failed(format!(
+                    "net::ERR_ABORTED (mode \"same-origin\" and a redirect to another origin: {next})"
+                ));
             }
             if !next.username().is_empty() || next.password().is_some() {
                 // Seen in Chromium 156: a redirect to a URL with credentials that is no
@@ -1032,6 +1040,12 @@ impl Simulation<'_, '_> {
             if to_get {
                 method = "GET".into();
                 headers.retain(|(n, _)| !BODY_HEADERS.contains(&n.as_str()));
+            }
+            if req.mode == Mode::NoCors
+                && !matches!(method.as_str(), "GET" | "HEAD")
+                && !same_origin_urls(&next, &url)
+            {
+                origin_nulled = true;
             }
             url = next;
             url.set_fragment(None);
