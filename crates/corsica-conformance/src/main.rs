@@ -189,6 +189,7 @@ async fn run(opts: Options) -> Result<(usize, usize), String> {
     results.sort_by_key(|(i, _)| *i);
     let log = server.log.lock().map_err(|_| "poisoned")?.clone();
     let mut disagreements = 0usize;
+    let mut messages_compared = 0usize;
     let mut kinds: HashMap<String, usize> = HashMap::new();
     for (i, observed) in &results {
         let s = &queue[*i];
@@ -205,6 +206,15 @@ async fn run(opts: Options) -> Result<(usize, usize), String> {
             Observed::Failed { .. } => "failed (no CORS error)".to_owned(),
         };
         *kinds.entry(key).or_default() += 1;
+        if matches!(
+            &observed,
+            Observed::Cors {
+                message: Some(_),
+                ..
+            }
+        ) {
+            messages_compared += 1;
+        }
         let mut problems = compare(&model.verdict, &observed, s, &server.origins);
         problems.extend(compare_requests(
             &model.steps,
@@ -229,7 +239,7 @@ async fn run(opts: Options) -> Result<(usize, usize), String> {
     let mut kinds: Vec<_> = kinds.into_iter().collect();
     kinds.sort();
     eprintln!(
-        "conformance: ran in {:.1}s; Chromium verdicts: {}",
+        "conformance: ran in {:.1}s; {messages_compared} console messages compared; Chromium verdicts: {}",
         elapsed.as_secs_f64(),
         kinds
             .iter()
