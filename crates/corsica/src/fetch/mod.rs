@@ -268,7 +268,7 @@ impl HttpRequest {
 /// ```
 /// use corsica::fetch::HttpResponse;
 /// let r = HttpResponse::new(200).header("Vary", "Origin").header("vary", "Accept");
-/// assert_eq!(r.header("VARY").as_deref(), Some("Origin, Accept"));
+/// assert_eq!(r.get("VARY").as_deref(), Some("Origin, Accept"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpResponse {
