@@ -1,9 +1,16 @@
 //! `corsica`: the command-line face of Corsica.
 //!
-//! Today it reports its version and help; the gateway (`serve`, `lint`) and the doctor
-//! (`check`, `scan`, `explain`) are added as their crates land (see the README's roadmap).
+//! - `corsica serve [--config FILE] [--listen ADDR] [--admin ADDR] [--log-format pretty|json]`:
+//!   the CORS gateway (embedded default without a file).
+//! - `corsica lint CONFIG`: validates a gateway configuration with the gateway's own code
+//!   path (exit 1 on errors).
 
-use clap::Parser;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use corsica_gateway::config::{Config, EMBEDDED_DEFAULT};
 
 /// CORS made correct, fast and explainable.
 #[derive(Debug, Parser)]
@@ -11,21 +18,187 @@ use clap::Parser;
     name = "corsica",
     version,
     about = "CORS made correct, fast and explainable",
-    long_about = "Corsica makes CORS (Cross-Origin Resource Sharing) correct, fast and explainable.\n\n\
-        The engine (the `corsica` crate) decides requests and refuses insecure policies; its \
-        tower layer protects axum, hyper and tonic services.",
-    after_help = "Subcommands on the roadmap: serve (gateway), lint, check, scan, explain. \
-        See README.md."
+    long_about = "Corsica makes CORS (Cross-Origin Resource Sharing) correct, fast and explainable: \
+        a gateway that applies CORS once for many backends, and (soon) a doctor that explains \
+        why a browser blocks a request.",
+    after_help = "Subcommands on the roadmap: check, scan, explain. See README.md."
 )]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() {
-    let _cli = Cli::parse();
-    // No subcommand yet: show what there is.
-    let mut cmd = <Cli as clap::CommandFactory>::command();
-    // Printing help to stdout can only fail if stdout is closed; nothing to do then.
-    let _ = cmd.print_help();
-    println!();
-    println!("engine: corsica {}", env!("CARGO_PKG_VERSION"));
-    let _ = corsica::Policy::builder;
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the CORS gateway (reverse proxy). Without --config: the embedded default
+    /// (127.0.0.1:8080, built-in echo upstream, local development origins).
+    Serve {
+        /// TOML configuration file (reloaded on SIGHUP and when it changes).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Listen address, overriding the file's `listen`.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Admin address for /metrics and /healthz, overriding the file's `admin`.
+        #[arg(long)]
+        admin: Option<SocketAddr>,
+        /// Log format.
+        #[arg(long, value_enum, default_value_t = LogFormat::Pretty)]
+        log_format: LogFormat,
+        /// Print the embedded default configuration and exit.
+        #[arg(long)]
+        print_default_config: bool,
+    },
+    /// Validate a gateway configuration (exit 0 valid, 1 invalid, 2 unreadable).
+    Lint {
+        /// The TOML file.
+        config: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Pretty,
+    Json,
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Pretty => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Lint { config } => lint(&config),
+        Command::Serve {
+            config,
+            listen,
+            admin,
+            log_format,
+            print_default_config,
+        } => {
+            if print_default_config {
+                print!("{EMBEDDED_DEFAULT}");
+                return ExitCode::SUCCESS;
+            }
+            init_logs(log_format);
+            serve(config, listen, admin)
+        }
+    }
+}
+
+fn lint(path: &PathBuf) -> ExitCode {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("corsica lint: cannot read {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    match Config::parse(&text, &path.display().to_string()) {
+        Ok(c) => {
+            println!(
+                "{}: ok ({} route(s), listen {})",
+                path.display(),
+                c.routes.len(),
+                c.listen
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn serve(path: Option<PathBuf>, listen: Option<SocketAddr>, admin: Option<SocketAddr>) -> ExitCode {
+    let mut config = match &path {
+        None => Config::embedded(),
+        Some(p) => match std::fs::read_to_string(p) {
+            Ok(text) => match Config::parse(&text, &p.display().to_string()) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("corsica serve: {e}");
+                    return ExitCode::from(1);
+                }
+            },
+            Err(e) => {
+                eprintln!("corsica serve: cannot read {}: {e}", p.display());
+                return ExitCode::from(2);
+            }
+        },
+    };
+    if let Some(l) = listen {
+        config.listen = l;
+    }
+    if admin.is_some() {
+        config.admin = admin;
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("corsica serve: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(async move {
+        let embedded = path.is_none();
+        let routes: Vec<String> = config
+            .routes
+            .iter()
+            .map(|r| {
+                format!(
+                    "  {} {}{} -> {}",
+                    r.name,
+                    r.host.as_deref().unwrap_or("*"),
+                    r.path.as_deref().unwrap_or("/"),
+                    match &r.upstream {
+                        corsica_gateway::config::Upstream::Echo => "echo".to_owned(),
+                        corsica_gateway::config::Upstream::Http { authority } => format!("http://{authority}"),
+                    }
+                )
+            })
+            .collect();
+        let running = match corsica_gateway::gateway::start(config, path).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("corsica serve: cannot listen: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        println!("corsica gateway listening on http://{}", running.addr);
+        if let Some(a) = running.admin_addr {
+            println!("metrics on http://{a}/metrics, health on http://{a}/healthz");
+        }
+        println!("routes:\n{}", routes.join("\n"));
+        if embedded {
+            println!(
+                "embedded default: upstream is the built-in echo; origins http://localhost:*, http://127.0.0.1:* and http://[::1]:* are allowed with credentials."
+            );
+            println!("try it from a page on http://localhost:3000 (paste into its DevTools console):");
+            println!(
+                "  fetch('http://{}/hello', {{method: 'POST', credentials: 'include', headers: {{'Content-Type': 'application/json'}}, body: '{{\"hi\":1}}'}}).then(r => r.json()).then(console.log)",
+                running.addr
+            );
+            println!("or with curl: curl -i http://{}/hello -H 'Origin: http://localhost:3000'", running.addr);
+        }
+        match running.run_until_signal().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("corsica serve: {e}");
+                ExitCode::from(2)
+            }
+        }
+    })
 }

@@ -1,0 +1,535 @@
+//! The gateway's TOML configuration: parsing (errors point at line and column) and
+//! compilation into routes whose CORS policies are built, and so validated, by the engine.
+
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::time::Duration;
+
+use corsica::{ConfigError as PolicyError, Policy};
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The configuration used when `corsica serve` is given no file: listen on 127.0.0.1:8080,
+/// answer with the built-in echo upstream, and allow the usual local development origins
+/// with credentials.
+pub const EMBEDDED_DEFAULT: &str = r#"# corsica serve: embedded default configuration
+listen = "127.0.0.1:8080"
+admin = "127.0.0.1:9090"
+
+[[route]]
+name = "echo"
+path = "/"
+upstream = "echo"
+
+[route.cors]
+origins = ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"]
+credentials = true
+methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+headers = ["content-type", "authorization", "x-api-key", "x-requested-with"]
+expose = ["x-request-id"]
+max_age = 600
+"#;
+
+/// A configuration error, with the file position it refers to.
+///
+/// ```
+/// let err = corsica_gateway::config::Config::parse("listen = 8080", "gw.toml").unwrap_err();
+/// assert!(err.to_string().starts_with("gw.toml:1:10: "));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct ConfigError {
+    /// The file name (or `<embedded>`).
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl ConfigError {
+    fn at(
+        text: &str,
+        file: &str,
+        span: Option<Range<usize>>,
+        message: impl Into<String>,
+    ) -> ConfigError {
+        let offset = span.map(|s| s.start).unwrap_or(0).min(text.len());
+        let before = &text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
+        ConfigError {
+            file: file.to_owned(),
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    listen: Option<Spanned<String>>,
+    admin: Option<Spanned<String>>,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    route: Vec<Spanned<RawRoute>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    max_header_bytes: Option<usize>,
+    max_headers: Option<usize>,
+    max_connections: Option<usize>,
+    upstream_timeout_ms: Option<u64>,
+    header_read_timeout_ms: Option<u64>,
+    shutdown_grace_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    name: Option<String>,
+    host: Option<Spanned<String>>,
+    path: Option<Spanned<String>>,
+    methods: Option<Vec<Spanned<String>>>,
+    upstream: Spanned<String>,
+    cors: Spanned<RawCors>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCors {
+    origins: Vec<Spanned<String>>,
+    #[serde(default)]
+    credentials: bool,
+    methods: Option<Vec<String>>,
+    #[serde(default)]
+    headers: Vec<String>,
+    #[serde(default)]
+    expose: Vec<String>,
+    max_age: Option<u64>,
+    #[serde(default)]
+    allow_null_origin: bool,
+    #[serde(default)]
+    allow_insecure_origins: bool,
+    #[serde(default)]
+    private_network: bool,
+}
+
+/// Where a route sends requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Upstream {
+    /// The built-in echo service: answers with the request it saw, as JSON.
+    Echo,
+    /// An HTTP server: `http://host:port`.
+    Http {
+        /// `host:port`.
+        authority: http::uri::Authority,
+    },
+}
+
+/// A compiled route.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// The route's name (for logs and metrics).
+    pub name: String,
+    /// Lower-case host to match (without port), if any.
+    pub host: Option<String>,
+    /// Path prefix to match, if any.
+    pub path: Option<String>,
+    /// Methods to match (for a preflight: its `Access-Control-Request-Method`), if any.
+    pub methods: Option<Vec<String>>,
+    /// Where requests go.
+    pub upstream: Upstream,
+    /// The CORS policy.
+    pub policy: Policy,
+}
+
+impl Route {
+    /// Whether the route matches a request (host without port, path, method — for a
+    /// preflight, the method it asks for).
+    ///
+    /// A path `"/api"` matches `/api` and `/api/...` but not `/apis`; `"/api/"` matches
+    /// what starts with `/api/`.
+    pub fn matches(&self, host: Option<&str>, path: &str, method: &str) -> bool {
+        if let Some(h) = &self.host {
+            if !host.is_some_and(|x| x.eq_ignore_ascii_case(h)) {
+                return false;
+            }
+        }
+        if let Some(p) = &self.path {
+            let ok = path == p
+                || (p.ends_with('/') && path.starts_with(p.as_str()))
+                || (path.starts_with(p.as_str()) && path.as_bytes().get(p.len()) == Some(&b'/'));
+            if !ok {
+                return false;
+            }
+        }
+        if let Some(m) = &self.methods {
+            if !m.iter().any(|x| x == method) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Limits, each with a safe default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most bytes of a request head (HTTP/1.1; over it the answer is 431). Default 16 KiB.
+    pub max_header_bytes: usize,
+    /// Most header lines of a request. Default 100.
+    pub max_headers: usize,
+    /// Most simultaneous client connections. Default 1024.
+    pub max_connections: usize,
+    /// Time for the upstream to answer with a response head (then 504). Default 30 s.
+    pub upstream_timeout: Duration,
+    /// Time for a client to send its request head. Default 10 s.
+    pub header_read_timeout: Duration,
+    /// Time in-flight requests get to finish on shutdown. Default 10 s.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_header_bytes: 16 * 1024,
+            max_headers: 100,
+            max_connections: 1024,
+            upstream_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A compiled configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The client listener.
+    pub listen: SocketAddr,
+    /// The admin listener (`/metrics`, `/healthz`), if any.
+    pub admin: Option<SocketAddr>,
+    /// Limits.
+    pub limits: Limits,
+    /// Routes, in order (first match wins).
+    pub routes: Vec<Route>,
+}
+
+impl Config {
+    /// The embedded default.
+    ///
+    /// ```
+    /// let c = corsica_gateway::config::Config::embedded();
+    /// assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+    /// ```
+    pub fn embedded() -> Config {
+        // The embedded text is tested to compile (see the tests); this cannot fail.
+        Config::parse(EMBEDDED_DEFAULT, "<embedded>")
+            .unwrap_or_else(|e| panic!("embedded config: {e}"))
+    }
+
+    /// Parses and compiles a configuration. Every error names its line and column.
+    ///
+    /// ```
+    /// use corsica_gateway::config::Config;
+    /// let text = r#"
+    /// [[route]]
+    /// upstream = "echo"
+    /// [route.cors]
+    /// origins = ["*"]
+    /// credentials = true
+    /// "#;
+    /// let err = Config::parse(text, "gw.toml").unwrap_err();
+    /// assert_eq!((err.line, err.column), (4, 1));
+    /// assert!(err.message.contains("credentials cannot be allowed with origin \"*\""));
+    /// ```
+    pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            ConfigError::at(text, file, e.span(), e.message().trim_end().to_owned())
+        })?;
+        let addr = |s: &Option<Spanned<String>>,
+                    default: Option<&str>,
+                    key: &str|
+         -> Result<Option<SocketAddr>, ConfigError> {
+            match s {
+                Some(v) => v.get_ref().parse::<SocketAddr>().map(Some).map_err(|_| {
+                    ConfigError::at(
+                        text,
+                        file,
+                        Some(v.span()),
+                        format!("{key} = \"{}\" is not an address: write ip:port, e.g. \"127.0.0.1:8080\"", v.get_ref()),
+                    )
+                }),
+                None => Ok(default.and_then(|d| d.parse().ok())),
+            }
+        };
+        let listen = addr(&raw.listen, Some("127.0.0.1:8080"), "listen")?
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let admin = addr(&raw.admin, None, "admin")?;
+        let d = Limits::default();
+        let ms = Duration::from_millis;
+        let limits = Limits {
+            max_header_bytes: raw
+                .limits
+                .max_header_bytes
+                .unwrap_or(d.max_header_bytes)
+                .max(8192),
+            max_headers: raw.limits.max_headers.unwrap_or(d.max_headers).max(1),
+            max_connections: raw
+                .limits
+                .max_connections
+                .unwrap_or(d.max_connections)
+                .max(1),
+            upstream_timeout: raw
+                .limits
+                .upstream_timeout_ms
+                .map(ms)
+                .unwrap_or(d.upstream_timeout),
+            header_read_timeout: raw
+                .limits
+                .header_read_timeout_ms
+                .map(ms)
+                .unwrap_or(d.header_read_timeout),
+            shutdown_grace: raw
+                .limits
+                .shutdown_grace_ms
+                .map(ms)
+                .unwrap_or(d.shutdown_grace),
+        };
+        if raw.route.is_empty() {
+            return Err(ConfigError::at(
+                text,
+                file,
+                None,
+                "no [[route]]: add at least one route with an upstream and a [route.cors] table",
+            ));
+        }
+        let mut routes = Vec::with_capacity(raw.route.len());
+        for (i, spanned) in raw.route.into_iter().enumerate() {
+            let route_span = spanned.span();
+            let r = spanned.into_inner();
+            routes.push(compile_route(text, file, i, route_span, r)?);
+        }
+        Ok(Config {
+            listen,
+            admin,
+            limits,
+            routes,
+        })
+    }
+}
+
+fn compile_route(
+    text: &str,
+    file: &str,
+    index: usize,
+    _span: Range<usize>,
+    r: RawRoute,
+) -> Result<Route, ConfigError> {
+    let err = |span: Range<usize>, msg: String| ConfigError::at(text, file, Some(span), msg);
+    let name = r.name.unwrap_or_else(|| format!("route-{}", index + 1));
+    let upstream = parse_upstream(r.upstream.get_ref()).map_err(|m| err(r.upstream.span(), m))?;
+    let host = match &r.host {
+        Some(h) => {
+            let v = h.get_ref();
+            if v.is_empty() || v.contains(['/', ':', ' ']) {
+                return Err(err(
+                    h.span(),
+                    format!(
+                        "host = \"{v}\": write a bare host name, e.g. \"api.example.com\" (no scheme, port or path)"
+                    ),
+                ));
+            }
+            Some(v.to_ascii_lowercase())
+        }
+        None => None,
+    };
+    let path = match &r.path {
+        Some(p) => {
+            if !p.get_ref().starts_with('/') {
+                return Err(err(
+                    p.span(),
+                    format!(
+                        "path = \"{}\": a path prefix starts with `/`, e.g. \"/api/\"",
+                        p.get_ref()
+                    ),
+                ));
+            }
+            Some(p.get_ref().clone())
+        }
+        None => None,
+    };
+    let methods = match &r.methods {
+        Some(ms) => {
+            let mut out = Vec::new();
+            for m in ms {
+                if !corsica::method::is_token(m.get_ref().as_bytes()) {
+                    return Err(err(
+                        m.span(),
+                        format!("methods: `{}` is not a method name", m.get_ref()),
+                    ));
+                }
+                out.push(corsica::method::normalize(m.get_ref()).into_owned());
+            }
+            Some(out)
+        }
+        None => None,
+    };
+    let cors_span = r.cors.span();
+    let c = r.cors.into_inner();
+    let mut b = Policy::builder()
+        .allow_origins(c.origins.iter().map(|o| o.get_ref().clone()))
+        .allow_credentials(c.credentials)
+        .allow_headers(c.headers.iter().cloned())
+        .expose_headers(c.expose.iter().cloned())
+        .allow_null_origin(c.allow_null_origin)
+        .allow_insecure_origins(c.allow_insecure_origins)
+        .allow_private_network(c.private_network);
+    if let Some(m) = &c.methods {
+        b = b.allow_methods(m.iter().cloned());
+    }
+    if let Some(age) = c.max_age {
+        b = b.max_age_secs(age);
+    }
+    let policy = b.build().map_err(|e| {
+        // Point at the offending origin when there is one, else at the [route.cors] table.
+        let span = match &e {
+            PolicyError::InvalidOrigin { entry, .. }
+            | PolicyError::InsecureOriginWithCredentials { origin: entry } => c
+                .origins
+                .iter()
+                .find(|o| {
+                    o.get_ref() == entry
+                        || corsica::OriginEntry::parse(o.get_ref())
+                            .is_ok_and(|p| p.to_string() == *entry)
+                })
+                .map(|o| o.span())
+                .unwrap_or(cors_span.clone()),
+            _ => cors_span.clone(),
+        };
+        err(span, format!("route \"{name}\": {e}"))
+    })?;
+    Ok(Route {
+        name,
+        host,
+        path,
+        methods,
+        upstream,
+        policy,
+    })
+}
+
+fn parse_upstream(s: &str) -> Result<Upstream, String> {
+    if s == "echo" {
+        return Ok(Upstream::Echo);
+    }
+    let fix = "write \"http://host:port\" or \"echo\"";
+    let uri: http::Uri = s
+        .parse()
+        .map_err(|_| format!("upstream = \"{s}\" is not a URL: {fix}"))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            return Err(format!(
+                "upstream = \"{s}\": https upstreams are not supported yet; terminate TLS in front of the upstream or use http on a private network"
+            ));
+        }
+        _ => return Err(format!("upstream = \"{s}\" has no http:// scheme: {fix}")),
+    }
+    if uri.path() != "/" && !uri.path().is_empty() || uri.query().is_some() {
+        return Err(format!(
+            "upstream = \"{s}\" has a path: the request's path is passed as is; {fix}"
+        ));
+    }
+    let authority = uri
+        .authority()
+        .cloned()
+        .ok_or_else(|| format!("upstream = \"{s}\" has no host: {fix}"))?;
+    Ok(Upstream::Http { authority })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_compiles() {
+        let c = Config::embedded();
+        assert_eq!(c.routes.len(), 1);
+        assert_eq!(c.routes[0].upstream, Upstream::Echo);
+        assert!(c.routes[0].policy.allows_credentials());
+        assert_eq!(
+            c.admin.map(|a| a.to_string()).as_deref(),
+            Some("127.0.0.1:9090")
+        );
+    }
+
+    #[test]
+    fn errors_point_at_line_and_column() {
+        let cases: &[(&str, (usize, usize), &str)] = &[
+            ("listen = 8080\n", (1, 10), "invalid type"),
+            (
+                "listen = \"localhost\"\n[[route]]\nupstream=\"echo\"\n[route.cors]\norigins=[\"*\"]\n",
+                (1, 10),
+                "is not an address",
+            ),
+            (
+                "[[route]]\nupstream = \"echo\"\nfoo = 1\n[route.cors]\norigins=[\"*\"]\n",
+                (3, 1),
+                "unknown field `foo`",
+            ),
+            (
+                "[[route]]\nupstream = \"ftp://x\"\n[route.cors]\norigins=[\"*\"]\n",
+                (2, 12),
+                "has no http:// scheme",
+            ),
+            (
+                "[[route]]\nupstream = \"echo\"\n[route.cors]\norigins = [\"https://a.example\", \"https://*.com\"]\n",
+                (4, 33),
+                "public suffix",
+            ),
+            (
+                "[[route]]\nupstream = \"echo\"\n[route.cors]\norigins = [\"http://a.example\"]\ncredentials = true\n",
+                (4, 12),
+                "plain http",
+            ),
+            (
+                "[[route]]\nupstream = \"echo\"\n[route.cors]\norigins = [\"*\"]\nmax_age = 999999\n",
+                (3, 1),
+                "over 24 hours",
+            ),
+            (
+                "[[route]]\npath = \"api\"\nupstream = \"echo\"\n[route.cors]\norigins = [\"*\"]\n",
+                (2, 8),
+                "starts with `/`",
+            ),
+            ("listen = \"127.0.0.1:1\"\n", (1, 1), "no [[route]]"),
+        ];
+        for (text, (line, col), msg) in cases {
+            let e = Config::parse(text, "t.toml").unwrap_err();
+            assert_eq!((e.line, e.column), (*line, *col), "{text}: {e}");
+            assert!(e.message.contains(msg), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn route_matching() {
+        let text = "[[route]]\nhost = \"API.example.com\"\npath = \"/api\"\nmethods = [\"get\"]\nupstream = \"echo\"\n[route.cors]\norigins = [\"*\"]\n";
+        let c = Config::parse(text, "t").unwrap();
+        let r = &c.routes[0];
+        assert!(r.matches(Some("api.example.com"), "/api", "GET"));
+        assert!(r.matches(Some("api.EXAMPLE.com"), "/api/x", "GET"));
+        assert!(!r.matches(Some("api.example.com"), "/apis", "GET"));
+        assert!(!r.matches(Some("other.example.com"), "/api", "GET"));
+        assert!(!r.matches(None, "/api", "GET"));
+        assert!(!r.matches(Some("api.example.com"), "/api", "POST"));
+    }
+}

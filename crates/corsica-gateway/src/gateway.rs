@@ -1,0 +1,318 @@
+//! Listeners, reloads and shutdown.
+//!
+//! - Clients: HTTP/1.1 and h2c (prior knowledge) on one port, at most
+//!   `limits.max_connections` at once, request heads bounded (431 beyond), header read
+//!   timeout.
+//! - Admin: `GET /metrics` (Prometheus text) and `GET /healthz`.
+//! - Reload: [`Running::reload`] (called on SIGHUP and when the file changes) swaps the
+//!   configuration atomically; requests in flight finish with the one they started with. An
+//!   invalid file is logged with its line and column and the running configuration stays.
+//! - Shutdown: stop accepting, let in-flight requests finish within `shutdown_grace`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, ConfigError};
+use crate::metrics::Metrics;
+use crate::proxy::{self, Body, Shared};
+
+/// A running gateway.
+pub struct Running {
+    /// The client listener's address.
+    pub addr: SocketAddr,
+    /// The admin listener's address, if any.
+    pub admin_addr: Option<SocketAddr>,
+    shared: Arc<Shared>,
+    source: Option<PathBuf>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Starts the gateway with `config`; `source` is the file to reload from (watched for
+/// changes), if any.
+pub async fn start(config: Config, source: Option<PathBuf>) -> std::io::Result<Running> {
+    let listener = TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let admin = match config.admin {
+        Some(a) => Some(TcpListener::bind(a).await?),
+        None => None,
+    };
+    let admin_addr = admin.as_ref().map(TcpListener::local_addr).transpose()?;
+    let shared = Arc::new(Shared::new(config, Metrics::new()));
+    let (stop, stop_rx) = watch::channel(false);
+    let mut tasks = vec![tokio::spawn(serve_clients(
+        listener,
+        shared.clone(),
+        stop_rx.clone(),
+    ))];
+    if let Some(admin) = admin {
+        tasks.push(tokio::spawn(serve_admin(
+            admin,
+            shared.clone(),
+            stop_rx.clone(),
+        )));
+    }
+    let running = Running {
+        addr,
+        admin_addr,
+        shared,
+        source,
+        stop,
+        tasks,
+    };
+    Ok(running)
+}
+
+impl Running {
+    /// Reloads from the source file. On error the running configuration stays and the
+    /// error is returned (and logged, and counted).
+    pub fn reload(&self) -> Result<(), ConfigError> {
+        let Some(path) = &self.source else {
+            return Err(ConfigError {
+                file: "<embedded>".into(),
+                line: 1,
+                column: 1,
+                message: "running on the embedded default: there is no file to reload (start with --config FILE)".into(),
+            });
+        };
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            line: 1,
+            column: 1,
+            message: format!("cannot read the file: {e}"),
+        });
+        let result = text.and_then(|t| self.reload_text(&t, &file));
+        if let Err(e) = &result {
+            tracing::error!(target: "corsica::gateway", error = %e, "configuration reload failed; the running configuration stays");
+        }
+        result
+    }
+
+    /// Reloads from text (counted in the metrics either way).
+    pub fn reload_text(&self, text: &str, file: &str) -> Result<(), ConfigError> {
+        match Config::parse(text, file) {
+            Ok(new) => {
+                let old = self.shared.config.load();
+                if new.listen != old.listen || new.admin != old.admin {
+                    tracing::warn!(target: "corsica::gateway", "listen/admin address changes take effect on restart; routes and limits are reloaded now");
+                }
+                let routes = new.routes.len();
+                self.shared.config.store(Arc::new(new));
+                self.shared.metrics.reloads.with_label_values(&["ok"]).inc();
+                tracing::info!(target: "corsica::gateway", file, routes, "configuration reloaded");
+                Ok(())
+            }
+            Err(e) => {
+                self.shared
+                    .metrics
+                    .reloads
+                    .with_label_values(&["error"])
+                    .inc();
+                Err(e)
+            }
+        }
+    }
+
+    /// The Prometheus text of the gateway's metrics.
+    pub fn metrics(&self) -> String {
+        self.shared.metrics.render()
+    }
+
+    /// The running configuration.
+    pub fn config(&self) -> Arc<Config> {
+        self.shared.config.load_full()
+    }
+
+    /// Watches the source file (polling its size and modification time every
+    /// `interval`; portable, and cheap at one `stat` per interval) and reloads on change.
+    pub fn watch_file(self: &Arc<Self>, interval: Duration) -> Option<JoinHandle<()>> {
+        let path = self.source.clone()?;
+        let me = self.clone();
+        let mut stop = self.stop.subscribe();
+        Some(tokio::spawn(async move {
+            let stamp = |p: &PathBuf| -> Option<(SystemTime, u64)> {
+                let m = std::fs::metadata(p).ok()?;
+                Some((m.modified().ok()?, m.len()))
+            };
+            let mut last = stamp(&path);
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(interval) => {}
+                    _ = stop.changed() => return,
+                }
+                let now = stamp(&path);
+                if now != last && now.is_some() {
+                    last = now;
+                    let _ = me.reload();
+                }
+            }
+        }))
+    }
+
+    /// Stops accepting, lets in-flight requests finish within the configured grace, and
+    /// returns when every listener is closed.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+
+    /// Runs until SIGTERM or Ctrl-C, reloading on SIGHUP, then shuts down gracefully.
+    #[cfg(unix)]
+    pub async fn run_until_signal(self) -> std::io::Result<()> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let me = Arc::new(self);
+        let watcher = me.watch_file(Duration::from_millis(500));
+        let mut hup = signal(SignalKind::hangup())?;
+        let mut term = signal(SignalKind::terminate())?;
+        loop {
+            tokio::select! {
+                _ = hup.recv() => {
+                    tracing::info!(target: "corsica::gateway", "SIGHUP: reloading the configuration");
+                    let _ = me.reload();
+                }
+                _ = term.recv() => break,
+                _ = tokio::signal::ctrl_c() => break,
+            }
+        }
+        tracing::info!(target: "corsica::gateway", "shutting down: finishing in-flight requests");
+        let _ = me.stop.send(true);
+        if let Some(w) = watcher {
+            let _ = w.await;
+        }
+        match Arc::try_unwrap(me) {
+            Ok(running) => running.shutdown().await,
+            Err(_) => {
+                tracing::warn!(target: "corsica::gateway", "shutdown with tasks still holding the gateway")
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn serve_clients(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let limits = shared.config.load().limits;
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    loop {
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = stop.changed() => break,
+        };
+        let (stream, remote) = tokio::select! {
+            a = listener.accept() => match a {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(target: "corsica::gateway", error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let limits = shared.config.load().limits;
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .max_buf_size(limits.max_header_bytes)
+            .max_headers(limits.max_headers);
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
+        let svc_shared = shared.clone();
+        let service = service_fn(move |req: Request<Incoming>| {
+            let shared = svc_shared.clone();
+            async move { Ok::<_, std::convert::Infallible>(proxy::handle(shared, req, remote).await) }
+        });
+        let conn = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        let metrics = shared.metrics.clone();
+        metrics.connections.inc();
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(target: "corsica::gateway", error = %e, "connection ended with an error");
+            }
+            metrics.connections.dec();
+            drop(permit);
+        });
+    }
+    drop(listener);
+    let grace = shared.config.load().limits.shutdown_grace;
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(target: "corsica::gateway", grace_ms = grace.as_millis() as u64, "shutdown grace elapsed; closing remaining connections");
+    }
+}
+
+async fn serve_admin(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let (stream, _) = tokio::select! {
+            a = listener.accept() => match a { Ok(a) => a, Err(_) => continue },
+            _ = stop.changed() => break,
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req: Request<Incoming>| {
+                let shared = shared.clone();
+                async move { Ok::<_, std::convert::Infallible>(admin(&shared, &req)) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+fn admin(shared: &Shared, req: &Request<Incoming>) -> Response<Body> {
+    let (status, content_type, body) = match req.uri().path() {
+        "/metrics" => (
+            StatusCode::OK,
+            "text/plain; version=0.0.4",
+            shared.metrics.render(),
+        ),
+        "/healthz" => (StatusCode::OK, "text/plain", "ok\n".to_owned()),
+        _ => (
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            "try /metrics or /healthz\n".to_owned(),
+        ),
+    };
+    let mut r = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *r.status_mut() = status;
+    if let Ok(v) = http::HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(http::header::CONTENT_TYPE, v);
+    }
+    r
+}

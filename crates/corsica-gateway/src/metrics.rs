@@ -1,0 +1,114 @@
+//! Prometheus metrics of the gateway. Labels are bounded: route names come from the
+//! configuration and denial reasons from [`corsica::Reason::label`], never from requests.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+/// The gateway's metrics.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// Requests by route and outcome (`preflight_allowed`, `preflight_denied`,
+    /// `actual_allowed`, `actual_denied`, `not_cors`, `no_route`).
+    pub requests: IntCounterVec,
+    /// Denials by route and reason label.
+    pub denials: IntCounterVec,
+    /// Upstream response-head latency by route.
+    pub upstream_latency: HistogramVec,
+    /// Upstream failures by route and kind (`connect`, `timeout`).
+    pub upstream_errors: IntCounterVec,
+    /// Configuration reloads by result (`ok`, `error`).
+    pub reloads: IntCounterVec,
+    /// Open client connections.
+    pub connections: IntGauge,
+}
+
+impl Metrics {
+    /// Registers every metric in a fresh registry.
+    ///
+    /// ```
+    /// let m = corsica_gateway::metrics::Metrics::new();
+    /// m.reloads.with_label_values(&["ok"]).inc();
+    /// assert!(m.render().contains("corsica_config_reloads_total{result=\"ok\"} 1"));
+    /// ```
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("unique metric");
+            c
+        };
+        let requests = counter(
+            "corsica_requests_total",
+            "Requests by route and CORS outcome.",
+            &["route", "outcome"],
+        );
+        let denials = counter(
+            "corsica_denials_total",
+            "CORS denials by route and reason.",
+            &["route", "reason"],
+        );
+        let upstream_errors = counter(
+            "corsica_upstream_errors_total",
+            "Upstream failures answered by the gateway (502 connect, 504 timeout).",
+            &["route", "kind"],
+        );
+        let reloads = counter(
+            "corsica_config_reloads_total",
+            "Configuration reloads by result; an error keeps the running configuration.",
+            &["result"],
+        );
+        let upstream_latency = HistogramVec::new(
+            HistogramOpts::new(
+                "corsica_upstream_response_seconds",
+                "Time until the upstream's response head, by route.",
+            )
+            .buckets(vec![
+                0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ]),
+            &["route"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(upstream_latency.clone()))
+            .expect("unique metric");
+        let connections = IntGauge::new("corsica_client_connections", "Open client connections.")
+            .expect("valid metric");
+        registry
+            .register(Box::new(connections.clone()))
+            .expect("unique metric");
+        for result in ["ok", "error"] {
+            reloads.with_label_values(&[result]);
+        }
+        Metrics {
+            registry,
+            requests,
+            denials,
+            upstream_latency,
+            upstream_errors,
+            reloads,
+            connections,
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    ///
+    /// ```
+    /// assert!(corsica_gateway::metrics::Metrics::new().render().contains("corsica_client_connections 0"));
+    /// ```
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        // Encoding into a Vec cannot fail for well-formed metrics.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}

@@ -1,0 +1,338 @@
+//! The request path: route, decide with the engine, answer preflights at the edge,
+//! forward everything else (or echo it), and write the decision on every response,
+//! the gateway's own 502 and 504 included.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use corsica::{Decision, RequestKind};
+use http::header::{HOST, HeaderName, HeaderValue};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use crate::config::{Config, Route, Upstream};
+use crate::metrics::Metrics;
+
+/// Errors inside bodies.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// The body type of the gateway's requests and responses (streamed).
+pub type Body = http_body_util::combinators::BoxBody<Bytes, BoxError>;
+
+/// What every request handler shares: the current configuration (swapped on reload),
+/// the pooled upstream client, the metrics.
+pub struct Shared {
+    /// The running configuration.
+    pub config: ArcSwap<Config>,
+    /// The upstream client (keeps connections alive per upstream).
+    pub client: Client<HttpConnector, Body>,
+    /// Metrics.
+    pub metrics: Metrics,
+}
+
+impl Shared {
+    /// A shared state for `config`.
+    pub fn new(config: Config, metrics: Metrics) -> Shared {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(config.limits.upstream_timeout));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(std::time::Duration::from_secs(60))
+            .build(connector);
+        Shared {
+            config: ArcSwap::from_pointee(config),
+            client,
+            metrics,
+        }
+    }
+}
+
+fn full(text: impl Into<Bytes>) -> Body {
+    Full::new(text.into())
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+fn plain(status: StatusCode, text: &str) -> Response<Body> {
+    let mut r = Response::new(full(format!("{text}\n")));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+/// The request's host, lower-case, without port (Host header, else the URI's authority).
+fn host_of<B>(req: &Request<B>) -> Option<String> {
+    let raw = req
+        .headers()
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()))?;
+    let host = match raw.strip_prefix('[') {
+        Some(v6) => format!("[{}]", v6.split(']').next().unwrap_or_default()),
+        None => raw.split(':').next().unwrap_or_default().to_owned(),
+    };
+    Some(host.to_ascii_lowercase())
+}
+
+/// Hop-by-hop headers (RFC 9110 § 7.6.1), plus those named in `Connection`.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect();
+    for n in named {
+        headers.remove(n);
+    }
+    for n in [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    ] {
+        headers.remove(n);
+    }
+}
+
+/// The outcome label of a decision.
+fn outcome(d: &Decision) -> &'static str {
+    match (d.kind(), d.is_allowed()) {
+        (RequestKind::Preflight, true) => "preflight_allowed",
+        (RequestKind::Preflight, false) => "preflight_denied",
+        (RequestKind::Actual, true) => "actual_allowed",
+        (RequestKind::Actual, false) => "actual_denied",
+        (RequestKind::NotCors, _) => "not_cors",
+    }
+}
+
+/// Handles one client request.
+pub async fn handle(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+    remote: SocketAddr,
+) -> Response<Body> {
+    let config = shared.config.load_full();
+    let host = host_of(&req);
+    let preflight_method = (req.method() == Method::OPTIONS
+        && req.headers().contains_key(http::header::ORIGIN))
+    .then(|| {
+        req.headers()
+            .get(http::header::ACCESS_CONTROL_REQUEST_METHOD)
+    })
+    .flatten()
+    .and_then(|v| v.to_str().ok())
+    .map(str::to_owned);
+    let match_method = preflight_method.as_deref().unwrap_or(req.method().as_str());
+    let Some(route) = config
+        .routes
+        .iter()
+        .find(|r| r.matches(host.as_deref(), req.uri().path(), match_method))
+    else {
+        shared
+            .metrics
+            .requests
+            .with_label_values(&["", "no_route"])
+            .inc();
+        tracing::debug!(target: "corsica::gateway", method = %req.method(), path = req.uri().path(), "no route");
+        return plain(StatusCode::NOT_FOUND, "no route matches this request");
+    };
+    let decision = route.policy.decide(req.method(), req.headers());
+    shared
+        .metrics
+        .requests
+        .with_label_values(&[route.name.as_str(), outcome(&decision)])
+        .inc();
+    if let Some(reason) = decision.reason() {
+        shared
+            .metrics
+            .denials
+            .with_label_values(&[route.name.as_str(), reason.label()])
+            .inc();
+        tracing::info!(
+            target: "corsica::gateway",
+            route = %route.name,
+            kind = decision.kind().as_str(),
+            reason = reason.label(),
+            method = %req.method(),
+            path = req.uri().path(),
+            client = %remote.ip(),
+            "CORS denied: {reason}"
+        );
+    }
+    if decision.kind() == RequestKind::Preflight {
+        let mut r = Response::new(full(Bytes::new()));
+        *r.status_mut() = decision.status().unwrap_or(StatusCode::NO_CONTENT);
+        decision.apply(r.headers_mut());
+        return r;
+    }
+    let mut response = match &route.upstream {
+        Upstream::Echo => echo(req, remote).await,
+        Upstream::Http { authority } => {
+            forward(&shared, &config, route, authority, req, remote).await
+        }
+    };
+    decision.apply(response.headers_mut());
+    response
+}
+
+/// Forwards to an HTTP upstream, streaming both bodies.
+async fn forward(
+    shared: &Shared,
+    config: &Config,
+    route: &Route,
+    authority: &http::uri::Authority,
+    req: Request<Incoming>,
+    remote: SocketAddr,
+) -> Response<Body> {
+    let (mut parts, body) = req.into_parts();
+    let original_host = parts.headers.get(HOST).cloned().or_else(|| {
+        parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    });
+    strip_hop_by_hop(&mut parts.headers);
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let uri = match http::Uri::builder()
+        .scheme("http")
+        .authority(authority.clone())
+        .path_and_query(path_and_query)
+        .build()
+    {
+        Ok(u) => u,
+        Err(_) => return plain(StatusCode::BAD_REQUEST, "invalid request target"),
+    };
+    parts.uri = uri;
+    parts.version = Version::HTTP_11;
+    if let Ok(h) = HeaderValue::from_str(authority.as_str()) {
+        parts.headers.insert(HOST, h);
+    }
+    let xff = match parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(prev) => format!("{prev}, {}", remote.ip()),
+        None => remote.ip().to_string(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&xff) {
+        parts.headers.insert("x-forwarded-for", v);
+    }
+    parts
+        .headers
+        .insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    if let Some(h) = original_host {
+        parts.headers.insert("x-forwarded-host", h);
+    }
+    let upstream_req = Request::from_parts(parts, body.map_err(BoxError::from).boxed());
+    let started = Instant::now();
+    let result = tokio::time::timeout(
+        config.limits.upstream_timeout,
+        shared.client.request(upstream_req),
+    )
+    .await;
+    shared
+        .metrics
+        .upstream_latency
+        .with_label_values(&[route.name.as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    match result {
+        Ok(Ok(response)) => {
+            let (mut parts, body) = response.into_parts();
+            strip_hop_by_hop(&mut parts.headers);
+            Response::from_parts(parts, body.map_err(BoxError::from).boxed())
+        }
+        Ok(Err(e)) => {
+            shared
+                .metrics
+                .upstream_errors
+                .with_label_values(&[route.name.as_str(), "connect"])
+                .inc();
+            tracing::warn!(target: "corsica::gateway", route = %route.name, upstream = %authority, error = %e, "upstream unreachable: 502");
+            plain(
+                StatusCode::BAD_GATEWAY,
+                "502 Bad Gateway: the upstream is unreachable",
+            )
+        }
+        Err(_) => {
+            shared
+                .metrics
+                .upstream_errors
+                .with_label_values(&[route.name.as_str(), "timeout"])
+                .inc();
+            tracing::warn!(
+                target: "corsica::gateway",
+                route = %route.name,
+                upstream = %authority,
+                timeout_ms = config.limits.upstream_timeout.as_millis() as u64,
+                "upstream timed out: 504"
+            );
+            plain(
+                StatusCode::GATEWAY_TIMEOUT,
+                "504 Gateway Timeout: the upstream did not answer in time",
+            )
+        }
+    }
+}
+
+/// The most request-body bytes the echo upstream reads.
+const ECHO_BODY_LIMIT: usize = 1 << 20;
+
+/// The built-in echo upstream: answers with the request it saw, as JSON.
+async fn echo(req: Request<Incoming>, remote: SocketAddr) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, ECHO_BODY_LIMIT).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the echo upstream reads at most 1 MiB",
+            );
+        }
+    };
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let json = serde_json::json!({
+        "method": parts.method.as_str(),
+        "uri": parts.uri.to_string(),
+        "version": format!("{:?}", parts.version),
+        "client": remote.ip().to_string(),
+        "headers": headers,
+        "body": String::from_utf8_lossy(&body),
+    });
+    let mut r = Response::new(full(format!("{json:#}\n")));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r.headers_mut()
+        .insert("x-request-id", HeaderValue::from_static("echo"));
+    r
+}
