@@ -1,0 +1,182 @@
+//! The `corsica` binary: version, help, lint exit codes, serve's embedded default and
+//! reload on SIGHUP, graceful stop on SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_corsica");
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN).args(args).output().expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn version_and_help() {
+    let (code, out, _) = run(&["--version"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("corsica "), "{out}");
+    let (code, out, _) = run(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("serve") && out.contains("lint"), "{out}");
+}
+
+#[test]
+fn lint_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        "[[route]]\nupstream = \"echo\"\n[route.cors]\norigins = [\"https://a.example\"]\n",
+    )
+    .unwrap();
+    let (code, out, _) = run(&["lint", good.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("ok (1 route(s)"), "{out}");
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[route]]\nupstream = \"echo\"\n[route.cors]\norigins = [\"*\"]\ncredentials = true\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&["lint", bad.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with(&format!("{}:3:1: ", bad.display())),
+        "{err}"
+    );
+    assert!(
+        err.contains("credentials cannot be allowed with origin \"*\""),
+        "{err}"
+    );
+
+    let (code, _, err) = run(&["lint", dir.path().join("missing.toml").to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn print_default_config() {
+    let (code, out, _) = run(&["serve", "--print-default-config"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("upstream = \"echo\""), "{out}");
+}
+
+fn get(addr: &str, origin: &str) -> String {
+    let mut s = TcpStream::connect(addr).expect("connects");
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET /x HTTP/1.1\r\nHost: a\r\nOrigin: {origin}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    buf.to_ascii_lowercase()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_reloads_on_sighup_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gw.toml");
+    let config = |origin: &str| {
+        format!("[[route]]\nupstream = \"echo\"\n[route.cors]\norigins = [\"{origin}\"]\n")
+    };
+    std::fs::write(&path, config("https://a.example")).unwrap();
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--config",
+            path.to_str().unwrap(),
+            "--listen",
+            &addr,
+            "--log-format",
+            "json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert!(line.contains(&addr), "{line}");
+
+    assert!(
+        get(&addr, "https://a.example").contains("access-control-allow-origin: https://a.example")
+    );
+    // Rewrite with a different origin and send SIGHUP (the file watcher may also pick it up).
+    std::fs::write(&path, config("https://b.example")).unwrap();
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if get(&addr, "https://b.example")
+            .contains("access-control-allow-origin: https://b.example")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the reload did not take effect");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // An invalid file keeps the running configuration.
+    std::fs::write(
+        &path,
+        "[[route]]\nupstream = \"echo\"\n[route.cors]\norigins = [\"https://*.com\"]\n",
+    )
+    .unwrap();
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        get(&addr, "https://b.example").contains("access-control-allow-origin: https://b.example")
+    );
+
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "{status}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "SIGTERM did not stop the gateway"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,55 @@
+//! The configurations the project documents must be valid: the README's TOML blocks, the
+//! example file, and the embedded default.
+
+use corsica_gateway::config::{Config, EMBEDDED_DEFAULT, Upstream};
+
+fn repo_file(path: &str) -> String {
+    let full = concat!(env!("CARGO_MANIFEST_DIR"), "/../../").to_owned() + path;
+    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
+}
+
+#[test]
+fn readme_toml_blocks_compile() {
+    let readme = repo_file("README.md");
+    let mut blocks = 0;
+    let mut rest = readme.as_str();
+    while let Some(start) = rest.find("```toml\n") {
+        let body = &rest[start + 8..];
+        let end = body.find("```").expect("closed block");
+        Config::parse(&body[..end], "README.md")
+            .unwrap_or_else(|e| panic!("README block {blocks}: {e}"));
+        blocks += 1;
+        rest = &body[end..];
+    }
+    assert!(blocks >= 1, "the README shows a gateway configuration");
+}
+
+#[test]
+fn example_file_compiles_with_the_documented_routes() {
+    let c = Config::parse(&repo_file("examples/gateway.toml"), "examples/gateway.toml").unwrap();
+    let names: Vec<&str> = c.routes.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "catalog-public-read",
+            "catalog-writes",
+            "orders",
+            "users",
+            "dev"
+        ]
+    );
+    assert!(c.routes[0].policy.origins().is_any());
+    assert!(!c.routes[0].policy.allows_credentials());
+    assert!(c.routes[1].policy.allows_credentials());
+    assert_eq!(c.routes[4].upstream, Upstream::Echo);
+    // A preflight for PUT on the catalog skips the read-only route.
+    assert!(!c.routes[0].matches(Some("api.example.com"), "/catalog/items", "PUT"));
+    assert!(c.routes[1].matches(Some("api.example.com"), "/catalog/items", "PUT"));
+}
+
+#[test]
+fn embedded_default_is_what_serve_prints() {
+    let c = Config::parse(EMBEDDED_DEFAULT, "<embedded>").unwrap();
+    assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(c.routes[0].upstream, Upstream::Echo);
+}
