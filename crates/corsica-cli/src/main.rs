@@ -21,7 +21,7 @@ use corsica_gateway::config::{Config, EMBEDDED_DEFAULT};
     long_about = "Corsica makes CORS (Cross-Origin Resource Sharing) correct, fast and explainable: \
         a gateway that applies CORS once for many backends, and (soon) a doctor that explains \
         why a browser blocks a request.",
-    after_help = "Subcommands on the roadmap: check, scan, explain. See README.md."
+    after_help = "Subcommands on the roadmap: scan. See README.md."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -54,6 +54,54 @@ enum Command {
         /// The TOML file.
         config: PathBuf,
     },
+    /// Do against a live URL what Chromium does for fetch(URL, {method, headers,
+    /// credentials}) from a page at ORIGIN, and explain the verdict.
+    /// Exit 0 allowed, 1 blocked by CORS, 2 usage or network error.
+    Check {
+        /// The URL passed to fetch().
+        url: String,
+        /// The page's origin, e.g. https://app.example.com.
+        #[arg(long)]
+        origin: String,
+        /// The method.
+        #[arg(short = 'X', long = "request", default_value = "GET")]
+        method: String,
+        /// A request header set by the page, 'Name: value' (repeatable).
+        #[arg(short = 'H', long = "header")]
+        headers: Vec<String>,
+        /// The credentials mode.
+        #[arg(long, value_enum, default_value_t = CredentialsArg::SameOrigin)]
+        credentials: CredentialsArg,
+        /// Print one JSON object instead of the trace.
+        #[arg(long)]
+        json: bool,
+        /// Accept invalid TLS certificates (self-signed development servers).
+        #[arg(long, short = 'k')]
+        insecure: bool,
+        /// Resolve HOST to ADDR, like curl (HOST:PORT:ADDR; repeatable).
+        #[arg(long)]
+        resolve: Vec<String>,
+        /// Per-request timeout in seconds.
+        #[arg(long, default_value_t = 10.0)]
+        timeout: f64,
+    },
+    /// Explain every cross-origin request of a HAR file exported from DevTools.
+    /// Exit 0 none blocked, 1 some blocked, 2 unreadable file.
+    Explain {
+        /// The HAR file.
+        #[arg(long)]
+        har: PathBuf,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CredentialsArg {
+    Omit,
+    SameOrigin,
+    Include,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -80,6 +128,51 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Lint { config } => lint(&config),
+        Command::Check {
+            url,
+            origin,
+            method,
+            headers,
+            credentials,
+            json,
+            insecure,
+            resolve,
+            timeout,
+        } => {
+            let credentials = match credentials {
+                CredentialsArg::Omit => corsica::fetch::Credentials::Omit,
+                CredentialsArg::SameOrigin => corsica::fetch::Credentials::SameOrigin,
+                CredentialsArg::Include => corsica::fetch::Credentials::Include,
+            };
+            let mut live = corsica_doctor::LiveOptions {
+                insecure,
+                ..Default::default()
+            };
+            if !(timeout.is_finite() && timeout > 0.0) {
+                eprintln!("corsica check: --timeout must be a positive number of seconds");
+                return ExitCode::from(2);
+            }
+            live.timeout = std::time::Duration::from_secs_f64(timeout);
+            for r in &resolve {
+                match corsica_doctor::live::parse_resolve(r) {
+                    Ok(pair) => live.resolve.push(pair),
+                    Err(e) => {
+                        eprintln!("corsica check: {e}");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            let args = corsica_doctor::CheckArgs {
+                url,
+                origin,
+                method,
+                headers,
+                credentials,
+                live,
+            };
+            check(&args, json)
+        }
+        Command::Explain { har, json } => explain(&har, json),
         Command::Serve {
             config,
             listen,
@@ -93,6 +186,55 @@ fn main() -> ExitCode {
             }
             init_logs(log_format);
             serve(config, listen, admin)
+        }
+    }
+}
+
+fn color() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+fn check(args: &corsica_doctor::CheckArgs, json: bool) -> ExitCode {
+    match corsica_doctor::check(args) {
+        Ok((request, outcome)) => {
+            if json {
+                println!("{}", corsica_doctor::report::to_json(&request, &outcome));
+            } else {
+                print!(
+                    "{}",
+                    corsica_doctor::report::to_text(&request, &outcome, color())
+                );
+            }
+            ExitCode::from(corsica_doctor::report::exit_code(&outcome))
+        }
+        Err(e) => {
+            eprintln!("corsica check: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn explain(path: &PathBuf, json: bool) -> ExitCode {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("corsica explain: cannot read {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    match corsica_doctor::har::explain(&text) {
+        Ok(explanation) => {
+            if json {
+                println!("{}", explanation.to_json());
+            } else {
+                print!("{}", explanation.to_text(color()));
+            }
+            ExitCode::from(explanation.exit_code())
+        }
+        Err(e) => {
+            eprintln!("corsica explain: {}: {e}", path.display());
+            ExitCode::from(2)
         }
     }
 }

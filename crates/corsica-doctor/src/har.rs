@@ -1,0 +1,346 @@
+//! `corsica explain --har`: explains, offline, every cross-origin request of a HAR file
+//! exported from Chrome or Firefox DevTools.
+//!
+//! For each cross-origin `fetch`/XHR (a redirect chain counts as one request; its preflight
+//! is paired with it), the doctor rebuilds the page's `fetch()` call and replays the
+//! recorded responses through the browser model: the verdict, Chromium's error and the fix
+//! come out exactly as for a live `corsica check`.
+//!
+//! What a HAR cannot say, and how it is inferred:
+//! - the page's origin: the first page's URL, else the first document request;
+//! - the credentials mode: `include` when the request carried cookies (or an
+//!   `Authorization` it could only get from the browser), otherwise the default;
+//! - the page's own headers: the names listed in the preflight's
+//!   `Access-Control-Request-Headers` (with the values the actual request carried), plus
+//!   `Content-Type`, `Content-Language` and `Range` if present (the browser adds the rest).
+
+use corsica::Origin;
+use corsica::fetch::{
+    Credentials, FetchRequest, HttpRequest, HttpResponse, NetworkError, Outcome, Server, Verdict,
+    simulate,
+};
+use serde_json::{Value, json};
+
+/// Errors reading a HAR file (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum HarError {
+    /// Not JSON.
+    #[error("not a HAR file: {0}")]
+    Json(#[from] serde_json::Error),
+    /// JSON without `log.entries`.
+    #[error(
+        "not a HAR file: no `log.entries` array (export it from DevTools: Network panel → Export HAR)"
+    )]
+    Shape,
+}
+
+/// One recorded exchange.
+#[derive(Debug, Clone)]
+struct Entry {
+    method: String,
+    url: String,
+    request_headers: Vec<(String, String)>,
+    has_cookies: bool,
+    status: u16,
+    response_headers: Vec<(String, String)>,
+    redirect_url: Option<String>,
+    resource_type: String,
+}
+
+impl Entry {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.request_headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    fn is_preflight(&self) -> bool {
+        self.method == "OPTIONS"
+            && (self.resource_type == "preflight"
+                || self.header("access-control-request-method").is_some())
+    }
+}
+
+fn pairs(v: &Value) -> Vec<(String, String)> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|h| {
+                    Some((
+                        h["name"].as_str()?.to_owned(),
+                        h["value"].as_str()?.to_owned(),
+                    ))
+                })
+                .filter(|(n, _)| !n.starts_with(':'))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn parse_entries(har: &Value) -> Result<Vec<Entry>, HarError> {
+    let entries = har["log"]["entries"].as_array().ok_or(HarError::Shape)?;
+    Ok(entries
+        .iter()
+        .filter_map(|e| {
+            let req = &e["request"];
+            let resp = &e["response"];
+            Some(Entry {
+                method: req["method"].as_str()?.to_owned(),
+                url: req["url"].as_str()?.to_owned(),
+                request_headers: pairs(&req["headers"]),
+                has_cookies: req["cookies"].as_array().is_some_and(|c| !c.is_empty())
+                    || pairs(&req["headers"])
+                        .iter()
+                        .any(|(n, _)| n.eq_ignore_ascii_case("cookie")),
+                status: u16::try_from(resp["status"].as_u64().unwrap_or(0)).unwrap_or(0),
+                response_headers: pairs(&resp["headers"]),
+                redirect_url: resp["redirectURL"]
+                    .as_str()
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned),
+                resource_type: e["_resourceType"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_ascii_lowercase(),
+            })
+        })
+        .collect())
+}
+
+fn origin_of(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    matches!(u.scheme(), "http" | "https").then(|| u.origin().ascii_serialization())
+}
+
+fn same_url(a: &str, b: &str) -> bool {
+    match (url::Url::parse(a), url::Url::parse(b)) {
+        (Ok(mut x), Ok(mut y)) => {
+            x.set_fragment(None);
+            y.set_fragment(None);
+            x == y
+        }
+        _ => a == b,
+    }
+}
+
+/// Replays recorded responses: each request gets the next unused entry with the same
+/// method and URL.
+struct Replay<'a> {
+    entries: &'a [Entry],
+    used: Vec<bool>,
+    /// The first entry this request may use (its preflight or first hop).
+    start: usize,
+}
+
+impl Server for Replay<'_> {
+    fn send(&mut self, request: &HttpRequest) -> Result<HttpResponse, NetworkError> {
+        let found = self
+            .entries
+            .iter()
+            .enumerate()
+            .skip(self.start)
+            .find_map(|(i, e)| {
+                (!self.used[i]
+                    && e.method == request.method
+                    && same_url(&e.url, &request.url)
+                    && e.is_preflight() == request.preflight)
+                    .then_some(i)
+            });
+        let Some(i) = found else {
+            return Err(NetworkError(if request.preflight {
+                format!(
+                    "the HAR has no preflight for {}: it was probably answered from Chromium's preflight cache, so this request cannot be explained from the file",
+                    request.url
+                )
+            } else {
+                format!(
+                    "the HAR has no {} {} to replay",
+                    request.method, request.url
+                )
+            }));
+        };
+        self.used[i] = true;
+        let e = &self.entries[i];
+        if e.status == 0 {
+            return Err(NetworkError(format!(
+                "the HAR recorded no response for {} {}",
+                e.method, e.url
+            )));
+        }
+        let mut r = HttpResponse::new(e.status);
+        for (n, v) in &e.response_headers {
+            r = r.header(n.clone(), v.clone());
+        }
+        Ok(r)
+    }
+}
+
+/// One explained request.
+#[derive(Debug, Clone)]
+pub struct Explained {
+    /// The rebuilt `fetch()` call.
+    pub request: FetchRequest,
+    /// The model's verdict on the recorded responses.
+    pub outcome: Outcome,
+}
+
+/// The result of explaining a HAR file.
+#[derive(Debug, Clone)]
+pub struct Explanation {
+    /// The page's origin, if it could be found.
+    pub page_origin: Option<String>,
+    /// Every cross-origin request, in order.
+    pub requests: Vec<Explained>,
+}
+
+impl Explanation {
+    /// 0 when no request is blocked, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        u8::from(
+            self.requests
+                .iter()
+                .any(|r| matches!(r.outcome.verdict, Verdict::Blocked(_))),
+        )
+    }
+
+    /// `{"page_origin": str | null, "requests": [{"url", "method", ...the check object...}]}`.
+    pub fn to_json(&self) -> Value {
+        let requests: Vec<Value> = self
+            .requests
+            .iter()
+            .map(|r| {
+                let mut v = crate::report::to_json(&r.request, &r.outcome);
+                v["url"] = json!(r.request.url);
+                v["method"] = json!(r.request.method);
+                v
+            })
+            .collect();
+        json!({"page_origin": self.page_origin, "requests": requests})
+    }
+
+    /// The human report: each request's trace and verdict.
+    pub fn to_text(&self, color: bool) -> String {
+        let mut out = format!(
+            "page origin: {}\n{} cross-origin request(s)\n",
+            self.page_origin.as_deref().unwrap_or("unknown"),
+            self.requests.len()
+        );
+        for (i, r) in self.requests.iter().enumerate() {
+            out.push_str(&format!("\n=== #{} ===\n", i + 1));
+            out.push_str(&crate::report::to_text(&r.request, &r.outcome, color));
+        }
+        out
+    }
+}
+
+/// Explains every cross-origin request of a HAR document.
+///
+/// ```
+/// let har = r#"{"log": {"pages": [{"title": "https://app.example.com/"}], "entries": [
+///   {"request": {"method": "GET", "url": "https://api.example.com/x", "headers": [{"name": "Origin", "value": "https://app.example.com"}]},
+///    "response": {"status": 200, "headers": []}, "_resourceType": "fetch"}]}}"#;
+/// let e = corsica_doctor::har::explain(har)?;
+/// assert_eq!(e.page_origin.as_deref(), Some("https://app.example.com"));
+/// let b = e.requests[0].outcome.blocked().unwrap();
+/// assert_eq!(b.error.as_str(), "MissingAllowOriginHeader");
+/// # Ok::<(), corsica_doctor::har::HarError>(())
+/// ```
+pub fn explain(text: &str) -> Result<Explanation, HarError> {
+    let har: Value = serde_json::from_str(text)?;
+    let entries = parse_entries(&har)?;
+    let page_origin = har["log"]["pages"]
+        .as_array()
+        .and_then(|p| p.first())
+        .and_then(|p| p["title"].as_str())
+        .and_then(origin_of)
+        .or_else(|| {
+            entries
+                .iter()
+                .find(|e| e.resource_type == "document")
+                .and_then(|e| origin_of(&e.url))
+        })
+        .or_else(|| {
+            entries
+                .iter()
+                .filter_map(|e| e.header("origin"))
+                .find(|o| *o != "null")
+                .map(str::to_owned)
+        });
+    let Some(page) = page_origin.clone().and_then(|o| Origin::parse(&o).ok()) else {
+        return Ok(Explanation {
+            page_origin,
+            requests: Vec::new(),
+        });
+    };
+    let mut consumed = vec![false; entries.len()];
+    let mut requests = Vec::new();
+    for i in 0..entries.len() {
+        let e = &entries[i];
+        if consumed[i] || e.is_preflight() {
+            continue;
+        }
+        let relevant = matches!(e.resource_type.as_str(), "fetch" | "xhr" | "")
+            && (origin_of(&e.url).as_deref() != Some(page.as_str()) || e.redirect_url.is_some());
+        if !relevant {
+            continue;
+        }
+        // Follow the redirect chain so that its hops are not explained twice.
+        let mut chain = vec![i];
+        let mut cur = i;
+        while let Some(next_url) = entries[cur].redirect_url.clone() {
+            let Some(j) = (cur + 1..entries.len()).find(|&j| {
+                !consumed[j] && !entries[j].is_preflight() && same_url(&entries[j].url, &next_url)
+            }) else {
+                break;
+            };
+            chain.push(j);
+            cur = j;
+        }
+        let crosses = chain
+            .iter()
+            .any(|&j| origin_of(&entries[j].url).as_deref() != Some(page.as_str()));
+        if !crosses {
+            continue;
+        }
+        for &j in &chain {
+            consumed[j] = true;
+        }
+        // The preflight that precedes the first hop, for the page's header names.
+        let preflight = (0..i)
+            .rev()
+            .find(|&j| entries[j].is_preflight() && same_url(&entries[j].url, &e.url));
+        let mut request = FetchRequest::new(page.clone(), e.url.clone()).method(e.method.clone());
+        if chain.iter().any(|&j| entries[j].has_cookies) {
+            request = request.credentials(Credentials::Include);
+        }
+        let mut names: Vec<String> = preflight
+            .and_then(|j| entries[j].header("access-control-request-headers"))
+            .map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_ascii_lowercase())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for n in ["content-type", "content-language", "range"] {
+            if e.header(n).is_some() && !names.iter().any(|x| x == n) {
+                names.push(n.to_owned());
+            }
+        }
+        for n in names {
+            let value = e.header(&n).unwrap_or("1").to_owned();
+            request = request.header(n, value);
+        }
+        let mut replay = Replay {
+            entries: &entries,
+            used: vec![false; entries.len()],
+            start: preflight.unwrap_or(i),
+        };
+        let outcome = simulate(&request, &mut replay, None);
+        requests.push(Explained { request, outcome });
+    }
+    Ok(Explanation {
+        page_origin,
+        requests,
+    })
+}

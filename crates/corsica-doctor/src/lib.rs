@@ -1,0 +1,117 @@
+//! # corsica-doctor: why is my request blocked?
+//!
+//! - [`check`]: performs against a live server exactly what Chromium would do for
+//!   `fetch(url, {method, headers, credentials})` from a page at an origin (preflight,
+//!   redirects, tainted origin), and explains the verdict with Chromium's error, console
+//!   message and a fix.
+//! - [`har`]: the same explanations, offline, for every cross-origin request of a HAR file
+//!   exported from DevTools.
+//!
+//! Both run the [`corsica::fetch`] browser model, which the conformance suite proves
+//! against real Chromium.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod har;
+pub mod live;
+pub mod report;
+
+use corsica::Origin;
+use corsica::fetch::{Credentials, FetchRequest, Outcome, simulate};
+
+pub use live::{LiveOptions, LiveServer};
+
+/// Usage errors of the doctor (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum DoctorError {
+    /// `--origin` is not an origin.
+    #[error("--origin: {0}")]
+    Origin(#[from] corsica::OriginError),
+    /// A `-H` argument is not `Name: value`.
+    #[error("-H `{0}`: write a header as 'Name: value', e.g. -H 'X-API-Key: secret'")]
+    Header(String),
+    /// The URL is not an absolute http(s) URL.
+    #[error("`{0}` is not an absolute http:// or https:// URL")]
+    Url(String),
+    /// The HTTP client could not be set up.
+    #[error(transparent)]
+    Client(#[from] live::ClientError),
+}
+
+/// What `corsica check` is asked.
+#[derive(Debug, Clone)]
+pub struct CheckArgs {
+    /// The URL passed to `fetch()`.
+    pub url: String,
+    /// The page's origin.
+    pub origin: String,
+    /// The method.
+    pub method: String,
+    /// Headers as `Name: value`.
+    pub headers: Vec<String>,
+    /// The credentials mode.
+    pub credentials: Credentials,
+    /// How to reach the server.
+    pub live: LiveOptions,
+}
+
+/// Builds the `fetch()` call a check simulates.
+///
+/// ```
+/// use corsica_doctor::{CheckArgs, fetch_request};
+/// let args = CheckArgs {
+///     url: "https://api.example.com/x".into(),
+///     origin: "https://app.example.com".into(),
+///     method: "PUT".into(),
+///     headers: vec!["X-API-Key: k".into()],
+///     credentials: Default::default(),
+///     live: Default::default(),
+/// };
+/// let r = fetch_request(&args)?;
+/// assert_eq!(r.headers, [("X-API-Key".to_owned(), "k".to_owned())]);
+/// # Ok::<(), corsica_doctor::DoctorError>(())
+/// ```
+pub fn fetch_request(args: &CheckArgs) -> Result<FetchRequest, DoctorError> {
+    let origin = Origin::parse(&args.origin)?;
+    match url::Url::parse(&args.url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+        _ => return Err(DoctorError::Url(args.url.clone())),
+    }
+    let mut request = FetchRequest::new(origin, args.url.clone())
+        .method(args.method.clone())
+        .credentials(args.credentials);
+    for h in &args.headers {
+        let Some((name, value)) = h.split_once(':') else {
+            return Err(DoctorError::Header(h.clone()));
+        };
+        let name = name.trim();
+        if !corsica::method::is_token(name.as_bytes()) {
+            return Err(DoctorError::Header(h.clone()));
+        }
+        request = request.header(name, value.trim());
+    }
+    Ok(request)
+}
+
+/// Runs a check against the live server.
+///
+/// ```no_run
+/// use corsica_doctor::{check, CheckArgs};
+/// let args = CheckArgs {
+///     url: "https://api.example.com/items".into(),
+///     origin: "https://app.example.com".into(),
+///     method: "GET".into(),
+///     headers: vec![],
+///     credentials: Default::default(),
+///     live: Default::default(),
+/// };
+/// let (request, outcome) = check(&args)?;
+/// println!("{}", corsica_doctor::report::to_text(&request, &outcome, false));
+/// # Ok::<(), corsica_doctor::DoctorError>(())
+/// ```
+pub fn check(args: &CheckArgs) -> Result<(FetchRequest, Outcome), DoctorError> {
+    let request = fetch_request(args)?;
+    let mut server = LiveServer::new(&args.live)?;
+    let outcome = simulate(&request, &mut server, None);
+    Ok((request, outcome))
+}

@@ -1,0 +1,175 @@
+//! A live HTTP client for the browser model: sends exactly the requests the model decides
+//! on (no redirect following of its own, no cookies), resolves `*.localhost` to loopback as
+//! browsers do, honours `--resolve` overrides, and times out with a clear error.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use corsica::fetch::{HttpRequest, HttpResponse, NetworkError, Server};
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+/// How to reach servers.
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    /// Accept invalid TLS certificates (self-signed development servers).
+    pub insecure: bool,
+    /// `host` → address overrides, like curl's `--resolve HOST:PORT:ADDR` (the port of the
+    /// URL is kept).
+    pub resolve: Vec<(String, IpAddr)>,
+    /// Per-request timeout (connect and response head).
+    pub timeout: Duration,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        LiveOptions {
+            insecure: false,
+            resolve: Vec::new(),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Parses curl's `HOST:PORT:ADDR` (the port is accepted and ignored: the URL's port is used).
+///
+/// ```
+/// let (host, ip) = corsica_doctor::live::parse_resolve("api.example.com:443:127.0.0.1")?;
+/// assert_eq!((host.as_str(), ip.to_string().as_str()), ("api.example.com", "127.0.0.1"));
+/// # Ok::<(), String>(())
+/// ```
+pub fn parse_resolve(s: &str) -> Result<(String, IpAddr), String> {
+    let mut parts = s.splitn(3, ':');
+    let (Some(host), Some(port), Some(addr)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(format!(
+            "--resolve `{s}`: write HOST:PORT:ADDR, e.g. api.example.com:443:127.0.0.1"
+        ));
+    };
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(format!(
+            "--resolve `{s}`: write HOST:PORT:ADDR, e.g. api.example.com:443:127.0.0.1"
+        ));
+    }
+    let addr = addr.trim_start_matches('[').trim_end_matches(']');
+    let ip: IpAddr = addr
+        .parse()
+        .map_err(|_| format!("--resolve `{s}`: `{addr}` is not an IP address"))?;
+    Ok((host.to_ascii_lowercase(), ip))
+}
+
+#[derive(Debug)]
+struct Resolver {
+    overrides: Vec<(String, IpAddr)>,
+}
+
+impl Resolve for Resolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let host = name.as_str().to_ascii_lowercase();
+        let fixed: Option<Vec<SocketAddr>> =
+            if let Some((_, ip)) = self.overrides.iter().find(|(h, _)| *h == host) {
+                Some(vec![SocketAddr::new(*ip, 0)])
+            } else if host == "localhost" || host.ends_with(".localhost") {
+                // As in browsers: `localhost` and every `*.localhost` name are loopback.
+                Some(vec![
+                    SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+                    SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 0),
+                ])
+            } else {
+                None
+            };
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> = match fixed {
+                Some(a) => a,
+                None => tokio::net::lookup_host((host.as_str(), 0)).await?.collect(),
+            };
+            let addrs: Addrs = Box::new(addrs.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+/// Errors building the client.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up the HTTP client: {0}")]
+pub struct ClientError(String);
+
+/// The live server: a blocking HTTP client (rustls, system roots).
+pub struct LiveServer {
+    client: reqwest::blocking::Client,
+    timeout: Duration,
+}
+
+static PROVIDER: Once = Once::new();
+
+impl LiveServer {
+    /// Builds the client.
+    ///
+    /// ```
+    /// let live = corsica_doctor::live::LiveServer::new(&Default::default());
+    /// assert!(live.is_ok());
+    /// ```
+    pub fn new(options: &LiveOptions) -> Result<LiveServer, ClientError> {
+        PROVIDER.call_once(|| {
+            // Fails only if another provider was installed first, which is fine.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        });
+        let client = reqwest::blocking::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(options.timeout)
+            .connect_timeout(options.timeout)
+            .danger_accept_invalid_certs(options.insecure)
+            .dns_resolver(Arc::new(Resolver {
+                overrides: options.resolve.clone(),
+            }))
+            .build()
+            .map_err(|e| ClientError(e.to_string()))?;
+        Ok(LiveServer {
+            client,
+            timeout: options.timeout,
+        })
+    }
+}
+
+impl Server for LiveServer {
+    fn send(&mut self, request: &HttpRequest) -> Result<HttpResponse, NetworkError> {
+        let method = reqwest::Method::from_bytes(request.method.as_bytes())
+            .map_err(|_| NetworkError(format!("invalid method `{}`", request.method)))?;
+        let mut builder = self.client.request(method, &request.url);
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let response = builder.send().map_err(|e| {
+            if e.is_timeout() {
+                NetworkError(format!(
+                    "{} timed out after {:.0?}",
+                    request.url, self.timeout
+                ))
+            } else if e.is_connect() {
+                NetworkError(format!(
+                    "cannot connect to {}: {}",
+                    request.url,
+                    root_cause(&e)
+                ))
+            } else {
+                NetworkError(format!("{}: {}", request.url, root_cause(&e)))
+            }
+        })?;
+        let mut out = HttpResponse::new(response.status().as_u16());
+        for (name, value) in response.headers() {
+            out = out.header(
+                name.as_str(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            );
+        }
+        Ok(out)
+    }
+}
+
+/// The innermost error message (reqwest wraps hyper wraps io).
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}

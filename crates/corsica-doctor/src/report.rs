@@ -1,0 +1,437 @@
+//! Rendering a simulated `fetch()`: the JSON contract of `corsica check --json`, the
+//! human step-by-step trace, and server-specific fix snippets.
+
+use corsica::fetch::{Blocked, CorsError, Credentials, FetchRequest, Outcome, Step, Verdict};
+use serde_json::{Value, json};
+
+/// The exit code of a verdict: 0 allowed, 1 blocked by CORS, 2 network or usage error.
+///
+/// ```
+/// use corsica::fetch::{Outcome, Verdict};
+/// let o = Outcome { verdict: Verdict::Failed { reason: "timeout".into() }, preflight: false, steps: vec![] };
+/// assert_eq!(corsica_doctor::report::exit_code(&o), 2);
+/// ```
+pub fn exit_code(outcome: &Outcome) -> u8 {
+    match outcome.verdict {
+        Verdict::Allowed { .. } => 0,
+        Verdict::Blocked(_) => 1,
+        Verdict::Failed { .. } => 2,
+    }
+}
+
+fn headers_json(headers: &[(String, String)]) -> Value {
+    Value::Array(headers.iter().map(|(n, v)| json!([n, v])).collect())
+}
+
+fn step_json(s: &Step) -> Value {
+    json!({
+        "kind": if s.request.preflight { "preflight" } else { "request" },
+        "method": s.request.method,
+        "url": s.request.url,
+        "request_headers": headers_json(&s.request.headers),
+        "status": s.response.as_ref().map(|r| r.status),
+        "response_headers": s.response.as_ref().map(|r| headers_json(&r.headers)),
+        "redirected": s.redirected,
+        "error": s.error.map(|e| e.as_str()),
+    })
+}
+
+/// The `--json` object: `{"allowed", "preflight", "error", "message", "hint", "steps"}`
+/// (the public contract of `corsica check`), plus `verdict`, `status`,
+/// `readable_headers` and `fixes`.
+pub fn to_json(request: &FetchRequest, outcome: &Outcome) -> Value {
+    let steps: Vec<Value> = outcome.steps.iter().map(step_json).collect();
+    match &outcome.verdict {
+        Verdict::Allowed {
+            status,
+            response_type,
+            readable_headers,
+            ..
+        } => json!({
+            "allowed": true,
+            "verdict": "allowed",
+            "preflight": outcome.preflight,
+            "error": null,
+            "message": format!("fetch() resolves with status {status} ({response_type:?})"),
+            "hint": "",
+            "status": status,
+            "readable_headers": readable_headers,
+            "steps": steps,
+        }),
+        Verdict::Blocked(b) => json!({
+            "allowed": false,
+            "verdict": "blocked",
+            "preflight": outcome.preflight,
+            "error": {"kind": b.error.as_str(), "parameter": b.parameter, "candidates": b.candidates},
+            "message": b.message,
+            "hint": b.hint,
+            "fixes": fixes(request, b),
+            "steps": steps,
+        }),
+        Verdict::Failed { reason } => json!({
+            "allowed": false,
+            "verdict": "failed",
+            "preflight": outcome.preflight,
+            "error": null,
+            "message": format!("fetch() rejects without a CORS error: {reason}"),
+            "hint": "This is not a CORS problem: check that the URL is reachable (DNS, port, TLS certificate, timeout).",
+            "steps": steps,
+        }),
+    }
+}
+
+/// What the server must allow for this request.
+struct Needs {
+    origin: String,
+    credentials: bool,
+    methods: Vec<String>,
+    headers: Vec<String>,
+}
+
+fn needs(request: &FetchRequest, blocked: &Blocked, outcome_origin: &str) -> Needs {
+    let method = corsica::method::normalize(&request.method).into_owned();
+    let headers = corsica::fetch::safelist::unsafe_header_names(
+        request
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str())),
+    );
+    let _ = blocked;
+    Needs {
+        origin: outcome_origin.to_owned(),
+        credentials: request.credentials == Credentials::Include,
+        methods: if corsica::fetch::safelist::is_safelisted_method(&method) {
+            Vec::new()
+        } else {
+            vec![method]
+        },
+        headers,
+    }
+}
+
+/// Server-specific lines that make this request pass: nginx, Express `cors()`,
+/// tower-http and the corsica builder.
+pub fn fixes(request: &FetchRequest, blocked: &Blocked) -> Value {
+    // The origin the server sees: `null` after a tainting redirect.
+    let origin = if blocked.hint.contains("Access-Control-Allow-Origin: null") {
+        "null".to_owned()
+    } else {
+        request.origin.as_str().to_owned()
+    };
+    let n = needs(request, blocked, &origin);
+    let mut nginx = vec![
+        format!(
+            "add_header Access-Control-Allow-Origin \"{}\" always;",
+            n.origin
+        ),
+        "add_header Vary \"Origin\" always;".to_owned(),
+    ];
+    if n.credentials {
+        nginx.push("add_header Access-Control-Allow-Credentials \"true\" always;".into());
+    }
+    if !n.methods.is_empty() {
+        nginx.push(format!(
+            "add_header Access-Control-Allow-Methods \"{}\" always;",
+            n.methods.join(", ")
+        ));
+    }
+    if !n.headers.is_empty() {
+        nginx.push(format!(
+            "add_header Access-Control-Allow-Headers \"{}\" always;",
+            n.headers.join(", ")
+        ));
+    }
+    if !n.methods.is_empty() || !n.headers.is_empty() {
+        nginx.push("if ($request_method = OPTIONS) { return 204; }".into());
+    }
+    let quoted = |v: &[String]| {
+        v.iter()
+            .map(|m| format!("'{m}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut express = vec![format!("origin: '{}'", n.origin)];
+    if n.credentials {
+        express.push("credentials: true".into());
+    }
+    if !n.methods.is_empty() {
+        express.push(format!("methods: [{}]", quoted(&n.methods)));
+    }
+    if !n.headers.is_empty() {
+        express.push(format!("allowedHeaders: [{}]", quoted(&n.headers)));
+    }
+    let dq = |v: &[String]| {
+        v.iter()
+            .map(|m| format!("\"{m}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut corsica = format!("Policy::builder().allow_origins([\"{}\"])", n.origin);
+    if n.credentials {
+        corsica.push_str(".allow_credentials(true)");
+    }
+    if !n.methods.is_empty() {
+        corsica.push_str(&format!(
+            ".allow_methods([\"GET\", \"HEAD\", \"POST\", {}])",
+            dq(&n.methods)
+        ));
+    }
+    if !n.headers.is_empty() {
+        corsica.push_str(&format!(".allow_headers([{}])", dq(&n.headers)));
+    }
+    corsica.push_str(".build()?");
+    let mut tower = format!(
+        "CorsLayer::new().allow_origin(HeaderValue::from_static(\"{}\"))",
+        n.origin
+    );
+    if n.credentials {
+        tower.push_str(".allow_credentials(true)");
+    }
+    if !n.methods.is_empty() {
+        tower.push_str(&format!(
+            ".allow_methods([{}])",
+            n.methods
+                .iter()
+                .map(|m| format!("Method::from_bytes(b\"{m}\").unwrap()"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if !n.headers.is_empty() {
+        tower.push_str(&format!(
+            ".allow_headers([{}])",
+            n.headers
+                .iter()
+                .map(|h| format!("HeaderName::from_static(\"{h}\")"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    json!({
+        "nginx": nginx.join("\n"),
+        "express": format!("app.use(cors({{ {} }}))", express.join(", ")),
+        "tower-http": tower,
+        "corsica": corsica,
+    })
+}
+
+/// The header a kind of error is about, to highlight it in the trace.
+fn offending_header(kind: CorsError) -> Option<&'static str> {
+    use CorsError::*;
+    match kind {
+        MissingAllowOriginHeader
+        | PreflightMissingAllowOriginHeader
+        | AllowOriginMismatch
+        | PreflightAllowOriginMismatch
+        | InvalidAllowOriginValue
+        | PreflightInvalidAllowOriginValue
+        | MultipleAllowOriginValues
+        | PreflightMultipleAllowOriginValues
+        | WildcardOriginNotAllowed
+        | PreflightWildcardOriginNotAllowed => Some("access-control-allow-origin"),
+        InvalidAllowCredentials | PreflightInvalidAllowCredentials => {
+            Some("access-control-allow-credentials")
+        }
+        InvalidAllowMethodsPreflightResponse | MethodDisallowedByPreflightResponse => {
+            Some("access-control-allow-methods")
+        }
+        InvalidAllowHeadersPreflightResponse | HeaderDisallowedByPreflightResponse => {
+            Some("access-control-allow-headers")
+        }
+        RedirectContainsCredentials | PreflightDisallowedRedirect => Some("location"),
+        _ => None,
+    }
+}
+
+struct Style {
+    color: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_owned()
+        }
+    }
+    fn red(&self, s: &str) -> String {
+        self.paint("1;31", s)
+    }
+    fn green(&self, s: &str) -> String {
+        self.paint("1;32", s)
+    }
+    fn dim(&self, s: &str) -> String {
+        self.paint("2", s)
+    }
+    fn bold(&self, s: &str) -> String {
+        self.paint("1", s)
+    }
+}
+
+/// The human trace: one block per exchange (preflight → redirects → request) with the CORS
+/// headers sent and received, the offending header highlighted (marked `<--` without
+/// colour), then the verdict, Chromium's console message, the fix and server snippets.
+pub fn to_text(request: &FetchRequest, outcome: &Outcome, color: bool) -> String {
+    let st = Style { color };
+    let mut out = String::new();
+    let push = |out: &mut String, s: String| {
+        out.push_str(&s);
+        out.push('\n');
+    };
+    push(
+        &mut out,
+        format!(
+            "{} {} {} from origin {} (credentials: {})",
+            st.bold("fetch"),
+            corsica::method::normalize(&request.method),
+            request.url,
+            request.origin,
+            request.credentials.as_str()
+        ),
+    );
+    let failing = match &outcome.verdict {
+        Verdict::Blocked(b) => offending_header(b.error),
+        _ => None,
+    };
+    for (i, s) in outcome.steps.iter().enumerate() {
+        let kind = if s.request.preflight {
+            "preflight"
+        } else if i > 0 && outcome.steps[i - 1].redirected {
+            "redirected"
+        } else {
+            "request"
+        };
+        let status = s
+            .response
+            .as_ref()
+            .map(|r| r.status.to_string())
+            .unwrap_or_else(|| "no response".into());
+        let mark = match s.error {
+            Some(e) => st.red(&format!("✘ {e}")),
+            None if s.redirected => st.dim("→ redirect"),
+            None => st.green("✔"),
+        };
+        push(
+            &mut out,
+            format!(
+                "\n{}. {kind:<10} {} {} → {status}  {mark}",
+                i + 1,
+                s.request.method,
+                s.request.url
+            ),
+        );
+        let sent: Vec<String> = s
+            .request
+            .headers
+            .iter()
+            .filter(|(n, _)| {
+                let n = n.to_ascii_lowercase();
+                n == "origin"
+                    || n.starts_with("access-control-request-")
+                    || !s.request.preflight && n != "sec-fetch-mode"
+            })
+            .map(|(n, v)| format!("{n}: {v}"))
+            .collect();
+        if !sent.is_empty() {
+            push(
+                &mut out,
+                format!("   {} {}", st.dim("sent"), sent.join(", ")),
+            );
+        }
+        if let Some(r) = &s.response {
+            let cors: Vec<&(String, String)> = r
+                .headers
+                .iter()
+                .filter(|(n, _)| {
+                    let n = n.to_ascii_lowercase();
+                    n.starts_with("access-control-") || n == "vary" || n == "location"
+                })
+                .collect();
+            if cors.is_empty() {
+                let line = "(no Access-Control-* headers)";
+                let flagged = s.error.is_some() && failing.is_some();
+                push(
+                    &mut out,
+                    format!(
+                        "   {} {}{}",
+                        st.dim("got "),
+                        if flagged {
+                            st.red(line)
+                        } else {
+                            line.to_owned()
+                        },
+                        if flagged && !color { "  <--" } else { "" }
+                    ),
+                );
+            }
+            for (n, v) in cors {
+                let hit = s.error.is_some() && failing.is_some_and(|f| n.eq_ignore_ascii_case(f));
+                let text = format!("{n}: {v}");
+                push(
+                    &mut out,
+                    format!(
+                        "   {} {}{}",
+                        st.dim("got "),
+                        if hit { st.red(&text) } else { text },
+                        if hit && !color { "  <--" } else { "" }
+                    ),
+                );
+            }
+        }
+    }
+    out.push('\n');
+    match &outcome.verdict {
+        Verdict::Allowed {
+            status,
+            readable_headers,
+            ..
+        } => {
+            push(
+                &mut out,
+                format!(
+                    "{} fetch() resolves with status {status}",
+                    st.green("ALLOWED")
+                ),
+            );
+            push(
+                &mut out,
+                format!("script can read: {}", readable_headers.join(", ")),
+            );
+        }
+        Verdict::Blocked(b) => {
+            let param = if b.parameter.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", b.parameter)
+            };
+            push(
+                &mut out,
+                format!("{} {}{param}", st.red("BLOCKED"), b.error),
+            );
+            push(&mut out, format!("{} {}", st.bold("Chromium:"), b.message));
+            push(&mut out, format!("{} {}", st.bold("Fix:"), b.hint));
+            let f = fixes(request, b);
+            push(
+                &mut out,
+                st.bold("Server snippets that allow this request:"),
+            );
+            for key in ["nginx", "express", "tower-http", "corsica"] {
+                if let Some(v) = f[key].as_str() {
+                    let indented = v.replace('\n', "\n             ");
+                    push(&mut out, format!("  {key:<10} {indented}"));
+                }
+            }
+        }
+        Verdict::Failed { reason } => {
+            push(
+                &mut out,
+                format!(
+                    "{} fetch() rejects without a CORS error: {reason}",
+                    st.red("FAILED")
+                ),
+            );
+        }
+    }
+    out
+}
