@@ -236,6 +236,25 @@ async fn run(opts: Options) -> Result<(usize, usize), String> {
             println!("  - {p}");
         }
     }
+    // The doctor: `corsica check`'s live client against the same scenario server must
+    // reach Chromium's verdict too.
+    let doctor_disagreements = {
+        let pairs: Vec<(Scenario, Observed)> = results
+            .iter()
+            .map(|(i, o)| {
+                let observed = o.clone().unwrap_or_else(|e| Observed::Failed {
+                    error: format!("harness error: {e}"),
+                });
+                (queue[*i].clone(), observed)
+            })
+            .collect();
+        let origins = server.origins.clone();
+        let verbose = opts.verbose;
+        tokio::task::spawn_blocking(move || doctor_pass(&pairs, &origins, verbose))
+            .await
+            .map_err(|e| format!("the doctor pass panicked: {e}"))??
+    };
+    disagreements += doctor_disagreements;
     let mut kinds: Vec<_> = kinds.into_iter().collect();
     kinds.sort();
     eprintln!(
@@ -248,6 +267,40 @@ async fn run(opts: Options) -> Result<(usize, usize), String> {
             .join(", ")
     );
     Ok((results.len(), disagreements))
+}
+
+/// Runs every scenario again through `corsica check`'s live HTTP client and compares with
+/// Chromium. Returns the number of disagreements.
+fn doctor_pass(
+    pairs: &[(Scenario, Observed)],
+    origins: &Origins,
+    verbose: bool,
+) -> Result<usize, String> {
+    let mut live = corsica_doctor::LiveServer::new(&corsica_doctor::LiveOptions::default())
+        .map_err(|e| e.to_string())?;
+    let mut disagreements = 0;
+    for (s, observed) in pairs {
+        let outcome = simulate(&s.fetch_request(origins), &mut live, None);
+        let problems = compare(&outcome.verdict, observed, s, origins);
+        if problems.is_empty() {
+            if verbose {
+                println!("ok   doctor #{} {}", s.id, s.name);
+            }
+            continue;
+        }
+        disagreements += 1;
+        println!("DISAGREE (corsica check) #{} {}", s.id, s.name);
+        println!("  chromium: {}", describe(observed));
+        println!("  check:    {}", outcome.verdict);
+        for p in problems {
+            println!("  - {p}");
+        }
+    }
+    eprintln!(
+        "conformance: corsica check's live client: {} scenarios, {disagreements} disagreements",
+        pairs.len()
+    );
+    Ok(disagreements)
 }
 
 fn describe(o: &Observed) -> String {
