@@ -12,6 +12,7 @@
 //! The last line of output is always `conformance: N scenarios, D disagreements`.
 
 mod cdp;
+mod har;
 mod scenario;
 mod server;
 
@@ -47,16 +48,20 @@ enum Observed {
 struct Options {
     jobs: usize,
     filter: Option<String>,
+    ids: Option<Vec<usize>>,
     list: bool,
     verbose: bool,
+    record_har: Option<std::path::PathBuf>,
 }
 
 fn parse_args() -> Result<Options, String> {
     let mut o = Options {
         jobs: 6,
         filter: None,
+        ids: None,
         list: false,
         verbose: false,
+        record_har: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -70,10 +75,28 @@ fn parse_args() -> Result<Options, String> {
             }
             "--filter" => o.filter = Some(args.next().ok_or("--filter needs a text")?),
             "--list" => o.list = true,
+            "--ids" => {
+                let v = args
+                    .next()
+                    .ok_or("--ids needs a comma-separated list of scenario ids")?;
+                o.ids = Some(
+                    v.split(',')
+                        .map(|x| {
+                            x.trim()
+                                .parse::<usize>()
+                                .map_err(|_| format!("--ids: `{x}` is not a number"))
+                        })
+                        .collect::<Result<_, _>>()?,
+                );
+            }
+            "--record-har" => {
+                o.record_har = Some(args.next().ok_or("--record-har needs a file")?.into());
+                o.jobs = 1;
+            }
             "--verbose" | "-v" => o.verbose = true,
             "--help" | "-h" => {
                 println!(
-                    "usage: corsica-conformance [--jobs N] [--filter TEXT] [--list] [--verbose]"
+                    "usage: corsica-conformance [--jobs N] [--filter TEXT] [--ids 1,2,3] [--list] [--verbose] [--record-har FILE]"
                 );
                 std::process::exit(0);
             }
@@ -124,6 +147,7 @@ async fn run(opts: Options) -> Result<(usize, usize), String> {
     let selected: Vec<Scenario> = all
         .iter()
         .filter(|s| opts.filter.as_deref().is_none_or(|f| s.name.contains(f)))
+        .filter(|s| opts.ids.as_ref().is_none_or(|ids| ids.contains(&s.id)))
         .cloned()
         .collect();
     if opts.list {
@@ -153,6 +177,8 @@ async fn run(opts: Options) -> Result<(usize, usize), String> {
     let next = Arc::new(AtomicUsize::new(0));
     type Results = Vec<(usize, Result<Observed, String>)>;
     let results: Arc<Mutex<Results>> = Arc::default();
+    let recorded: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let record = opts.record_har.is_some();
     let mut workers = Vec::new();
     for _ in 0..opts.jobs.min(queue.len().max(1)) {
         let browser = browser.clone();
@@ -160,11 +186,15 @@ async fn run(opts: Options) -> Result<(usize, usize), String> {
         let next = next.clone();
         let results = results.clone();
         let origins = server.origins.clone();
+        let recorded = recorded.clone();
         workers.push(tokio::spawn(async move {
             let mut tab = match Tab::open(&browser, &origins).await {
                 Ok(t) => t,
                 Err(e) => return Err(e),
             };
+            if record {
+                tab.recorded = Some(Vec::new());
+            }
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(s) = queue.get(i) else { break };
@@ -172,6 +202,14 @@ async fn run(opts: Options) -> Result<(usize, usize), String> {
                 if let Ok(mut r) = results.lock() {
                     r.push((i, observed));
                 }
+            }
+            // Let late events arrive, then hand the recording over.
+            if record {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                tab.drain();
+            }
+            if let (Some(events), Ok(mut all)) = (tab.recorded.take(), recorded.lock()) {
+                all.extend(events);
             }
             Ok(())
         }));
@@ -181,6 +219,24 @@ async fn run(opts: Options) -> Result<(usize, usize), String> {
             .map_err(|e| format!("a tab worker panicked: {e}"))??;
     }
     let elapsed = started.elapsed();
+    if let Some(path) = &opts.record_har {
+        let events = recorded.lock().map_err(|_| "poisoned")?.clone();
+        let ids: Vec<usize> = queue.iter().map(|s| s.id).collect();
+        let doc = har::build(
+            &events,
+            &format!("{}/", server.origins.app),
+            &browser.version,
+            |url| {
+                url.find("/s/")
+                    .and_then(|i| url[i + 3..].split('/').next()?.parse::<usize>().ok())
+                    .is_some_and(|id| ids.contains(&id))
+            },
+        );
+        let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+        std::fs::write(path, text + "\n")
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        eprintln!("conformance: HAR recorded to {}", path.display());
+    }
     if let Ok(b) = Arc::try_unwrap(browser) {
         b.close().await;
     }
@@ -495,6 +551,8 @@ struct Tab {
     failures: HashMap<usize, (Option<(String, String)>, String)>,
     /// Scenario id → CORS console message.
     messages: HashMap<usize, String>,
+    /// Every event, when recording a HAR.
+    recorded: Option<Vec<Value>>,
     /// Scenario id → the `CorsIssue` of the Issues panel (renderer-side errors, such as
     /// `DisallowedByMode` before any request, are reported only there).
     issues: HashMap<usize, (String, String)>,
@@ -515,6 +573,7 @@ impl Tab {
             failures: HashMap::new(),
             messages: HashMap::new(),
             issues: HashMap::new(),
+            recorded: None,
         };
         for m in [
             "Network.enable",
@@ -561,6 +620,14 @@ impl Tab {
     }
 
     fn file(&mut self, ev: &Value) {
+        if let Some(r) = &mut self.recorded {
+            if ev["method"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("Network."))
+            {
+                r.push(ev.clone());
+            }
+        }
         let p = &ev["params"];
         match ev["method"].as_str() {
             Some("Network.requestWillBeSent")

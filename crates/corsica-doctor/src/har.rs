@@ -45,6 +45,8 @@ struct Entry {
     response_headers: Vec<(String, String)>,
     redirect_url: Option<String>,
     resource_type: String,
+    /// The load failed (DevTools' `_error` is `net::ERR_FAILED`).
+    failed: bool,
 }
 
 impl Entry {
@@ -102,6 +104,11 @@ fn parse_entries(har: &Value) -> Result<Vec<Entry>, HarError> {
                     .as_str()
                     .unwrap_or_default()
                     .to_ascii_lowercase(),
+                // `net::ERR_FAILED` is how Chromium fails a load for CORS; a cancelled
+                // load (`net::ERR_ABORTED`, e.g. a body nobody read) is no failure.
+                failed: [&resp["_error"], &e["_error"]]
+                    .iter()
+                    .any(|v| v.as_str().is_some_and(|s| s.contains("ERR_FAILED"))),
             })
         })
         .collect())
@@ -305,10 +312,16 @@ pub fn explain(text: &str) -> Result<Explanation, HarError> {
         for &j in &chain {
             consumed[j] = true;
         }
-        // The preflight that precedes the first hop, for the page's header names.
-        let preflight = (0..i)
-            .rev()
-            .find(|&j| entries[j].is_preflight() && same_url(&entries[j].url, &e.url));
+        // The preflight of the first hop (DevTools may list it before or after the
+        // request), for the page's header names.
+        let preflight = (0..entries.len())
+            .filter(|&j| {
+                !consumed[j] && entries[j].is_preflight() && same_url(&entries[j].url, &e.url)
+            })
+            .min_by_key(|&j| j.abs_diff(i));
+        if let Some(j) = preflight {
+            consumed[j] = true;
+        }
         let mut request = FetchRequest::new(page.clone(), e.url.clone()).method(e.method.clone());
         if chain.iter().any(|&j| entries[j].has_cookies) {
             request = request.credentials(Credentials::Include);
@@ -331,12 +344,28 @@ pub fn explain(text: &str) -> Result<Explanation, HarError> {
             let value = e.header(&n).unwrap_or("1").to_owned();
             request = request.header(n, value);
         }
-        let mut replay = Replay {
-            entries: &entries,
-            used: vec![false; entries.len()],
-            start: preflight.unwrap_or(i),
+        let start = preflight.map_or(i, |j| j.min(i));
+        let run = |request: &FetchRequest| {
+            let mut replay = Replay {
+                entries: &entries,
+                used: vec![false; entries.len()],
+                start,
+            };
+            simulate(request, &mut replay, None)
         };
-        let outcome = simulate(&request, &mut replay, None);
+        let mut outcome = run(&request);
+        // The HAR does not record the credentials mode. If the load failed but the model
+        // allows it without credentials, it was a credentialed request (`include`): only
+        // those fail on a response that passes the other checks.
+        let failed = chain.iter().any(|&j| entries[j].failed);
+        if failed && outcome.is_allowed() && request.credentials != Credentials::Include {
+            let with = request.clone().credentials(Credentials::Include);
+            let retry = run(&with);
+            if !retry.is_allowed() {
+                request = with;
+                outcome = retry;
+            }
+        }
         requests.push(Explained { request, outcome });
     }
     Ok(Explanation {
