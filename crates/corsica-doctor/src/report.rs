@@ -365,6 +365,22 @@ pub fn to_text(request: &FetchRequest, outcome: &Outcome, color: bool) -> String
                     ),
                 );
             }
+            let absent = s.error.is_some()
+                && !cors.is_empty()
+                && failing
+                    .is_some_and(|f| !r.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(f)));
+            if let (true, Some(f)) = (absent, failing) {
+                let line = format!("(no {f})");
+                push(
+                    &mut out,
+                    format!(
+                        "   {} {}{}",
+                        st.dim("got "),
+                        st.red(&line),
+                        if color { "" } else { "  <--" }
+                    ),
+                );
+            }
             for (n, v) in cors {
                 let hit = s.error.is_some() && failing.is_some_and(|f| n.eq_ignore_ascii_case(f));
                 let text = format!("{n}: {v}");
