@@ -178,7 +178,14 @@ fn every_error_kind_against_a_live_server() {
     use CorsError::*;
     let inc = Credentials::Include;
     let def = Credentials::SameOrigin;
-    let cases: &[(&str, &str, &[&str], Credentials, Option<(CorsError, &str)>)] = &[
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a [&'a str],
+        Credentials,
+        Option<(CorsError, &'a str)>,
+    );
+    let cases: &[Case] = &[
         ("allowed", "PUT", &["X-API-Key: k"], inc, None),
         (
             "missing",
