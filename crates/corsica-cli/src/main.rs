@@ -21,7 +21,7 @@ use corsica_gateway::config::{Config, EMBEDDED_DEFAULT};
     long_about = "Corsica makes CORS (Cross-Origin Resource Sharing) correct, fast and explainable: \
         a gateway that applies CORS once for many backends, and (soon) a doctor that explains \
         why a browser blocks a request.",
-    after_help = "Subcommands on the roadmap: scan. See README.md."
+    after_help = "See README.md for examples."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -85,6 +85,32 @@ enum Command {
         #[arg(long, default_value_t = 10.0)]
         timeout: f64,
     },
+    /// Probe URLs for CORS misconfigurations (reflected origin, null, suffix/prefix
+    /// bypasses, http trusted by https...). Exit 0 nothing at or above --fail-on,
+    /// 1 findings, 2 error.
+    Scan {
+        /// URLs to scan; `-` reads URLs from stdin, `@FILE` from a file (one per line).
+        #[arg(required = true)]
+        urls: Vec<String>,
+        /// A trusted origin of the site (repeatable); probes are derived from them.
+        #[arg(long = "origin")]
+        origins: Vec<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Lowest severity that makes the exit code 1.
+        #[arg(long, value_enum, default_value_t = FailOn::Medium)]
+        fail_on: FailOn,
+        /// How many hosts are scanned at once (each host gets one connection at a time).
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Accept invalid TLS certificates.
+        #[arg(long, short = 'k')]
+        insecure: bool,
+        /// Per-request timeout in seconds.
+        #[arg(long, default_value_t = 10.0)]
+        timeout: f64,
+    },
     /// Explain every cross-origin request of a HAR file exported from DevTools.
     /// Exit 0 none blocked, 1 some blocked, 2 unreadable file.
     Explain {
@@ -95,6 +121,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Sarif,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FailOn {
+    Low,
+    Medium,
+    High,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -173,6 +213,23 @@ fn main() -> ExitCode {
             check(&args, json)
         }
         Command::Explain { har, json } => explain(&har, json),
+        Command::Scan {
+            urls,
+            origins,
+            format,
+            fail_on,
+            concurrency,
+            insecure,
+            timeout,
+        } => scan(
+            urls,
+            origins,
+            format,
+            fail_on,
+            concurrency,
+            insecure,
+            timeout,
+        ),
         Command::Serve {
             config,
             listen,
@@ -213,6 +270,88 @@ fn check(args: &corsica_doctor::CheckArgs, json: bool) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn read_urls(args: Vec<String>) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for a in args {
+        let text = if a == "-" {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                .map_err(|e| format!("cannot read stdin: {e}"))?;
+            s
+        } else if let Some(file) = a.strip_prefix('@') {
+            std::fs::read_to_string(file).map_err(|e| format!("cannot read {file}: {e}"))?
+        } else {
+            out.push(a);
+            continue;
+        };
+        out.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_owned),
+        );
+    }
+    if out.is_empty() {
+        return Err("no URLs to scan".into());
+    }
+    Ok(out)
+}
+
+fn scan(
+    urls: Vec<String>,
+    origins: Vec<String>,
+    format: Format,
+    fail_on: FailOn,
+    concurrency: usize,
+    insecure: bool,
+    timeout: f64,
+) -> ExitCode {
+    use corsica_doctor::scan::{self, Severity};
+    let urls = match read_urls(urls) {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("corsica scan: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut trusted = Vec::new();
+    for o in &origins {
+        match corsica::Origin::parse(o) {
+            Ok(o) => trusted.push(o),
+            Err(e) => {
+                eprintln!("corsica scan: --origin: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if !(timeout.is_finite() && timeout > 0.0) {
+        eprintln!("corsica scan: --timeout must be a positive number of seconds");
+        return ExitCode::from(2);
+    }
+    let live = corsica_doctor::LiveOptions {
+        insecure,
+        timeout: std::time::Duration::from_secs_f64(timeout),
+        ..Default::default()
+    };
+    let results = scan::scan(&urls, &trusted, &live, concurrency, urls.len() > 1);
+    match format {
+        Format::Text => print!("{}", scan::to_text(&results)),
+        Format::Json if results.len() == 1 => println!("{}", results[0].to_json()),
+        Format::Json => {
+            for r in &results {
+                println!("{}", r.to_json());
+            }
+        }
+        Format::Sarif => println!("{}", scan::to_sarif(&results)),
+    }
+    let fail_on = match fail_on {
+        FailOn::Low => Severity::Low,
+        FailOn::Medium => Severity::Medium,
+        FailOn::High => Severity::High,
+    };
+    ExitCode::from(scan::exit_code(&results, fail_on))
 }
 
 fn explain(path: &PathBuf, json: bool) -> ExitCode {

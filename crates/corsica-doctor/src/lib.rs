@@ -15,6 +15,7 @@
 pub mod har;
 pub mod live;
 pub mod report;
+pub mod scan;
 
 use corsica::Origin;
 use corsica::fetch::{Credentials, FetchRequest, Outcome, simulate};

@@ -1,0 +1,616 @@
+//! `corsica scan`: finds the CORS misconfigurations security teams test for (PortSwigger's
+//! CORS research, Corsy, CORScanner), judged by the browser model.
+//!
+//! For a target URL it derives probe origins from the target and the trusted origins
+//! (arbitrary origin, `null`, suffix and prefix look-alikes, an unescaped dot, special
+//! characters, `http://` for an `https://` site, an arbitrary subdomain), sends what a
+//! browser would send from each (simple request and, where it matters, a preflight) and
+//! runs the browser model on the answers. A finding is reported only when a browser would
+//! let that origin read the response; severity rises when it can read it with the user's
+//! credentials.
+
+use std::time::Duration;
+
+use corsica::Origin;
+use corsica::fetch::{Credentials, FetchRequest, HttpRequest, Server, Verdict, simulate};
+use serde_json::{Value, json};
+
+use crate::live::{LiveOptions, LiveServer};
+
+/// Severity of a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Worth fixing; little direct impact.
+    Low,
+    /// Readable by attackers without the user's credentials, or a cache-poisoning risk.
+    Medium,
+    /// Readable by attackers with the user's credentials (cookies).
+    High,
+}
+
+impl Severity {
+    /// `low`, `medium`, `high`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+        }
+    }
+}
+
+impl std::str::FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "low" => Ok(Severity::Low),
+            "medium" => Ok(Severity::Medium),
+            "high" => Ok(Severity::High),
+            o => Err(format!("`{o}` is not a severity: use low, medium or high")),
+        }
+    }
+}
+
+/// The finding classes, with stable ids (a public contract).
+pub const RULES: [(&str, &str, &str); 12] = [
+    (
+        "origin-reflected",
+        "The server reflects any Origin into Access-Control-Allow-Origin.",
+        "Compare the Origin with an allow-list of exact origins; never echo it unchecked.",
+    ),
+    (
+        "null-origin-allowed",
+        "The server trusts the `null` origin, which any site can produce from a sandboxed iframe.",
+        "Remove `null` from the allowed origins.",
+    ),
+    (
+        "suffix-match-bypass",
+        "An origin that only ends with a trusted host is trusted (an unanchored `endsWith` or regex).",
+        "Match whole origins exactly, or subdomains with a leading dot (`.example.com`) anchored at the end.",
+    ),
+    (
+        "prefix-match-bypass",
+        "An origin that only starts with a trusted origin is trusted (an unanchored `startsWith` or regex).",
+        "Match whole origins exactly; anchor regexes with `^...$`.",
+    ),
+    (
+        "unescaped-dot-bypass",
+        "A regex with an unescaped `.` trusts look-alike hosts (`wwwXexample.com`).",
+        "Escape dots in origin regexes, or better, compare exact origins.",
+    ),
+    (
+        "special-char-bypass",
+        "A host with characters browsers accept (`_`, `-` before the trusted suffix) passes the check.",
+        "Compare exact origins or parse the origin and compare its host label by label.",
+    ),
+    (
+        "insecure-origin-trusted",
+        "An `http://` origin is trusted by an `https://` site: anyone on the network path can act as it.",
+        "Trust only `https://` origins.",
+    ),
+    (
+        "any-subdomain-trusted",
+        "Every subdomain is trusted: one XSS or subdomain takeover anywhere exposes this API.",
+        "List the subdomains that need access.",
+    ),
+    (
+        "wildcard-origin",
+        "`Access-Control-Allow-Origin: *`: every site can read the response (without credentials).",
+        "Fine for public data; otherwise list the origins.",
+    ),
+    (
+        "credentials-with-wildcard",
+        "`*` with `Access-Control-Allow-Credentials: true`: browsers refuse it for credentialed requests, so the configuration does not do what it intends.",
+        "Send the exact origin (with `Vary: Origin`) instead of `*`.",
+    ),
+    (
+        "missing-vary-origin",
+        "The answer depends on Origin but `Vary: Origin` is missing: a shared cache can serve one origin's answer to another.",
+        "Send `Vary: Origin` on every response whose CORS headers depend on Origin.",
+    ),
+    (
+        "preflight-reflects-request",
+        "The preflight answer reflects arbitrary requested methods or headers with credentials.",
+        "List the methods and headers the API needs.",
+    ),
+];
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Stable id (see [`RULES`]).
+    pub id: &'static str,
+    /// Severity.
+    pub severity: Severity,
+    /// The probe origin.
+    pub origin: String,
+    /// What was sent and received, and what a browser does with it.
+    pub evidence: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
+/// The scan of one URL.
+#[derive(Debug, Clone)]
+pub struct ScanResult {
+    /// The URL.
+    pub url: String,
+    /// Findings, most severe first.
+    pub findings: Vec<Finding>,
+    /// A network error that stopped the scan, if any.
+    pub error: Option<String>,
+}
+
+impl ScanResult {
+    /// `{"url": str, "findings": [{"id", "severity", "origin", "evidence", "fix"}]}`
+    /// (plus `"error"` when the scan could not run).
+    pub fn to_json(&self) -> Value {
+        let mut v = json!({
+            "url": self.url,
+            "findings": self.findings.iter().map(|f| json!({
+                "id": f.id, "severity": f.severity.as_str(), "origin": f.origin, "evidence": f.evidence, "fix": f.fix,
+            })).collect::<Vec<_>>(),
+        });
+        if let Some(e) = &self.error {
+            v["error"] = json!(e);
+        }
+        v
+    }
+}
+
+fn fix_of(id: &str) -> String {
+    RULES
+        .iter()
+        .find(|r| r.0 == id)
+        .map(|r| r.2.to_owned())
+        .unwrap_or_default()
+}
+
+/// The probes for a target: (finding id, probe origin).
+pub fn probes(target: &url::Url, trusted: &[Origin]) -> Vec<(&'static str, String)> {
+    let scheme = target.scheme();
+    let mut out: Vec<(&'static str, String)> = vec![
+        (
+            "origin-reflected",
+            format!("{scheme}://corsica-probe.example"),
+        ),
+        ("null-origin-allowed", "null".to_owned()),
+    ];
+    for t in trusted {
+        let (Some(s), Some(host)) = (t.scheme(), t.host()) else {
+            continue;
+        };
+        let port = t.port().map(|p| format!(":{p}")).unwrap_or_default();
+        out.push((
+            "suffix-match-bypass",
+            format!("{s}://corsicaprobe{host}{port}"),
+        ));
+        out.push((
+            "prefix-match-bypass",
+            format!("{s}://{host}.corsica-probe.example{port}"),
+        ));
+        if let Some(dot) = host.find('.') {
+            let mut alike = host.to_owned();
+            alike.replace_range(dot..=dot, "x");
+            out.push(("unescaped-dot-bypass", format!("{s}://{alike}{port}")));
+        }
+        for c in ['_', '-'] {
+            out.push((
+                "special-char-bypass",
+                format!("{s}://{host}{c}.corsica-probe.example{port}"),
+            ));
+        }
+        if s == "https" {
+            out.push(("insecure-origin-trusted", format!("http://{host}{port}")));
+        }
+        if !t.is_ip() {
+            let base = psl::domain_str(host).unwrap_or(host);
+            out.push((
+                "any-subdomain-trusted",
+                format!("{s}://corsica-probe.{base}{port}"),
+            ));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Whether a browser at `origin` can read the response to a GET of `url`
+/// (`Some(true)` with credentials, `Some(false)` only without, `None` not at all).
+fn readable(server: &mut dyn Server, url: &str, origin: &str) -> Result<Option<bool>, String> {
+    let origin = if origin == "null" {
+        Origin::null()
+    } else {
+        Origin::parse(origin).map_err(|e| e.to_string())?
+    };
+    let mut verdict = |credentials| {
+        let r = FetchRequest::new(origin.clone(), url).credentials(credentials);
+        simulate(&r, server, None).verdict
+    };
+    match verdict(Credentials::Include) {
+        Verdict::Allowed { .. } => return Ok(Some(true)),
+        Verdict::Failed { reason } => return Err(reason),
+        Verdict::Blocked(_) => {}
+    }
+    Ok(match verdict(Credentials::Omit) {
+        Verdict::Allowed { .. } => Some(false),
+        _ => None,
+    })
+}
+
+/// Sends one raw request (for evidence and for the checks the model does not express).
+fn raw(
+    server: &mut dyn Server,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+) -> Result<corsica::fetch::HttpResponse, String> {
+    server
+        .send(&HttpRequest {
+            method: method.into(),
+            url: url.into(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| ((*n).into(), (*v).into()))
+                .collect(),
+            preflight: method == "OPTIONS",
+            credentials: false,
+        })
+        .map_err(|e| e.to_string())
+}
+
+fn evidence(origin: &str, r: &corsica::fetch::HttpResponse, reads: Option<bool>) -> String {
+    let cors: Vec<String> = r
+        .headers
+        .iter()
+        .filter(|(n, _)| {
+            n.to_ascii_lowercase().starts_with("access-control-") || n.eq_ignore_ascii_case("vary")
+        })
+        .map(|(n, v)| format!("{n}: {v}"))
+        .collect();
+    let verdict = match reads {
+        Some(true) => "a browser lets this origin read the response WITH the user's cookies",
+        Some(false) => "a browser lets this origin read the response (without credentials)",
+        None => "a browser blocks this origin",
+    };
+    format!(
+        "Origin: {origin} → {} [{}]; {verdict}",
+        r.status,
+        cors.join("; ")
+    )
+}
+
+/// Scans one URL against a server (live or not).
+pub fn scan_with(server: &mut dyn Server, url: &str, trusted: &[Origin]) -> ScanResult {
+    let mut result = ScanResult {
+        url: url.to_owned(),
+        findings: Vec::new(),
+        error: None,
+    };
+    let target = match url::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => u,
+        _ => {
+            result.error = Some(format!("`{url}` is not an absolute http(s) URL"));
+            return result;
+        }
+    };
+    let site = target.origin().ascii_serialization();
+    let trusted: Vec<Origin> = if trusted.is_empty() {
+        Origin::parse(&site).into_iter().collect()
+    } else {
+        trusted.to_vec()
+    };
+    let mut push = |id: &'static str, severity: Severity, origin: &str, evidence: String| {
+        if !result.findings.iter().any(|f| f.id == id) {
+            result.findings.push(Finding {
+                id,
+                severity,
+                origin: origin.to_owned(),
+                evidence,
+                fix: fix_of(id),
+            });
+        }
+    };
+    for (id, origin) in probes(&target, &trusted) {
+        let response = match raw(
+            server,
+            "GET",
+            url,
+            &[("origin", &origin), ("sec-fetch-mode", "cors")],
+        ) {
+            Ok(r) => r,
+            Err(e) => {
+                result.error = Some(e);
+                return result;
+            }
+        };
+        let acao = response.get("access-control-allow-origin");
+        let acac = response.get("access-control-allow-credentials");
+        if acao.as_deref() == Some("*") {
+            if acac.as_deref() == Some("true") {
+                push(
+                    "credentials-with-wildcard",
+                    Severity::Low,
+                    &origin,
+                    evidence(&origin, &response, Some(false)),
+                );
+            } else {
+                push(
+                    "wildcard-origin",
+                    Severity::Low,
+                    &origin,
+                    evidence(&origin, &response, Some(false)),
+                );
+            }
+            continue;
+        }
+        let reads = match readable(server, url, &origin) {
+            Ok(r) => r,
+            Err(e) => {
+                result.error = Some(e);
+                return result;
+            }
+        };
+        let Some(with_credentials) = reads else {
+            continue;
+        };
+        let severity = match (id, with_credentials) {
+            ("insecure-origin-trusted" | "any-subdomain-trusted", true) => Severity::Medium,
+            ("insecure-origin-trusted" | "any-subdomain-trusted", false) => Severity::Low,
+            (_, true) => Severity::High,
+            (_, false) => Severity::Medium,
+        };
+        push(id, severity, &origin, evidence(&origin, &response, reads));
+        // The answer depends on Origin (it was echoed): it must say so to caches.
+        let varies = response.get("vary").is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("origin") || t.trim() == "*")
+        });
+        if acao.as_deref() == Some(origin.as_str()) && !varies {
+            push(
+                "missing-vary-origin",
+                Severity::Medium,
+                &origin,
+                format!("{}; no `Vary: Origin`", evidence(&origin, &response, reads)),
+            );
+        }
+    }
+    // Vary on a trusted origin's answer, too.
+    if let Some(t) = trusted.first() {
+        if let Ok(r) = raw(
+            server,
+            "GET",
+            url,
+            &[("origin", t.as_str()), ("sec-fetch-mode", "cors")],
+        ) {
+            let varies = r.get("vary").is_some_and(|v| {
+                v.split(',')
+                    .any(|x| x.trim().eq_ignore_ascii_case("origin") || x.trim() == "*")
+            });
+            if r.get("access-control-allow-origin").as_deref() == Some(t.as_str()) && !varies {
+                push(
+                    "missing-vary-origin",
+                    Severity::Medium,
+                    t.as_str(),
+                    format!(
+                        "{}; no `Vary: Origin`",
+                        evidence(t.as_str(), &r, None).replace(
+                            "a browser blocks this origin",
+                            "the answer names this origin"
+                        )
+                    ),
+                );
+            }
+        }
+        // Preflight reflection with credentials.
+        let probe_method = "CORSICAPROBE";
+        let probe_header = "x-corsica-probe";
+        if let Ok(r) = raw(
+            server,
+            "OPTIONS",
+            url,
+            &[
+                ("origin", t.as_str()),
+                ("access-control-request-method", probe_method),
+                ("access-control-request-headers", probe_header),
+                ("sec-fetch-mode", "cors"),
+            ],
+        ) {
+            let credentials = r.get("access-control-allow-credentials").as_deref() == Some("true");
+            let lists = |name: &str, item: &str| {
+                r.get(name)
+                    .is_some_and(|v| v.split(',').any(|x| x.trim().eq_ignore_ascii_case(item)))
+            };
+            if credentials
+                && (lists("access-control-allow-methods", probe_method)
+                    || lists("access-control-allow-headers", probe_header))
+            {
+                push(
+                    "preflight-reflects-request",
+                    Severity::Medium,
+                    t.as_str(),
+                    format!(
+                        "OPTIONS with Access-Control-Request-Method: {probe_method}, Access-Control-Request-Headers: {probe_header} → {} [{}]",
+                        r.status,
+                        r.headers
+                            .iter()
+                            .filter(|(n, _)| n.to_ascii_lowercase().starts_with("access-control-"))
+                            .map(|(n, v)| format!("{n}: {v}"))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ),
+                );
+            }
+        }
+    }
+    result
+        .findings
+        .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(b.id)));
+    result
+}
+
+/// Scans URLs over the network, `concurrency` at a time, one connection per host.
+pub fn scan(
+    urls: &[String],
+    trusted: &[Origin],
+    live: &LiveOptions,
+    concurrency: usize,
+    progress: bool,
+) -> Vec<ScanResult> {
+    let concurrency = concurrency.max(1);
+    // Group by host: each host is scanned by one worker, sequentially (polite).
+    let mut groups: Vec<(String, Vec<(usize, String)>)> = Vec::new();
+    for (i, u) in urls.iter().enumerate() {
+        let host = url::Url::parse(u)
+            .ok()
+            .and_then(|x| x.host_str().map(str::to_owned))
+            .unwrap_or_default();
+        match groups.iter_mut().find(|(h, _)| *h == host) {
+            Some((_, v)) => v.push((i, u.clone())),
+            None => groups.push((host, vec![(i, u.clone())])),
+        }
+    }
+    let results = std::sync::Mutex::new(vec![None; urls.len()]);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..concurrency.min(groups.len().max(1)) {
+            s.spawn(|| {
+                let mut server = match LiveServer::new(&LiveOptions {
+                    timeout: live.timeout.max(Duration::from_millis(1)),
+                    ..live.clone()
+                }) {
+                    Ok(s) => s,
+                    Err(_) => return,
+                };
+                loop {
+                    let g = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((_, items)) = groups.get(g) else {
+                        break;
+                    };
+                    for (i, u) in items {
+                        let r = scan_with(&mut server, u, trusted);
+                        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                        if progress {
+                            eprintln!("[{n}/{}] {u}: {} finding(s)", urls.len(), r.findings.len());
+                        }
+                        if let Ok(mut all) = results.lock() {
+                            all[*i] = Some(r);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .zip(urls)
+        .map(|(r, u)| {
+            r.unwrap_or_else(|| ScanResult {
+                url: u.clone(),
+                findings: Vec::new(),
+                error: Some("the HTTP client could not be set up".into()),
+            })
+        })
+        .collect()
+}
+
+/// The exit code: 2 if any scan failed, 1 if a finding is at or above `fail_on`, else 0.
+pub fn exit_code(results: &[ScanResult], fail_on: Severity) -> u8 {
+    if results.iter().any(|r| r.error.is_some()) {
+        2
+    } else if results
+        .iter()
+        .flat_map(|r| &r.findings)
+        .any(|f| f.severity >= fail_on)
+    {
+        1
+    } else {
+        0
+    }
+}
+
+/// The human report with a summary table.
+pub fn to_text(results: &[ScanResult]) -> String {
+    let mut out = String::new();
+    for r in results {
+        out.push_str(&format!("{}\n", r.url));
+        if let Some(e) = &r.error {
+            out.push_str(&format!("  error: {e}\n"));
+        }
+        if r.findings.is_empty() && r.error.is_none() {
+            out.push_str("  no findings\n");
+        }
+        for f in &r.findings {
+            out.push_str(&format!(
+                "  [{:<6}] {:<26} {}\n           evidence: {}\n           fix: {}\n",
+                f.severity.as_str(),
+                f.id,
+                f.origin,
+                f.evidence,
+                f.fix
+            ));
+        }
+    }
+    let count = |s: Severity| {
+        results
+            .iter()
+            .flat_map(|r| &r.findings)
+            .filter(|f| f.severity == s)
+            .count()
+    };
+    out.push_str(&format!(
+        "\nsummary: {} URL(s) | high {} | medium {} | low {} | errors {}\n",
+        results.len(),
+        count(Severity::High),
+        count(Severity::Medium),
+        count(Severity::Low),
+        results.iter().filter(|r| r.error.is_some()).count()
+    ));
+    out
+}
+
+/// SARIF 2.1.0 for GitHub code scanning.
+pub fn to_sarif(results: &[ScanResult]) -> Value {
+    let rules: Vec<Value> = RULES
+        .iter()
+        .map(|(id, text, fix)| {
+            json!({
+                "id": id,
+                "name": id,
+                "shortDescription": {"text": text},
+                "help": {"text": fix},
+            })
+        })
+        .collect();
+    let level = |s: Severity| match s {
+        Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low => "note",
+    };
+    let findings: Vec<Value> = results
+        .iter()
+        .flat_map(|r| {
+            r.findings.iter().map(move |f| {
+                json!({
+                    "ruleId": f.id,
+                    "level": level(f.severity),
+                    "message": {"text": format!("{} ({}). Evidence: {} Fix: {}", f.id, f.severity.as_str(), f.evidence, f.fix)},
+                    "locations": [{"physicalLocation": {"artifactLocation": {"uri": r.url}}}],
+                    "properties": {"severity": f.severity.as_str(), "origin": f.origin},
+                })
+            })
+        })
+        .collect();
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "corsica", "version": env!("CARGO_PKG_VERSION"), "rules": rules}},
+            "results": findings,
+        }]
+    })
+}
