@@ -24,7 +24,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::config::{Config, ConfigError};
 use crate::metrics::Metrics;
@@ -164,8 +164,8 @@ impl Running {
         }))
     }
 
-    /// Stops accepting, lets in-flight requests finish within the configured grace, and
-    /// returns when every listener is closed.
+    /// Stops accepting, lets in-flight requests finish within the configured grace (closing
+    /// the connections still open when it ends), and returns when every listener is closed.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         for t in self.tasks {
@@ -214,7 +214,11 @@ async fn serve_clients(
     let limits = shared.config.load().limits;
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
+    // The connection tasks, so those still running when the shutdown grace ends can be
+    // closed (finished ones are reaped at each accept).
+    let mut connections = JoinSet::new();
     loop {
+        while connections.try_join_next().is_some() {}
         let permit = tokio::select! {
             p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
             _ = stop.changed() => break,
@@ -252,13 +256,12 @@ async fn serve_clients(
             .serve_connection(TokioIo::new(stream), service)
             .into_owned();
         let conn = graceful.watch(conn);
-        let metrics = shared.metrics.clone();
-        metrics.connections.inc();
-        tokio::spawn(async move {
+        let open = OpenConnection::new(&shared.metrics.connections);
+        connections.spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(target: "corsica::gateway", error = %e, "connection ended with an error");
             }
-            metrics.connections.dec();
+            drop(open);
             drop(permit);
         });
     }
@@ -269,6 +272,25 @@ async fn serve_clients(
         .is_err()
     {
         tracing::warn!(target: "corsica::gateway", grace_ms = grace.as_millis() as u64, "shutdown grace elapsed; closing remaining connections");
+        connections.abort_all();
+        while connections.join_next().await.is_some() {}
+    }
+}
+
+/// Counts an open client connection in the gauge until dropped (also when its task is
+/// aborted at the end of the shutdown grace).
+struct OpenConnection(prometheus::IntGauge);
+
+impl OpenConnection {
+    fn new(gauge: &prometheus::IntGauge) -> OpenConnection {
+        gauge.inc();
+        OpenConnection(gauge.clone())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 
