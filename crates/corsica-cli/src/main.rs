@@ -444,9 +444,9 @@ fn serve(path: Option<PathBuf>, listen: Option<SocketAddr>, admin: Option<Socket
                     r.name,
                     r.host.as_deref().unwrap_or("*"),
                     r.path.as_deref().unwrap_or("/"),
-                    match &r.upstream {
-                        corsica_gateway::config::Upstream::Echo => "echo".to_owned(),
-                        corsica_gateway::config::Upstream::Http { authority } => format!("http://{authority}"),
+                    match r.upstream.target() {
+                        None => "echo".to_owned(),
+                        Some((scheme, authority)) => format!("{scheme}://{authority}"),
                     }
                 )
             })
@@ -458,7 +458,8 @@ fn serve(path: Option<PathBuf>, listen: Option<SocketAddr>, admin: Option<Socket
                 return ExitCode::from(2);
             }
         };
-        println!("corsica gateway listening on http://{}", running.addr);
+        let scheme = if running.config().tls.is_some() { "https" } else { "http" };
+        println!("corsica gateway listening on {scheme}://{}", running.addr);
         if let Some(a) = running.admin_addr {
             println!("metrics on http://{a}/metrics, health on http://{a}/healthz");
         }

@@ -3,6 +3,8 @@
 
 use std::net::SocketAddr;
 use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use corsica::{ConfigError as PolicyError, Policy};
@@ -76,8 +78,18 @@ struct RawConfig {
     admin: Option<Spanned<String>>,
     #[serde(default)]
     limits: RawLimits,
+    tls: Option<RawTls>,
     #[serde(default)]
     route: Vec<Spanned<RawRoute>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert: Option<Spanned<String>>,
+    key: Option<Spanned<String>>,
+    #[serde(default)]
+    upstream_ca: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -132,6 +144,23 @@ pub enum Upstream {
         /// `host:port`.
         authority: http::uri::Authority,
     },
+    /// An HTTPS server: `https://host:port`, verified against the system's roots (and
+    /// `[tls] upstream_ca`).
+    Https {
+        /// `host:port`.
+        authority: http::uri::Authority,
+    },
+}
+
+impl Upstream {
+    /// `http`/`https` and the authority, or `None` for the echo upstream.
+    pub fn target(&self) -> Option<(&'static str, &http::uri::Authority)> {
+        match self {
+            Upstream::Echo => None,
+            Upstream::Http { authority } => Some(("http", authority)),
+            Upstream::Https { authority } => Some(("https", authority)),
+        }
+    }
 }
 
 /// A compiled route.
@@ -221,6 +250,53 @@ pub struct Config {
     pub limits: Limits,
     /// Routes, in order (first match wins).
     pub routes: Vec<Route>,
+    /// TLS termination for the client listener (`[tls] cert` and `key`), if configured.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Extra roots trusted for `https://` upstreams, besides the system's.
+    pub upstream_roots: Vec<rustls_pki_types::CertificateDer<'static>>,
+}
+
+/// The crypto provider of every TLS configuration (ring).
+pub(crate) fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Reads a PEM certificate chain.
+fn read_certs(path: &Path) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, String> {
+    use rustls_pki_types::pem::PemObject;
+    let certs: Vec<_> = rustls_pki_types::CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("cannot read certificates from {}: {e}", path.display()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{}: not a PEM certificate file: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "{}: no PEM certificate (-----BEGIN CERTIFICATE-----) found",
+            path.display()
+        ));
+    }
+    Ok(certs)
+}
+
+/// Reads a PEM private key.
+fn read_key(path: &Path) -> Result<rustls_pki_types::PrivateKeyDer<'static>, String> {
+    use rustls_pki_types::pem::PemObject;
+    rustls_pki_types::PrivateKeyDer::from_pem_file(path)
+        .map_err(|e| format!("cannot read a PEM private key from {}: {e}", path.display()))
+}
+
+/// Builds the listener's TLS configuration (HTTP/2 and HTTP/1.1 by ALPN).
+fn server_tls(
+    certs: Vec<rustls_pki_types::CertificateDer<'static>>,
+    key: rustls_pki_types::PrivateKeyDer<'static>,
+) -> Result<Arc<rustls::ServerConfig>, String> {
+    let mut config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("the certificate and key do not form a usable pair: {e}"))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
 
 impl Config {
@@ -312,6 +388,53 @@ impl Config {
                 "no [[route]]: add at least one route with an upstream and a [route.cors] table",
             ));
         }
+        // TLS files are relative to the configuration file.
+        let base = Path::new(file)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let resolve = |p: &str| -> PathBuf {
+            let p = Path::new(p);
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+        let mut tls = None;
+        let mut upstream_roots = Vec::new();
+        if let Some(t) = &raw.tls {
+            match (&t.cert, &t.key) {
+                (Some(c), Some(k)) => {
+                    let at = |span: Range<usize>, m: String| {
+                        ConfigError::at(text, file, Some(span), format!("[tls] {m}"))
+                    };
+                    let certs = read_certs(&resolve(c.get_ref())).map_err(|m| at(c.span(), m))?;
+                    let key = read_key(&resolve(k.get_ref())).map_err(|m| at(k.span(), m))?;
+                    tls = Some(server_tls(certs, key).map_err(|m| at(c.span(), m))?);
+                }
+                (None, None) => {}
+                (Some(c), None) | (None, Some(c)) => {
+                    return Err(ConfigError::at(
+                        text,
+                        file,
+                        Some(c.span()),
+                        "[tls] needs both `cert` (PEM chain) and `key` (PEM private key)",
+                    ));
+                }
+            }
+            for ca in &t.upstream_ca {
+                let certs = read_certs(&resolve(ca.get_ref())).map_err(|m| {
+                    ConfigError::at(
+                        text,
+                        file,
+                        Some(ca.span()),
+                        format!("[tls] upstream_ca: {m}"),
+                    )
+                })?;
+                upstream_roots.extend(certs);
+            }
+        }
         let mut routes = Vec::with_capacity(raw.route.len());
         for (i, spanned) in raw.route.into_iter().enumerate() {
             let route_span = spanned.span();
@@ -323,6 +446,8 @@ impl Config {
             admin,
             limits,
             routes,
+            tls,
+            upstream_roots,
         })
     }
 }
@@ -431,19 +556,19 @@ fn parse_upstream(s: &str) -> Result<Upstream, String> {
     if s == "echo" {
         return Ok(Upstream::Echo);
     }
-    let fix = "write \"http://host:port\" or \"echo\"";
+    let fix = "write \"http://host:port\", \"https://host:port\" or \"echo\"";
     let uri: http::Uri = s
         .parse()
         .map_err(|_| format!("upstream = \"{s}\" is not a URL: {fix}"))?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
+    let https = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
+        _ => {
             return Err(format!(
-                "upstream = \"{s}\": https upstreams are not supported yet; terminate TLS in front of the upstream or use http on a private network"
+                "upstream = \"{s}\" has no http:// or https:// scheme: {fix}"
             ));
         }
-        _ => return Err(format!("upstream = \"{s}\" has no http:// scheme: {fix}")),
-    }
+    };
     if uri.path() != "/" && !uri.path().is_empty() || uri.query().is_some() {
         return Err(format!(
             "upstream = \"{s}\" has a path: the request's path is passed as is; {fix}"
@@ -453,7 +578,11 @@ fn parse_upstream(s: &str) -> Result<Upstream, String> {
         .authority()
         .cloned()
         .ok_or_else(|| format!("upstream = \"{s}\" has no host: {fix}"))?;
-    Ok(Upstream::Http { authority })
+    Ok(if https {
+        Upstream::Https { authority }
+    } else {
+        Upstream::Http { authority }
+    })
 }
 
 #[cfg(test)]
@@ -489,7 +618,17 @@ mod tests {
             (
                 "[[route]]\nupstream = \"ftp://x\"\n[route.cors]\norigins=[\"*\"]\n",
                 (2, 12),
-                "has no http:// scheme",
+                "has no http:// or https:// scheme",
+            ),
+            (
+                "[tls]\ncert = \"missing.pem\"\nkey = \"missing.pem\"\n[[route]]\nupstream = \"echo\"\n[route.cors]\norigins=[\"*\"]\n",
+                (2, 8),
+                "cannot read certificates",
+            ),
+            (
+                "[tls]\nkey = \"k.pem\"\n[[route]]\nupstream = \"echo\"\n[route.cors]\norigins=[\"*\"]\n",
+                (2, 7),
+                "needs both",
             ),
             (
                 "[[route]]\nupstream = \"echo\"\n[route.cors]\norigins = [\"https://a.example\", \"https://*.com\"]\n",

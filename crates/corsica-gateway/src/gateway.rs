@@ -112,7 +112,7 @@ impl Running {
                     tracing::warn!(target: "corsica::gateway", "listen/admin address changes take effect on restart; routes and limits are reloaded now");
                 }
                 let routes = new.routes.len();
-                self.shared.config.store(Arc::new(new));
+                self.shared.set_config(new);
                 self.shared.metrics.reloads.with_label_values(&["ok"]).inc();
                 tracing::info!(target: "corsica::gateway", file, routes, "configuration reloaded");
                 Ok(())
@@ -247,18 +247,43 @@ async fn serve_clients(
             .http2()
             .timer(TokioTimer::new())
             .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
+        let tls = shared.config.load().tls.clone();
         let svc_shared = shared.clone();
+        let is_tls = tls.is_some();
         let service = service_fn(move |req: Request<Incoming>| {
             let shared = svc_shared.clone();
-            async move { Ok::<_, std::convert::Infallible>(proxy::handle(shared, req, remote).await) }
+            async move {
+                Ok::<_, std::convert::Infallible>(proxy::handle(shared, req, remote, is_tls).await)
+            }
         });
-        let conn = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
-        let conn = graceful.watch(conn);
+        let watcher = graceful.watcher();
         let open = OpenConnection::new(&shared.metrics.connections);
         connections.spawn(async move {
-            if let Err(e) = conn.await {
+            let result = match tls {
+                None => {
+                    let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                    watcher.watch(conn).await
+                }
+                Some(config) => {
+                    // The handshake gets the same time as a request head.
+                    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+                    match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(tls_stream)) => {
+                            let conn = builder.serve_connection(TokioIo::new(tls_stream), service).into_owned();
+                            watcher.watch(conn).await
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(target: "corsica::gateway", client = %remote.ip(), error = %e, "TLS handshake failed");
+                            Ok(())
+                        }
+                        Err(_) => {
+                            tracing::debug!(target: "corsica::gateway", client = %remote.ip(), "TLS handshake timed out");
+                            Ok(())
+                        }
+                    }
+                }
+            };
+            if let Err(e) = result {
                 tracing::debug!(target: "corsica::gateway", error = %e, "connection ended with an error");
             }
             drop(open);

@@ -25,31 +25,69 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The body type of the gateway's requests and responses (streamed).
 pub type Body = http_body_util::combinators::BoxBody<Bytes, BoxError>;
 
-/// What every request handler shares: the current configuration (swapped on reload),
-/// the pooled upstream client, the metrics.
+/// The pooled upstream client (HTTP and HTTPS).
+pub type UpstreamClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Body>;
+
+/// What every request handler shares: the current configuration and its upstream client
+/// (swapped together on reload), the metrics.
 pub struct Shared {
     /// The running configuration.
     pub config: ArcSwap<Config>,
-    /// The upstream client (keeps connections alive per upstream).
-    pub client: Client<HttpConnector, Body>,
+    /// The upstream client (keeps connections alive per upstream); rebuilt on reload.
+    pub client: ArcSwap<UpstreamClient>,
     /// Metrics.
     pub metrics: Metrics,
+}
+
+/// Builds the upstream client: `https://` upstreams are verified against the system's
+/// roots plus `[tls] upstream_ca`.
+pub fn build_client(config: &Config) -> UpstreamClient {
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    for e in &native.errors {
+        tracing::warn!(target: "corsica::gateway", error = %e, "could not load some system root certificates");
+    }
+    let (added, _) = roots.add_parsable_certificates(native.certs);
+    for ca in &config.upstream_roots {
+        if let Err(e) = roots.add(ca.clone()) {
+            tracing::warn!(target: "corsica::gateway", error = %e, "unusable upstream_ca certificate");
+        }
+    }
+    tracing::debug!(target: "corsica::gateway", system_roots = added, extra = config.upstream_roots.len(), "upstream TLS roots");
+    let tls = rustls::ClientConfig::builder_with_provider(crate::config::provider())
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the safe default TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(config.limits.upstream_timeout));
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(std::time::Duration::from_secs(60))
+        .build(https)
 }
 
 impl Shared {
     /// A shared state for `config`.
     pub fn new(config: Config, metrics: Metrics) -> Shared {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(config.limits.upstream_timeout));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(std::time::Duration::from_secs(60))
-            .build(connector);
+        let client = build_client(&config);
         Shared {
             config: ArcSwap::from_pointee(config),
-            client,
+            client: ArcSwap::from_pointee(client),
             metrics,
         }
+    }
+
+    /// Swaps in a new configuration (and an upstream client built for it).
+    pub fn set_config(&self, config: Config) {
+        self.client.store(Arc::new(build_client(&config)));
+        self.config.store(Arc::new(config));
     }
 }
 
@@ -125,6 +163,7 @@ pub async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
     remote: SocketAddr,
+    tls: bool,
 ) -> Response<Body> {
     let config = shared.config.load_full();
     let host = host_of(&req);
@@ -182,8 +221,22 @@ pub async fn handle(
     }
     let mut response = match &route.upstream {
         Upstream::Echo => echo(req, remote).await,
-        Upstream::Http { authority } => {
-            forward(&shared, &config, route, authority, req, remote).await
+        Upstream::Http { authority } | Upstream::Https { authority } => {
+            let scheme = if matches!(route.upstream, Upstream::Https { .. }) {
+                "https"
+            } else {
+                "http"
+            };
+            forward(
+                &shared,
+                &config,
+                route,
+                (scheme, authority),
+                req,
+                remote,
+                tls,
+            )
+            .await
         }
     };
     decision.apply(response.headers_mut());
@@ -195,9 +248,10 @@ async fn forward(
     shared: &Shared,
     config: &Config,
     route: &Route,
-    authority: &http::uri::Authority,
+    (scheme, authority): (&str, &http::uri::Authority),
     req: Request<Incoming>,
     remote: SocketAddr,
+    tls: bool,
 ) -> Response<Body> {
     let (mut parts, body) = req.into_parts();
     let original_host = parts.headers.get(HOST).cloned().or_else(|| {
@@ -213,7 +267,7 @@ async fn forward(
         .map(|p| p.as_str())
         .unwrap_or("/");
     let uri = match http::Uri::builder()
-        .scheme("http")
+        .scheme(scheme)
         .authority(authority.clone())
         .path_and_query(path_and_query)
         .build()
@@ -237,9 +291,10 @@ async fn forward(
     if let Ok(v) = HeaderValue::from_str(&xff) {
         parts.headers.insert("x-forwarded-for", v);
     }
-    parts
-        .headers
-        .insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    parts.headers.insert(
+        "x-forwarded-proto",
+        HeaderValue::from_static(if tls { "https" } else { "http" }),
+    );
     if let Some(h) = original_host {
         parts.headers.insert("x-forwarded-host", h);
     }
@@ -247,7 +302,7 @@ async fn forward(
     let started = Instant::now();
     let result = tokio::time::timeout(
         config.limits.upstream_timeout,
-        shared.client.request(upstream_req),
+        shared.client.load().request(upstream_req),
     )
     .await;
     shared
