@@ -188,11 +188,13 @@ fn main() -> ExitCode {
                 insecure,
                 ..Default::default()
             };
-            if !(timeout.is_finite() && timeout > 0.0) {
-                eprintln!("corsica check: --timeout must be a positive number of seconds");
-                return ExitCode::from(2);
-            }
-            live.timeout = std::time::Duration::from_secs_f64(timeout);
+            live.timeout = match seconds(timeout) {
+                Some(d) => d,
+                None => {
+                    eprintln!("corsica check: --timeout must be a positive number of seconds");
+                    return ExitCode::from(2);
+                }
+            };
             for r in &resolve {
                 match corsica_doctor::live::parse_resolve(r) {
                     Ok(pair) => live.resolve.push(pair),
@@ -245,6 +247,11 @@ fn main() -> ExitCode {
             serve(config, listen, admin)
         }
     }
+}
+
+/// A positive, finite number of seconds as a duration.
+fn seconds(value: f64) -> Option<std::time::Duration> {
+    (value.is_finite() && value > 0.0).then(|| std::time::Duration::from_secs_f64(value))
 }
 
 fn color() -> bool {
@@ -326,13 +333,13 @@ fn scan(
             }
         }
     }
-    if !(timeout.is_finite() && timeout > 0.0) {
+    let Some(timeout) = seconds(timeout) else {
         eprintln!("corsica scan: --timeout must be a positive number of seconds");
         return ExitCode::from(2);
-    }
+    };
     let live = corsica_doctor::LiveOptions {
         insecure,
-        timeout: std::time::Duration::from_secs_f64(timeout),
+        timeout,
         ..Default::default()
     };
     let results = scan::scan(&urls, &trusted, &live, concurrency, urls.len() > 1);

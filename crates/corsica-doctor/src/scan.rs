@@ -281,6 +281,14 @@ fn evidence(origin: &str, r: &corsica::fetch::HttpResponse, reads: Option<bool>)
     )
 }
 
+/// Whether a response tells caches it depends on `Origin` (`Vary: Origin` or `Vary: *`).
+fn varies_on_origin(r: &corsica::fetch::HttpResponse) -> bool {
+    r.get("vary").is_some_and(|v| {
+        v.split(',')
+            .any(|t| t.trim().eq_ignore_ascii_case("origin") || t.trim() == "*")
+    })
+}
+
 /// Scans one URL against a server (live or not).
 pub fn scan_with(server: &mut dyn Server, url: &str, trusted: &[Origin]) -> ScanResult {
     let mut result = ScanResult {
@@ -363,10 +371,7 @@ pub fn scan_with(server: &mut dyn Server, url: &str, trusted: &[Origin]) -> Scan
         };
         push(id, severity, &origin, evidence(&origin, &response, reads));
         // The answer depends on Origin (it was echoed): it must say so to caches.
-        let varies = response.get("vary").is_some_and(|v| {
-            v.split(',')
-                .any(|t| t.trim().eq_ignore_ascii_case("origin") || t.trim() == "*")
-        });
+        let varies = varies_on_origin(&response);
         if acao.as_deref() == Some(origin.as_str()) && !varies {
             push(
                 "missing-vary-origin",
@@ -384,10 +389,7 @@ pub fn scan_with(server: &mut dyn Server, url: &str, trusted: &[Origin]) -> Scan
             url,
             &[("origin", t.as_str()), ("sec-fetch-mode", "cors")],
         ) {
-            let varies = r.get("vary").is_some_and(|v| {
-                v.split(',')
-                    .any(|x| x.trim().eq_ignore_ascii_case("origin") || x.trim() == "*")
-            });
+            let varies = varies_on_origin(&r);
             if r.get("access-control-allow-origin").as_deref() == Some(t.as_str()) && !varies {
                 push(
                     "missing-vary-origin",
