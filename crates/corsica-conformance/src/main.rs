@@ -501,13 +501,14 @@ fn compare_requests(
                 .map(|p| p.to_string())
                 .unwrap_or_default();
             format!(
-                "{} hop{} port{} origin={:?} acrm={:?} acrh={:?}",
+                "{} hop{} port{} origin={:?} acrm={:?} acrh={:?} site={:?}",
                 st.request.method,
                 hop_of(&st.request.url).unwrap_or(99),
                 host,
                 st.request.header("origin"),
                 st.request.header("access-control-request-method"),
                 st.request.header("access-control-request-headers"),
+                st.request.header("sec-fetch-site"),
             )
         })
         .collect();
@@ -522,13 +523,14 @@ fn compare_requests(
         .iter()
         .map(|r| {
             format!(
-                "{} hop{} port{} origin={:?} acrm={:?} acrh={:?}",
+                "{} hop{} port{} origin={:?} acrm={:?} acrh={:?} site={:?}",
                 r.method,
                 r.hop,
                 port(r.host),
                 r.origin.as_deref(),
                 r.acrm.as_deref(),
-                r.acrh.as_deref()
+                r.acrh.as_deref(),
+                r.site.as_deref()
             )
         })
         .collect();

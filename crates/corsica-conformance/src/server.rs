@@ -31,6 +31,8 @@ pub struct Received {
     pub acrm: Option<String>,
     /// `Access-Control-Request-Headers`, if sent.
     pub acrh: Option<String>,
+    /// `Sec-Fetch-Site`, if sent.
+    pub site: Option<String>,
 }
 
 /// Requests received, by scenario id.
@@ -135,6 +137,7 @@ fn handle(
             origin: header("origin"),
             acrm: header("access-control-request-method"),
             acrh: header("access-control-request-headers"),
+            site: header("sec-fetch-site"),
         });
     }
     let model = scenario.respond(origins, hop, preflight);

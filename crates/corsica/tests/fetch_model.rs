@@ -456,3 +456,52 @@ fn several_disallowed_headers_list_every_candidate_4_8() {
     assert_eq!(b.parameter, "x-a");
     assert_eq!(b.candidates, ["x-a", "x-b"]);
 }
+
+#[test]
+fn fetch_metadata_sec_fetch_site() {
+    // Fetch Metadata Request Headers § 2.1 `Sec-Fetch-Site`.
+    let mut s = server(allow_all);
+    let site = |page: &str, url: &str, s: &mut dyn corsica::fetch::Server| {
+        let o = simulate(
+            &FetchRequest::new(Origin::parse(page).unwrap(), url).method("PUT"),
+            s,
+            None,
+        );
+        o.steps
+            .iter()
+            .map(|st| st.request.header("sec-fetch-site").unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        site(
+            "https://app.example.com",
+            "https://api.example.com/x",
+            &mut s
+        ),
+        ["same-site", "same-site"]
+    );
+    assert_eq!(
+        site(
+            "https://app.example.com",
+            "https://app.example.com/x",
+            &mut s
+        ),
+        ["same-origin"]
+    );
+    assert_eq!(
+        site("https://app.example.com", "https://api.other.com/x", &mut s),
+        ["cross-site", "cross-site"]
+    );
+    assert_eq!(
+        site(
+            "http://app.example.com",
+            "https://api.example.com/x",
+            &mut s
+        ),
+        ["cross-site", "cross-site"]
+    );
+    assert_eq!(
+        site(PAGE, &format!("{API}/x"), &mut s),
+        ["cross-site", "cross-site"]
+    );
+}

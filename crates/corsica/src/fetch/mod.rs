@@ -820,7 +820,10 @@ impl Simulation<'_, '_> {
         // (`net::RedirectUtil::UpdateHttpRequest`).
         let mut origin_nulled = false;
         let mut redirects = 0usize;
+        // Fetch Metadata: the least related of every URL so far and the initiator.
+        let mut site = FetchSite::of(&req.origin, &url);
         loop {
+            site = site.max(FetchSite::of(&req.origin, &url));
             let url_s = url.to_string();
             let origin_value = if tainted || origin_nulled {
                 "null".to_owned()
@@ -853,7 +856,9 @@ impl Simulation<'_, '_> {
                         pf_headers.push(("Access-Control-Request-Headers".to_owned(), v));
                     }
                     pf_headers.push(("Origin".to_owned(), origin_value.clone()));
+                    pf_headers.push(("Sec-Fetch-Dest".to_owned(), "empty".to_owned()));
                     pf_headers.push(("Sec-Fetch-Mode".to_owned(), "cors".to_owned()));
+                    pf_headers.push(("Sec-Fetch-Site".to_owned(), site.as_str().to_owned()));
                     let response = match self.exchange(HttpRequest {
                         method: "OPTIONS".into(),
                         url: url_s.clone(),
@@ -915,7 +920,9 @@ impl Simulation<'_, '_> {
                 Mode::SameOrigin => "same-origin",
                 Mode::NoCors => "no-cors",
             };
+            sent.push(("sec-fetch-dest".to_owned(), "empty".to_owned()));
             sent.push(("sec-fetch-mode".to_owned(), mode_name.to_owned()));
+            sent.push(("sec-fetch-site".to_owned(), site.as_str().to_owned()));
             let credentials = match req.credentials {
                 Credentials::Include => true,
                 Credentials::SameOrigin => !tainted && same_origin(&url, &initiator),
@@ -1055,6 +1062,46 @@ impl Simulation<'_, '_> {
             } else {
                 cors_flag = cors_flag || next_cross;
             }
+        }
+    }
+}
+
+/// The `Sec-Fetch-Site` value (Fetch Metadata), ordered from most to least related.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum FetchSite {
+    SameOrigin,
+    SameSite,
+    CrossSite,
+}
+
+impl FetchSite {
+    /// How `url` relates to the initiator: same origin, same site (scheme and registrable
+    /// domain), or cross-site.
+    fn of(initiator: &Origin, url: &url::Url) -> FetchSite {
+        if same_origin(url, initiator.as_str()) {
+            return FetchSite::SameOrigin;
+        }
+        let site = |scheme: &str, host: &str| {
+            let host = host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_ascii_lowercase();
+            let registrable = psl::domain_str(&host).map(str::to_owned).unwrap_or(host);
+            (scheme.to_owned(), registrable)
+        };
+        match (initiator.scheme(), initiator.host(), url.host_str()) {
+            (Some(s), Some(h), Some(u)) if site(s, h) == site(url.scheme(), u) => {
+                FetchSite::SameSite
+            }
+            _ => FetchSite::CrossSite,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            FetchSite::SameOrigin => "same-origin",
+            FetchSite::SameSite => "same-site",
+            FetchSite::CrossSite => "cross-site",
         }
     }
 }
