@@ -591,10 +591,43 @@ pub(crate) fn parse_port(p: &str) -> Option<u16> {
     trimmed.parse::<u16>().ok()
 }
 
+/// Whether the URL standard's host parser would return `host` unchanged as a domain: only
+/// lower-case ASCII letters, digits, `-` and `.`, no label starting with `xn--`, and a last
+/// label that is not a number (`ends in a number` would make it an IPv4 address).
+fn is_canonical_ascii_domain(host: &str) -> bool {
+    if host.is_empty()
+        || !host
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+    {
+        return false;
+    }
+    if host.split('.').any(|label| label.starts_with("xn--")) {
+        return false;
+    }
+    let last = host
+        .strip_suffix('.')
+        .unwrap_or(host)
+        .rsplit('.')
+        .next()
+        .unwrap_or("");
+    let numeric = !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit());
+    let hex = last
+        .strip_prefix("0x")
+        .is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit()));
+    !last.is_empty() && !numeric && !hex
+}
+
 /// Parses and serializes a host. Special schemes use the URL standard's host parser (IDNA,
 /// IPv4 forms, IPv6 compression); other schemes (e.g. `chrome-extension`) accept only
 /// ASCII letters, digits, `-`, `.` and `_`, lower-cased.
 fn parse_host(scheme: &str, host: &str) -> Result<(String, bool), String> {
+    if is_special(scheme) && is_canonical_ascii_domain(host) {
+        // The URL standard's host parser is the identity on these (no IDNA mapping, no
+        // punycode to check, not an IPv4 number): skip it, it dominates the cost of
+        // matching patterns.
+        return Ok((host.to_owned(), false));
+    }
     if is_special(scheme) || host.starts_with('[') {
         match url::Host::parse(host) {
             Ok(url::Host::Domain(d)) => Ok((d, false)),
@@ -834,6 +867,53 @@ mod tests {
         for (input, check) in bad {
             let e = Origin::from_header_bytes(input).unwrap_err();
             assert!(check(&e), "{:?}: {e:?}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn the_ascii_fast_path_agrees_with_the_url_parser() {
+        for host in [
+            "example.com",
+            "a-b.example",
+            "a..b",
+            "example.com.",
+            "x1.y2",
+            "localhost",
+            "0x",
+            "0xg",
+            "a.0xg",
+            "1.2.3.4",
+            "a.1",
+            "a.0x1f",
+            "xn--bcher-kva.example",
+            "example",
+            "-a.b-",
+            "a.b.c.d.e.f",
+        ] {
+            let fast = is_canonical_ascii_domain(host);
+            let slow = url::Host::parse(host);
+            if fast {
+                assert!(
+                    matches!(&slow, Ok(url::Host::Domain(d)) if d == host),
+                    "{host}: {slow:?}"
+                );
+            }
+        }
+        assert!(!is_canonical_ascii_domain("1.2.3.4"));
+        assert!(!is_canonical_ascii_domain("a.0x1f"));
+        assert!(!is_canonical_ascii_domain("Example.com"));
+        assert!(!is_canonical_ascii_domain("xn--bcher-kva.example"));
+        assert!(is_canonical_ascii_domain("api.example.com"));
+    }
+
+    proptest::proptest! {
+        /// The fast path never disagrees with the URL standard's host parser.
+        #[test]
+        fn fast_path_is_the_identity_of_the_url_parser(h in "[a-z0-9.-]{1,30}|[a-z0-9-]{1,8}\\.(0x)?[0-9a-f]{0,4}\\.?|xn--[a-z0-9-]{1,10}") {
+            if is_canonical_ascii_domain(&h) {
+                let parsed = url::Host::parse(&h);
+                proptest::prop_assert!(matches!(&parsed, Ok(url::Host::Domain(d)) if *d == h), "{} -> {:?}", h, parsed);
+            }
         }
     }
 
