@@ -22,6 +22,14 @@ use corsica::fetch::{
 use serde_json::{Value, json};
 
 /// Errors reading a HAR file (exit code 2).
+///
+/// ```
+/// use corsica_doctor::har::{HarError, explain};
+/// assert!(matches!(explain("<html>"), Err(HarError::Json(_))));
+/// let err = explain(r#"{"log": {}}"#).unwrap_err();
+/// assert!(matches!(err, HarError::Shape));
+/// assert!(err.to_string().contains("Export HAR"));
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum HarError {
     /// Not JSON.
@@ -183,6 +191,20 @@ impl Server for Replay<'_> {
 }
 
 /// One explained request.
+///
+/// ```
+/// use corsica_doctor::har::{Explained, explain};
+/// let har = r#"{"log": {"pages": [{"title": "https://app.example.com/"}], "entries": [
+///   {"request": {"method": "GET", "url": "https://api.example.com/x", "headers": []},
+///    "response": {"status": 200, "headers": [{"name": "Access-Control-Allow-Origin", "value": "*"}]},
+///    "_resourceType": "fetch"}]}}"#;
+/// let explanation = explain(har)?;
+/// let explained: &Explained = &explanation.requests[0];
+/// assert_eq!(explained.request.url, "https://api.example.com/x");
+/// assert_eq!(explained.request.origin.as_str(), "https://app.example.com");
+/// assert!(explained.outcome.is_allowed());
+/// # Ok::<(), corsica_doctor::har::HarError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Explained {
     /// The rebuilt `fetch()` call.
@@ -192,6 +214,24 @@ pub struct Explained {
 }
 
 /// The result of explaining a HAR file.
+///
+/// The page's origin comes from the first document request here; the same-origin request
+/// is left out.
+///
+/// ```
+/// let har = r#"{"log": {"entries": [
+///   {"request": {"method": "GET", "url": "https://app.example.com/", "headers": []},
+///    "response": {"status": 200, "headers": []}, "_resourceType": "document"},
+///   {"request": {"method": "GET", "url": "https://app.example.com/api/me", "headers": []},
+///    "response": {"status": 200, "headers": []}, "_resourceType": "fetch"},
+///   {"request": {"method": "GET", "url": "https://cdn.example.net/data.json", "headers": []},
+///    "response": {"status": 200, "headers": []}, "_resourceType": "fetch"}]}}"#;
+/// let explanation = corsica_doctor::har::explain(har)?;
+/// assert_eq!(explanation.page_origin.as_deref(), Some("https://app.example.com"));
+/// assert_eq!(explanation.requests.len(), 1);
+/// assert_eq!(explanation.requests[0].request.url, "https://cdn.example.net/data.json");
+/// # Ok::<(), corsica_doctor::har::HarError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Explanation {
     /// The page's origin, if it could be found.
@@ -202,6 +242,17 @@ pub struct Explanation {
 
 impl Explanation {
     /// 0 when no request is blocked, 1 otherwise.
+    ///
+    /// ```
+    /// let har = r#"{"log": {"pages": [{"title": "https://app.example.com/"}], "entries": [
+    ///   {"request": {"method": "GET", "url": "https://api.example.com/x", "headers": []},
+    ///    "response": {"status": 200, "headers": []}, "_resourceType": "fetch"}]}}"#;
+    /// let blocked = corsica_doctor::har::explain(har)?;
+    /// assert_eq!(blocked.exit_code(), 1);
+    /// let empty = corsica_doctor::har::explain(r#"{"log": {"entries": []}}"#)?;
+    /// assert_eq!(empty.exit_code(), 0);
+    /// # Ok::<(), corsica_doctor::har::HarError>(())
+    /// ```
     pub fn exit_code(&self) -> u8 {
         u8::from(
             self.requests
@@ -211,6 +262,19 @@ impl Explanation {
     }
 
     /// `{"page_origin": str | null, "requests": [{"url", "method", ...the check object...}]}`.
+    ///
+    /// ```
+    /// let har = r#"{"log": {"pages": [{"title": "https://app.example.com/"}], "entries": [
+    ///   {"request": {"method": "GET", "url": "https://api.example.com/x", "headers": []},
+    ///    "response": {"status": 200, "headers": []}, "_resourceType": "fetch"}]}}"#;
+    /// let v = corsica_doctor::har::explain(har)?.to_json();
+    /// assert_eq!(v["page_origin"], "https://app.example.com");
+    /// let r = &v["requests"][0];
+    /// assert_eq!((r["method"].as_str(), r["url"].as_str()), (Some("GET"), Some("https://api.example.com/x")));
+    /// assert_eq!(r["allowed"], false);
+    /// assert_eq!(r["error"]["kind"], "MissingAllowOriginHeader");
+    /// # Ok::<(), corsica_doctor::har::HarError>(())
+    /// ```
     pub fn to_json(&self) -> Value {
         let requests: Vec<Value> = self
             .requests
@@ -226,6 +290,17 @@ impl Explanation {
     }
 
     /// The human report: each request's trace and verdict.
+    ///
+    /// ```
+    /// let har = r#"{"log": {"pages": [{"title": "https://app.example.com/"}], "entries": [
+    ///   {"request": {"method": "GET", "url": "https://api.example.com/x", "headers": []},
+    ///    "response": {"status": 200, "headers": []}, "_resourceType": "fetch"}]}}"#;
+    /// let text = corsica_doctor::har::explain(har)?.to_text(false);
+    /// assert!(text.starts_with("page origin: https://app.example.com\n1 cross-origin request(s)\n"));
+    /// assert!(text.contains("=== #1 ==="));
+    /// assert!(text.contains("BLOCKED MissingAllowOriginHeader"));
+    /// # Ok::<(), corsica_doctor::har::HarError>(())
+    /// ```
     pub fn to_text(&self, color: bool) -> String {
         let mut out = format!(
             "page origin: {}\n{} cross-origin request(s)\n",

@@ -23,6 +23,25 @@ use corsica::fetch::{Credentials, FetchRequest, Outcome, simulate};
 pub use live::{LiveOptions, LiveServer};
 
 /// Usage errors of the doctor (exit code 2).
+///
+/// ```
+/// use corsica_doctor::{CheckArgs, DoctorError, fetch_request};
+/// let mut args = CheckArgs {
+///     url: "ftp://files.example.com/".into(),
+///     origin: "https://app.example.com".into(),
+///     method: "GET".into(),
+///     headers: vec![],
+///     credentials: Default::default(),
+///     live: Default::default(),
+/// };
+/// let err = fetch_request(&args).unwrap_err();
+/// assert!(matches!(err, DoctorError::Url(_)));
+/// assert_eq!(err.to_string(), "`ftp://files.example.com/` is not an absolute http:// or https:// URL");
+///
+/// args.url = "https://api.example.com/".into();
+/// args.headers = vec!["X-API-Key secret".into()];
+/// assert!(matches!(fetch_request(&args), Err(DoctorError::Header(h)) if h == "X-API-Key secret"));
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum DoctorError {
     /// `--origin` is not an origin.
@@ -40,6 +59,26 @@ pub enum DoctorError {
 }
 
 /// What `corsica check` is asked.
+///
+/// ```
+/// use corsica::fetch::Credentials;
+/// use corsica_doctor::{CheckArgs, fetch_request};
+/// // corsica check https://api.example.com/me --origin https://app.example.com \
+/// //   --method delete -H 'Authorization: Bearer t' --credentials include
+/// let args = CheckArgs {
+///     url: "https://api.example.com/me".into(),
+///     origin: "https://app.example.com".into(),
+///     method: "delete".into(),
+///     headers: vec!["Authorization: Bearer t".into()],
+///     credentials: Credentials::Include,
+///     live: Default::default(),
+/// };
+/// let request = fetch_request(&args)?;
+/// assert_eq!(request.origin.as_str(), "https://app.example.com");
+/// assert_eq!(request.credentials, Credentials::Include);
+/// assert_eq!(request.headers, [("Authorization".to_owned(), "Bearer t".to_owned())]);
+/// # Ok::<(), corsica_doctor::DoctorError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct CheckArgs {
     /// The URL passed to `fetch()`.

@@ -10,6 +10,20 @@ use corsica::fetch::{HttpRequest, HttpResponse, NetworkError, Server};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 /// How to reach servers.
+///
+/// ```
+/// use std::time::Duration;
+/// use corsica_doctor::live::{LiveOptions, LiveServer, parse_resolve};
+/// assert_eq!(LiveOptions::default().timeout, Duration::from_secs(10));
+/// // --insecure --resolve api.example.com:443:127.0.0.1 --timeout 2
+/// let options = LiveOptions {
+///     insecure: true,
+///     resolve: vec![parse_resolve("api.example.com:443:127.0.0.1")?],
+///     timeout: Duration::from_secs(2),
+/// };
+/// assert!(LiveServer::new(&options).is_ok());
+/// # Ok::<(), String>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct LiveOptions {
     /// Accept invalid TLS certificates (self-signed development servers).
@@ -89,11 +103,33 @@ impl Resolve for Resolver {
 }
 
 /// Errors building the client.
+///
+/// ```
+/// use corsica_doctor::live::{ClientError, LiveServer};
+/// // `?` turns it into the doctor's usage error.
+/// fn client() -> Result<LiveServer, corsica_doctor::DoctorError> {
+///     let server: Result<LiveServer, ClientError> = LiveServer::new(&Default::default());
+///     Ok(server?)
+/// }
+/// assert!(client().is_ok());
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[error("cannot set up the HTTP client: {0}")]
 pub struct ClientError(String);
 
 /// The live server: a blocking HTTP client (rustls, system roots).
+///
+/// ```no_run
+/// use corsica::Origin;
+/// use corsica::fetch::{FetchRequest, simulate};
+/// use corsica_doctor::{LiveOptions, LiveServer};
+/// let mut server = LiveServer::new(&LiveOptions::default())?;
+/// let page = Origin::parse("https://app.example.com")?;
+/// let request = FetchRequest::new(page, "https://api.example.com/items").method("DELETE");
+/// let outcome = simulate(&request, &mut server, None);
+/// println!("preflight sent: {}, allowed: {}", outcome.preflight, outcome.is_allowed());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct LiveServer {
     client: reqwest::blocking::Client,
     timeout: Duration,

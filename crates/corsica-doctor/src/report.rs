@@ -39,6 +39,22 @@ fn step_json(s: &Step) -> Value {
 /// The `--json` object: `{"allowed", "preflight", "error", "message", "hint", "steps"}`
 /// (the public contract of `corsica check`), plus `verdict`, `status`,
 /// `readable_headers` and `fixes`.
+///
+/// ```
+/// use corsica::Origin;
+/// use corsica::fetch::{FetchRequest, HttpRequest, HttpResponse, NetworkError, simulate};
+/// let request = FetchRequest::new(Origin::parse("https://app.example.com")?, "https://api.example.com/x");
+/// // A server that sends no CORS headers.
+/// let mut server = |_: &HttpRequest| -> Result<HttpResponse, NetworkError> { Ok(HttpResponse::new(200)) };
+/// let outcome = simulate(&request, &mut server, None);
+/// let v = corsica_doctor::report::to_json(&request, &outcome);
+/// assert_eq!(v["allowed"], false);
+/// assert_eq!(v["verdict"], "blocked");
+/// assert_eq!(v["error"]["kind"], "MissingAllowOriginHeader");
+/// assert_eq!(v["steps"].as_array().map(Vec::len), Some(1));
+/// assert!(v["fixes"]["nginx"].is_string());
+/// # Ok::<(), corsica::OriginError>(())
+/// ```
 pub fn to_json(request: &FetchRequest, outcome: &Outcome) -> Value {
     let steps: Vec<Value> = outcome.steps.iter().map(step_json).collect();
     match &outcome.verdict {
@@ -111,6 +127,26 @@ fn needs(request: &FetchRequest, blocked: &Blocked, outcome_origin: &str) -> Nee
 
 /// Server-specific lines that make this request pass: nginx, Express `cors()`,
 /// tower-http and the corsica builder.
+///
+/// ```
+/// use corsica::Origin;
+/// use corsica::fetch::{Credentials, FetchRequest, HttpRequest, HttpResponse, NetworkError, simulate};
+/// let request = FetchRequest::new(Origin::parse("https://app.example.com")?, "https://api.example.com/x")
+///     .method("PUT")
+///     .header("X-API-Key", "k")
+///     .credentials(Credentials::Include);
+/// // A server that does not answer preflights.
+/// let mut server = |_: &HttpRequest| -> Result<HttpResponse, NetworkError> { Ok(HttpResponse::new(404)) };
+/// let outcome = simulate(&request, &mut server, None);
+/// let fixes = corsica_doctor::report::fixes(&request, outcome.blocked().unwrap());
+/// let nginx = fixes["nginx"].as_str().unwrap();
+/// assert!(nginx.contains(r#"add_header Access-Control-Allow-Origin "https://app.example.com" always;"#));
+/// assert!(nginx.contains(r#"add_header Access-Control-Allow-Methods "PUT" always;"#));
+/// assert!(nginx.contains(r#"add_header Access-Control-Allow-Headers "x-api-key" always;"#));
+/// assert!(fixes["corsica"].as_str().unwrap().contains(".allow_credentials(true)"));
+/// assert!(fixes["express"].as_str().unwrap().starts_with("app.use(cors({ origin: 'https://app.example.com', credentials: true"));
+/// # Ok::<(), corsica::OriginError>(())
+/// ```
 pub fn fixes(request: &FetchRequest, blocked: &Blocked) -> Value {
     // The origin the server sees: `null` after a tainting redirect.
     let origin = if blocked.hint.contains("Access-Control-Allow-Origin: null") {
@@ -272,6 +308,22 @@ impl Style {
 /// The human trace: one block per exchange (preflight → redirects → request) with the CORS
 /// headers sent and received, the offending header highlighted (marked `<--` without
 /// colour), then the verdict, Chromium's console message, the fix and server snippets.
+///
+/// ```
+/// use corsica::Origin;
+/// use corsica::fetch::{FetchRequest, HttpRequest, HttpResponse, NetworkError, simulate};
+/// let request = FetchRequest::new(Origin::parse("https://app.example.com")?, "https://api.example.com/x");
+/// let mut server = |_: &HttpRequest| -> Result<HttpResponse, NetworkError> {
+///     // Allows another origin than the page's.
+///     Ok(HttpResponse::new(200).header("Access-Control-Allow-Origin", "https://admin.example.com"))
+/// };
+/// let outcome = simulate(&request, &mut server, None);
+/// let text = corsica_doctor::report::to_text(&request, &outcome, false);
+/// assert!(text.starts_with("fetch GET https://api.example.com/x from origin https://app.example.com"));
+/// assert!(text.contains("Access-Control-Allow-Origin: https://admin.example.com  <--"));
+/// assert!(text.contains("BLOCKED AllowOriginMismatch"));
+/// # Ok::<(), corsica::OriginError>(())
+/// ```
 pub fn to_text(request: &FetchRequest, outcome: &Outcome, color: bool) -> String {
     let st = Style { color };
     let mut out = String::new();

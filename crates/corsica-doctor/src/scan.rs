@@ -18,6 +18,13 @@ use serde_json::{Value, json};
 use crate::live::{LiveOptions, LiveServer};
 
 /// Severity of a finding.
+///
+/// ```
+/// use corsica_doctor::scan::Severity;
+/// assert!(Severity::High > Severity::Medium && Severity::Medium > Severity::Low);
+/// assert_eq!("medium".parse::<Severity>(), Ok(Severity::Medium));
+/// assert!("critical".parse::<Severity>().is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
     /// Worth fixing; little direct impact.
@@ -30,6 +37,14 @@ pub enum Severity {
 
 impl Severity {
     /// `low`, `medium`, `high`.
+    ///
+    /// ```
+    /// use corsica_doctor::scan::Severity;
+    /// assert_eq!(Severity::High.as_str(), "high");
+    /// for s in [Severity::Low, Severity::Medium, Severity::High] {
+    ///     assert_eq!(s.as_str().parse::<Severity>(), Ok(s));
+    /// }
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Low => "low",
@@ -52,6 +67,18 @@ impl std::str::FromStr for Severity {
 }
 
 /// The finding classes, with stable ids (a public contract).
+///
+/// ```
+/// use corsica_doctor::scan::RULES;
+/// let (id, description, fix) = RULES[0];
+/// assert_eq!(id, "origin-reflected");
+/// assert!(description.contains("reflects any Origin"));
+/// assert!(fix.starts_with("Compare the Origin"));
+/// let mut ids: Vec<&str> = RULES.iter().map(|r| r.0).collect();
+/// ids.sort();
+/// ids.dedup();
+/// assert_eq!(ids.len(), RULES.len());
+/// ```
 pub const RULES: [(&str, &str, &str); 12] = [
     (
         "origin-reflected",
@@ -116,6 +143,20 @@ pub const RULES: [(&str, &str, &str); 12] = [
 ];
 
 /// One finding.
+///
+/// ```
+/// use corsica::fetch::{HttpRequest, HttpResponse, NetworkError};
+/// use corsica_doctor::scan::{RULES, Severity, scan_with};
+/// let mut server = |_: &HttpRequest| -> Result<HttpResponse, NetworkError> {
+///     Ok(HttpResponse::new(200).header("Access-Control-Allow-Origin", "*"))
+/// };
+/// let result = scan_with(&mut server, "https://api.example.com/public", &[]);
+/// let finding = &result.findings[0];
+/// assert_eq!((finding.id, finding.severity), ("wildcard-origin", Severity::Low));
+/// assert!(finding.evidence.contains("Access-Control-Allow-Origin: *"));
+/// let rule = RULES.iter().find(|r| r.0 == finding.id).unwrap();
+/// assert_eq!(finding.fix, rule.2);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
     /// Stable id (see [`RULES`]).
@@ -131,6 +172,29 @@ pub struct Finding {
 }
 
 /// The scan of one URL.
+///
+/// A server that allows one exact origin, and says so to caches, has no findings:
+///
+/// ```
+/// use corsica::Origin;
+/// use corsica::fetch::{HttpRequest, HttpResponse, NetworkError};
+/// use corsica_doctor::scan::scan_with;
+/// let mut server = |r: &HttpRequest| -> Result<HttpResponse, NetworkError> {
+///     let mut response = HttpResponse::new(200).header("Vary", "Origin");
+///     if r.header("origin") == Some("https://app.example.com") {
+///         response = response
+///             .header("Access-Control-Allow-Origin", "https://app.example.com")
+///             .header("Access-Control-Allow-Credentials", "true");
+///     }
+///     Ok(response)
+/// };
+/// let trusted = [Origin::parse("https://app.example.com")?];
+/// let result = scan_with(&mut server, "https://api.example.com/me", &trusted);
+/// assert_eq!(result.url, "https://api.example.com/me");
+/// assert!(result.findings.is_empty());
+/// assert!(result.error.is_none());
+/// # Ok::<(), corsica::OriginError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct ScanResult {
     /// The URL.
@@ -144,6 +208,18 @@ pub struct ScanResult {
 impl ScanResult {
     /// `{"url": str, "findings": [{"id", "severity", "origin", "evidence", "fix"}]}`
     /// (plus `"error"` when the scan could not run).
+    ///
+    /// ```
+    /// use corsica::fetch::{HttpRequest, HttpResponse, NetworkError};
+    /// use corsica_doctor::scan::scan_with;
+    /// let mut down = |_: &HttpRequest| -> Result<HttpResponse, NetworkError> {
+    ///     Err(NetworkError("connection refused".into()))
+    /// };
+    /// let v = scan_with(&mut down, "https://api.example.com/", &[]).to_json();
+    /// assert_eq!(v["url"], "https://api.example.com/");
+    /// assert_eq!(v["findings"], serde_json::json!([]));
+    /// assert_eq!(v["error"], "network error: connection refused");
+    /// ```
     pub fn to_json(&self) -> Value {
         let mut v = json!({
             "url": self.url,
@@ -167,6 +243,21 @@ fn fix_of(id: &str) -> String {
 }
 
 /// The probes for a target: (finding id, probe origin).
+///
+/// ```
+/// use corsica::Origin;
+/// use corsica_doctor::scan::probes;
+/// let target = url::Url::parse("https://api.example.com/v1")?;
+/// let trusted = [Origin::parse("https://app.example.com")?];
+/// let p = probes(&target, &trusted);
+/// let has = |id: &str, origin: &str| p.iter().any(|(i, o)| *i == id && o == origin);
+/// assert!(has("origin-reflected", "https://corsica-probe.example"));
+/// assert!(has("null-origin-allowed", "null"));
+/// assert!(has("suffix-match-bypass", "https://corsicaprobeapp.example.com"));
+/// assert!(has("insecure-origin-trusted", "http://app.example.com"));
+/// assert!(has("any-subdomain-trusted", "https://corsica-probe.example.com"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn probes(target: &url::Url, trusted: &[Origin]) -> Vec<(&'static str, String)> {
     let scheme = target.scheme();
     let mut out: Vec<(&'static str, String)> = vec![
@@ -290,6 +381,27 @@ fn varies_on_origin(r: &corsica::fetch::HttpResponse) -> bool {
 }
 
 /// Scans one URL against a server (live or not).
+///
+/// A server that echoes any `Origin` with credentials, the classic misconfiguration:
+///
+/// ```
+/// use corsica::fetch::{HttpRequest, HttpResponse, NetworkError};
+/// use corsica_doctor::scan::{Severity, scan_with};
+/// let mut server = |r: &HttpRequest| -> Result<HttpResponse, NetworkError> {
+///     let origin = r.header("origin").unwrap_or_default().to_owned();
+///     Ok(HttpResponse::new(200)
+///         .header("Access-Control-Allow-Origin", origin)
+///         .header("Access-Control-Allow-Credentials", "true"))
+/// };
+/// let result = scan_with(&mut server, "https://api.example.com/me", &[]);
+/// assert!(result.error.is_none());
+/// let ids: Vec<&str> = result.findings.iter().map(|f| f.id).collect();
+/// assert!(ids.contains(&"origin-reflected"));
+/// assert!(ids.contains(&"null-origin-allowed"));
+/// assert!(ids.contains(&"missing-vary-origin"));
+/// // Most severe first: any site can read the response with the user's cookies.
+/// assert_eq!(result.findings[0].severity, Severity::High);
+/// ```
 pub fn scan_with(server: &mut dyn Server, url: &str, trusted: &[Origin]) -> ScanResult {
     let mut result = ScanResult {
         url: url.to_owned(),
@@ -453,6 +565,18 @@ pub fn scan_with(server: &mut dyn Server, url: &str, trusted: &[Origin]) -> Scan
 }
 
 /// Scans URLs over the network, `concurrency` at a time, one connection per host.
+///
+/// ```no_run
+/// use corsica::Origin;
+/// use corsica_doctor::LiveOptions;
+/// use corsica_doctor::scan::{Severity, exit_code, scan, to_text};
+/// let urls = vec!["https://api.example.com/me".to_owned(), "https://api.example.com/orders".to_owned()];
+/// let trusted = [Origin::parse("https://app.example.com")?];
+/// let results = scan(&urls, &trusted, &LiveOptions::default(), 4, true);
+/// print!("{}", to_text(&results));
+/// std::process::exit(i32::from(exit_code(&results, Severity::Medium)));
+/// # Ok::<(), corsica::OriginError>(())
+/// ```
 pub fn scan(
     urls: &[String],
     trusted: &[Origin],
@@ -521,6 +645,22 @@ pub fn scan(
 }
 
 /// The exit code: 2 if any scan failed, 1 if a finding is at or above `fail_on`, else 0.
+///
+/// ```
+/// use corsica_doctor::scan::{Finding, ScanResult, Severity, exit_code};
+/// let finding = Finding {
+///     id: "wildcard-origin",
+///     severity: Severity::Low,
+///     origin: "https://corsica-probe.example".into(),
+///     evidence: String::new(),
+///     fix: String::new(),
+/// };
+/// let mut results = vec![ScanResult { url: "https://api.example.com/".into(), findings: vec![finding], error: None }];
+/// assert_eq!(exit_code(&results, Severity::Medium), 0);
+/// assert_eq!(exit_code(&results, Severity::Low), 1);
+/// results[0].error = Some("network error: timed out".into());
+/// assert_eq!(exit_code(&results, Severity::Low), 2);
+/// ```
 pub fn exit_code(results: &[ScanResult], fail_on: Severity) -> u8 {
     if results.iter().any(|r| r.error.is_some()) {
         2
@@ -536,6 +676,18 @@ pub fn exit_code(results: &[ScanResult], fail_on: Severity) -> u8 {
 }
 
 /// The human report with a summary table.
+///
+/// ```
+/// use corsica::fetch::{HttpRequest, HttpResponse, NetworkError};
+/// use corsica_doctor::scan::{scan_with, to_text};
+/// let mut server = |_: &HttpRequest| -> Result<HttpResponse, NetworkError> {
+///     Ok(HttpResponse::new(200).header("Access-Control-Allow-Origin", "*"))
+/// };
+/// let results = [scan_with(&mut server, "https://api.example.com/public", &[])];
+/// let text = to_text(&results);
+/// assert!(text.starts_with("https://api.example.com/public\n  [low   ] wildcard-origin"));
+/// assert!(text.ends_with("summary: 1 URL(s) | high 0 | medium 0 | low 1 | errors 0\n"));
+/// ```
 pub fn to_text(results: &[ScanResult]) -> String {
     let mut out = String::new();
     for r in results {
@@ -576,6 +728,24 @@ pub fn to_text(results: &[ScanResult]) -> String {
 }
 
 /// SARIF 2.1.0 for GitHub code scanning.
+///
+/// ```
+/// use corsica::fetch::{HttpRequest, HttpResponse, NetworkError};
+/// use corsica_doctor::scan::{RULES, scan_with, to_sarif};
+/// let mut server = |_: &HttpRequest| -> Result<HttpResponse, NetworkError> {
+///     Ok(HttpResponse::new(200).header("Access-Control-Allow-Origin", "*"))
+/// };
+/// let sarif = to_sarif(&[scan_with(&mut server, "https://api.example.com/public", &[])]);
+/// assert_eq!(sarif["version"], "2.1.0");
+/// let run = &sarif["runs"][0];
+/// assert_eq!(run["tool"]["driver"]["rules"].as_array().map(Vec::len), Some(RULES.len()));
+/// assert_eq!(run["results"][0]["ruleId"], "wildcard-origin");
+/// assert_eq!(run["results"][0]["level"], "note");
+/// assert_eq!(
+///     run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+///     "https://api.example.com/public"
+/// );
+/// ```
 pub fn to_sarif(results: &[ScanResult]) -> Value {
     let rules: Vec<Value> = RULES
         .iter()

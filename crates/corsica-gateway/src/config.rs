@@ -14,6 +14,15 @@ use toml::Spanned;
 /// The configuration used when `corsica serve` is given no file: listen on 127.0.0.1:8080,
 /// answer with the built-in echo upstream, and allow the usual local development origins
 /// with credentials.
+///
+/// ```
+/// use corsica_gateway::config::{Config, EMBEDDED_DEFAULT, Upstream};
+/// let config = Config::parse(EMBEDDED_DEFAULT, "<embedded>")?;
+/// assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+/// assert_eq!(config.routes[0].upstream, Upstream::Echo);
+/// assert!(config.routes[0].policy.allows_credentials());
+/// # Ok::<(), corsica_gateway::config::ConfigError>(())
+/// ```
 pub const EMBEDDED_DEFAULT: &str = r#"# corsica serve: embedded default configuration
 listen = "127.0.0.1:8080"
 admin = "127.0.0.1:9090"
@@ -135,6 +144,29 @@ struct RawCors {
 }
 
 /// Where a route sends requests.
+///
+/// ```
+/// use corsica_gateway::config::{Config, Upstream};
+/// let config = Config::parse(r#"
+/// [[route]]
+/// upstream = "https://backend.internal:8443"
+/// [route.cors]
+/// origins = ["https://app.example.com"]
+/// "#, "gw.toml")?;
+/// match &config.routes[0].upstream {
+///     Upstream::Https { authority } => assert_eq!(authority.as_str(), "backend.internal:8443"),
+///     other => panic!("unexpected upstream {other:?}"),
+/// }
+/// // The request's path is passed as is, so an upstream has none.
+/// let err = Config::parse(r#"
+/// [[route]]
+/// upstream = "http://backend.internal/api"
+/// [route.cors]
+/// origins = ["https://app.example.com"]
+/// "#, "gw.toml").unwrap_err();
+/// assert!(err.message.contains("has a path"));
+/// # Ok::<(), corsica_gateway::config::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Upstream {
     /// The built-in echo service: answers with the request it saw, as JSON.
@@ -154,6 +186,15 @@ pub enum Upstream {
 
 impl Upstream {
     /// `http`/`https` and the authority, or `None` for the echo upstream.
+    ///
+    /// ```
+    /// use corsica_gateway::config::Upstream;
+    /// assert_eq!(Upstream::Echo.target(), None);
+    /// let upstream = Upstream::Http { authority: "127.0.0.1:3000".parse()? };
+    /// let (scheme, authority) = upstream.target().unwrap();
+    /// assert_eq!(format!("{scheme}://{authority}"), "http://127.0.0.1:3000");
+    /// # Ok::<(), http::uri::InvalidUri>(())
+    /// ```
     pub fn target(&self) -> Option<(&'static str, &http::uri::Authority)> {
         match self {
             Upstream::Echo => None,
@@ -164,6 +205,27 @@ impl Upstream {
 }
 
 /// A compiled route.
+///
+/// ```
+/// use corsica_gateway::config::{Config, Upstream};
+/// let config = Config::parse(r#"
+/// [[route]]
+/// host = "API.example.com"
+/// path = "/v1/"
+/// methods = ["get", "post"]
+/// upstream = "echo"
+/// [route.cors]
+/// origins = ["https://app.example.com"]
+/// "#, "gw.toml")?;
+/// let route = &config.routes[0];
+/// assert_eq!(route.name, "route-1"); // unnamed routes are numbered
+/// assert_eq!(route.host.as_deref(), Some("api.example.com"));
+/// assert_eq!(route.path.as_deref(), Some("/v1/"));
+/// assert_eq!(route.methods, Some(vec!["GET".to_owned(), "POST".to_owned()]));
+/// assert_eq!(route.upstream, Upstream::Echo);
+/// assert!(!route.policy.allows_credentials());
+/// # Ok::<(), corsica_gateway::config::ConfigError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Route {
     /// The route's name (for logs and metrics).
@@ -186,6 +248,25 @@ impl Route {
     ///
     /// A path `"/api"` matches `/api` and `/api/...` but not `/apis`; `"/api/"` matches
     /// what starts with `/api/`.
+    ///
+    /// ```
+    /// let config = corsica_gateway::config::Config::parse(r#"
+    /// [[route]]
+    /// host = "api.example.com"
+    /// path = "/api"
+    /// methods = ["GET"]
+    /// upstream = "echo"
+    /// [route.cors]
+    /// origins = ["https://app.example.com"]
+    /// "#, "gw.toml")?;
+    /// let route = &config.routes[0];
+    /// assert!(route.matches(Some("api.example.com"), "/api", "GET"));
+    /// assert!(route.matches(Some("API.example.com"), "/api/items", "GET"));
+    /// assert!(!route.matches(Some("api.example.com"), "/apis", "GET"));
+    /// assert!(!route.matches(Some("www.example.com"), "/api", "GET"));
+    /// assert!(!route.matches(Some("api.example.com"), "/api", "DELETE"));
+    /// # Ok::<(), corsica_gateway::config::ConfigError>(())
+    /// ```
     pub fn matches(&self, host: Option<&str>, path: &str, method: &str) -> bool {
         if let Some(h) = &self.host {
             if !host.is_some_and(|x| x.eq_ignore_ascii_case(h)) {
@@ -210,6 +291,26 @@ impl Route {
 }
 
 /// Limits, each with a safe default.
+///
+/// ```
+/// use std::time::Duration;
+/// use corsica_gateway::config::{Config, Limits};
+/// let defaults = Limits::default();
+/// assert_eq!(defaults.upstream_timeout, Duration::from_secs(30));
+/// let config = Config::parse(r#"
+/// [limits]
+/// upstream_timeout_ms = 5000
+/// max_header_bytes = 1024
+/// [[route]]
+/// upstream = "echo"
+/// [route.cors]
+/// origins = ["https://app.example.com"]
+/// "#, "gw.toml")?;
+/// assert_eq!(config.limits.upstream_timeout, Duration::from_secs(5));
+/// assert_eq!(config.limits.max_header_bytes, 8192); // raised to the 8 KiB minimum
+/// assert_eq!(config.limits.max_connections, defaults.max_connections);
+/// # Ok::<(), corsica_gateway::config::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Most bytes of a request head (HTTP/1.1; over it the answer is 431). Default 16 KiB.
@@ -240,6 +341,36 @@ impl Default for Limits {
 }
 
 /// A compiled configuration.
+///
+/// ```
+/// use corsica_gateway::config::Config;
+/// let config = Config::parse(r#"
+/// listen = "0.0.0.0:8000"
+/// admin = "127.0.0.1:9090"
+///
+/// [[route]]
+/// name = "api"
+/// host = "api.example.com"
+/// upstream = "http://127.0.0.1:3000"
+/// [route.cors]
+/// origins = ["https://app.example.com"]
+/// credentials = true
+///
+/// [[route]]
+/// name = "public"
+/// upstream = "echo"
+/// [route.cors]
+/// origins = ["*"]
+/// "#, "gw.toml")?;
+/// assert_eq!(config.listen.port(), 8000);
+/// assert_eq!(config.admin.map(|a| a.port()), Some(9090));
+/// assert!(config.tls.is_none());
+/// // Routes are tried in order; the first match wins.
+/// let route = |host| config.routes.iter().find(|r| r.matches(Some(host), "/v1/me", "GET")).unwrap();
+/// assert_eq!(route("api.example.com").name, "api");
+/// assert_eq!(route("www.example.com").name, "public");
+/// # Ok::<(), corsica_gateway::config::ConfigError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The client listener.

@@ -31,6 +31,34 @@ use crate::metrics::Metrics;
 use crate::proxy::{self, Body, Shared};
 
 /// A running gateway.
+///
+/// ```
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// use corsica_gateway::{config::Config, gateway};
+/// let config = Config::parse(r#"
+/// listen = "127.0.0.1:0"
+/// admin = "127.0.0.1:0"
+/// [[route]]
+/// upstream = "echo"
+/// [route.cors]
+/// origins = ["https://app.example.com"]
+/// "#, "gw.toml")?;
+/// let rt = tokio::runtime::Runtime::new()?;
+/// rt.block_on(async {
+///     let running = gateway::start(config, None).await?;
+///     // Port 0 in the configuration: the addresses say which ports were picked.
+///     assert_ne!(running.addr.port(), 0);
+///     let admin = running.admin_addr.expect("an admin listener is configured");
+///     let mut stream = tokio::net::TcpStream::connect(admin).await?;
+///     stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await?;
+///     let mut response = String::new();
+///     stream.read_to_string(&mut response).await?;
+///     assert!(response.starts_with("HTTP/1.1 200 OK") && response.ends_with("ok\n"));
+///     running.shutdown().await;
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Running {
     /// The client listener's address.
     pub addr: SocketAddr,
@@ -44,6 +72,33 @@ pub struct Running {
 
 /// Starts the gateway with `config`; `source` is the file to reload from (watched for
 /// changes), if any.
+///
+/// ```
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// use corsica_gateway::{config::Config, gateway};
+/// let config = Config::parse(r#"
+/// listen = "127.0.0.1:0"
+/// [[route]]
+/// upstream = "echo"
+/// [route.cors]
+/// origins = ["https://app.example.com"]
+/// "#, "gw.toml")?;
+/// let rt = tokio::runtime::Runtime::new()?;
+/// rt.block_on(async {
+///     let running = gateway::start(config, None).await?;
+///     let mut stream = tokio::net::TcpStream::connect(running.addr).await?;
+///     stream
+///         .write_all(b"GET /hello HTTP/1.1\r\nHost: api.example.com\r\nOrigin: https://app.example.com\r\nConnection: close\r\n\r\n")
+///         .await?;
+///     let mut response = String::new();
+///     stream.read_to_string(&mut response).await?;
+///     assert!(response.starts_with("HTTP/1.1 200 OK"));
+///     assert!(response.contains("access-control-allow-origin: https://app.example.com"));
+///     running.shutdown().await;
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub async fn start(config: Config, source: Option<PathBuf>) -> std::io::Result<Running> {
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
@@ -80,6 +135,29 @@ pub async fn start(config: Config, source: Option<PathBuf>) -> std::io::Result<R
 impl Running {
     /// Reloads from the source file. On error the running configuration stays and the
     /// error is returned (and logged, and counted).
+    ///
+    /// ```
+    /// use corsica_gateway::{config::Config, gateway};
+    /// let route = |name: &str| format!("listen = \"127.0.0.1:0\"\n[[route]]\nname = \"{name}\"\nupstream = \"echo\"\n[route.cors]\norigins = [\"https://app.example.com\"]\n");
+    /// let file = tempfile::NamedTempFile::new()?;
+    /// std::fs::write(file.path(), route("v1"))?;
+    /// let config = Config::parse(&std::fs::read_to_string(file.path())?, "gw.toml")?;
+    /// let rt = tokio::runtime::Runtime::new()?;
+    /// rt.block_on(async {
+    ///     let running = gateway::start(config, Some(file.path().to_path_buf())).await?;
+    ///     std::fs::write(file.path(), route("v2"))?;
+    ///     running.reload()?;
+    ///     assert_eq!(running.config().routes[0].name, "v2");
+    ///     // An invalid file is refused with its position; the running configuration stays.
+    ///     std::fs::write(file.path(), "listen = 8080\n")?;
+    ///     let err = running.reload().unwrap_err();
+    ///     assert_eq!((err.line, err.column), (1, 10));
+    ///     assert_eq!(running.config().routes[0].name, "v2");
+    ///     running.shutdown().await;
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn reload(&self) -> Result<(), ConfigError> {
         let Some(path) = &self.source else {
             return Err(ConfigError {
@@ -104,6 +182,28 @@ impl Running {
     }
 
     /// Reloads from text (counted in the metrics either way).
+    ///
+    /// ```
+    /// # use corsica_gateway::{config::Config, gateway};
+    /// # let rt = tokio::runtime::Runtime::new()?;
+    /// # rt.block_on(async {
+    /// # let config = Config::parse("listen = \"127.0.0.1:0\"\n[[route]]\nname = \"api\"\nupstream = \"echo\"\n[route.cors]\norigins = [\"https://app.example.com\"]\n", "gw.toml")?;
+    /// # let running = gateway::start(config, None).await?;
+    /// let err = running
+    ///     .reload_text("[[route]]\nupstream = \"ftp://x\"\n[route.cors]\norigins = [\"*\"]\n", "new.toml")
+    ///     .unwrap_err();
+    /// assert_eq!((err.file.as_str(), err.line, err.column), ("new.toml", 2, 12));
+    /// assert_eq!(running.config().routes[0].name, "api"); // unchanged
+    /// running.reload_text("listen = \"127.0.0.1:0\"\n[[route]]\nname = \"v2\"\nupstream = \"echo\"\n[route.cors]\norigins = [\"*\"]\n", "new.toml")?;
+    /// assert_eq!(running.config().routes[0].name, "v2");
+    /// let metrics = running.metrics();
+    /// assert!(metrics.contains("corsica_config_reloads_total{result=\"error\"} 1"));
+    /// assert!(metrics.contains("corsica_config_reloads_total{result=\"ok\"} 1"));
+    /// # running.shutdown().await;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn reload_text(&self, text: &str, file: &str) -> Result<(), ConfigError> {
         match Config::parse(text, file) {
             Ok(new) => {
@@ -129,17 +229,89 @@ impl Running {
     }
 
     /// The Prometheus text of the gateway's metrics.
+    ///
+    /// ```
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// # use corsica_gateway::{config::Config, gateway};
+    /// # let rt = tokio::runtime::Runtime::new()?;
+    /// # rt.block_on(async {
+    /// # let config = Config::parse("listen = \"127.0.0.1:0\"\n[[route]]\nname = \"api\"\nupstream = \"echo\"\n[route.cors]\norigins = [\"https://app.example.com\"]\n", "gw.toml")?;
+    /// # let running = gateway::start(config, None).await?;
+    /// // A preflight for PUT, which the route does not allow (only GET, HEAD and POST by
+    /// // default): the gateway answers it itself, and counts the denial with its reason.
+    /// let mut stream = tokio::net::TcpStream::connect(running.addr).await?;
+    /// stream
+    ///     .write_all(b"OPTIONS /items HTTP/1.1\r\nHost: localhost\r\nOrigin: https://app.example.com\r\nAccess-Control-Request-Method: PUT\r\nConnection: close\r\n\r\n")
+    ///     .await?;
+    /// stream.read_to_end(&mut Vec::new()).await?;
+    /// let metrics = running.metrics();
+    /// assert!(metrics.contains("corsica_requests_total{outcome=\"preflight_denied\",route=\"api\"} 1"));
+    /// assert!(metrics.contains("corsica_denials_total{reason=\"method_not_allowed\",route=\"api\"} 1"));
+    /// # running.shutdown().await;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn metrics(&self) -> String {
         self.shared.metrics.render()
     }
 
     /// The running configuration.
+    ///
+    /// ```
+    /// # use corsica_gateway::{config::Config, gateway};
+    /// # let rt = tokio::runtime::Runtime::new()?;
+    /// # rt.block_on(async {
+    /// # let config = Config::parse("listen = \"127.0.0.1:0\"\n[[route]]\nname = \"api\"\nupstream = \"echo\"\n[route.cors]\norigins = [\"https://app.example.com\"]\n", "gw.toml")?;
+    /// # let running = gateway::start(config, None).await?;
+    /// let config = running.config();
+    /// assert_eq!(config.routes[0].name, "api");
+    /// // The configuration as written (port 0); `running.addr` has the port in use.
+    /// assert_eq!(config.listen.port(), 0);
+    /// assert_ne!(running.addr.port(), 0);
+    /// # running.shutdown().await;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn config(&self) -> Arc<Config> {
         self.shared.config.load_full()
     }
 
     /// Watches the source file (polling its size and modification time every
     /// `interval`; portable, and cheap at one `stat` per interval) and reloads on change.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use corsica_gateway::{config::Config, gateway};
+    /// let route = |name: &str| format!("listen = \"127.0.0.1:0\"\n[[route]]\nname = \"{name}\"\nupstream = \"echo\"\n[route.cors]\norigins = [\"https://app.example.com\"]\n");
+    /// let file = tempfile::NamedTempFile::new()?;
+    /// std::fs::write(file.path(), route("first"))?;
+    /// let config = Config::parse(&route("first"), "gw.toml")?;
+    /// let rt = tokio::runtime::Runtime::new()?;
+    /// rt.block_on(async {
+    ///     let running = Arc::new(gateway::start(config, Some(file.path().to_path_buf())).await?);
+    ///     let watcher = running.watch_file(Duration::from_millis(20)).expect("started from a file");
+    ///     // Let the watcher take its first look at the file, then change it.
+    ///     tokio::time::sleep(Duration::from_millis(200)).await;
+    ///     std::fs::write(file.path(), route("second"))?;
+    ///     for _ in 0..250 {
+    ///         if running.config().routes[0].name == "second" {
+    ///             break;
+    ///         }
+    ///         tokio::time::sleep(Duration::from_millis(20)).await;
+    ///     }
+    ///     assert_eq!(running.config().routes[0].name, "second");
+    ///     watcher.abort();
+    ///     let _ = watcher.await;
+    ///     if let Ok(running) = Arc::try_unwrap(running) {
+    ///         running.shutdown().await;
+    ///     }
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn watch_file(self: &Arc<Self>, interval: Duration) -> Option<JoinHandle<()>> {
         let path = self.source.clone()?;
         let me = self.clone();
@@ -166,6 +338,22 @@ impl Running {
 
     /// Stops accepting, lets in-flight requests finish within the configured grace (closing
     /// the connections still open when it ends), and returns when every listener is closed.
+    ///
+    /// ```
+    /// # use corsica_gateway::{config::Config, gateway};
+    /// # let rt = tokio::runtime::Runtime::new()?;
+    /// # rt.block_on(async {
+    /// # let config = Config::parse("listen = \"127.0.0.1:0\"\n[[route]]\nname = \"api\"\nupstream = \"echo\"\n[route.cors]\norigins = [\"https://app.example.com\"]\n", "gw.toml")?;
+    /// # let running = gateway::start(config, None).await?;
+    /// let addr = running.addr;
+    /// assert!(tokio::net::TcpStream::connect(addr).await.is_ok());
+    /// running.shutdown().await;
+    /// // The listener is closed.
+    /// assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         for t in self.tasks {
@@ -174,6 +362,20 @@ impl Running {
     }
 
     /// Runs until SIGTERM or Ctrl-C, reloading on SIGHUP, then shuts down gracefully.
+    ///
+    /// ```no_run
+    /// use std::path::PathBuf;
+    /// use corsica_gateway::{config::Config, gateway};
+    /// #[tokio::main]
+    /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let path = PathBuf::from("gateway.toml");
+    ///     let config = Config::parse(&std::fs::read_to_string(&path)?, "gateway.toml")?;
+    ///     let running = gateway::start(config, Some(path)).await?;
+    ///     // `kill -HUP <pid>` reloads gateway.toml; Ctrl-C or SIGTERM stops gracefully.
+    ///     running.run_until_signal().await?;
+    ///     Ok(())
+    /// }
+    /// ```
     #[cfg(unix)]
     pub async fn run_until_signal(self) -> std::io::Result<()> {
         use tokio::signal::unix::{SignalKind, signal};

@@ -6,6 +6,20 @@ use prometheus::{
 };
 
 /// The gateway's metrics.
+///
+/// ```
+/// use corsica_gateway::metrics::Metrics;
+/// let metrics = Metrics::new();
+/// metrics.requests.with_label_values(&["api", "actual_denied"]).inc();
+/// metrics.denials.with_label_values(&["api", "origin_not_allowed"]).inc();
+/// // Clones share the registry.
+/// let handle = metrics.clone();
+/// handle.connections.inc();
+/// let text = metrics.render();
+/// assert!(text.contains("corsica_requests_total{outcome=\"actual_denied\",route=\"api\"} 1"));
+/// assert!(text.contains("corsica_denials_total{reason=\"origin_not_allowed\",route=\"api\"} 1"));
+/// assert!(text.contains("corsica_client_connections 1"));
+/// ```
 #[derive(Clone)]
 pub struct Metrics {
     registry: Registry,

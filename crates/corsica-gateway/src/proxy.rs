@@ -21,15 +21,60 @@ use crate::config::{Config, Route, Upstream};
 use crate::metrics::Metrics;
 
 /// Errors inside bodies.
+///
+/// ```
+/// use corsica_gateway::proxy::BoxError;
+/// let from_io: BoxError = std::io::Error::other("upstream reset the connection").into();
+/// assert_eq!(from_io.to_string(), "upstream reset the connection");
+/// let from_text: BoxError = "body too large".into();
+/// assert_eq!(from_text.to_string(), "body too large");
+/// ```
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The body type of the gateway's requests and responses (streamed).
+///
+/// ```
+/// use bytes::Bytes;
+/// use http_body_util::{BodyExt, Full};
+/// use corsica_gateway::proxy::Body;
+/// let body: Body = Full::new(Bytes::from("hello")).map_err(|never| match never {}).boxed();
+/// let rt = tokio::runtime::Builder::new_current_thread().build()?;
+/// let bytes = rt.block_on(body.collect())?.to_bytes();
+/// assert_eq!(bytes, "hello");
+/// # Ok::<(), corsica_gateway::proxy::BoxError>(())
+/// ```
 pub type Body = http_body_util::combinators::BoxBody<Bytes, BoxError>;
 
 /// The pooled upstream client (HTTP and HTTPS).
+///
+/// ```no_run
+/// use bytes::Bytes;
+/// use http_body_util::{BodyExt, Empty};
+/// use corsica_gateway::config::Config;
+/// use corsica_gateway::proxy::{Body, UpstreamClient, build_client};
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let client: UpstreamClient = build_client(&Config::embedded());
+/// let body: Body = Empty::<Bytes>::new().map_err(|never| match never {}).boxed();
+/// let request = http::Request::get("http://127.0.0.1:3000/health").body(body)?;
+/// let response = client.request(request).await?;
+/// println!("upstream answered {}", response.status());
+/// # Ok(())
+/// # }
+/// ```
 pub type UpstreamClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Body>;
 
 /// What every request handler shares: the current configuration and its upstream client
 /// (swapped together on reload), the metrics.
+///
+/// ```
+/// use std::sync::Arc;
+/// use corsica_gateway::{config::Config, metrics::Metrics, proxy::Shared};
+/// let shared = Arc::new(Shared::new(Config::embedded(), Metrics::new()));
+/// // Each request loads the configuration once and keeps it to the end.
+/// let config = shared.config.load_full();
+/// assert_eq!(config.routes[0].name, "echo");
+/// shared.metrics.requests.with_label_values(&["echo", "not_cors"]).inc();
+/// assert!(shared.metrics.render().contains("route=\"echo\"} 1"));
+/// ```
 pub struct Shared {
     /// The running configuration.
     pub config: ArcSwap<Config>,
@@ -41,6 +86,21 @@ pub struct Shared {
 
 /// Builds the upstream client: `https://` upstreams are verified against the system's
 /// roots plus `[tls] upstream_ca`.
+///
+/// ```
+/// use corsica_gateway::{config::Config, proxy::build_client};
+/// let config = Config::parse(r#"
+/// [[route]]
+/// upstream = "https://backend.internal:8443"
+/// [route.cors]
+/// origins = ["https://app.example.com"]
+/// "#, "gw.toml")?;
+/// assert!(config.upstream_roots.is_empty()); // the system's roots only
+/// let client = build_client(&config);
+/// // Cheap to clone: clones share the connection pool.
+/// let _for_another_task = client.clone();
+/// # Ok::<(), corsica_gateway::config::ConfigError>(())
+/// ```
 pub fn build_client(config: &Config) -> UpstreamClient {
     let mut roots = rustls::RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
@@ -75,6 +135,12 @@ pub fn build_client(config: &Config) -> UpstreamClient {
 
 impl Shared {
     /// A shared state for `config`.
+    ///
+    /// ```
+    /// use corsica_gateway::{config::Config, metrics::Metrics, proxy::Shared};
+    /// let shared = Shared::new(Config::embedded(), Metrics::new());
+    /// assert_eq!(shared.config.load().listen.to_string(), "127.0.0.1:8080");
+    /// ```
     pub fn new(config: Config, metrics: Metrics) -> Shared {
         let client = build_client(&config);
         Shared {
@@ -85,6 +151,24 @@ impl Shared {
     }
 
     /// Swaps in a new configuration (and an upstream client built for it).
+    ///
+    /// ```
+    /// use corsica_gateway::config::{Config, Upstream};
+    /// use corsica_gateway::{metrics::Metrics, proxy::Shared};
+    /// let shared = Shared::new(Config::embedded(), Metrics::new());
+    /// let before = shared.config.load_full();
+    /// shared.set_config(Config::parse(r#"
+    /// [[route]]
+    /// name = "api"
+    /// upstream = "http://127.0.0.1:3000"
+    /// [route.cors]
+    /// origins = ["https://app.example.com"]
+    /// "#, "gw.toml")?);
+    /// assert_eq!(shared.config.load().routes[0].name, "api");
+    /// // A request that loaded the old configuration keeps it.
+    /// assert_eq!(before.routes[0].upstream, Upstream::Echo);
+    /// # Ok::<(), corsica_gateway::config::ConfigError>(())
+    /// ```
     pub fn set_config(&self, config: Config) {
         self.client.store(Arc::new(build_client(&config)));
         self.config.store(Arc::new(config));
@@ -159,6 +243,33 @@ fn outcome(d: &Decision) -> &'static str {
 }
 
 /// Handles one client request.
+///
+/// A minimal HTTP/1.1 server around it (the gateway's own adds h2c, TLS, limits and graceful
+/// shutdown):
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use hyper::service::service_fn;
+/// use hyper_util::rt::TokioIo;
+/// use corsica_gateway::{config::Config, metrics::Metrics, proxy::{Shared, handle}};
+/// # async fn serve() -> std::io::Result<()> {
+/// let shared = Arc::new(Shared::new(Config::embedded(), Metrics::new()));
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+/// loop {
+///     let (stream, remote) = listener.accept().await?;
+///     let shared = shared.clone();
+///     tokio::spawn(async move {
+///         let service = service_fn(move |req| {
+///             let shared = shared.clone();
+///             async move { Ok::<_, std::convert::Infallible>(handle(shared, req, remote, false).await) }
+///         });
+///         let _ = hyper::server::conn::http1::Builder::new()
+///             .serve_connection(TokioIo::new(stream), service)
+///             .await;
+///     });
+/// }
+/// # }
+/// ```
 pub async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
