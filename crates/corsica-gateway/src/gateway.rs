@@ -448,12 +448,21 @@ async fn serve_clients(
         builder
             .http2()
             .timer(TokioTimer::new())
-            .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
+            .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+            .max_concurrent_streams(MAX_H2_STREAMS)
+            .keep_alive_interval(Some(Duration::from_secs(30)))
+            .keep_alive_timeout(Duration::from_secs(20));
         let tls = shared.config.load().tls.clone();
         let svc_shared = shared.clone();
         let is_tls = tls.is_some();
+        // A connection must bring its first request within the header timeout, whatever the
+        // protocol (HTTP/1 or h2 detection, TLS handshake, h2 preface): an idle socket must
+        // not hold a connection slot forever.
+        let first_request = Arc::new(tokio::sync::Notify::new());
+        let seen = first_request.clone();
         let service = service_fn(move |req: Request<Incoming>| {
             let shared = svc_shared.clone();
+            seen.notify_one();
             async move {
                 Ok::<_, std::convert::Infallible>(proxy::handle(shared, req, remote, is_tls).await)
             }
@@ -461,7 +470,7 @@ async fn serve_clients(
         let watcher = graceful.watcher();
         let open = OpenConnection::new(&shared.metrics.connections);
         connections.spawn(async move {
-            let result = match tls {
+            let serve = async move { match tls {
                 None => {
                     let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
                     watcher.watch(conn).await
@@ -484,6 +493,20 @@ async fn serve_clients(
                         }
                     }
                 }
+            } };
+            let first_deadline = limits.header_read_timeout * if is_tls { 2 } else { 1 };
+            let watchdog = async move {
+                if tokio::time::timeout(first_deadline, first_request.notified()).await.is_err() {
+                    return;
+                }
+                std::future::pending::<()>().await
+            };
+            let result = tokio::select! {
+                r = serve => r,
+                () = watchdog => {
+                    tracing::debug!(target: "corsica::gateway", client = %remote.ip(), "no request within the header timeout; closing");
+                    Ok(())
+                }
             };
             if let Err(e) = result {
                 tracing::debug!(target: "corsica::gateway", error = %e, "connection ended with an error");
@@ -503,6 +526,9 @@ async fn serve_clients(
         while connections.join_next().await.is_some() {}
     }
 }
+
+/// Streams an HTTP/2 client may open at once on one connection.
+const MAX_H2_STREAMS: u32 = 100;
 
 /// Counts an open client connection in the gauge until dropped (also when its task is
 /// aborted at the end of the shutdown grace).
@@ -524,7 +550,13 @@ impl Drop for OpenConnection {
 async fn serve_admin(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     loop {
         let (stream, _) = tokio::select! {
-            a = listener.accept() => match a { Ok(a) => a, Err(_) => continue },
+            a = listener.accept() => match a {
+                Ok(a) => a,
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
             _ = stop.changed() => break,
         };
         let shared = shared.clone();

@@ -130,6 +130,7 @@ pub fn build_client(config: &Config) -> UpstreamClient {
         .wrap_connector(http);
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(std::time::Duration::from_secs(60))
+        .pool_max_idle_per_host(32)
         .build(https)
 }
 
@@ -461,17 +462,23 @@ async fn forward(
 }
 
 /// The most request-body bytes the echo upstream reads.
-const ECHO_BODY_LIMIT: usize = 1 << 20;
+const ECHO_BODY_LIMIT: usize = 64 * 1024;
 
 /// The built-in echo upstream: answers with the request it saw, as JSON.
 async fn echo(req: Request<Incoming>, remote: SocketAddr) -> Response<Body> {
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, ECHO_BODY_LIMIT).collect().await {
         Ok(b) => b.to_bytes(),
-        Err(_) => {
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
             return plain(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "the echo upstream reads at most 1 MiB",
+                "the echo upstream reads at most 64 KiB",
+            );
+        }
+        Err(_) => {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                "the request body could not be read",
             );
         }
     };
