@@ -290,6 +290,55 @@ impl Route {
     }
 }
 
+/// The path routes are matched against, so that the policy applied is the one for the
+/// resource the upstream will serve: unreserved percent-escapes decoded (`/%61dmin` is
+/// `/admin`), repeated slashes merged. `None` for paths an upstream could read in several
+/// ways (an encoded `/` or `\\`, or a `.`/`..` segment): those are refused.
+///
+/// ```
+/// use corsica_gateway::config::normalize_path;
+/// assert_eq!(normalize_path("/%61dmin//users").as_deref(), Some("/admin/users"));
+/// assert_eq!(normalize_path("/a%2Fb"), None);
+/// assert_eq!(normalize_path("/a/%2e%2e/admin"), None);
+/// assert_eq!(normalize_path("/caf%C3%A9").as_deref(), Some("/caf%C3%A9"));
+/// ```
+pub fn normalize_path(path: &str) -> Option<String> {
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' && i + 2 < bytes.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                let v = (h * 16 + l) as u8;
+                if v == b'/' || v == b'\\' {
+                    return None;
+                }
+                if v.is_ascii_alphanumeric() || matches!(v, b'-' | b'.' | b'_' | b'~') {
+                    out.push(v as char);
+                } else {
+                    out.push('%');
+                    out.push((bytes[i + 1] as char).to_ascii_uppercase());
+                    out.push((bytes[i + 2] as char).to_ascii_uppercase());
+                }
+                i += 3;
+                continue;
+            }
+        }
+        if b == b'/' && out.ends_with('/') {
+            i += 1;
+            continue;
+        }
+        out.push(b as char);
+        i += 1;
+    }
+    if out.split('/').any(|seg| seg == "." || seg == "..") {
+        return None;
+    }
+    Some(out)
+}
+
 /// Limits, each with a safe default.
 ///
 /// ```
@@ -787,6 +836,30 @@ mod tests {
             let e = Config::parse(text, "t.toml").unwrap_err();
             assert_eq!((e.line, e.column), (*line, *col), "{text}: {e}");
             assert!(e.message.contains(msg), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn path_normalization() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("/", Some("/")),
+            ("/api/x", Some("/api/x")),
+            ("/%61dmin/x", Some("/admin/x")),
+            ("/%41DMIN", Some("/ADMIN")),
+            ("//admin///x", Some("/admin/x")),
+            ("/a%7eb%2d", Some("/a~b-")),
+            ("/a%20b", Some("/a%20b")),
+            ("/a%2fb", None),
+            ("/a%5Cb", None),
+            ("/a/./b", None),
+            ("/a/../b", None),
+            ("/a/%2E%2E/b", None),
+            ("/a/..b", Some("/a/..b")),
+            ("/a%", Some("/a%")),
+            ("/a%zz", Some("/a%zz")),
+        ];
+        for (input, want) in cases {
+            assert_eq!(normalize_path(input).as_deref(), *want, "{input}");
         }
     }
 

@@ -289,10 +289,23 @@ pub async fn handle(
     .and_then(|v| v.to_str().ok())
     .map(str::to_owned);
     let match_method = preflight_method.as_deref().unwrap_or(req.method().as_str());
+    // Route on the path the upstream will understand, so `/%61dmin` cannot borrow the
+    // policy of `/`; paths that upstreams read in different ways are refused.
+    let Some(path) = crate::config::normalize_path(req.uri().path()) else {
+        shared
+            .metrics
+            .requests
+            .with_label_values(&["", "bad_path"])
+            .inc();
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "ambiguous path: an encoded `/` or `\\`, or a `.` or `..` segment",
+        );
+    };
     let Some(route) = config
         .routes
         .iter()
-        .find(|r| r.matches(host.as_deref(), req.uri().path(), match_method))
+        .find(|r| r.matches(host.as_deref(), &path, match_method))
     else {
         shared
             .metrics
@@ -373,6 +386,19 @@ async fn forward(
             .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
     });
     strip_hop_by_hop(&mut parts.headers);
+    // HTTP/2 clients may split `cookie` into several fields; an HTTP/1.1 upstream must get
+    // one, joined with "; " (RFC 9113 § 8.2.3).
+    let cookies: Vec<Vec<u8>> = parts
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .map(|v| v.as_bytes().to_vec())
+        .collect();
+    if cookies.len() > 1 {
+        if let Ok(v) = HeaderValue::from_bytes(&cookies.join(&b"; "[..])) {
+            parts.headers.insert(http::header::COOKIE, v);
+        }
+    }
     let path_and_query = parts
         .uri
         .path_and_query()
