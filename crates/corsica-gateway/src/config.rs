@@ -339,6 +339,9 @@ pub fn normalize_path(path: &str) -> Option<String> {
     Some(out)
 }
 
+/// The most simultaneous client connections a configuration may ask for.
+pub const MAX_CONNECTIONS: usize = 1_000_000;
+
 /// Limits, each with a safe default.
 ///
 /// ```
@@ -532,6 +535,26 @@ impl Config {
         let admin = addr(&raw.admin, None, "admin")?;
         let d = Limits::default();
         let ms = Duration::from_millis;
+        for (key, value) in [
+            ("upstream_timeout_ms", raw.limits.upstream_timeout_ms),
+            ("header_read_timeout_ms", raw.limits.header_read_timeout_ms),
+        ] {
+            if value == Some(0) {
+                return Err(ConfigError::at(
+                    text,
+                    file,
+                    text.find(key).map(|i| i..i + key.len()),
+                    format!(
+                        "[limits] {key} = 0 would fail every request: use at least 1 (the default is {})",
+                        if key.starts_with("upstream") {
+                            30_000
+                        } else {
+                            10_000
+                        }
+                    ),
+                ));
+            }
+        }
         let limits = Limits {
             max_header_bytes: raw
                 .limits
@@ -543,7 +566,7 @@ impl Config {
                 .limits
                 .max_connections
                 .unwrap_or(d.max_connections)
-                .max(1),
+                .clamp(1, MAX_CONNECTIONS),
             upstream_timeout: raw
                 .limits
                 .upstream_timeout_ms
@@ -831,6 +854,11 @@ mod tests {
                 "starts with `/`",
             ),
             ("listen = \"127.0.0.1:1\"\n", (1, 1), "no [[route]]"),
+            (
+                "[limits]\nupstream_timeout_ms = 0\n[[route]]\nupstream = \"echo\"\n[route.cors]\norigins=[\"*\"]\n",
+                (2, 1),
+                "would fail every request",
+            ),
         ];
         for (text, (line, col), msg) in cases {
             let e = Config::parse(text, "t.toml").unwrap_err();

@@ -206,11 +206,16 @@ impl Running {
     /// ```
     pub fn reload_text(&self, text: &str, file: &str) -> Result<(), ConfigError> {
         match Config::parse(text, file) {
-            Ok(new) => {
-                let old = self.shared.config.load();
+            Ok(mut new) => {
+                let old = self.shared.load().config.clone();
+                // The listeners stay where they are (command-line overrides included);
+                // `max_connections` too. Everything else applies to new connections and
+                // requests at once.
                 if new.listen != old.listen || new.admin != old.admin {
-                    tracing::warn!(target: "corsica::gateway", "listen/admin address changes take effect on restart; routes and limits are reloaded now");
+                    tracing::debug!(target: "corsica::gateway", "listen/admin addresses take effect on restart");
                 }
+                new.listen = old.listen;
+                new.admin = old.admin;
                 let routes = new.routes.len();
                 self.shared.set_config(new);
                 self.shared.metrics.reloads.with_label_values(&["ok"]).inc();
@@ -275,7 +280,7 @@ impl Running {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn config(&self) -> Arc<Config> {
-        self.shared.config.load_full()
+        self.shared.load().config.clone()
     }
 
     /// Watches the source file (polling its size and modification time every
@@ -413,7 +418,7 @@ async fn serve_clients(
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let limits = shared.config.load().limits;
+    let limits = shared.load().config.limits;
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     // The connection tasks, so those still running when the shutdown grace ends can be
@@ -437,7 +442,8 @@ async fn serve_clients(
             _ = stop.changed() => break,
         };
         let _ = stream.set_nodelay(true);
-        let limits = shared.config.load().limits;
+        let state = shared.load();
+        let limits = state.config.limits;
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
             .http1()
@@ -452,7 +458,8 @@ async fn serve_clients(
             .max_concurrent_streams(MAX_H2_STREAMS)
             .keep_alive_interval(Some(Duration::from_secs(30)))
             .keep_alive_timeout(Duration::from_secs(20));
-        let tls = shared.config.load().tls.clone();
+        let tls = state.config.tls.clone();
+        drop(state);
         let svc_shared = shared.clone();
         let is_tls = tls.is_some();
         // A connection must bring its first request within the header timeout, whatever the
@@ -516,7 +523,7 @@ async fn serve_clients(
         });
     }
     drop(listener);
-    let grace = shared.config.load().limits.shutdown_grace;
+    let grace = shared.load().config.limits.shutdown_grace;
     if tokio::time::timeout(grace, graceful.shutdown())
         .await
         .is_err()

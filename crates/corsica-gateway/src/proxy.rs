@@ -70,18 +70,27 @@ pub type UpstreamClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Bo
 /// use corsica_gateway::{config::Config, metrics::Metrics, proxy::Shared};
 /// let shared = Arc::new(Shared::new(Config::embedded(), Metrics::new()));
 /// // Each request loads the configuration once and keeps it to the end.
-/// let config = shared.config.load_full();
-/// assert_eq!(config.routes[0].name, "echo");
+/// let state = shared.load();
+/// assert_eq!(state.config.routes[0].name, "echo");
 /// shared.metrics.requests.with_label_values(&["echo", "not_cors"]).inc();
 /// assert!(shared.metrics.render().contains("route=\"echo\"} 1"));
 /// ```
 pub struct Shared {
-    /// The running configuration.
-    pub config: ArcSwap<Config>,
-    /// The upstream client (keeps connections alive per upstream); rebuilt on reload.
-    pub client: ArcSwap<UpstreamClient>,
+    /// The running configuration and its upstream client, swapped together.
+    state: ArcSwap<State>,
     /// Metrics.
     pub metrics: Metrics,
+}
+
+/// One generation of the gateway: a configuration and the upstream client built for it.
+/// A request loads it once and keeps it to the end, so a reload never mixes the routes of
+/// one configuration with the client of another.
+#[derive(Clone)]
+pub struct State {
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// The upstream client (keeps connections alive per upstream).
+    pub client: UpstreamClient,
 }
 
 /// Builds the upstream client: `https://` upstreams are verified against the system's
@@ -140,15 +149,28 @@ impl Shared {
     /// ```
     /// use corsica_gateway::{config::Config, metrics::Metrics, proxy::Shared};
     /// let shared = Shared::new(Config::embedded(), Metrics::new());
-    /// assert_eq!(shared.config.load().listen.to_string(), "127.0.0.1:8080");
+    /// assert_eq!(shared.load().config.listen.to_string(), "127.0.0.1:8080");
     /// ```
     pub fn new(config: Config, metrics: Metrics) -> Shared {
         let client = build_client(&config);
         Shared {
-            config: ArcSwap::from_pointee(config),
-            client: ArcSwap::from_pointee(client),
+            state: ArcSwap::from_pointee(State {
+                config: Arc::new(config),
+                client,
+            }),
             metrics,
         }
+    }
+
+    /// The current generation (configuration and upstream client).
+    ///
+    /// ```
+    /// use corsica_gateway::{config::Config, metrics::Metrics, proxy::Shared};
+    /// let shared = Shared::new(Config::embedded(), Metrics::new());
+    /// assert_eq!(shared.load().config.routes.len(), 1);
+    /// ```
+    pub fn load(&self) -> Arc<State> {
+        self.state.load_full()
     }
 
     /// Swaps in a new configuration (and an upstream client built for it).
@@ -157,7 +179,7 @@ impl Shared {
     /// use corsica_gateway::config::{Config, Upstream};
     /// use corsica_gateway::{metrics::Metrics, proxy::Shared};
     /// let shared = Shared::new(Config::embedded(), Metrics::new());
-    /// let before = shared.config.load_full();
+    /// let before = shared.load().config.clone();
     /// shared.set_config(Config::parse(r#"
     /// [[route]]
     /// name = "api"
@@ -165,14 +187,25 @@ impl Shared {
     /// [route.cors]
     /// origins = ["https://app.example.com"]
     /// "#, "gw.toml")?);
-    /// assert_eq!(shared.config.load().routes[0].name, "api");
+    /// assert_eq!(shared.load().config.routes[0].name, "api");
     /// // A request that loaded the old configuration keeps it.
     /// assert_eq!(before.routes[0].upstream, Upstream::Echo);
     /// # Ok::<(), corsica_gateway::config::ConfigError>(())
     /// ```
     pub fn set_config(&self, config: Config) {
-        self.client.store(Arc::new(build_client(&config)));
-        self.config.store(Arc::new(config));
+        let old = self.state.load();
+        // Keep the pooled connections unless what the client depends on changed.
+        let client = if old.config.upstream_roots == config.upstream_roots
+            && old.config.limits.upstream_timeout == config.limits.upstream_timeout
+        {
+            old.client.clone()
+        } else {
+            build_client(&config)
+        };
+        self.state.store(Arc::new(State {
+            config: Arc::new(config),
+            client,
+        }));
     }
 }
 
@@ -277,7 +310,8 @@ pub async fn handle(
     remote: SocketAddr,
     tls: bool,
 ) -> Response<Body> {
-    let config = shared.config.load_full();
+    let state = shared.load();
+    let config = &state.config;
     let host = host_of(&req);
     let preflight_method = (req.method() == Method::OPTIONS
         && req.headers().contains_key(http::header::ORIGIN))
@@ -354,7 +388,7 @@ pub async fn handle(
             };
             forward(
                 &shared,
-                &config,
+                &state,
                 route,
                 (scheme, authority),
                 req,
@@ -371,13 +405,14 @@ pub async fn handle(
 /// Forwards to an HTTP upstream, streaming both bodies.
 async fn forward(
     shared: &Shared,
-    config: &Config,
+    state: &State,
     route: &Route,
     (scheme, authority): (&str, &http::uri::Authority),
     req: Request<Incoming>,
     remote: SocketAddr,
     tls: bool,
 ) -> Response<Body> {
+    let config = &state.config;
     let (mut parts, body) = req.into_parts();
     let original_host = parts.headers.get(HOST).cloned().or_else(|| {
         parts
@@ -440,7 +475,7 @@ async fn forward(
     let started = Instant::now();
     let result = tokio::time::timeout(
         config.limits.upstream_timeout,
-        shared.client.load().request(upstream_req),
+        state.client.request(upstream_req),
     )
     .await;
     shared
