@@ -4,6 +4,9 @@
 //!   the CORS gateway (embedded default without a file).
 //! - `corsica lint CONFIG`: validates a gateway configuration with the gateway's own code
 //!   path (exit 1 on errors).
+//! - `corsica check URL --origin ORIGIN ...`: what Chromium does for that `fetch()`, explained.
+//! - `corsica explain --har FILE`: the same for every cross-origin request of a HAR file.
+//! - `corsica scan URL...`: probes for CORS misconfigurations (text, JSON, SARIF).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -19,8 +22,8 @@ use corsica_gateway::config::{Config, EMBEDDED_DEFAULT};
     version,
     about = "CORS made correct, fast and explainable",
     long_about = "Corsica makes CORS (Cross-Origin Resource Sharing) correct, fast and explainable: \
-        a gateway that applies CORS once for many backends, and (soon) a doctor that explains \
-        why a browser blocks a request.",
+        a gateway that applies CORS once for many backends (serve, lint), and a doctor that \
+        explains why a browser blocks a request (check, explain) and finds misconfigurations (scan).",
     after_help = "See README.md for examples."
 )]
 struct Cli {
@@ -251,7 +254,9 @@ fn main() -> ExitCode {
 
 /// A positive, finite number of seconds as a duration.
 fn seconds(value: f64) -> Option<std::time::Duration> {
-    (value.is_finite() && value > 0.0).then(|| std::time::Duration::from_secs_f64(value))
+    std::time::Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| *d >= std::time::Duration::from_millis(1))
 }
 
 fn color() -> bool {

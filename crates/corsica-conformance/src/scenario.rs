@@ -639,6 +639,36 @@ pub fn generate() -> Vec<Scenario> {
             }
         }
     }
+    // Odd Location headers: empty, and two different ones.
+    for (name, locations) in [
+        ("empty", vec![""]),
+        ("two-different", vec!["{api}/s/{id}/1", "{other}/s/{id}/1"]),
+        ("two-same", vec!["{api}/s/{id}/1", "{api}/s/{id}/1"]),
+    ] {
+        let mut first = Reply::new(302).with("access-control-allow-origin", "*");
+        for l in &locations {
+            first = first.with("location", l);
+        }
+        push(
+            format!("location {name}"),
+            "GET",
+            Vec::new(),
+            Credentials::Omit,
+            RedirectMode::Follow,
+            vec![
+                Hop {
+                    host: Host::Api,
+                    preflight: Reply::new(500),
+                    response: first,
+                },
+                Hop {
+                    host: Host::Api,
+                    preflight: Reply::new(500),
+                    response: Reply::new(200).with("access-control-allow-origin", "*"),
+                },
+            ],
+        );
+    }
     for mode in [RedirectMode::Error, RedirectMode::Manual] {
         for start in [Host::Api, Host::App] {
             push(

@@ -55,6 +55,8 @@ struct Entry {
     resource_type: String,
     /// The load failed (DevTools' `_error` is `net::ERR_FAILED`).
     failed: bool,
+    /// The page (`pageref`) the request belongs to.
+    page: Option<String>,
 }
 
 impl Entry {
@@ -104,10 +106,17 @@ fn parse_entries(har: &Value) -> Result<Vec<Entry>, HarError> {
                         .any(|(n, _)| n.eq_ignore_ascii_case("cookie")),
                 status: u16::try_from(resp["status"].as_u64().unwrap_or(0)).unwrap_or(0),
                 response_headers: pairs(&resp["headers"]),
+                // DevTools records the raw `Location`, which may be relative.
                 redirect_url: resp["redirectURL"]
                     .as_str()
                     .filter(|s| !s.is_empty())
-                    .map(str::to_owned),
+                    .map(|r| {
+                        url::Url::parse(req["url"].as_str().unwrap_or_default())
+                            .and_then(|base| base.join(r))
+                            .map(|u| u.to_string())
+                            .unwrap_or_else(|_| r.to_owned())
+                    }),
+                page: e["pageref"].as_str().map(str::to_owned),
                 resource_type: e["_resourceType"]
                     .as_str()
                     .unwrap_or_default()
@@ -211,6 +220,8 @@ pub struct Explained {
     pub request: FetchRequest,
     /// The model's verdict on the recorded responses.
     pub outcome: Outcome,
+    /// Whether the browser recorded the load as failed (`net::ERR_FAILED`).
+    pub failed_in_browser: bool,
 }
 
 /// The result of explaining a HAR file.
@@ -254,11 +265,12 @@ impl Explanation {
     /// # Ok::<(), corsica_doctor::har::HarError>(())
     /// ```
     pub fn exit_code(&self) -> u8 {
-        u8::from(
-            self.requests
-                .iter()
-                .any(|r| matches!(r.outcome.verdict, Verdict::Blocked(_))),
-        )
+        // A load the browser failed counts too when the file lacks what the model needs to
+        // name the error (DevTools often records such responses with status 0).
+        u8::from(self.requests.iter().any(|r| {
+            matches!(r.outcome.verdict, Verdict::Blocked(_))
+                || (r.failed_in_browser && !r.outcome.is_allowed())
+        }))
     }
 
     /// `{"page_origin": str | null, "requests": [{"url", "method", ...the check object...}]}`.
@@ -348,12 +360,39 @@ pub fn explain(text: &str) -> Result<Explanation, HarError> {
                 .find(|o| *o != "null")
                 .map(str::to_owned)
         });
-    let Some(page) = page_origin.clone().and_then(|o| Origin::parse(&o).ok()) else {
+    let Some(default_page) = page_origin.clone().and_then(|o| Origin::parse(&o).ok()) else {
         return Ok(Explanation {
             page_origin,
             requests: Vec::new(),
         });
     };
+    // Each page of a multi-page HAR has its own origin: its URL (Chrome writes it as the
+    // title), else its document request, else the file's first page.
+    let page_origins: Vec<(String, Origin)> = har["log"]["pages"]
+        .as_array()
+        .map(|pages| {
+            pages
+                .iter()
+                .filter_map(|p| {
+                    let id = p["id"].as_str()?.to_owned();
+                    let origin = p["title"]
+                        .as_str()
+                        .and_then(origin_of)
+                        .or_else(|| {
+                            entries
+                                .iter()
+                                .find(|e| {
+                                    e.page.as_deref() == Some(id.as_str())
+                                        && e.resource_type == "document"
+                                })
+                                .and_then(|e| origin_of(&e.url))
+                        })
+                        .and_then(|o| Origin::parse(&o).ok())?;
+                    Some((id, origin))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let mut consumed = vec![false; entries.len()];
     let mut requests = Vec::new();
     for i in 0..entries.len() {
@@ -361,7 +400,22 @@ pub fn explain(text: &str) -> Result<Explanation, HarError> {
         if consumed[i] || e.is_preflight() {
             continue;
         }
-        let relevant = matches!(e.resource_type.as_str(), "fetch" | "xhr" | "")
+        let page = e
+            .page
+            .as_deref()
+            .and_then(|id| page_origins.iter().find(|(p, _)| p == id))
+            .map_or(&default_page, |(_, o)| o);
+        // Chrome marks fetch/XHR; Firefox records no type, so a request counts when it
+        // carried `Origin` and, if recorded, `Sec-Fetch-Mode: cors`.
+        let scripted = match e.resource_type.as_str() {
+            "fetch" | "xhr" => true,
+            "" => {
+                e.header("origin").is_some()
+                    && e.header("sec-fetch-mode").is_none_or(|m| m == "cors")
+            }
+            _ => false,
+        };
+        let relevant = scripted
             && (origin_of(&e.url).as_deref() != Some(page.as_str()) || e.redirect_url.is_some());
         if !relevant {
             continue;
@@ -441,10 +495,99 @@ pub fn explain(text: &str) -> Result<Explanation, HarError> {
                 outcome = retry;
             }
         }
-        requests.push(Explained { request, outcome });
+        requests.push(Explained {
+            request,
+            outcome,
+            failed_in_browser: failed,
+        });
     }
     Ok(Explanation {
         page_origin,
         requests,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(
+        method: &str,
+        url: &str,
+        headers: &str,
+        status: u16,
+        resp_headers: &str,
+        extra: &str,
+    ) -> String {
+        format!(
+            r#"{{"request": {{"method": "{method}", "url": "{url}", "headers": [{headers}]}},
+               "response": {{"status": {status}, "headers": [{resp_headers}]{extra}}}}}"#
+        )
+    }
+
+    fn har(entries: &[String]) -> String {
+        format!(
+            r#"{{"log": {{"pages": [{{"id": "p1", "title": "https://app.example.com/"}}], "entries": [{}]}}}}"#,
+            entries.join(",")
+        )
+    }
+
+    const ORIGIN: &str = r#"{"name": "Origin", "value": "https://app.example.com"}"#;
+
+    #[test]
+    fn firefox_style_entries_without_resource_type() {
+        // An image (no Origin, no type) is not a fetch; a request with Origin is.
+        let text = har(&[
+            entry("GET", "https://cdn.example.net/logo.png", "", 200, "", ""),
+            entry("GET", "https://api.example.net/x", ORIGIN, 200, "", ""),
+        ]);
+        let e = explain(&text).unwrap();
+        assert_eq!(e.requests.len(), 1);
+        assert_eq!(e.requests[0].request.url, "https://api.example.net/x");
+    }
+
+    #[test]
+    fn relative_redirect_urls_keep_the_chain_together() {
+        let text = har(&[
+            entry(
+                "GET",
+                "https://api.example.net/a",
+                ORIGIN,
+                302,
+                r#"{"name": "Location", "value": "/b"}, {"name": "Access-Control-Allow-Origin", "value": "*"}"#,
+                r#", "redirectURL": "/b""#,
+            ),
+            entry(
+                "GET",
+                "https://api.example.net/b",
+                ORIGIN,
+                200,
+                r#"{"name": "Access-Control-Allow-Origin", "value": "*"}"#,
+                "",
+            ),
+        ]);
+        let e = explain(&text).unwrap();
+        assert_eq!(e.requests.len(), 1, "one request through one redirect");
+        assert!(
+            e.requests[0].outcome.is_allowed(),
+            "{}",
+            e.requests[0].outcome.verdict
+        );
+    }
+
+    #[test]
+    fn a_failed_load_without_a_recorded_response_still_fails_the_exit_code() {
+        let text = har(&[entry(
+            "GET",
+            "https://api.example.net/x",
+            ORIGIN,
+            0,
+            "",
+            r#", "_error": "net::ERR_FAILED""#,
+        )]);
+        let e = explain(&text).unwrap();
+        assert_eq!(e.requests.len(), 1);
+        assert!(!e.requests[0].outcome.is_allowed());
+        assert_eq!(e.exit_code(), 1);
+    }
 }

@@ -151,6 +151,9 @@ impl LiveServer {
         });
         let client = reqwest::blocking::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // Proxies from the environment would bypass the `*.localhost` and `--resolve`
+            // rules: a check talks to the server itself, as the browser's page would.
+            .no_proxy()
             .timeout(options.timeout)
             .connect_timeout(options.timeout)
             .danger_accept_invalid_certs(options.insecure)

@@ -154,6 +154,13 @@ pub fn fixes(request: &FetchRequest, blocked: &Blocked) -> Value {
     } else {
         request.origin.as_str().to_owned()
     };
+    if origin == "null" {
+        // Allowing `null` would trust every site (any page can send it from a sandboxed
+        // iframe): the fix is on the redirect, not on the server's origin list.
+        return json!({
+            "note": "The request arrived with `Origin: null` because it was redirected through another origin. Do not allow `null` (any site can send it): call the final URL directly, or keep the redirect on the same origin.",
+        });
+    }
     let n = needs(request, blocked, &origin);
     let mut nginx = vec![
         format!(
@@ -279,6 +286,19 @@ fn offending_header(kind: CorsError) -> Option<&'static str> {
     }
 }
 
+/// Escapes control characters (a HAR or a server can carry terminal escape sequences).
+fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 struct Style {
     color: bool,
 }
@@ -336,8 +356,8 @@ pub fn to_text(request: &FetchRequest, outcome: &Outcome, color: bool) -> String
         format!(
             "{} {} {} from origin {} (credentials: {})",
             st.bold("fetch"),
-            corsica::method::normalize(&request.method),
-            request.url,
+            clean(&corsica::method::normalize(&request.method)),
+            clean(&request.url),
             request.origin,
             request.credentials.as_str()
         ),
@@ -369,8 +389,8 @@ pub fn to_text(request: &FetchRequest, outcome: &Outcome, color: bool) -> String
             format!(
                 "\n{}. {kind:<10} {} {} → {status}  {mark}",
                 i + 1,
-                s.request.method,
-                s.request.url
+                clean(&s.request.method),
+                clean(&s.request.url)
             ),
         );
         let sent: Vec<String> = s
@@ -383,7 +403,7 @@ pub fn to_text(request: &FetchRequest, outcome: &Outcome, color: bool) -> String
                     || n.starts_with("access-control-request-")
                     || !s.request.preflight && n != "sec-fetch-mode"
             })
-            .map(|(n, v)| format!("{n}: {v}"))
+            .map(|(n, v)| clean(&format!("{n}: {v}")))
             .collect();
         if !sent.is_empty() {
             push(
@@ -435,7 +455,7 @@ pub fn to_text(request: &FetchRequest, outcome: &Outcome, color: bool) -> String
             }
             for (n, v) in cors {
                 let hit = s.error.is_some() && failing.is_some_and(|f| n.eq_ignore_ascii_case(f));
-                let text = format!("{n}: {v}");
+                let text = clean(&format!("{n}: {v}"));
                 push(
                     &mut out,
                     format!(
@@ -480,10 +500,14 @@ pub fn to_text(request: &FetchRequest, outcome: &Outcome, color: bool) -> String
             push(&mut out, format!("{} {}", st.bold("Chromium:"), b.message));
             push(&mut out, format!("{} {}", st.bold("Fix:"), b.hint));
             let f = fixes(request, b);
-            push(
-                &mut out,
-                st.bold("Server snippets that allow this request:"),
-            );
+            if let Some(note) = f["note"].as_str() {
+                push(&mut out, format!("{} {note}", st.bold("Note:")));
+            } else {
+                push(
+                    &mut out,
+                    st.bold("Server snippets that allow this request:"),
+                );
+            }
             for key in ["nginx", "express", "tower-http", "corsica"] {
                 if let Some(v) = f[key].as_str() {
                     let indented = v.replace('\n', "\n             ");

@@ -432,7 +432,12 @@ pub fn scan_with(server: &mut dyn Server, url: &str, trusted: &[Origin]) -> Scan
             });
         }
     };
-    for (id, origin) in probes(&target, &trusted) {
+    // Probes derived from IP hosts (`corsicaprobe127.0.0.1`) are not origins: skip them.
+    let usable = |o: &str| o == "null" || Origin::parse(o).is_ok();
+    for (id, origin) in probes(&target, &trusted)
+        .into_iter()
+        .filter(|(_, o)| usable(o))
+    {
         let response = match raw(
             server,
             "GET",

@@ -341,7 +341,17 @@ impl HttpResponse {
     /// assert!(!corsica::fetch::HttpResponse::new(304).header("Location", "/x").is_redirect());
     /// ```
     pub fn is_redirect(&self) -> bool {
-        matches!(self.status, 300 | 301 | 302 | 303 | 307 | 308) && self.get("location").is_some()
+        matches!(self.status, 300 | 301 | 302 | 303 | 307 | 308)
+            && self.locations().first().is_some_and(|l| !l.is_empty())
+    }
+
+    /// The `Location` lines, trimmed.
+    fn locations(&self) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("location"))
+            .map(|(_, v)| v.trim_matches([' ', '\t']))
+            .collect()
     }
 }
 
@@ -1008,7 +1018,11 @@ impl Simulation<'_, '_> {
                 return Self::failed("net::ERR_TOO_MANY_REDIRECTS");
             }
             redirects += 1;
-            let location = response.get("location").unwrap_or_default();
+            let locations = response.locations();
+            if locations.iter().any(|l| *l != locations[0]) {
+                return Self::failed("net::ERR_RESPONSE_HEADERS_MULTIPLE_LOCATION");
+            }
+            let location = locations[0].to_owned();
             let next = match url.join(&location) {
                 Ok(u) => u,
                 Err(_) => {
