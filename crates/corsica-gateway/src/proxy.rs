@@ -226,18 +226,24 @@ fn plain(status: StatusCode, text: &str) -> Response<Body> {
 }
 
 /// The request's host, lower-case, without port (Host header, else the URI's authority).
+/// The target's authority wins over `Host` for absolute-form requests (RFC 9112 § 3.2.2);
+/// a trailing dot is dropped (`api.example.com.` is the same host).
 fn host_of<B>(req: &Request<B>) -> Option<String> {
     let raw = req
-        .headers()
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()))?;
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| {
+            req.headers()
+                .get(HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        })?;
     let host = match raw.strip_prefix('[') {
         Some(v6) => format!("[{}]", v6.split(']').next().unwrap_or_default()),
         None => raw.split(':').next().unwrap_or_default().to_owned(),
     };
-    Some(host.to_ascii_lowercase())
+    Some(host.trim_end_matches('.').to_ascii_lowercase())
 }
 
 /// Hop-by-hop headers (RFC 9110 § 7.6.1), plus those named in `Connection`.
@@ -312,6 +318,9 @@ pub async fn handle(
 ) -> Response<Body> {
     let state = shared.load();
     let config = &state.config;
+    if req.headers().get_all(HOST).iter().count() > 1 {
+        return plain(StatusCode::BAD_REQUEST, "several Host headers");
+    }
     let host = host_of(&req);
     let preflight_method = (req.method() == Method::OPTIONS
         && req.headers().contains_key(http::header::ORIGIN))
@@ -464,6 +473,9 @@ async fn forward(
     if let Ok(v) = HeaderValue::from_str(&xff) {
         parts.headers.insert("x-forwarded-for", v);
     }
+    // The gateway speaks for the client here: whatever the client claimed is replaced.
+    parts.headers.remove("forwarded");
+    parts.headers.remove("x-forwarded-host");
     parts.headers.insert(
         "x-forwarded-proto",
         HeaderValue::from_static(if tls { "https" } else { "http" }),

@@ -111,3 +111,40 @@ async fn h2_cookie_fields_reach_an_http1_upstream_as_one_line() {
     assert_eq!(String::from_utf8_lossy(&body), "a=1; b=2");
     running.shutdown().await;
 }
+
+async fn raw(addr: std::net::SocketAddr, req: &str) -> String {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    String::from_utf8_lossy(&out).to_ascii_lowercase()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hosts_are_normalized_and_ambiguous_ones_refused() {
+    let text = "listen = \"127.0.0.1:0\"\n\
+        [[route]]\nhost = \"api.example.com\"\nupstream = \"echo\"\n[route.cors]\norigins = [\"https://a.example\"]\n";
+    let running = gateway::start(Config::parse(text, "t.toml").unwrap(), None)
+        .await
+        .unwrap();
+    let a = running.addr;
+    let ok = raw(a, "GET /x HTTP/1.1\r\nhost: API.example.com.:8080\r\norigin: https://a.example\r\nconnection: close\r\n\r\n").await;
+    assert!(
+        ok.starts_with("http/1.1 200")
+            && ok.contains("access-control-allow-origin: https://a.example"),
+        "{ok}"
+    );
+    // Absolute form: the target's host decides, not the Host header.
+    let abs = raw(
+        a,
+        "GET http://api.example.com/x HTTP/1.1\r\nhost: other.example\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(abs.starts_with("http/1.1 200"), "{abs}");
+    let two = raw(a, "GET /x HTTP/1.1\r\nhost: api.example.com\r\nhost: evil.example\r\nconnection: close\r\n\r\n").await;
+    assert!(two.starts_with("http/1.1 400"), "{two}");
+    running.shutdown().await;
+}
