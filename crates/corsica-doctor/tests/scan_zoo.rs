@@ -436,9 +436,20 @@ fn sarif_schema() -> serde_json::Value {
         .unwrap();
     let src = home.join("registry/src");
     for index in std::fs::read_dir(&src).unwrap().flatten() {
-        let candidate = index.path().join("serde-sarif-0.8.0/src/schema.json");
-        if let Ok(text) = std::fs::read_to_string(&candidate) {
-            return serde_json::from_str(&text).unwrap();
+        let Ok(crates) = std::fs::read_dir(index.path()) else {
+            continue;
+        };
+        for krate in crates.flatten() {
+            if !krate
+                .file_name()
+                .to_string_lossy()
+                .starts_with("serde-sarif-")
+            {
+                continue;
+            }
+            if let Ok(text) = std::fs::read_to_string(krate.path().join("src/schema.json")) {
+                return serde_json::from_str(&text).unwrap();
+            }
         }
     }
     panic!(
