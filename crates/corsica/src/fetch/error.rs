@@ -310,6 +310,8 @@ pub(crate) struct HintContext<'a> {
     pub(crate) credentials: bool,
     /// The request's CORS-unsafe header names (for a preflight).
     pub(crate) unsafe_headers: &'a [String],
+    /// The status of the failing response, if there was one.
+    pub(crate) status: Option<u16>,
 }
 
 /// Corsica's fix hint: which header to add or change, with the exact value.
@@ -328,7 +330,23 @@ pub(crate) fn fix_hint(kind: CorsError, parameter: &str, cx: &HintContext<'_>) -
     match kind.base() {
         DisallowedByMode => "The page asked for `mode: 'same-origin'`; use the default `mode: 'cors'` for a cross-origin URL (or keep the request on the page's own origin).".to_owned(),
         WildcardOriginNotAllowed => format!("On {on}, replace `Access-Control-Allow-Origin: *` with `Access-Control-Allow-Origin: {}` (the exact origin; `*` never works with credentials){acac}, and add `Vary: Origin`. Or call fetch without `credentials: 'include'`.", cx.origin),
-        MissingAllowOriginHeader => format!("Add `Access-Control-Allow-Origin: {}`{acac} to {on}, and `Vary: Origin` if the value depends on the request's origin.", cx.origin),
+        MissingAllowOriginHeader => {
+            let mut hint = format!("Add `Access-Control-Allow-Origin: {}`{acac} to {on}, and `Vary: Origin` if the value depends on the request's origin.", cx.origin);
+            if kind.is_preflight() && matches!(cx.status, Some(400 | 401 | 403 | 405)) {
+                // A CORS-aware server (or gateway) that refuses a preflight answers this way.
+                let asked = if cx.unsafe_headers.is_empty() {
+                    String::new()
+                } else {
+                    format!(" and headers {}", cx.unsafe_headers.join(", "))
+                };
+                hint.push_str(&format!(
+                    " The preflight was answered {} without CORS headers: if the server has a CORS configuration, it refused this origin, method {}{asked}; allow them there. If it has none, OPTIONS is reaching authentication or routing that does not handle it.",
+                    cx.status.unwrap_or_default(),
+                    cx.actual_method
+                ));
+            }
+            hint
+        }
         MultipleAllowOriginValues => format!("On {on}, send exactly one origin: `Access-Control-Allow-Origin: {}` (the header must not be added twice, e.g. by both a proxy and the application).", cx.origin),
         InvalidAllowOriginValue | AllowOriginMismatch => format!("On {on}, change `Access-Control-Allow-Origin: {parameter}` to `Access-Control-Allow-Origin: {}` (scheme, host and port exactly as the browser sends them, no trailing slash).", cx.origin),
         InvalidAllowCredentials => format!("On {on}, send `Access-Control-Allow-Credentials: true` (exactly, lower case). Or call fetch without `credentials: 'include'`."),

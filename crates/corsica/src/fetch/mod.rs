@@ -705,6 +705,11 @@ impl Simulation<'_, '_> {
                 url,
                 credentials: self.request.credentials == Credentials::Include,
                 unsafe_headers: cx.unsafe_headers,
+                status: self
+                    .steps
+                    .last()
+                    .and_then(|s| s.response.as_ref())
+                    .map(|r| r.status),
             },
         );
         Verdict::Blocked(Blocked {
