@@ -336,7 +336,7 @@ fn doctor_pass(
         .map_err(|e| e.to_string())?;
     let mut disagreements = 0;
     for (s, observed) in pairs {
-        let outcome = simulate(&s.fetch_request(origins), &mut live, None);
+        let outcome = simulate_on(s, origins, &mut live);
         let problems = compare(&outcome.verdict, observed, s, origins);
         if problems.is_empty() {
             if verbose {
@@ -393,7 +393,43 @@ fn simulate_scenario(s: &Scenario, origins: &Origins) -> corsica::fetch::Outcome
             None => Ok(HttpResponse::new(404)),
         }
     };
-    simulate(&s.fetch_request(origins), &mut server, None)
+    simulate_on(s, origins, &mut server)
+}
+
+/// Runs a scenario's `fetch()` (after its earlier one, sharing a preflight cache) on any
+/// server; the outcome's steps hold both.
+fn simulate_on(
+    s: &Scenario,
+    origins: &Origins,
+    server: &mut dyn corsica::fetch::Server,
+) -> corsica::fetch::Outcome {
+    let Some(first) = s.before_request(origins) else {
+        return simulate(&s.fetch_request(origins), server, None);
+    };
+    let mut cache = corsica::fetch::preflight::PreflightCache::default();
+    let earlier = corsica::fetch::simulate_with(
+        &first,
+        server,
+        corsica::fetch::Options {
+            cache: Some(&mut cache),
+            now: 0,
+            ..Default::default()
+        },
+    );
+    let wait = s.before.as_ref().map_or(0, |b| b.wait_ms.div_ceil(1000));
+    let mut outcome = corsica::fetch::simulate_with(
+        &s.fetch_request(origins),
+        server,
+        corsica::fetch::Options {
+            cache: Some(&mut cache),
+            now: wait,
+            ..Default::default()
+        },
+    );
+    let mut steps = earlier.steps;
+    steps.append(&mut outcome.steps);
+    outcome.steps = steps;
+    outcome
 }
 
 /// The header names a scenario's responses define (the only ones both sides know of:

@@ -108,9 +108,37 @@ pub struct Scenario {
     pub mode: Mode,
     /// The hops; the first is the URL passed to `fetch()`.
     pub hops: Vec<Hop>,
+    /// A first `fetch()` of the same URL made before this one (preflight-cache scenarios).
+    pub before: Option<Before>,
+}
+
+/// An earlier `fetch()` of the scenario's URL, and the wait after it.
+#[derive(Debug, Clone)]
+pub struct Before {
+    /// Its method.
+    pub method: String,
+    /// Its headers.
+    pub headers: Vec<(String, String)>,
+    /// Its credentials mode.
+    pub credentials: Credentials,
+    /// Milliseconds to wait before the scenario's own `fetch()`.
+    pub wait_ms: u64,
 }
 
 impl Scenario {
+    /// The engine's view of the earlier `fetch()`, if any.
+    pub fn before_request(&self, origins: &Origins) -> Option<FetchRequest> {
+        let b = self.before.as_ref()?;
+        let origin = corsica::Origin::parse(&origins.app).ok()?;
+        let mut r = FetchRequest::new(origin, self.url(origins, 0))
+            .method(b.method.clone())
+            .credentials(b.credentials);
+        for (n, v) in &b.headers {
+            r = r.header(n.clone(), v.clone());
+        }
+        Some(r)
+    }
+
     /// The URL of hop `i`.
     pub fn url(&self, origins: &Origins, i: usize) -> String {
         format!("{}/s/{}/{}", origins.of(self.hops[i].host), self.id, i)
@@ -165,10 +193,27 @@ impl Scenario {
             Mode::SameOrigin => "same-origin",
             Mode::NoCors => "no-cors",
         };
+        let before = match &self.before {
+            None => String::new(),
+            Some(b) => format!(
+                "try {{ await (await fetch({url}, {{method: {method}, headers: {headers}, credentials: {creds}}})).text(); }} catch (e) {{}} \
+                 await new Promise(ok => setTimeout(ok, {wait})); ",
+                url = serde_json::Value::String(self.url(origins, 0)),
+                method = serde_json::Value::String(b.method.clone()),
+                headers = serde_json::Value::Array(
+                    b.headers
+                        .iter()
+                        .map(|(n, v)| serde_json::json!([n, v]))
+                        .collect()
+                ),
+                creds = serde_json::Value::String(b.credentials.as_str().to_owned()),
+                wait = b.wait_ms,
+            ),
+        };
         let mut s = String::new();
         let _ = write!(
             s,
-            "(async () => {{ try {{ const r = await fetch({url}, {{method: {method}, headers: {headers}, credentials: {creds}, redirect: {redirect}, mode: {mode}}}); \
+            "(async () => {{ {before}try {{ const r = await fetch({url}, {{method: {method}, headers: {headers}, credentials: {creds}, redirect: {redirect}, mode: {mode}}}); \
              return {{ok: true, status: r.status, type: r.type, headers: [...r.headers.keys()]}}; }} \
              catch (e) {{ return {{ok: false, error: String(e)}}; }} }})()",
             url = serde_json::Value::String(self.url(origins, 0)),
@@ -257,6 +302,7 @@ pub fn generate() -> Vec<Scenario> {
             redirect,
             mode: Mode::Cors,
             hops,
+            before: None,
         });
     };
 
@@ -695,6 +741,132 @@ pub fn generate() -> Vec<Scenario> {
             );
         }
     }
+    // F8: the CORS-preflight cache: max-age (absent = 5 s, 0, unparsable, negative),
+    // an entry that does not cover the next method or header, credentials, expiry.
+    /// (method, headers, credentials) of one `fetch()`.
+    type Call<'a> = (&'a str, Vec<(String, String)>, Credentials);
+    let cache_cases: Vec<(&str, Option<&str>, Call, Call, u64)> = vec![
+        (
+            "max-age absent",
+            None,
+            ("PUT", vec![], Credentials::Omit),
+            ("PUT", vec![], Credentials::Omit),
+            0,
+        ),
+        (
+            "max-age 0",
+            Some("0"),
+            ("PUT", vec![], Credentials::Omit),
+            ("PUT", vec![], Credentials::Omit),
+            0,
+        ),
+        (
+            "max-age 600",
+            Some("600"),
+            ("PUT", vec![], Credentials::Omit),
+            ("PUT", vec![], Credentials::Omit),
+            0,
+        ),
+        (
+            "max-age unparsable",
+            Some("ten"),
+            ("PUT", vec![], Credentials::Omit),
+            ("PUT", vec![], Credentials::Omit),
+            0,
+        ),
+        (
+            "max-age negative",
+            Some("-1"),
+            ("PUT", vec![], Credentials::Omit),
+            ("PUT", vec![], Credentials::Omit),
+            0,
+        ),
+        (
+            "other method",
+            Some("600"),
+            ("PUT", vec![], Credentials::Omit),
+            ("DELETE", vec![], Credentials::Omit),
+            0,
+        ),
+        (
+            "other header",
+            Some("600"),
+            ("PUT", vec![("X-A".into(), "1".into())], Credentials::Omit),
+            ("PUT", vec![("X-B".into(), "1".into())], Credentials::Omit),
+            0,
+        ),
+        (
+            "omit then include",
+            Some("600"),
+            ("PUT", vec![], Credentials::Omit),
+            ("PUT", vec![], Credentials::Include),
+            0,
+        ),
+        (
+            "include then omit",
+            Some("600"),
+            ("PUT", vec![], Credentials::Include),
+            ("PUT", vec![], Credentials::Omit),
+            0,
+        ),
+        (
+            "max-age absent, 6 s later",
+            None,
+            ("PUT", vec![], Credentials::Omit),
+            ("PUT", vec![], Credentials::Omit),
+            6000,
+        ),
+        (
+            "max-age 2, 3 s later",
+            Some("2"),
+            ("PUT", vec![], Credentials::Omit),
+            ("PUT", vec![], Credentials::Omit),
+            3000,
+        ),
+    ];
+    for (name, max_age, first, second, wait_ms) in cache_cases {
+        // The preflight answer lists exactly what the *first* request needs, so a cache hit
+        // for anything else would be wrong, and a new preflight denies the extra method or
+        // header only if the browser really sends one.
+        let methods = if first.0 == second.0 {
+            first.0.to_owned()
+        } else {
+            format!("{}, {}", first.0, second.0)
+        };
+        let mut pf = Reply::new(204).with_all(&[
+            ("access-control-allow-origin", "{origin}"),
+            ("access-control-allow-credentials", "true"),
+            ("access-control-allow-methods", &methods),
+            ("access-control-allow-headers", "x-a, x-b"),
+        ]);
+        if let Some(age) = max_age {
+            pf = pf.with("access-control-max-age", age);
+        }
+        let id = out.len();
+        out.push(Scenario {
+            id,
+            name: format!("preflight-cache {name}"),
+            method: second.0.to_owned(),
+            headers: second.1,
+            credentials: second.2,
+            redirect: RedirectMode::Follow,
+            mode: Mode::Cors,
+            hops: vec![Hop {
+                host: Host::Api,
+                preflight: pf,
+                response: Reply::new(200).with_all(&[
+                    ("access-control-allow-origin", "{origin}"),
+                    ("access-control-allow-credentials", "true"),
+                ]),
+            }],
+            before: Some(Before {
+                method: first.0.to_owned(),
+                headers: first.1,
+                credentials: first.2,
+                wait_ms,
+            }),
+        });
+    }
     // F7: request modes `same-origin` and `no-cors`, direct and through redirects.
     for mode in [Mode::SameOrigin, Mode::NoCors] {
         for start in [Host::App, Host::Api] {
@@ -755,6 +927,7 @@ pub fn generate() -> Vec<Scenario> {
                             redirect,
                             mode,
                             hops,
+                            before: None,
                         });
                     }
                 }
