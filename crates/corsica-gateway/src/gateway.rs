@@ -335,7 +335,9 @@ impl Running {
                 let now = stamp(&path);
                 if now != last && now.is_some() {
                     last = now;
-                    let _ = me.reload();
+                    // Reading files (and maybe the system's roots) blocks: off the workers.
+                    let again = me.clone();
+                    let _ = tokio::task::spawn_blocking(move || again.reload()).await;
                 }
             }
         }))
@@ -392,7 +394,8 @@ impl Running {
             tokio::select! {
                 _ = hup.recv() => {
                     tracing::info!(target: "corsica::gateway", "SIGHUP: reloading the configuration");
-                    let _ = me.reload();
+                    let again = me.clone();
+                    let _ = tokio::task::spawn_blocking(move || again.reload()).await;
                 }
                 _ = term.recv() => break,
                 _ = tokio::signal::ctrl_c() => break,
