@@ -57,6 +57,8 @@ struct Entry {
     failed: bool,
     /// The page (`pageref`) the request belongs to.
     page: Option<String>,
+    /// [`canonical_url`] of `url`.
+    key: String,
 }
 
 impl Entry {
@@ -99,6 +101,7 @@ fn parse_entries(har: &Value) -> Result<Vec<Entry>, HarError> {
             Some(Entry {
                 method: req["method"].as_str()?.to_owned(),
                 url: req["url"].as_str()?.to_owned(),
+                key: canonical_url(req["url"].as_str()?),
                 request_headers: pairs(&req["headers"]),
                 has_cookies: req["cookies"].as_array().is_some_and(|c| !c.is_empty())
                     || pairs(&req["headers"])
@@ -136,15 +139,15 @@ fn origin_of(url: &str) -> Option<String> {
     matches!(u.scheme(), "http" | "https").then(|| u.origin().ascii_serialization())
 }
 
-fn same_url(a: &str, b: &str) -> bool {
-    match (url::Url::parse(a), url::Url::parse(b)) {
-        (Ok(mut x), Ok(mut y)) => {
+/// A URL in canonical form without its fragment, to compare URLs as strings (each URL is
+/// parsed once, not at every comparison).
+fn canonical_url(u: &str) -> String {
+    url::Url::parse(u)
+        .map(|mut x| {
             x.set_fragment(None);
-            y.set_fragment(None);
-            x == y
-        }
-        _ => a == b,
-    }
+            x.to_string()
+        })
+        .unwrap_or_else(|_| u.to_owned())
 }
 
 /// Replays recorded responses: each request gets the next unused entry with the same
@@ -158,6 +161,7 @@ struct Replay<'a> {
 
 impl Server for Replay<'_> {
     fn send(&mut self, request: &HttpRequest) -> Result<HttpResponse, NetworkError> {
+        let wanted = canonical_url(&request.url);
         let found = self
             .entries
             .iter()
@@ -166,7 +170,7 @@ impl Server for Replay<'_> {
             .find_map(|(i, e)| {
                 (!self.used[i]
                     && e.method == request.method
-                    && same_url(&e.url, &request.url)
+                    && e.key == wanted
                     && e.is_preflight() == request.preflight)
                     .then_some(i)
             });
@@ -423,9 +427,10 @@ pub fn explain(text: &str) -> Result<Explanation, HarError> {
         // Follow the redirect chain so that its hops are not explained twice.
         let mut chain = vec![i];
         let mut cur = i;
-        while let Some(next_url) = entries[cur].redirect_url.clone() {
+        while let Some(next_url) = entries[cur].redirect_url.as_deref() {
+            let next_key = canonical_url(next_url);
             let Some(j) = (cur + 1..entries.len()).find(|&j| {
-                !consumed[j] && !entries[j].is_preflight() && same_url(&entries[j].url, &next_url)
+                !consumed[j] && !entries[j].is_preflight() && entries[j].key == next_key
             }) else {
                 break;
             };
@@ -444,9 +449,7 @@ pub fn explain(text: &str) -> Result<Explanation, HarError> {
         // The preflight of the first hop (DevTools may list it before or after the
         // request), for the page's header names.
         let preflight = (0..entries.len())
-            .filter(|&j| {
-                !consumed[j] && entries[j].is_preflight() && same_url(&entries[j].url, &e.url)
-            })
+            .filter(|&j| !consumed[j] && entries[j].is_preflight() && entries[j].key == e.key)
             .min_by_key(|&j| j.abs_diff(i));
         if let Some(j) = preflight {
             consumed[j] = true;
