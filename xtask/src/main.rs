@@ -5,7 +5,8 @@
 //!   real-browser conformance suite (installing Debian's `chromium` when missing). The last
 //!   line of output is the suite's `conformance: N scenarios, D disagreements`.
 //! - `conformance [args]`: the conformance suite alone (`--filter TEXT`, `--jobs N`, `--verbose`).
-//! - `bench`: the engine's criterion benchmarks.
+//! - `bench`: the engine's criterion benchmarks (the engine alone; the tower layer beside
+//!   tower-http's).
 //! - `fuzz-build`: builds the cargo-fuzz targets (needs the nightly toolchain and cargo-fuzz).
 
 use std::process::{Command, ExitCode};
@@ -156,15 +157,9 @@ fn conformance(extra: &[String]) -> Result<(), String> {
 }
 
 fn bench(extra: &[String]) -> Result<(), String> {
-    let mut args = vec![
-        "bench",
-        "-p",
-        "corsica",
-        "--all-features",
-        "--bench",
-        "decide",
-        "--",
-    ];
+    // Every criterion bench of the engine: `decide` (the engine alone) and `layer` (the
+    // tower layer next to tower-http's, in the same run).
+    let mut args = vec!["bench", "-p", "corsica", "--all-features", "--"];
     args.extend(extra.iter().map(String::as_str));
     cargo(&args, &[])
 }
