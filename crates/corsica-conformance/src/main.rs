@@ -226,11 +226,7 @@ async fn run(opts: Options) -> Result<(usize, usize), String> {
             &events,
             &format!("{}/", server.origins.app),
             &browser.version,
-            |url| {
-                url.find("/s/")
-                    .and_then(|i| url[i + 3..].split('/').next()?.parse::<usize>().ok())
-                    .is_some_and(|id| ids.contains(&id))
-            },
+            |url| scenario_of(url).is_some_and(|id| ids.contains(&id)),
         );
         let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
         std::fs::write(path, text + "\n")

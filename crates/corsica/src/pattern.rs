@@ -21,7 +21,7 @@ use std::sync::Arc;
 use foldhash::fast::RandomState;
 
 use crate::display::shown_str;
-use crate::origin::{Origin, OriginError, is_valid_scheme};
+use crate::origin::{Origin, OriginError, is_loopback_host, is_valid_scheme};
 
 /// Which ports a pattern accepts.
 ///
@@ -231,7 +231,7 @@ impl OriginEntry {
         if host.starts_with('.') || host.ends_with('.') || host.contains("..") {
             return Err(PatternError::EmptyLabel { input: show() });
         }
-        if !is_loopback_domain(&host) {
+        if !is_loopback_host(&host) {
             let suffix = psl::suffix_str(&host).unwrap_or(&host);
             if suffix == host || psl::domain_str(&host).is_none() {
                 return Err(PatternError::TooBroad {
@@ -247,11 +247,6 @@ impl OriginEntry {
             port,
         })
     }
-}
-
-/// Whether a domain is `localhost` or below it (always loopback, RFC 6761).
-fn is_loopback_domain(domain: &str) -> bool {
-    domain == "localhost" || domain.ends_with(".localhost")
 }
 
 /// Whether `host[:port]` has a port part.
@@ -438,7 +433,7 @@ impl OriginSet {
                         scheme: scheme.as_str().into(),
                         port: *port,
                         registrable: psl::domain_str(domain).map(Box::from),
-                        loopback: is_loopback_domain(domain),
+                        loopback: is_loopback_host(domain),
                     });
             }
         }

@@ -778,12 +778,22 @@ impl Simulation<'_, '_> {
             Ok(h) => h,
             Err(e) => return Self::failed(e),
         };
-        if !matches!(url.scheme(), "http" | "https") {
-            let scheme = url.scheme().to_owned();
+        // Failures before anything is sent (renderer-side in Chromium).
+        let cross_origin = !same_origin(&url, &initiator);
+        let early = if !matches!(url.scheme(), "http" | "https") {
+            Some((CorsError::CorsDisabledScheme, url.scheme().to_owned()))
+        } else if req.mode == Mode::SameOrigin && cross_origin {
+            Some((CorsError::DisallowedByMode, String::new()))
+        } else if req.mode == Mode::NoCors && cross_origin && req.redirect != RedirectMode::Follow {
+            Some((CorsError::NoCorsRedirectModeNotFollow, String::new()))
+        } else {
+            None
+        };
+        if let Some((kind, parameter)) = early {
             let url_s = url.to_string();
             return self.blocked(
-                CorsError::CorsDisabledScheme,
-                scheme,
+                kind,
+                parameter,
                 &url_s,
                 BlockContext {
                     origin: &initiator,
@@ -792,38 +802,6 @@ impl Simulation<'_, '_> {
                     unsafe_headers: &[],
                 },
             );
-        }
-        let cross_origin = !same_origin(&url, &initiator);
-        match req.mode {
-            Mode::SameOrigin if cross_origin => {
-                let url_s = url.to_string();
-                return self.blocked(
-                    CorsError::DisallowedByMode,
-                    String::new(),
-                    &url_s,
-                    BlockContext {
-                        origin: &initiator,
-                        method: &method,
-                        actual_method: &method,
-                        unsafe_headers: &[],
-                    },
-                );
-            }
-            Mode::NoCors if cross_origin && req.redirect != RedirectMode::Follow => {
-                let url_s = url.to_string();
-                return self.blocked(
-                    CorsError::NoCorsRedirectModeNotFollow,
-                    String::new(),
-                    &url_s,
-                    BlockContext {
-                        origin: &initiator,
-                        method: &method,
-                        actual_method: &method,
-                        unsafe_headers: &[],
-                    },
-                );
-            }
-            _ => {}
         }
 
         let cors_mode = req.mode == Mode::Cors;
