@@ -403,13 +403,13 @@ fn lint(path: &PathBuf) -> ExitCode {
             println!(
                 "{}: ok ({} route(s), listen {})",
                 path.display(),
-                c.routes.len(),
-                c.listen
+                c.routes().len(),
+                c.listen()
             );
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("{e}");
+        Err(errors) => {
+            eprintln!("{errors}");
             ExitCode::from(1)
         }
     }
@@ -421,8 +421,8 @@ fn serve(path: Option<PathBuf>, listen: Option<SocketAddr>, admin: Option<Socket
         Some(p) => match std::fs::read_to_string(p) {
             Ok(text) => match Config::parse(&text, &p.display().to_string()) {
                 Ok(c) => c,
-                Err(e) => {
-                    eprintln!("corsica serve: {e}");
+                Err(errors) => {
+                    eprintln!("{errors}");
                     return ExitCode::from(1);
                 }
             },
@@ -433,10 +433,10 @@ fn serve(path: Option<PathBuf>, listen: Option<SocketAddr>, admin: Option<Socket
         },
     };
     if let Some(l) = listen {
-        config.listen = l;
+        config.set_listen(l);
     }
     if admin.is_some() {
-        config.admin = admin;
+        config.set_admin(admin);
     }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
@@ -448,15 +448,15 @@ fn serve(path: Option<PathBuf>, listen: Option<SocketAddr>, admin: Option<Socket
     runtime.block_on(async move {
         let embedded = path.is_none();
         let routes: Vec<String> = config
-            .routes
+            .routes()
             .iter()
             .map(|r| {
                 format!(
                     "  {} {}{} -> {}",
-                    r.name,
-                    r.host.as_deref().unwrap_or("*"),
-                    r.path.as_deref().unwrap_or("/"),
-                    match r.upstream.target() {
+                    r.name(),
+                    r.host().unwrap_or("*"),
+                    r.path().unwrap_or("/"),
+                    match r.upstream().target() {
                         None => "echo".to_owned(),
                         Some((scheme, authority)) => format!("{scheme}://{authority}"),
                     }
@@ -470,7 +470,7 @@ fn serve(path: Option<PathBuf>, listen: Option<SocketAddr>, admin: Option<Socket
                 return ExitCode::from(2);
             }
         };
-        let scheme = if running.config().tls.is_some() { "https" } else { "http" };
+        let scheme = if running.config().tls().is_some() { "https" } else { "http" };
         println!("corsica gateway listening on {scheme}://{}", running.addr);
         if let Some(a) = running.admin_addr {
             println!("metrics on http://{a}/metrics, health on http://{a}/healthz");

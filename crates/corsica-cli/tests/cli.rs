@@ -49,7 +49,7 @@ fn lint_exit_codes() {
     let (code, _, err) = run(&["lint", bad.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(
-        err.starts_with(&format!("{}:3:1: ", bad.display())),
+        err.starts_with(&format!("{}:5:15: ", bad.display())),
         "{err}"
     );
     assert!(

@@ -18,10 +18,10 @@ use toml::Spanned;
 /// ```
 /// use corsica_gateway::config::{Config, EMBEDDED_DEFAULT, Upstream};
 /// let config = Config::parse(EMBEDDED_DEFAULT, "<embedded>")?;
-/// assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
-/// assert_eq!(config.routes[0].upstream, Upstream::Echo);
-/// assert!(config.routes[0].policy.allows_credentials());
-/// # Ok::<(), corsica_gateway::config::ConfigError>(())
+/// assert_eq!(config.listen().to_string(), "127.0.0.1:8080");
+/// assert_eq!(config.routes()[0].upstream(), &Upstream::Echo);
+/// assert!(config.routes()[0].policy().allows_credentials());
+/// # Ok::<(), corsica_gateway::config::ConfigErrors>(())
 /// ```
 pub const EMBEDDED_DEFAULT: &str = r#"# corsica serve: embedded default configuration
 listen = "127.0.0.1:8080"
@@ -41,23 +41,21 @@ expose = ["x-request-id"]
 max_age = 600
 "#;
 
-/// A configuration error, with the file position it refers to.
+/// One configuration problem, with the file position it refers to.
 ///
 /// ```
 /// let err = corsica_gateway::config::Config::parse("listen = 8080", "gw.toml").unwrap_err();
-/// assert!(err.to_string().starts_with("gw.toml:1:10: "));
+/// let first = err.first();
+/// assert_eq!((first.file(), first.line(), first.column()), ("gw.toml", 1, 10));
+/// assert!(first.to_string().starts_with("gw.toml:1:10: "));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{file}:{line}:{column}: {message}")]
 pub struct ConfigError {
-    /// The file name (or `<embedded>`).
-    pub file: String,
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column.
-    pub column: usize,
-    /// What is wrong and how to fix it.
-    pub message: String,
+    file: String,
+    line: usize,
+    column: usize,
+    message: String,
 }
 
 impl ConfigError {
@@ -77,6 +75,142 @@ impl ConfigError {
             column,
             message: message.into(),
         }
+    }
+
+    /// A problem with the file as a whole (unreadable, nothing to reload), at 1:1.
+    pub(crate) fn whole_file(file: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: file.to_owned(),
+            line: 1,
+            column: 1,
+            message: message.into(),
+        }
+    }
+
+    /// The file name (or `<embedded>`).
+    ///
+    /// ```
+    /// let err = corsica_gateway::config::Config::parse("", "gw.toml").unwrap_err();
+    /// assert_eq!(err.first().file(), "gw.toml");
+    /// ```
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// The 1-based line.
+    ///
+    /// ```
+    /// let err = corsica_gateway::config::Config::parse("\nlisten = 1", "gw.toml").unwrap_err();
+    /// assert_eq!(err.first().line(), 2);
+    /// ```
+    pub fn line(&self) -> usize {
+        self.line
+    }
+
+    /// The 1-based column (in characters of the line, counted as bytes).
+    ///
+    /// ```
+    /// let err = corsica_gateway::config::Config::parse("listen = 1", "gw.toml").unwrap_err();
+    /// assert_eq!(err.first().column(), 10);
+    /// ```
+    pub fn column(&self) -> usize {
+        self.column
+    }
+
+    /// What is wrong and how to fix it, without the position.
+    ///
+    /// ```
+    /// let err = corsica_gateway::config::Config::parse("", "gw.toml").unwrap_err();
+    /// assert!(err.first().message().starts_with("no [[route]]"));
+    /// ```
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// Every problem of a refused configuration (never empty), in file order, so that it is
+/// fixed in one round. `Display` prints one `file:line:column: message` per line.
+///
+/// ```
+/// use corsica_gateway::config::Config;
+/// let err = Config::parse(r#"
+/// listen = "nowhere"
+/// [[route]]
+/// upstream = "ftp://x"
+/// [route.cors]
+/// origins = ["*"]
+/// credentials = true
+/// "#, "gw.toml").unwrap_err();
+/// assert_eq!(err.len(), 3);
+/// let lines: Vec<usize> = err.iter().map(|e| e.line()).collect();
+/// assert_eq!(lines, [2, 4, 7]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(Vec<ConfigError>);
+
+impl ConfigErrors {
+    /// The first problem (in file order).
+    ///
+    /// ```
+    /// let err = corsica_gateway::config::Config::parse("", "gw.toml").unwrap_err();
+    /// assert_eq!(err.first().line(), 1);
+    /// ```
+    pub fn first(&self) -> &ConfigError {
+        &self.0[0]
+    }
+
+    /// How many problems there are (at least one).
+    ///
+    /// ```
+    /// let err = corsica_gateway::config::Config::parse("", "gw.toml").unwrap_err();
+    /// assert_eq!(err.len(), 1);
+    /// ```
+    #[allow(clippy::len_without_is_empty)] // never empty
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The problems, in file order.
+    ///
+    /// ```
+    /// let err = corsica_gateway::config::Config::parse("", "gw.toml").unwrap_err();
+    /// assert!(err.iter().all(|e| e.file() == "gw.toml"));
+    /// ```
+    pub fn iter(&self) -> std::slice::Iter<'_, ConfigError> {
+        self.0.iter()
+    }
+
+    fn sorted(mut errors: Vec<ConfigError>) -> ConfigErrors {
+        errors.sort_by_key(|e| (e.line, e.column));
+        ConfigErrors(errors)
+    }
+}
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+impl From<ConfigError> for ConfigErrors {
+    fn from(e: ConfigError) -> ConfigErrors {
+        ConfigErrors(vec![e])
+    }
+}
+
+impl<'a> IntoIterator for &'a ConfigErrors {
+    type Item = &'a ConfigError;
+    type IntoIter = std::slice::Iter<'a, ConfigError>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
     }
 }
 
@@ -107,8 +241,8 @@ struct RawLimits {
     max_header_bytes: Option<usize>,
     max_headers: Option<usize>,
     max_connections: Option<usize>,
-    upstream_timeout_ms: Option<u64>,
-    header_read_timeout_ms: Option<u64>,
+    upstream_timeout_ms: Option<Spanned<u64>>,
+    header_read_timeout_ms: Option<Spanned<u64>>,
     shutdown_grace_ms: Option<u64>,
 }
 
@@ -127,14 +261,13 @@ struct RawRoute {
 #[serde(deny_unknown_fields)]
 struct RawCors {
     origins: Vec<Spanned<String>>,
+    credentials: Option<Spanned<bool>>,
+    methods: Option<Vec<Spanned<String>>>,
     #[serde(default)]
-    credentials: bool,
-    methods: Option<Vec<String>>,
+    headers: Vec<Spanned<String>>,
     #[serde(default)]
-    headers: Vec<String>,
-    #[serde(default)]
-    expose: Vec<String>,
-    max_age: Option<u64>,
+    expose: Vec<Spanned<String>>,
+    max_age: Option<Spanned<u64>>,
     #[serde(default)]
     allow_null_origin: bool,
     #[serde(default)]
@@ -153,7 +286,7 @@ struct RawCors {
 /// [route.cors]
 /// origins = ["https://app.example.com"]
 /// "#, "gw.toml")?;
-/// match &config.routes[0].upstream {
+/// match config.routes()[0].upstream() {
 ///     Upstream::Https { authority } => assert_eq!(authority.as_str(), "backend.internal:8443"),
 ///     other => panic!("unexpected upstream {other:?}"),
 /// }
@@ -164,8 +297,8 @@ struct RawCors {
 /// [route.cors]
 /// origins = ["https://app.example.com"]
 /// "#, "gw.toml").unwrap_err();
-/// assert!(err.message.contains("has a path"));
-/// # Ok::<(), corsica_gateway::config::ConfigError>(())
+/// assert!(err.first().message().contains("has a path"));
+/// # Ok::<(), corsica_gateway::config::ConfigErrors>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Upstream {
@@ -217,32 +350,92 @@ impl Upstream {
 /// [route.cors]
 /// origins = ["https://app.example.com"]
 /// "#, "gw.toml")?;
-/// let route = &config.routes[0];
-/// assert_eq!(route.name, "route-1"); // unnamed routes are numbered
-/// assert_eq!(route.host.as_deref(), Some("api.example.com"));
-/// assert_eq!(route.path.as_deref(), Some("/v1/"));
-/// assert_eq!(route.methods, Some(vec!["GET".to_owned(), "POST".to_owned()]));
-/// assert_eq!(route.upstream, Upstream::Echo);
-/// assert!(!route.policy.allows_credentials());
-/// # Ok::<(), corsica_gateway::config::ConfigError>(())
+/// let route = &config.routes()[0];
+/// assert_eq!(route.name(), "route-1"); // unnamed routes are numbered
+/// assert_eq!(route.host(), Some("api.example.com"));
+/// assert_eq!(route.path(), Some("/v1/"));
+/// assert_eq!(route.methods(), Some(&["GET".to_owned(), "POST".to_owned()][..]));
+/// assert_eq!(route.upstream(), &Upstream::Echo);
+/// assert!(!route.policy().allows_credentials());
+/// # Ok::<(), corsica_gateway::config::ConfigErrors>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Route {
     /// The route's name (for logs and metrics).
-    pub name: String,
+    pub(crate) name: String,
     /// Lower-case host to match (without port), if any.
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
     /// Path prefix to match, if any.
-    pub path: Option<String>,
+    pub(crate) path: Option<String>,
     /// Methods to match (for a preflight: its `Access-Control-Request-Method`), if any.
-    pub methods: Option<Vec<String>>,
+    pub(crate) methods: Option<Vec<String>>,
     /// Where requests go.
-    pub upstream: Upstream,
+    pub(crate) upstream: Upstream,
     /// The CORS policy.
-    pub policy: Policy,
+    pub(crate) policy: Policy,
 }
 
 impl Route {
+    /// The route's name (for logs and metrics).
+    ///
+    /// ```
+    /// let c = corsica_gateway::config::Config::embedded();
+    /// assert_eq!(c.routes()[0].name(), "echo");
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The lower-case host it matches (without port), if any.
+    ///
+    /// ```
+    /// let c = corsica_gateway::config::Config::embedded();
+    /// assert_eq!(c.routes()[0].host(), None);
+    /// ```
+    pub fn host(&self) -> Option<&str> {
+        self.host.as_deref()
+    }
+
+    /// The path prefix it matches, if any.
+    ///
+    /// ```
+    /// let c = corsica_gateway::config::Config::embedded();
+    /// assert_eq!(c.routes()[0].path(), Some("/"));
+    /// ```
+    pub fn path(&self) -> Option<&str> {
+        self.path.as_deref()
+    }
+
+    /// The methods it matches (for a preflight: its `Access-Control-Request-Method`), if restricted.
+    ///
+    /// ```
+    /// let c = corsica_gateway::config::Config::embedded();
+    /// assert_eq!(c.routes()[0].methods(), None);
+    /// ```
+    pub fn methods(&self) -> Option<&[String]> {
+        self.methods.as_deref()
+    }
+
+    /// Where its requests go.
+    ///
+    /// ```
+    /// let c = corsica_gateway::config::Config::embedded();
+    /// assert_eq!(c.routes()[0].upstream(), &corsica_gateway::config::Upstream::Echo);
+    /// ```
+    pub fn upstream(&self) -> &Upstream {
+        &self.upstream
+    }
+
+    /// Its CORS policy.
+    ///
+    /// ```
+    /// let c = corsica_gateway::config::Config::embedded();
+    /// assert!(c.routes()[0].policy().allows_credentials());
+    /// ```
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
     /// Whether the route matches a request (host without port, path, method — for a
     /// preflight, the method it asks for).
     ///
@@ -259,13 +452,13 @@ impl Route {
     /// [route.cors]
     /// origins = ["https://app.example.com"]
     /// "#, "gw.toml")?;
-    /// let route = &config.routes[0];
+    /// let route = &config.routes()[0];
     /// assert!(route.matches(Some("api.example.com"), "/api", "GET"));
     /// assert!(route.matches(Some("API.example.com"), "/api/items", "GET"));
     /// assert!(!route.matches(Some("api.example.com"), "/apis", "GET"));
     /// assert!(!route.matches(Some("www.example.com"), "/api", "GET"));
     /// assert!(!route.matches(Some("api.example.com"), "/api", "DELETE"));
-    /// # Ok::<(), corsica_gateway::config::ConfigError>(())
+    /// # Ok::<(), corsica_gateway::config::ConfigErrors>(())
     /// ```
     pub fn matches(&self, host: Option<&str>, path: &str, method: &str) -> bool {
         if let Some(h) = &self.host {
@@ -348,7 +541,7 @@ pub const MAX_CONNECTIONS: usize = 1_000_000;
 /// use std::time::Duration;
 /// use corsica_gateway::config::{Config, Limits};
 /// let defaults = Limits::default();
-/// assert_eq!(defaults.upstream_timeout, Duration::from_secs(30));
+/// assert_eq!(defaults.upstream_timeout(), Duration::from_secs(30));
 /// let config = Config::parse(r#"
 /// [limits]
 /// upstream_timeout_ms = 5000
@@ -358,25 +551,87 @@ pub const MAX_CONNECTIONS: usize = 1_000_000;
 /// [route.cors]
 /// origins = ["https://app.example.com"]
 /// "#, "gw.toml")?;
-/// assert_eq!(config.limits.upstream_timeout, Duration::from_secs(5));
-/// assert_eq!(config.limits.max_header_bytes, 8192); // raised to the 8 KiB minimum
-/// assert_eq!(config.limits.max_connections, defaults.max_connections);
-/// # Ok::<(), corsica_gateway::config::ConfigError>(())
+/// assert_eq!(config.limits().upstream_timeout(), Duration::from_secs(5));
+/// assert_eq!(config.limits().max_header_bytes(), 8192); // raised to the 8 KiB minimum
+/// assert_eq!(config.limits().max_connections(), defaults.max_connections());
+/// # Ok::<(), corsica_gateway::config::ConfigErrors>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Most bytes of a request head (HTTP/1.1; over it the answer is 431). Default 16 KiB.
-    pub max_header_bytes: usize,
+    pub(crate) max_header_bytes: usize,
     /// Most header lines of a request. Default 100.
-    pub max_headers: usize,
+    pub(crate) max_headers: usize,
     /// Most simultaneous client connections. Default 1024.
-    pub max_connections: usize,
+    pub(crate) max_connections: usize,
     /// Time for the upstream to answer with a response head (then 504). Default 30 s.
-    pub upstream_timeout: Duration,
+    pub(crate) upstream_timeout: Duration,
     /// Time for a client to send its request head. Default 10 s.
-    pub header_read_timeout: Duration,
+    pub(crate) header_read_timeout: Duration,
     /// Time in-flight requests get to finish on shutdown. Default 10 s.
-    pub shutdown_grace: Duration,
+    pub(crate) shutdown_grace: Duration,
+}
+
+impl Limits {
+    /// Most bytes of a request head (HTTP/1.1; over it the answer is 431). Default 16 KiB.
+    ///
+    /// ```
+    /// let c = corsica_gateway::config::Config::embedded();
+    /// assert_eq!(c.limits().max_header_bytes(), 16 * 1024);
+    /// ```
+    pub fn max_header_bytes(&self) -> usize {
+        self.max_header_bytes
+    }
+
+    /// Most header lines of a request. Default 100.
+    ///
+    /// ```
+    /// let c = corsica_gateway::config::Config::embedded();
+    /// assert_eq!(c.limits().max_headers(), 100);
+    /// ```
+    pub fn max_headers(&self) -> usize {
+        self.max_headers
+    }
+
+    /// Most simultaneous client connections. Default 1024.
+    ///
+    /// ```
+    /// let c = corsica_gateway::config::Config::embedded();
+    /// assert_eq!(c.limits().max_connections(), 1024);
+    /// ```
+    pub fn max_connections(&self) -> usize {
+        self.max_connections
+    }
+
+    /// Time for the upstream to answer with a response head (then 504). Default 30 s.
+    ///
+    /// ```
+    /// let c = corsica_gateway::config::Config::embedded();
+    /// assert_eq!(c.limits().upstream_timeout().as_secs(), 30);
+    /// ```
+    pub fn upstream_timeout(&self) -> Duration {
+        self.upstream_timeout
+    }
+
+    /// Time for a client to send its request head. Default 10 s.
+    ///
+    /// ```
+    /// let c = corsica_gateway::config::Config::embedded();
+    /// assert_eq!(c.limits().header_read_timeout().as_secs(), 10);
+    /// ```
+    pub fn header_read_timeout(&self) -> Duration {
+        self.header_read_timeout
+    }
+
+    /// Time in-flight requests get to finish on shutdown. Default 10 s.
+    ///
+    /// ```
+    /// let c = corsica_gateway::config::Config::embedded();
+    /// assert_eq!(c.limits().shutdown_grace().as_secs(), 10);
+    /// ```
+    pub fn shutdown_grace(&self) -> Duration {
+        self.shutdown_grace
+    }
 }
 
 impl Default for Limits {
@@ -414,29 +669,29 @@ impl Default for Limits {
 /// [route.cors]
 /// origins = ["*"]
 /// "#, "gw.toml")?;
-/// assert_eq!(config.listen.port(), 8000);
-/// assert_eq!(config.admin.map(|a| a.port()), Some(9090));
-/// assert!(config.tls.is_none());
+/// assert_eq!(config.listen().port(), 8000);
+/// assert_eq!(config.admin().map(|a| a.port()), Some(9090));
+/// assert!(config.tls().is_none());
 /// // Routes are tried in order; the first match wins.
-/// let route = |host| config.routes.iter().find(|r| r.matches(Some(host), "/v1/me", "GET")).unwrap();
-/// assert_eq!(route("api.example.com").name, "api");
-/// assert_eq!(route("www.example.com").name, "public");
-/// # Ok::<(), corsica_gateway::config::ConfigError>(())
+/// let route = |host| config.routes().iter().find(|r| r.matches(Some(host), "/v1/me", "GET")).unwrap();
+/// assert_eq!(route("api.example.com").name(), "api");
+/// assert_eq!(route("www.example.com").name(), "public");
+/// # Ok::<(), corsica_gateway::config::ConfigErrors>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The client listener.
-    pub listen: SocketAddr,
+    pub(crate) listen: SocketAddr,
     /// The admin listener (`/metrics`, `/healthz`), if any.
-    pub admin: Option<SocketAddr>,
+    pub(crate) admin: Option<SocketAddr>,
     /// Limits.
-    pub limits: Limits,
+    pub(crate) limits: Limits,
     /// Routes, in order (first match wins).
-    pub routes: Vec<Route>,
+    pub(crate) routes: Vec<Route>,
     /// TLS termination for the client listener (`[tls] cert` and `key`), if configured.
-    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     /// Extra roots trusted for `https://` upstreams, besides the system's.
-    pub upstream_roots: Vec<rustls_pki_types::CertificateDer<'static>>,
+    pub(crate) upstream_roots: Vec<rustls_pki_types::CertificateDer<'static>>,
 }
 
 /// The crypto provider of every TLS configuration (ring).
@@ -483,11 +738,94 @@ fn server_tls(
 }
 
 impl Config {
+    /// The client listener's address.
+    ///
+    /// ```
+    /// let c = corsica_gateway::config::Config::embedded();
+    /// assert_eq!(c.listen().to_string(), "127.0.0.1:8080");
+    /// ```
+    pub fn listen(&self) -> SocketAddr {
+        self.listen
+    }
+
+    /// The admin listener's address (`/metrics`, `/healthz`), if any.
+    ///
+    /// ```
+    /// let c = corsica_gateway::config::Config::embedded();
+    /// assert_eq!(c.admin().map(|a| a.port()), Some(9090));
+    /// ```
+    pub fn admin(&self) -> Option<SocketAddr> {
+        self.admin
+    }
+
+    /// The limits.
+    ///
+    /// ```
+    /// let c = corsica_gateway::config::Config::embedded();
+    /// assert_eq!(c.limits(), &corsica_gateway::config::Limits::default());
+    /// ```
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The routes, in order (first match wins).
+    ///
+    /// ```
+    /// let c = corsica_gateway::config::Config::embedded();
+    /// assert_eq!(c.routes().len(), 1);
+    /// ```
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+
+    /// TLS termination for the client listener (`[tls] cert` and `key`), if configured.
+    ///
+    /// ```
+    /// let c = corsica_gateway::config::Config::embedded();
+    /// assert!(c.tls().is_none());
+    /// ```
+    pub fn tls(&self) -> Option<&Arc<rustls::ServerConfig>> {
+        self.tls.as_ref()
+    }
+
+    /// Extra roots trusted for `https://` upstreams, besides the system's (`[tls] upstream_ca`).
+    ///
+    /// ```
+    /// let c = corsica_gateway::config::Config::embedded();
+    /// assert!(c.upstream_roots().is_empty());
+    /// ```
+    pub fn upstream_roots(&self) -> &[rustls_pki_types::CertificateDer<'static>] {
+        &self.upstream_roots
+    }
+
+    /// Replaces the client listener's address (the command line's `--listen`).
+    ///
+    /// ```
+    /// let mut c = corsica_gateway::config::Config::embedded();
+    /// c.set_listen("127.0.0.1:0".parse()?);
+    /// assert_eq!(c.listen().port(), 0);
+    /// # Ok::<(), std::net::AddrParseError>(())
+    /// ```
+    pub fn set_listen(&mut self, addr: SocketAddr) {
+        self.listen = addr;
+    }
+
+    /// Replaces the admin listener's address (the command line's `--admin`).
+    ///
+    /// ```
+    /// let mut c = corsica_gateway::config::Config::embedded();
+    /// c.set_admin(None);
+    /// assert_eq!(c.admin(), None);
+    /// ```
+    pub fn set_admin(&mut self, addr: Option<SocketAddr>) {
+        self.admin = addr;
+    }
+
     /// The embedded default.
     ///
     /// ```
     /// let c = corsica_gateway::config::Config::embedded();
-    /// assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+    /// assert_eq!(c.listen().to_string(), "127.0.0.1:8080");
     /// ```
     pub fn embedded() -> Config {
         // The embedded text is tested to compile (see the tests); this cannot fail.
@@ -495,7 +833,8 @@ impl Config {
             .unwrap_or_else(|e| panic!("embedded config: {e}"))
     }
 
-    /// Parses and compiles a configuration. Every error names its line and column.
+    /// Parses and compiles a configuration. Every problem is reported at once, in file
+    /// order, each with its line and column and how to fix it.
     ///
     /// ```
     /// use corsica_gateway::config::Config;
@@ -507,54 +846,61 @@ impl Config {
     /// credentials = true
     /// "#;
     /// let err = Config::parse(text, "gw.toml").unwrap_err();
-    /// assert_eq!((err.line, err.column), (4, 1));
-    /// assert!(err.message.contains("credentials cannot be allowed with origin \"*\""));
+    /// let first = err.first();
+    /// assert_eq!((first.line(), first.column()), (6, 15));
+    /// assert!(first.message().contains("credentials cannot be allowed with origin \"*\""));
     /// ```
-    pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+    pub fn parse(text: &str, file: &str) -> Result<Config, ConfigErrors> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             ConfigError::at(text, file, e.span(), e.message().trim_end().to_owned())
         })?;
-        let addr = |s: &Option<Spanned<String>>,
-                    default: Option<&str>,
-                    key: &str|
-         -> Result<Option<SocketAddr>, ConfigError> {
-            match s {
-                Some(v) => v.get_ref().parse::<SocketAddr>().map(Some).map_err(|_| {
-                    ConfigError::at(
-                        text,
-                        file,
-                        Some(v.span()),
-                        format!("{key} = \"{}\" is not an address: write ip:port, e.g. \"127.0.0.1:8080\"", v.get_ref()),
-                    )
-                }),
-                None => Ok(default.and_then(|d| d.parse().ok())),
-            }
-        };
-        let listen = addr(&raw.listen, Some("127.0.0.1:8080"), "listen")?
-            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
-        let admin = addr(&raw.admin, None, "admin")?;
-        let d = Limits::default();
-        let ms = Duration::from_millis;
-        for (key, value) in [
-            ("upstream_timeout_ms", raw.limits.upstream_timeout_ms),
-            ("header_read_timeout_ms", raw.limits.header_read_timeout_ms),
-        ] {
-            if value == Some(0) {
-                return Err(ConfigError::at(
+        let mut errors = Vec::new();
+        let mut addr = |s: &Option<Spanned<String>>, key: &str| -> Option<SocketAddr> {
+            let v = s.as_ref()?;
+            let parsed = v.get_ref().parse::<SocketAddr>();
+            if parsed.is_err() {
+                errors.push(ConfigError::at(
                     text,
                     file,
-                    text.find(key).map(|i| i..i + key.len()),
+                    Some(v.span()),
                     format!(
-                        "[limits] {key} = 0 would fail every request: use at least 1 (the default is {})",
-                        if key.starts_with("upstream") {
-                            30_000
-                        } else {
-                            10_000
-                        }
+                        "{key} = \"{}\" is not an address: write ip:port, e.g. \"127.0.0.1:8080\"",
+                        v.get_ref()
                     ),
                 ));
             }
-        }
+            parsed.ok()
+        };
+        let listen =
+            addr(&raw.listen, "listen").unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let admin = addr(&raw.admin, "admin");
+        let d = Limits::default();
+        let mut timeout = |value: &Option<Spanned<u64>>, key: &str, default: Duration| match value {
+            Some(v) if *v.get_ref() == 0 => {
+                errors.push(ConfigError::at(
+                        text,
+                        file,
+                        Some(v.span()),
+                        format!(
+                            "[limits] {key} = 0 would fail every request: use at least 1 (the default is {})",
+                            default.as_millis()
+                        ),
+                    ));
+                default
+            }
+            Some(v) => Duration::from_millis(*v.get_ref()),
+            None => default,
+        };
+        let upstream_timeout = timeout(
+            &raw.limits.upstream_timeout_ms,
+            "upstream_timeout_ms",
+            d.upstream_timeout,
+        );
+        let header_read_timeout = timeout(
+            &raw.limits.header_read_timeout_ms,
+            "header_read_timeout_ms",
+            d.header_read_timeout,
+        );
         let limits = Limits {
             max_header_bytes: raw
                 .limits
@@ -567,82 +913,34 @@ impl Config {
                 .max_connections
                 .unwrap_or(d.max_connections)
                 .clamp(1, MAX_CONNECTIONS),
-            upstream_timeout: raw
-                .limits
-                .upstream_timeout_ms
-                .map(ms)
-                .unwrap_or(d.upstream_timeout),
-            header_read_timeout: raw
-                .limits
-                .header_read_timeout_ms
-                .map(ms)
-                .unwrap_or(d.header_read_timeout),
+            upstream_timeout,
+            header_read_timeout,
             shutdown_grace: raw
                 .limits
                 .shutdown_grace_ms
-                .map(ms)
+                .map(Duration::from_millis)
                 .unwrap_or(d.shutdown_grace),
         };
         if raw.route.is_empty() {
-            return Err(ConfigError::at(
+            errors.push(ConfigError::at(
                 text,
                 file,
                 None,
                 "no [[route]]: add at least one route with an upstream and a [route.cors] table",
             ));
         }
-        // TLS files are relative to the configuration file.
-        let base = Path::new(file)
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let resolve = |p: &str| -> PathBuf {
-            let p = Path::new(p);
-            if p.is_absolute() {
-                p.to_path_buf()
-            } else {
-                base.join(p)
-            }
+        let (tls, upstream_roots) = match &raw.tls {
+            Some(t) => compile_tls(text, file, t, &mut errors),
+            None => (None, Vec::new()),
         };
-        let mut tls = None;
-        let mut upstream_roots = Vec::new();
-        if let Some(t) = &raw.tls {
-            match (&t.cert, &t.key) {
-                (Some(c), Some(k)) => {
-                    let at = |span: Range<usize>, m: String| {
-                        ConfigError::at(text, file, Some(span), format!("[tls] {m}"))
-                    };
-                    let certs = read_certs(&resolve(c.get_ref())).map_err(|m| at(c.span(), m))?;
-                    let key = read_key(&resolve(k.get_ref())).map_err(|m| at(k.span(), m))?;
-                    tls = Some(server_tls(certs, key).map_err(|m| at(c.span(), m))?);
-                }
-                (None, None) => {}
-                (Some(c), None) | (None, Some(c)) => {
-                    return Err(ConfigError::at(
-                        text,
-                        file,
-                        Some(c.span()),
-                        "[tls] needs both `cert` (PEM chain) and `key` (PEM private key)",
-                    ));
-                }
-            }
-            for ca in &t.upstream_ca {
-                let certs = read_certs(&resolve(ca.get_ref())).map_err(|m| {
-                    ConfigError::at(
-                        text,
-                        file,
-                        Some(ca.span()),
-                        format!("[tls] upstream_ca: {m}"),
-                    )
-                })?;
-                upstream_roots.extend(certs);
+        let mut routes = Vec::with_capacity(raw.route.len());
+        for (i, r) in raw.route.into_iter().enumerate() {
+            if let Some(route) = compile_route(text, file, i, r.into_inner(), &mut errors) {
+                routes.push(route);
             }
         }
-        let mut routes = Vec::with_capacity(raw.route.len());
-        for (i, spanned) in raw.route.into_iter().enumerate() {
-            let route_span = spanned.span();
-            let r = spanned.into_inner();
-            routes.push(compile_route(text, file, i, route_span, r)?);
+        if !errors.is_empty() {
+            return Err(ConfigErrors::sorted(errors));
         }
         Ok(Config {
             listen,
@@ -655,104 +953,181 @@ impl Config {
     }
 }
 
+/// The `[tls]` table: the listener's certificate and key, and extra upstream roots. Files
+/// are relative to the configuration file.
+fn compile_tls(
+    text: &str,
+    file: &str,
+    t: &RawTls,
+    errors: &mut Vec<ConfigError>,
+) -> (
+    Option<Arc<rustls::ServerConfig>>,
+    Vec<rustls_pki_types::CertificateDer<'static>>,
+) {
+    let base = Path::new(file)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let resolve = |p: &str| -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        }
+    };
+    let mut report = |span: Range<usize>, m: String| {
+        errors.push(ConfigError::at(
+            text,
+            file,
+            Some(span),
+            format!("[tls] {m}"),
+        ));
+    };
+    let mut tls = None;
+    match (&t.cert, &t.key) {
+        (Some(c), Some(k)) => {
+            let certs = read_certs(&resolve(c.get_ref())).map_err(|m| report(c.span(), m));
+            let key = read_key(&resolve(k.get_ref())).map_err(|m| report(k.span(), m));
+            if let (Ok(certs), Ok(key)) = (certs, key) {
+                tls = server_tls(certs, key).map_err(|m| report(c.span(), m)).ok();
+            }
+        }
+        (None, None) => {}
+        (Some(c), None) | (None, Some(c)) => report(
+            c.span(),
+            "needs both `cert` (PEM chain) and `key` (PEM private key)".into(),
+        ),
+    }
+    let mut roots = Vec::new();
+    for ca in &t.upstream_ca {
+        match read_certs(&resolve(ca.get_ref())) {
+            Ok(certs) => roots.extend(certs),
+            Err(m) => report(ca.span(), format!("upstream_ca: {m}")),
+        }
+    }
+    (tls, roots)
+}
+
+/// Compiles one route, reporting every problem of it (its own keys and its CORS policy's)
+/// into `errors`; `None` when there was any.
 fn compile_route(
     text: &str,
     file: &str,
     index: usize,
-    _span: Range<usize>,
     r: RawRoute,
-) -> Result<Route, ConfigError> {
-    let err = |span: Range<usize>, msg: String| ConfigError::at(text, file, Some(span), msg);
+    errors: &mut Vec<ConfigError>,
+) -> Option<Route> {
+    let before = errors.len();
+    let mut err = |span: Range<usize>, msg: String| {
+        errors.push(ConfigError::at(text, file, Some(span), msg));
+    };
     let name = r.name.unwrap_or_else(|| format!("route-{}", index + 1));
-    let upstream = parse_upstream(r.upstream.get_ref()).map_err(|m| err(r.upstream.span(), m))?;
-    let host = match &r.host {
-        Some(h) => {
-            let v = h.get_ref();
-            if v.is_empty() || v.contains(['/', ':', ' ']) {
-                return Err(err(
-                    h.span(),
-                    format!(
-                        "host = \"{v}\": write a bare host name, e.g. \"api.example.com\" (no scheme, port or path)"
-                    ),
-                ));
-            }
-            Some(v.to_ascii_lowercase())
+    let upstream = parse_upstream(r.upstream.get_ref())
+        .map_err(|m| err(r.upstream.span(), m))
+        .ok();
+    let host = r.host.as_ref().map(|h| {
+        let v = h.get_ref();
+        if v.is_empty() || v.contains(['/', ':', ' ']) {
+            err(
+                h.span(),
+                format!(
+                    "host = \"{v}\": write a bare host name, e.g. \"api.example.com\" (no scheme, port or path)"
+                ),
+            );
         }
-        None => None,
-    };
-    let path = match &r.path {
-        Some(p) => {
-            if !p.get_ref().starts_with('/') {
-                return Err(err(
-                    p.span(),
-                    format!(
-                        "path = \"{}\": a path prefix starts with `/`, e.g. \"/api/\"",
-                        p.get_ref()
-                    ),
-                ));
-            }
-            Some(p.get_ref().clone())
+        v.to_ascii_lowercase()
+    });
+    let path = r.path.as_ref().map(|p| {
+        if !p.get_ref().starts_with('/') {
+            err(
+                p.span(),
+                format!(
+                    "path = \"{}\": a path prefix starts with `/`, e.g. \"/api/\"",
+                    p.get_ref()
+                ),
+            );
         }
-        None => None,
-    };
-    let methods = match &r.methods {
-        Some(ms) => {
-            let mut out = Vec::new();
-            for m in ms {
-                if !corsica::method::is_token(m.get_ref().as_bytes()) {
-                    return Err(err(
-                        m.span(),
-                        format!("methods: `{}` is not a method name", m.get_ref()),
-                    ));
-                }
+        p.get_ref().clone()
+    });
+    let methods = r.methods.as_ref().map(|ms| {
+        let mut out = Vec::new();
+        for m in ms {
+            if corsica::method::is_token(m.get_ref().as_bytes()) {
                 out.push(corsica::method::normalize(m.get_ref()).into_owned());
+            } else {
+                err(
+                    m.span(),
+                    format!(
+                        "route \"{name}\": methods: `{}` is not a valid method name (a token: letters, digits and !#$%&'*+-.^_`|~), e.g. \"PATCH\"",
+                        m.get_ref()
+                    ),
+                );
             }
-            Some(out)
         }
-        None => None,
-    };
+        out
+    });
     let cors_span = r.cors.span();
     let c = r.cors.into_inner();
+    let values = |list: &[Spanned<String>]| -> Vec<String> {
+        list.iter().map(|v| v.get_ref().clone()).collect()
+    };
     let mut b = Policy::builder()
-        .allow_origins(c.origins.iter().map(|o| o.get_ref().clone()))
-        .allow_credentials(c.credentials)
-        .allow_headers(c.headers.iter().cloned())
-        .expose_headers(c.expose.iter().cloned())
+        .allow_origins(values(&c.origins))
+        .allow_credentials(c.credentials.as_ref().is_some_and(|v| *v.get_ref()))
+        .allow_headers(values(&c.headers))
+        .expose_headers(values(&c.expose))
         .allow_null_origin(c.allow_null_origin)
         .allow_insecure_origins(c.allow_insecure_origins)
         .allow_private_network(c.private_network);
     if let Some(m) = &c.methods {
-        b = b.allow_methods(m.iter().cloned());
+        b = b.allow_methods(values(m));
     }
-    if let Some(age) = c.max_age {
-        b = b.max_age_secs(age);
+    if let Some(age) = &c.max_age {
+        b = b.max_age_secs(*age.get_ref());
     }
-    let policy = b.build().map_err(|e| {
-        // Point at the offending origin when there is one, else at the [route.cors] table.
-        let span = match &e {
-            PolicyError::InvalidOrigin { entry, .. }
-            | PolicyError::InsecureOriginWithCredentials { origin: entry } => c
-                .origins
-                .iter()
-                .find(|o| {
-                    o.get_ref() == entry
-                        || corsica::OriginEntry::parse(o.get_ref())
-                            .is_ok_and(|p| p.to_string() == *entry)
-                })
-                .map(|o| o.span())
-                .unwrap_or(cors_span.clone()),
-            _ => cors_span.clone(),
-        };
-        err(span, format!("route \"{name}\": {e}"))
-    })?;
-    Ok(Route {
+    let policy = match b.build() {
+        Ok(p) => Some(p),
+        Err(problems) => {
+            for problem in &problems {
+                let span = policy_error_span(&c, problem).unwrap_or(cors_span.clone());
+                err(span, format!("route \"{name}\": {problem}"));
+            }
+            None
+        }
+    };
+    if errors.len() > before {
+        return None;
+    }
+    Some(Route {
         name,
         host,
         path,
         methods,
-        upstream,
-        policy,
+        upstream: upstream?,
+        policy: policy?,
     })
+}
+
+/// Where a policy problem is in the `[route.cors]` table: the offending entry of the key's
+/// list when there is one, else the key itself; `None` for the table.
+fn policy_error_span(c: &RawCors, problem: &PolicyError) -> Option<Range<usize>> {
+    let list: &[Spanned<String>] = match problem.key() {
+        "origins" => &c.origins,
+        "methods" => c.methods.as_deref().unwrap_or_default(),
+        "headers" => &c.headers,
+        "expose" => &c.expose,
+        "max_age" => return c.max_age.as_ref().map(Spanned::span),
+        "credentials" => return c.credentials.as_ref().map(Spanned::span),
+        _ => return None,
+    };
+    let entry = problem.entry()?;
+    list.iter()
+        .find(|v| {
+            v.get_ref() == entry
+                || corsica::OriginEntry::parse(v.get_ref()).is_ok_and(|p| p.to_string() == entry)
+        })
+        .map(Spanned::span)
 }
 
 fn parse_upstream(s: &str) -> Result<Upstream, String> {
@@ -845,7 +1220,7 @@ mod tests {
             ),
             (
                 "[[route]]\nupstream = \"echo\"\n[route.cors]\norigins = [\"*\"]\nmax_age = 999999\n",
-                (3, 1),
+                (5, 11),
                 "over 24 hours",
             ),
             (
@@ -856,15 +1231,67 @@ mod tests {
             ("listen = \"127.0.0.1:1\"\n", (1, 1), "no [[route]]"),
             (
                 "[limits]\nupstream_timeout_ms = 0\n[[route]]\nupstream = \"echo\"\n[route.cors]\norigins=[\"*\"]\n",
-                (2, 1),
+                (2, 23),
                 "would fail every request",
             ),
         ];
         for (text, (line, col), msg) in cases {
-            let e = Config::parse(text, "t.toml").unwrap_err();
+            let errors = Config::parse(text, "t.toml").unwrap_err();
+            let e = errors.first();
             assert_eq!((e.line, e.column), (*line, *col), "{text}: {e}");
             assert!(e.message.contains(msg), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn every_error_at_once_in_file_order() {
+        let text = r#"
+[[route]]
+name = "public"
+upstream = "echo"
+[route.cors]
+origins = ["*"]
+credentials = true
+
+[[route]]
+name = "partners"
+upstream = "echo"
+[route.cors]
+origins = ["null", "https://partner.example/app"]
+
+[[route]]
+name = "admin"
+upstream = "echo"
+[route.cors]
+origins = ["https://admin.example"]
+methods = ["GET", "DELETE ME"]
+headers = ["x ok"]
+max_age = 100000
+"#;
+        let errors = Config::parse(text, "gw.toml").unwrap_err();
+        let got: Vec<(usize, usize, bool)> = errors
+            .iter()
+            .map(|e| (e.line, e.column, e.message.starts_with("route \"")))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (7, 15, true),  // credentials with "*"
+                (13, 12, true), // null not opted into
+                (13, 20, true), // an origin with a path
+                (20, 19, true), // a method that is not a token
+                (21, 12, true), // a header name that is not a token
+                (22, 11, true), // max_age over 24 h
+            ],
+            "{errors}"
+        );
+        assert!(errors.iter().nth(2).unwrap().message.contains("path"));
+        assert_eq!(errors.to_string().lines().count(), 6);
+        // Problems outside the routes are collected too.
+        let text = "listen = \"x\"\nadmin = \"y\"\n[limits]\nupstream_timeout_ms = 0\n";
+        let errors = Config::parse(text, "gw.toml").unwrap_err();
+        let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [1, 1, 2, 4], "{errors}");
     }
 
     #[test]

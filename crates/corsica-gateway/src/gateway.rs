@@ -26,7 +26,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, ConfigErrors};
 use crate::metrics::Metrics;
 use crate::proxy::{self, Body, Shared};
 
@@ -147,36 +147,35 @@ impl Running {
     ///     let running = gateway::start(config, Some(file.path().to_path_buf())).await?;
     ///     std::fs::write(file.path(), route("v2"))?;
     ///     running.reload()?;
-    ///     assert_eq!(running.config().routes[0].name, "v2");
+    ///     assert_eq!(running.config().routes()[0].name(), "v2");
     ///     // An invalid file is refused with its position; the running configuration stays.
     ///     std::fs::write(file.path(), "listen = 8080\n")?;
     ///     let err = running.reload().unwrap_err();
-    ///     assert_eq!((err.line, err.column), (1, 10));
-    ///     assert_eq!(running.config().routes[0].name, "v2");
+    ///     assert_eq!((err.first().line(), err.first().column()), (1, 10));
+    ///     assert_eq!(running.config().routes()[0].name(), "v2");
     ///     running.shutdown().await;
     ///     Ok::<(), Box<dyn std::error::Error>>(())
     /// })?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn reload(&self) -> Result<(), ConfigError> {
+    pub fn reload(&self) -> Result<(), ConfigErrors> {
         let Some(path) = &self.source else {
-            return Err(ConfigError {
-                file: "<embedded>".into(),
-                line: 1,
-                column: 1,
-                message: "running on the embedded default: there is no file to reload (start with --config FILE)".into(),
-            });
+            return Err(ConfigError::whole_file(
+                "<embedded>",
+                "running on the embedded default: there is no file to reload (start with --config FILE)",
+            )
+            .into());
         };
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: file.clone(),
-            line: 1,
-            column: 1,
-            message: format!("cannot read the file: {e}"),
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::whole_file(&file, format!("cannot read the file: {e}")).into()
         });
         let result = text.and_then(|t| self.reload_text(&t, &file));
-        if let Err(e) = &result {
-            tracing::error!(target: "corsica::gateway", error = %e, "configuration reload failed; the running configuration stays");
+        if let Err(errors) = &result {
+            for e in errors {
+                tracing::error!(target: "corsica::gateway", error = %e, "configuration reload: problem");
+            }
+            tracing::error!(target: "corsica::gateway", problems = errors.len(), "configuration reload failed; the running configuration stays");
         }
         result
     }
@@ -192,10 +191,11 @@ impl Running {
     /// let err = running
     ///     .reload_text("[[route]]\nupstream = \"ftp://x\"\n[route.cors]\norigins = [\"*\"]\n", "new.toml")
     ///     .unwrap_err();
-    /// assert_eq!((err.file.as_str(), err.line, err.column), ("new.toml", 2, 12));
-    /// assert_eq!(running.config().routes[0].name, "api"); // unchanged
+    /// let first = err.first();
+    /// assert_eq!((first.file(), first.line(), first.column()), ("new.toml", 2, 12));
+    /// assert_eq!(running.config().routes()[0].name(), "api"); // unchanged
     /// running.reload_text("listen = \"127.0.0.1:0\"\n[[route]]\nname = \"v2\"\nupstream = \"echo\"\n[route.cors]\norigins = [\"*\"]\n", "new.toml")?;
-    /// assert_eq!(running.config().routes[0].name, "v2");
+    /// assert_eq!(running.config().routes()[0].name(), "v2");
     /// let metrics = running.metrics();
     /// assert!(metrics.contains("corsica_config_reloads_total{result=\"error\"} 1"));
     /// assert!(metrics.contains("corsica_config_reloads_total{result=\"ok\"} 1"));
@@ -204,7 +204,7 @@ impl Running {
     /// # })?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn reload_text(&self, text: &str, file: &str) -> Result<(), ConfigError> {
+    pub fn reload_text(&self, text: &str, file: &str) -> Result<(), ConfigErrors> {
         match Config::parse(text, file) {
             Ok(mut new) => {
                 let old = self.shared.load().config.clone();
@@ -270,9 +270,9 @@ impl Running {
     /// # let config = Config::parse("listen = \"127.0.0.1:0\"\n[[route]]\nname = \"api\"\nupstream = \"echo\"\n[route.cors]\norigins = [\"https://app.example.com\"]\n", "gw.toml")?;
     /// # let running = gateway::start(config, None).await?;
     /// let config = running.config();
-    /// assert_eq!(config.routes[0].name, "api");
+    /// assert_eq!(config.routes()[0].name(), "api");
     /// // The configuration as written (port 0); `running.addr` has the port in use.
-    /// assert_eq!(config.listen.port(), 0);
+    /// assert_eq!(config.listen().port(), 0);
     /// assert_ne!(running.addr.port(), 0);
     /// # running.shutdown().await;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -302,12 +302,12 @@ impl Running {
     ///     tokio::time::sleep(Duration::from_millis(200)).await;
     ///     std::fs::write(file.path(), route("second"))?;
     ///     for _ in 0..250 {
-    ///         if running.config().routes[0].name == "second" {
+    ///         if running.config().routes()[0].name() == "second" {
     ///             break;
     ///         }
     ///         tokio::time::sleep(Duration::from_millis(20)).await;
     ///     }
-    ///     assert_eq!(running.config().routes[0].name, "second");
+    ///     assert_eq!(running.config().routes()[0].name(), "second");
     ///     watcher.abort();
     ///     let _ = watcher.await;
     ///     if let Ok(running) = Arc::try_unwrap(running) {

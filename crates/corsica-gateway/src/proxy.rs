@@ -71,7 +71,7 @@ pub type UpstreamClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Bo
 /// let shared = Arc::new(Shared::new(Config::embedded(), Metrics::new()));
 /// // Each request loads the configuration once and keeps it to the end.
 /// let state = shared.load();
-/// assert_eq!(state.config.routes[0].name, "echo");
+/// assert_eq!(state.config.routes()[0].name(), "echo");
 /// shared.metrics.requests.with_label_values(&["echo", "not_cors"]).inc();
 /// assert!(shared.metrics.render().contains("route=\"echo\"} 1"));
 /// ```
@@ -104,11 +104,11 @@ pub struct State {
 /// [route.cors]
 /// origins = ["https://app.example.com"]
 /// "#, "gw.toml")?;
-/// assert!(config.upstream_roots.is_empty()); // the system's roots only
+/// assert!(config.upstream_roots().is_empty()); // the system's roots only
 /// let client = build_client(&config);
 /// // Cheap to clone: clones share the connection pool.
 /// let _for_another_task = client.clone();
-/// # Ok::<(), corsica_gateway::config::ConfigError>(())
+/// # Ok::<(), corsica_gateway::config::ConfigErrors>(())
 /// ```
 pub fn build_client(config: &Config) -> UpstreamClient {
     let mut roots = rustls::RootCertStore::empty();
@@ -149,7 +149,7 @@ impl Shared {
     /// ```
     /// use corsica_gateway::{config::Config, metrics::Metrics, proxy::Shared};
     /// let shared = Shared::new(Config::embedded(), Metrics::new());
-    /// assert_eq!(shared.load().config.listen.to_string(), "127.0.0.1:8080");
+    /// assert_eq!(shared.load().config.listen().to_string(), "127.0.0.1:8080");
     /// ```
     pub fn new(config: Config, metrics: Metrics) -> Shared {
         let client = build_client(&config);
@@ -167,7 +167,7 @@ impl Shared {
     /// ```
     /// use corsica_gateway::{config::Config, metrics::Metrics, proxy::Shared};
     /// let shared = Shared::new(Config::embedded(), Metrics::new());
-    /// assert_eq!(shared.load().config.routes.len(), 1);
+    /// assert_eq!(shared.load().config.routes().len(), 1);
     /// ```
     pub fn load(&self) -> Arc<State> {
         self.state.load_full()
@@ -187,10 +187,10 @@ impl Shared {
     /// [route.cors]
     /// origins = ["https://app.example.com"]
     /// "#, "gw.toml")?);
-    /// assert_eq!(shared.load().config.routes[0].name, "api");
+    /// assert_eq!(shared.load().config.routes()[0].name(), "api");
     /// // A request that loaded the old configuration keeps it.
-    /// assert_eq!(before.routes[0].upstream, Upstream::Echo);
-    /// # Ok::<(), corsica_gateway::config::ConfigError>(())
+    /// assert_eq!(before.routes()[0].upstream(), &Upstream::Echo);
+    /// # Ok::<(), corsica_gateway::config::ConfigErrors>(())
     /// ```
     pub fn set_config(&self, config: Config) {
         let old = self.state.load();

@@ -29,7 +29,10 @@ fn readme_toml_blocks_compile() {
             );
             match Config::parse(&with_route, "README.md") {
                 Ok(_) => {}
-                Err(e) => assert!(e.message.contains("cannot read"), "README fragment: {e}"),
+                Err(e) => assert!(
+                    e.iter().all(|e| e.message().contains("cannot read")),
+                    "README fragment: {e}"
+                ),
             }
         }
         rest = &body[end..];
@@ -40,7 +43,7 @@ fn readme_toml_blocks_compile() {
 #[test]
 fn example_file_compiles_with_the_documented_routes() {
     let c = Config::parse(&repo_file("examples/gateway.toml"), "examples/gateway.toml").unwrap();
-    let names: Vec<&str> = c.routes.iter().map(|r| r.name.as_str()).collect();
+    let names: Vec<&str> = c.routes().iter().map(|r| r.name()).collect();
     assert_eq!(
         names,
         [
@@ -51,18 +54,18 @@ fn example_file_compiles_with_the_documented_routes() {
             "dev"
         ]
     );
-    assert!(c.routes[0].policy.origins().is_any());
-    assert!(!c.routes[0].policy.allows_credentials());
-    assert!(c.routes[1].policy.allows_credentials());
-    assert_eq!(c.routes[4].upstream, Upstream::Echo);
+    assert!(c.routes()[0].policy().origins().is_any());
+    assert!(!c.routes()[0].policy().allows_credentials());
+    assert!(c.routes()[1].policy().allows_credentials());
+    assert_eq!(c.routes()[4].upstream(), &Upstream::Echo);
     // A preflight for PUT on the catalog skips the read-only route.
-    assert!(!c.routes[0].matches(Some("api.example.com"), "/catalog/items", "PUT"));
-    assert!(c.routes[1].matches(Some("api.example.com"), "/catalog/items", "PUT"));
+    assert!(!c.routes()[0].matches(Some("api.example.com"), "/catalog/items", "PUT"));
+    assert!(c.routes()[1].matches(Some("api.example.com"), "/catalog/items", "PUT"));
 }
 
 #[test]
 fn embedded_default_is_what_serve_prints() {
     let c = Config::parse(EMBEDDED_DEFAULT, "<embedded>").unwrap();
-    assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
-    assert_eq!(c.routes[0].upstream, Upstream::Echo);
+    assert_eq!(c.listen().to_string(), "127.0.0.1:8080");
+    assert_eq!(c.routes()[0].upstream(), &Upstream::Echo);
 }

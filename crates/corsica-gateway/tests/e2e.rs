@@ -1092,10 +1092,12 @@ async fn reload_under_load_fails_no_request() {
         !errors.is_empty(),
         "no invalid reload happened during the load"
     );
-    for e in &errors {
-        assert_eq!(e.line, invalid_line, "{e}");
+    for errs in &errors {
+        assert_eq!(errs.len(), 1, "{errs}");
+        let e = errs.first();
+        assert_eq!(e.line(), invalid_line, "{e}");
         assert!(e.to_string().contains(&format!(":{invalid_line}:")), "{e}");
-        assert!(e.message.contains("bogus"), "{e}");
+        assert!(e.message().contains("bogus"), "{e}");
     }
     let m = gw.metrics();
     let err_count = sample(&m, r#"corsica_config_reloads_total{result="error"}"#).unwrap_or(0.0);

@@ -201,10 +201,12 @@ async fn certificate_and_key_are_reloaded_with_the_configuration() {
 
     // A broken key is refused, and the old certificate keeps serving.
     write(dir.path(), "key.pem", "not a key");
-    let err = running.reload().unwrap_err();
-    assert!(err.message.contains("[tls]"), "{err}");
+    let errs = running.reload().unwrap_err();
+    assert_eq!(errs.len(), 1, "{errs}");
+    let err = errs.first();
+    assert!(err.message().contains("[tls]"), "{err}");
     assert_eq!(
-        (err.line, err.column),
+        (err.line(), err.column()),
         (4, 7),
         "the error points at `key`: {err}"
     );

@@ -32,7 +32,7 @@
 //! let decision = policy.decide(&Method::OPTIONS, &request);
 //! assert_eq!(decision.kind(), RequestKind::Preflight);
 //! assert!(decision.is_allowed());
-//! # Ok::<(), corsica::ConfigError>(())
+//! # Ok::<(), corsica::ConfigErrors>(())
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -59,6 +59,6 @@ pub struct ReadmeDoctests;
 pub use header_list::{HeaderList, HeaderListError, HeaderListLimits};
 pub use origin::{Origin, OriginError};
 pub use pattern::{OriginEntry, OriginSet, PatternError, PortRule};
-pub use policy::{ConfigError, Policy, PolicyBuilder};
+pub use policy::{ConfigError, ConfigErrors, Policy, PolicyBuilder};
 pub use reason::Reason;
 pub use server::{CorsHeaders, Decision, RequestKind};

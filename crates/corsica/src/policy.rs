@@ -31,7 +31,7 @@ pub const MAX_MAX_AGE: Duration = Duration::from_secs(86_400);
 /// ```
 /// use corsica::{ConfigError, Policy};
 /// let err = Policy::builder().allow_origins(["*"]).allow_credentials(true).build().unwrap_err();
-/// assert!(matches!(err, ConfigError::CredentialsWithAnyOrigin));
+/// assert!(matches!(err.first(), ConfigError::CredentialsWithAnyOrigin));
 /// println!("{err}");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -162,6 +162,155 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// The configuration key the error is about (`origins`, `credentials`, `methods`,
+    /// `headers`, `expose`, `max_age`, `preflight_status`, `denied_preflight_status`,
+    /// `request_header_limits`): the name of the gateway's TOML key and of the
+    /// [`PolicyBuilder`] setting, so that a caller can point at it.
+    ///
+    /// ```
+    /// use corsica::Policy;
+    /// let err = Policy::builder().allow_origins(["*"]).allow_methods(["TRACE"]).build().unwrap_err();
+    /// assert_eq!(err.first().key(), "methods");
+    /// ```
+    pub fn key(&self) -> &'static str {
+        match self {
+            ConfigError::InvalidOrigin { .. }
+            | ConfigError::NoOrigins
+            | ConfigError::AnyOriginWithOthers { .. }
+            | ConfigError::NullOriginNotOptedIn
+            | ConfigError::InsecureOriginWithCredentials { .. } => "origins",
+            ConfigError::CredentialsWithAnyOrigin | ConfigError::NullOriginWithCredentials => {
+                "credentials"
+            }
+            ConfigError::CredentialsWithWildcard { key }
+            | ConfigError::InvalidHeaderName { key, .. }
+            | ConfigError::WildcardWithOthers { key, .. } => key,
+            ConfigError::ForbiddenMethod { .. } | ConfigError::InvalidMethod { .. } => "methods",
+            ConfigError::MaxAgeTooLarge { .. } => "max_age",
+            ConfigError::InvalidPreflightStatus { .. } => "preflight_status",
+            ConfigError::InvalidDeniedStatus { .. } => "denied_preflight_status",
+            ConfigError::InvalidLimits { .. } => "request_header_limits",
+        }
+    }
+
+    /// The entry of the key's list that the error is about, as written (or, for an
+    /// insecure origin, as serialized), when there is one.
+    ///
+    /// ```
+    /// use corsica::Policy;
+    /// let err = Policy::builder().allow_origins(["https://a.example/path"]).build().unwrap_err();
+    /// assert_eq!(err.first().entry(), Some("https://a.example/path"));
+    /// ```
+    pub fn entry(&self) -> Option<&str> {
+        match self {
+            ConfigError::InvalidOrigin { entry, .. } => Some(entry),
+            ConfigError::AnyOriginWithOthers { other }
+            | ConfigError::WildcardWithOthers { other, .. } => Some(other),
+            ConfigError::NullOriginNotOptedIn | ConfigError::NullOriginWithCredentials => {
+                Some("null")
+            }
+            ConfigError::CredentialsWithAnyOrigin => Some("*"),
+            ConfigError::InsecureOriginWithCredentials { origin } => Some(origin),
+            ConfigError::ForbiddenMethod { method } | ConfigError::InvalidMethod { method } => {
+                Some(method)
+            }
+            ConfigError::InvalidHeaderName { name, .. } => Some(name),
+            ConfigError::CredentialsWithWildcard { .. } => Some("*"),
+            _ => None,
+        }
+    }
+}
+
+/// Every problem of a refused policy (never empty), as [`PolicyBuilder::build`] found them,
+/// so that a configuration is fixed in one round rather than one error at a time.
+///
+/// `Display` prints one problem per line.
+///
+/// ```
+/// use corsica::Policy;
+/// let err = Policy::builder()
+///     .allow_origins(["*", "null"])
+///     .allow_credentials(true)
+///     .build()
+///     .unwrap_err();
+/// assert!(err.len() >= 2);
+/// for problem in &err {
+///     println!("{}: {problem}", problem.key());
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(Vec<ConfigError>);
+
+impl ConfigErrors {
+    /// The first problem.
+    ///
+    /// ```
+    /// let err = corsica::Policy::builder().build().unwrap_err();
+    /// assert!(matches!(err.first(), corsica::ConfigError::NoOrigins));
+    /// ```
+    pub fn first(&self) -> &ConfigError {
+        &self.0[0]
+    }
+
+    /// How many problems there are (at least one).
+    ///
+    /// ```
+    /// let err = corsica::Policy::builder().build().unwrap_err();
+    /// assert_eq!(err.len(), 1);
+    /// ```
+    #[allow(clippy::len_without_is_empty)] // never empty
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The problems, in the order of the configuration keys.
+    ///
+    /// ```
+    /// let err = corsica::Policy::builder().build().unwrap_err();
+    /// assert_eq!(err.iter().count(), 1);
+    /// ```
+    pub fn iter(&self) -> std::slice::Iter<'_, ConfigError> {
+        self.0.iter()
+    }
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+impl From<ConfigError> for ConfigErrors {
+    fn from(e: ConfigError) -> ConfigErrors {
+        ConfigErrors(vec![e])
+    }
+}
+
+impl IntoIterator for ConfigErrors {
+    type Item = ConfigError;
+    type IntoIter = std::vec::IntoIter<ConfigError>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a ConfigErrors {
+    type Item = &'a ConfigError;
+    type IntoIter = std::slice::Iter<'a, ConfigError>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
 /// Either every name (`*`) or a list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Allowed<T> {
@@ -203,7 +352,7 @@ pub(crate) struct Rendered {
 ///     .max_age_secs(7200)
 ///     .build()?;
 /// assert!(policy.allows_credentials());
-/// # Ok::<(), corsica::ConfigError>(())
+/// # Ok::<(), corsica::ConfigErrors>(())
 /// ```
 #[derive(Clone)]
 pub struct Policy {
@@ -240,7 +389,7 @@ impl Policy {
     ///
     /// ```
     /// let policy = corsica::Policy::builder().allow_origins(["*"]).build()?;
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn builder() -> PolicyBuilder {
         PolicyBuilder::default()
@@ -251,7 +400,7 @@ impl Policy {
     /// ```
     /// let p = corsica::Policy::builder().allow_origins(["*"]).build()?;
     /// assert!(p.origins().is_any());
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn origins(&self) -> &OriginSet {
         &self.origins
@@ -262,7 +411,7 @@ impl Policy {
     /// ```
     /// let p = corsica::Policy::builder().allow_origins(["*"]).build()?;
     /// assert!(!p.allows_credentials());
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn allows_credentials(&self) -> bool {
         self.credentials
@@ -274,7 +423,7 @@ impl Policy {
     /// let p = corsica::Policy::builder().allow_origins(["*"]).allow_methods(["GET", "PATCH"]).build()?;
     /// assert!(p.allows_method("PATCH"));
     /// assert!(!p.allows_method("patch"));
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn allows_method(&self, method: &str) -> bool {
         self.allows_method_bytes(method.as_bytes())
@@ -292,7 +441,7 @@ impl Policy {
     /// ```
     /// let p = corsica::Policy::builder().allow_origins(["*"]).allow_headers(["X-API-Key"]).build()?;
     /// assert!(p.allows_header("x-api-key"));
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn allows_header(&self, name: &str) -> bool {
         self.allows_header_bytes(name.as_bytes())
@@ -313,7 +462,7 @@ impl Policy {
     /// ```
     /// let p = corsica::Policy::builder().allow_origins(["*"]).max_age_secs(600).build()?;
     /// assert_eq!(p.max_age(), Some(std::time::Duration::from_secs(600)));
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn max_age(&self) -> Option<Duration> {
         self.max_age
@@ -324,7 +473,7 @@ impl Policy {
     /// ```
     /// let p = corsica::Policy::builder().allow_origins(["*"]).build()?;
     /// assert_eq!(p.request_header_limits(), corsica::HeaderListLimits::default());
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn request_header_limits(&self) -> HeaderListLimits {
         self.limits
@@ -345,7 +494,7 @@ impl Policy {
 ///     .allow_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
 ///     .allow_headers(["content-type", "authorization"])
 ///     .build()?;
-/// # Ok::<(), corsica::ConfigError>(())
+/// # Ok::<(), corsica::ConfigErrors>(())
 /// ```
 #[derive(Clone)]
 #[must_use]
@@ -401,7 +550,7 @@ impl PolicyBuilder {
     ///
     /// ```
     /// let p = corsica::Policy::builder().allow_origins(["https://a.example"]).build()?;
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn allow_origins<I, S>(mut self, origins: I) -> Self
     where
@@ -418,7 +567,7 @@ impl PolicyBuilder {
     /// use corsica::{OriginSet, Policy};
     /// let tenants = OriginSet::new().with_predicate(|o| o.host().is_some_and(|h| h.ends_with(".tenants.example")));
     /// let p = Policy::builder().allow_origin_set(tenants).build()?;
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn allow_origin_set(mut self, set: OriginSet) -> Self {
         for e in set.entries() {
@@ -438,7 +587,7 @@ impl PolicyBuilder {
     /// let p = corsica::Policy::builder()
     ///     .allow_origin_predicate(|o| o.as_str() == "https://partner.example")
     ///     .build()?;
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn allow_origin_predicate<F>(mut self, predicate: F) -> Self
     where
@@ -454,7 +603,7 @@ impl PolicyBuilder {
     ///
     /// ```
     /// let p = corsica::Policy::builder().allow_origins(["null"]).allow_null_origin(true).build()?;
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn allow_null_origin(mut self, yes: bool) -> Self {
         self.allow_null = yes;
@@ -469,7 +618,7 @@ impl PolicyBuilder {
     ///     .allow_credentials(true)
     ///     .allow_insecure_origins(true)
     ///     .build()?;
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn allow_insecure_origins(mut self, yes: bool) -> Self {
         self.insecure_ok = yes;
@@ -481,7 +630,7 @@ impl PolicyBuilder {
     ///
     /// ```
     /// let p = corsica::Policy::builder().allow_origins(["https://a.example"]).allow_credentials(true).build()?;
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn allow_credentials(mut self, yes: bool) -> Self {
         self.credentials = yes;
@@ -501,7 +650,7 @@ impl PolicyBuilder {
     /// ```
     /// let p = corsica::Policy::builder().allow_origins(["*"]).allow_methods(["get", "PATCH"]).build()?;
     /// assert!(p.allows_method("GET"));
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn allow_methods<I, S>(mut self, methods: I) -> Self
     where
@@ -519,7 +668,7 @@ impl PolicyBuilder {
     ///
     /// ```
     /// let p = corsica::Policy::builder().allow_origins(["*"]).allow_headers(["content-type", "x-api-key"]).build()?;
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn allow_headers<I, S>(mut self, headers: I) -> Self
     where
@@ -535,7 +684,7 @@ impl PolicyBuilder {
     ///
     /// ```
     /// let p = corsica::Policy::builder().allow_origins(["*"]).expose_headers(["x-request-id"]).build()?;
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn expose_headers<I, S>(mut self, headers: I) -> Self
     where
@@ -551,7 +700,7 @@ impl PolicyBuilder {
     ///
     /// ```
     /// let p = corsica::Policy::builder().allow_origins(["*"]).max_age(std::time::Duration::from_secs(7200)).build()?;
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn max_age(mut self, max_age: Duration) -> Self {
         self.max_age = Some(max_age);
@@ -562,7 +711,7 @@ impl PolicyBuilder {
     ///
     /// ```
     /// let p = corsica::Policy::builder().allow_origins(["*"]).max_age_secs(600).build()?;
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn max_age_secs(self, secs: u64) -> Self {
         self.max_age(Duration::from_secs(secs))
@@ -575,7 +724,7 @@ impl PolicyBuilder {
     ///
     /// ```
     /// let p = corsica::Policy::builder().allow_origins(["https://a.example"]).allow_private_network(true).build()?;
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn allow_private_network(mut self, yes: bool) -> Self {
         self.private_network = yes;
@@ -586,7 +735,7 @@ impl PolicyBuilder {
     ///
     /// ```
     /// let p = corsica::Policy::builder().allow_origins(["*"]).preflight_status(http::StatusCode::OK).build()?;
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn preflight_status(mut self, status: StatusCode) -> Self {
         self.preflight_status = status;
@@ -597,7 +746,7 @@ impl PolicyBuilder {
     ///
     /// ```
     /// let p = corsica::Policy::builder().allow_origins(["*"]).denied_preflight_status(http::StatusCode::BAD_REQUEST).build()?;
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn denied_preflight_status(mut self, status: StatusCode) -> Self {
         self.denied_status = status;
@@ -611,67 +760,74 @@ impl PolicyBuilder {
     /// let p = Policy::builder().allow_origins(["*"])
     ///     .request_header_limits(HeaderListLimits { max_bytes: 1024, max_items: 16 })
     ///     .build()?;
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn request_header_limits(mut self, limits: HeaderListLimits) -> Self {
         self.limits = limits;
         self
     }
 
-    /// Validates and compiles the policy.
+    /// Validates and compiles the policy. Every problem is reported at once, in the order
+    /// of the configuration keys, each with what is wrong and how to fix it.
     ///
     /// ```
     /// use corsica::{ConfigError, Policy};
-    /// let err = Policy::builder().allow_origins(["https://*.com"]).build().unwrap_err();
-    /// assert!(matches!(err, ConfigError::InvalidOrigin { .. }));
+    /// let err = Policy::builder()
+    ///     .allow_origins(["https://*.com"])
+    ///     .allow_methods(["GET", "BAD METHOD"])
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(err.len(), 2);
+    /// assert!(matches!(err.first(), ConfigError::InvalidOrigin { .. }));
+    /// assert!(err.iter().any(|e| matches!(e, ConfigError::InvalidMethod { .. })));
     /// ```
-    pub fn build(self) -> Result<Policy, ConfigError> {
+    pub fn build(self) -> Result<Policy, ConfigErrors> {
+        let mut errors = Vec::new();
         let mut origins = self.origin_set.clone();
         for entry in &self.origins {
-            let parsed =
-                OriginEntry::parse(entry).map_err(|source| ConfigError::InvalidOrigin {
+            match OriginEntry::parse(entry) {
+                Ok(parsed) => origins.push_entry(parsed),
+                Err(source) => errors.push(ConfigError::InvalidOrigin {
                     entry: entry.clone(),
                     source,
-                })?;
-            origins.push_entry(parsed);
+                }),
+            }
         }
-        if origins.is_empty() {
-            return Err(ConfigError::NoOrigins);
+        if origins.is_empty() && errors.is_empty() {
+            errors.push(ConfigError::NoOrigins);
         }
         if origins.is_any() {
             if let Some(other) = origins.entries().iter().find(|e| **e != OriginEntry::Any) {
-                return Err(ConfigError::AnyOriginWithOthers {
+                errors.push(ConfigError::AnyOriginWithOthers {
                     other: other.to_string(),
                 });
-            }
-            if origins.has_predicates() {
-                return Err(ConfigError::AnyOriginWithOthers {
+            } else if origins.has_predicates() {
+                errors.push(ConfigError::AnyOriginWithOthers {
                     other: "a predicate".into(),
                 });
             }
         }
         if self.credentials && origins.is_any() {
-            return Err(ConfigError::CredentialsWithAnyOrigin);
+            errors.push(ConfigError::CredentialsWithAnyOrigin);
         }
         if origins.allows_null() {
             if self.credentials {
-                return Err(ConfigError::NullOriginWithCredentials);
-            }
-            if !self.allow_null {
-                return Err(ConfigError::NullOriginNotOptedIn);
+                errors.push(ConfigError::NullOriginWithCredentials);
+            } else if !self.allow_null {
+                errors.push(ConfigError::NullOriginNotOptedIn);
             }
         }
         if self.credentials && !self.insecure_ok {
-            if let Some(e) = origins.entries().iter().find(|e| is_insecure(e)) {
-                return Err(ConfigError::InsecureOriginWithCredentials {
+            for e in origins.entries().iter().filter(|e| is_insecure(e)) {
+                errors.push(ConfigError::InsecureOriginWithCredentials {
                     origin: e.to_string(),
                 });
             }
         }
 
-        let methods = parse_methods(&self.methods)?;
-        let headers = parse_request_headers(&self.headers)?;
-        let expose = parse_names("expose", &self.expose)?;
+        let methods = parse_methods(&self.methods, &mut errors);
+        let headers = parse_request_headers(&self.headers, &mut errors);
+        let expose = parse_names("expose", &self.expose, &mut errors);
         if self.credentials {
             for (key, any) in [
                 ("methods", methods == Allowed::Any),
@@ -679,32 +835,33 @@ impl PolicyBuilder {
                 ("expose", expose == Allowed::Any),
             ] {
                 if any {
-                    return Err(ConfigError::CredentialsWithWildcard { key });
+                    errors.push(ConfigError::CredentialsWithWildcard { key });
                 }
             }
         }
-        if let Some(age) = self.max_age {
-            if age > MAX_MAX_AGE {
-                return Err(ConfigError::MaxAgeTooLarge {
-                    secs: age.as_secs(),
-                });
-            }
+        if let Some(age) = self.max_age.filter(|age| *age > MAX_MAX_AGE) {
+            errors.push(ConfigError::MaxAgeTooLarge {
+                secs: age.as_secs(),
+            });
         }
         if !self.preflight_status.is_success() {
-            return Err(ConfigError::InvalidPreflightStatus {
+            errors.push(ConfigError::InvalidPreflightStatus {
                 status: self.preflight_status.as_u16(),
             });
         }
         if !(self.denied_status.is_client_error() || self.denied_status.is_server_error()) {
-            return Err(ConfigError::InvalidDeniedStatus {
+            errors.push(ConfigError::InvalidDeniedStatus {
                 status: self.denied_status.as_u16(),
             });
         }
         if self.limits.max_bytes == 0 || self.limits.max_items == 0 {
-            return Err(ConfigError::InvalidLimits {
+            errors.push(ConfigError::InvalidLimits {
                 max_bytes: self.limits.max_bytes,
                 max_items: self.limits.max_items,
             });
+        }
+        if !errors.is_empty() {
+            return Err(ConfigErrors(errors));
         }
 
         let rendered = Rendered {
@@ -767,68 +924,72 @@ fn join<'a>(items: impl Iterator<Item = &'a str>) -> HeaderValue {
     HeaderValue::from_str(&joined).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-fn parse_methods(methods: &[String]) -> Result<Allowed<Box<str>>, ConfigError> {
+fn parse_methods(methods: &[String], errors: &mut Vec<ConfigError>) -> Allowed<Box<str>> {
     if methods.iter().any(|m| m == "*") {
         if let Some(other) = methods.iter().find(|m| *m != "*") {
-            return Err(ConfigError::WildcardWithOthers {
+            errors.push(ConfigError::WildcardWithOthers {
                 key: "methods",
                 other: other.clone(),
             });
         }
-        return Ok(Allowed::Any);
+        return Allowed::Any;
     }
     let mut out: Vec<Box<str>> = Vec::with_capacity(methods.len());
     for m in methods {
         if !is_token(m.as_bytes()) {
-            return Err(ConfigError::InvalidMethod { method: m.clone() });
-        }
-        if is_forbidden(m) {
-            return Err(ConfigError::ForbiddenMethod { method: m.clone() });
-        }
-        let m: Box<str> = normalize(m).into();
-        if !out.contains(&m) {
-            out.push(m);
+            errors.push(ConfigError::InvalidMethod { method: m.clone() });
+        } else if is_forbidden(m) {
+            errors.push(ConfigError::ForbiddenMethod { method: m.clone() });
+        } else {
+            let m: Box<str> = normalize(m).into();
+            if !out.contains(&m) {
+                out.push(m);
+            }
         }
     }
-    Ok(Allowed::List(out))
+    Allowed::List(out)
 }
 
 /// Request headers: like [`parse_names`], but `*` may come with `authorization`, the one
 /// name a wildcard never covers.
-fn parse_request_headers(names: &[String]) -> Result<HeaderRule, ConfigError> {
+fn parse_request_headers(names: &[String], errors: &mut Vec<ConfigError>) -> HeaderRule {
     if !names.iter().any(|n| n == "*") {
-        return match parse_names("headers", names)? {
-            Allowed::List(names) => Ok(HeaderRule { any: false, names }),
-            Allowed::Any => Ok(HeaderRule {
+        return match parse_names("headers", names, errors) {
+            Allowed::List(names) => HeaderRule { any: false, names },
+            Allowed::Any => HeaderRule {
                 any: true,
                 names: Vec::new(),
-            }),
+            },
         };
     }
     let (auth, rest): (Vec<String>, Vec<String>) = names
         .iter()
         .cloned()
         .partition(|n| n.eq_ignore_ascii_case("authorization"));
-    parse_names("headers", &rest)?;
-    Ok(HeaderRule {
+    parse_names("headers", &rest, errors);
+    HeaderRule {
         any: true,
         names: if auth.is_empty() {
             Vec::new()
         } else {
             vec![http::header::AUTHORIZATION]
         },
-    })
+    }
 }
 
-fn parse_names(key: &'static str, names: &[String]) -> Result<Allowed<HeaderName>, ConfigError> {
+fn parse_names(
+    key: &'static str,
+    names: &[String],
+    errors: &mut Vec<ConfigError>,
+) -> Allowed<HeaderName> {
     if names.iter().any(|m| m == "*") {
         if let Some(other) = names.iter().find(|m| *m != "*") {
-            return Err(ConfigError::WildcardWithOthers {
+            errors.push(ConfigError::WildcardWithOthers {
                 key,
                 other: other.clone(),
             });
         }
-        return Ok(Allowed::Any);
+        return Allowed::Any;
     }
     let mut out: Vec<HeaderName> = Vec::with_capacity(names.len());
     for n in names {
@@ -837,15 +998,14 @@ fn parse_names(key: &'static str, names: &[String]) -> Result<Allowed<HeaderName
         } else {
             None
         };
-        let Some(name) = name else {
-            return Err(ConfigError::InvalidHeaderName {
+        match name {
+            None => errors.push(ConfigError::InvalidHeaderName {
                 key,
                 name: n.clone(),
-            });
-        };
-        if !out.contains(&name) {
-            out.push(name);
+            }),
+            Some(name) if !out.contains(&name) => out.push(name),
+            Some(_) => {}
         }
     }
-    Ok(Allowed::List(out))
+    Allowed::List(out)
 }

@@ -20,7 +20,7 @@ use crate::{HeaderListError, OriginError};
 /// let reason = decision.reason().unwrap();
 /// assert_eq!(reason.label(), "origin_not_allowed");
 /// assert!(matches!(reason, Reason::OriginNotAllowed { origin } if origin == "https://evil.example"));
-/// # Ok::<(), corsica::ConfigError>(())
+/// # Ok::<(), corsica::ConfigErrors>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

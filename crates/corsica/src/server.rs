@@ -46,7 +46,7 @@ pub const ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK: HeaderName =
 /// let p = Policy::builder().allow_origins(["*"]).build()?;
 /// let d = p.decide(&http::Method::GET, &http::HeaderMap::new());
 /// assert_eq!(d.kind(), RequestKind::NotCors);
-/// # Ok::<(), corsica::ConfigError>(())
+/// # Ok::<(), corsica::ConfigErrors>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RequestKind {
@@ -131,7 +131,7 @@ impl Vary {
 /// let d = p.decide(&Method::GET, &req);
 /// assert_eq!(d.headers().allow_origin().unwrap(), "https://a.example");
 /// assert!(d.headers().allow_credentials());
-/// # Ok::<(), corsica::ConfigError>(())
+/// # Ok::<(), corsica::ConfigErrors>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CorsHeaders {
@@ -232,7 +232,7 @@ impl CorsHeaders {
 /// d.apply(&mut response);
 /// assert!(response.get("access-control-allow-origin").is_none());
 /// assert_eq!(response["vary"], "Origin, Access-Control-Request-Method, Access-Control-Request-Headers");
-/// # Ok::<(), corsica::ConfigError>(())
+/// # Ok::<(), corsica::ConfigErrors>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
@@ -249,7 +249,7 @@ impl Decision {
     /// # let p = corsica::Policy::builder().allow_origins(["*"]).build()?;
     /// let d = p.decide(&http::Method::GET, &http::HeaderMap::new());
     /// assert_eq!(d.kind(), corsica::RequestKind::NotCors);
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn kind(&self) -> RequestKind {
         self.kind
@@ -260,7 +260,7 @@ impl Decision {
     /// ```
     /// # let p = corsica::Policy::builder().allow_origins(["*"]).build()?;
     /// assert!(p.decide(&http::Method::GET, &http::HeaderMap::new()).is_allowed());
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn is_allowed(&self) -> bool {
         self.reason.is_none()
@@ -271,7 +271,7 @@ impl Decision {
     /// ```
     /// # let p = corsica::Policy::builder().allow_origins(["*"]).build()?;
     /// assert!(p.decide(&http::Method::GET, &http::HeaderMap::new()).reason().is_none());
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn reason(&self) -> Option<&Reason> {
         self.reason.as_ref()
@@ -283,7 +283,7 @@ impl Decision {
     /// ```
     /// # let p = corsica::Policy::builder().allow_origins(["*"]).build()?;
     /// assert_eq!(p.decide(&http::Method::GET, &http::HeaderMap::new()).status(), None);
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn status(&self) -> Option<StatusCode> {
         self.status
@@ -295,7 +295,7 @@ impl Decision {
     /// # let p = corsica::Policy::builder().allow_origins(["*"]).build()?;
     /// let d = p.decide(&http::Method::GET, &http::HeaderMap::new());
     /// assert_eq!(d.headers().allow_origin().unwrap(), "*");
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn headers(&self) -> &CorsHeaders {
         &self.headers
@@ -318,7 +318,7 @@ impl Decision {
     /// p.decide(&Method::GET, &req).apply(&mut resp);
     /// assert_eq!(resp["access-control-allow-origin"], "https://a.example");
     /// assert_eq!(resp["vary"], "Accept-Encoding, Origin");
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn apply(&self, response: &mut HeaderMap) {
         strip_cors_headers(response);
@@ -434,7 +434,7 @@ impl Policy {
     /// assert_eq!(resp["access-control-allow-origin"], "https://app.example.com");
     /// assert_eq!(resp["access-control-expose-headers"], "x-request-id");
     /// assert_eq!(resp["vary"], "Origin");
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn decide(&self, method: &Method, headers: &HeaderMap) -> Decision {
         let any = self.origins.is_any();

@@ -25,7 +25,7 @@
 //! let app: Router = Router::new()
 //!     .route("/api/items", get(|| async { "[]" }))
 //!     .layer(CorsLayer::new(policy));
-//! # Ok::<(), corsica::ConfigError>(())
+//! # Ok::<(), corsica::ConfigErrors>(())
 //! ```
 
 use std::future::Future;
@@ -50,7 +50,7 @@ use crate::server::{Decision, RequestKind};
 /// let handle = layer.handle();
 /// handle.store(Policy::builder().allow_origins(["https://b.example"]).build()?);
 /// assert!(handle.load().origins().entries()[0].to_string() == "https://b.example");
-/// # Ok::<(), corsica::ConfigError>(())
+/// # Ok::<(), corsica::ConfigErrors>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct PolicyHandle(Arc<ArcSwap<Policy>>);
@@ -62,7 +62,7 @@ impl PolicyHandle {
     /// # use corsica::{Policy, tower::CorsLayer};
     /// # let layer = CorsLayer::new(Policy::builder().allow_origins(["*"]).build()?);
     /// layer.handle().store(Policy::builder().allow_origins(["https://a.example"]).build()?);
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn store(&self, policy: Policy) {
         self.0.store(Arc::new(policy));
@@ -74,7 +74,7 @@ impl PolicyHandle {
     /// # use corsica::{Policy, tower::CorsLayer};
     /// # let layer = CorsLayer::new(Policy::builder().allow_origins(["*"]).build()?);
     /// assert!(layer.handle().load().origins().is_any());
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn load(&self) -> Arc<Policy> {
         self.0.load_full()
@@ -86,7 +86,7 @@ impl PolicyHandle {
 /// ```
 /// use corsica::{Policy, tower::CorsLayer};
 /// let layer = CorsLayer::new(Policy::builder().allow_origins(["*"]).build()?);
-/// # Ok::<(), corsica::ConfigError>(())
+/// # Ok::<(), corsica::ConfigErrors>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct CorsLayer {
@@ -99,7 +99,7 @@ impl CorsLayer {
     /// ```
     /// # use corsica::{Policy, tower::CorsLayer};
     /// let layer = CorsLayer::new(Policy::builder().allow_origins(["https://a.example"]).build()?);
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn new(policy: Policy) -> CorsLayer {
         CorsLayer {
@@ -113,7 +113,7 @@ impl CorsLayer {
     /// # use corsica::{Policy, tower::CorsLayer};
     /// # let layer = CorsLayer::new(Policy::builder().allow_origins(["*"]).build()?);
     /// let handle = layer.handle();
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn handle(&self) -> PolicyHandle {
         PolicyHandle(self.policy.clone())
@@ -140,7 +140,7 @@ impl<S> Layer<S> for CorsLayer {
 ///     .layer(service_fn(|_req: http::Request<String>| async {
 ///         Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
 ///     }));
-/// # Ok::<(), corsica::ConfigError>(())
+/// # Ok::<(), corsica::ConfigErrors>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct CorsService<S> {
@@ -159,7 +159,7 @@ impl<S> CorsService<S> {
     /// #         Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
     /// #     }));
     /// let handle = svc.handle();
-    /// # Ok::<(), corsica::ConfigError>(())
+    /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn handle(&self) -> PolicyHandle {
         PolicyHandle(self.policy.clone())

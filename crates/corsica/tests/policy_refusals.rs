@@ -304,8 +304,10 @@ fn refusals() {
     for (name, make, check, fix) in cases {
         match make().build() {
             Ok(p) => panic!("{name}: accepted: {p:?}"),
-            Err(e) => {
-                assert!(check(&e), "{name}: unexpected error {e:?}");
+            Err(errors) => {
+                assert_eq!(errors.len(), 1, "{name}: {errors}");
+                let e = errors.first();
+                assert!(check(e), "{name}: unexpected error {e:?}");
                 let msg = e.to_string();
                 assert!(
                     msg.contains(fix),
@@ -314,6 +316,36 @@ fn refusals() {
             }
         }
     }
+}
+
+#[test]
+fn every_problem_at_once() {
+    let errors = base()
+        .allow_origins(["*", "null", "https://a.example/path"])
+        .allow_credentials(true)
+        .allow_methods(["GET", "TRACE", "BAD METHOD"])
+        .allow_headers(["x ok", "*"])
+        .max_age_secs(100_000)
+        .build()
+        .unwrap_err();
+    let keys: Vec<&str> = errors.iter().map(ConfigError::key).collect();
+    assert_eq!(
+        keys,
+        [
+            "origins",     // the origin with a path
+            "origins",     // "*" beside others
+            "credentials", // "*" with credentials
+            "credentials", // "null" with credentials
+            "methods",     // TRACE
+            "methods",     // not a token
+            "headers",     // "*" beside others
+            "headers",     // "*" with credentials
+            "max_age",
+        ],
+        "{errors}"
+    );
+    assert_eq!(errors.to_string().lines().count(), errors.len());
+    assert_eq!(errors.first().entry(), Some("https://a.example/path"));
 }
 
 #[test]
