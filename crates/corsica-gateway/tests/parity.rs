@@ -41,13 +41,16 @@ preflight_status = 200
 denied_preflight_status = 400
 "#;
 
-/// The preflights: (description, Origin lines, ACRM bytes, ACRH).
-fn preflights() -> Vec<(
+/// One preflight: (description, Origin lines, ACRM bytes, ACRH).
+type Case = (
     &'static str,
     Vec<&'static [u8]>,
     Option<&'static [u8]>,
     Option<&'static str>,
-)> {
+);
+
+/// The preflights.
+fn preflights() -> Vec<Case> {
     vec![
         (
             "allowed",
