@@ -177,11 +177,7 @@ impl Browser {
         let target = self
             .call(None, "Target.createTarget", json!({"url": "about:blank"}))
             .await?;
-        let target_id = target
-            .get("targetId")
-            .and_then(Value::as_str)
-            .ok_or("Target.createTarget gave no targetId")?
-            .to_owned();
+        let target_id = string_field(&target, "targetId", "Target.createTarget")?;
         let attached = self
             .call(
                 None,
@@ -189,11 +185,7 @@ impl Browser {
                 json!({"targetId": target_id, "flatten": true}),
             )
             .await?;
-        let session = attached
-            .get("sessionId")
-            .and_then(Value::as_str)
-            .ok_or("Target.attachToTarget gave no sessionId")?
-            .to_owned();
+        let session = string_field(&attached, "sessionId", "Target.attachToTarget")?;
         let (tx, rx) = mpsc::unbounded_channel();
         self.sessions
             .lock()
@@ -209,4 +201,13 @@ impl Browser {
         let _ = self.child.kill().await;
         let _ = std::fs::remove_dir_all(&self.profile);
     }
+}
+
+/// A string field of a CDP result, or an error naming the method that did not give it.
+fn string_field(result: &Value, field: &str, method: &str) -> Result<String, String> {
+    result
+        .get(field)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| format!("{method} gave no {field}"))
 }

@@ -745,84 +745,19 @@ pub fn generate() -> Vec<Scenario> {
     // an entry that does not cover the next method or header, credentials, expiry.
     /// (method, headers, credentials) of one `fetch()`.
     type Call<'a> = (&'a str, Vec<(String, String)>, Credentials);
+    #[rustfmt::skip]
     let cache_cases: Vec<(&str, Option<&str>, Call, Call, u64)> = vec![
-        (
-            "max-age absent",
-            None,
-            ("PUT", vec![], Credentials::Omit),
-            ("PUT", vec![], Credentials::Omit),
-            0,
-        ),
-        (
-            "max-age 0",
-            Some("0"),
-            ("PUT", vec![], Credentials::Omit),
-            ("PUT", vec![], Credentials::Omit),
-            0,
-        ),
-        (
-            "max-age 600",
-            Some("600"),
-            ("PUT", vec![], Credentials::Omit),
-            ("PUT", vec![], Credentials::Omit),
-            0,
-        ),
-        (
-            "max-age unparsable",
-            Some("ten"),
-            ("PUT", vec![], Credentials::Omit),
-            ("PUT", vec![], Credentials::Omit),
-            0,
-        ),
-        (
-            "max-age negative",
-            Some("-1"),
-            ("PUT", vec![], Credentials::Omit),
-            ("PUT", vec![], Credentials::Omit),
-            0,
-        ),
-        (
-            "other method",
-            Some("600"),
-            ("PUT", vec![], Credentials::Omit),
-            ("DELETE", vec![], Credentials::Omit),
-            0,
-        ),
-        (
-            "other header",
-            Some("600"),
-            ("PUT", vec![("X-A".into(), "1".into())], Credentials::Omit),
-            ("PUT", vec![("X-B".into(), "1".into())], Credentials::Omit),
-            0,
-        ),
-        (
-            "omit then include",
-            Some("600"),
-            ("PUT", vec![], Credentials::Omit),
-            ("PUT", vec![], Credentials::Include),
-            0,
-        ),
-        (
-            "include then omit",
-            Some("600"),
-            ("PUT", vec![], Credentials::Include),
-            ("PUT", vec![], Credentials::Omit),
-            0,
-        ),
-        (
-            "max-age absent, 6 s later",
-            None,
-            ("PUT", vec![], Credentials::Omit),
-            ("PUT", vec![], Credentials::Omit),
-            6000,
-        ),
-        (
-            "max-age 2, 3 s later",
-            Some("2"),
-            ("PUT", vec![], Credentials::Omit),
-            ("PUT", vec![], Credentials::Omit),
-            3000,
-        ),
+        ("max-age absent", None, ("PUT", vec![], Credentials::Omit), ("PUT", vec![], Credentials::Omit), 0),
+        ("max-age 0", Some("0"), ("PUT", vec![], Credentials::Omit), ("PUT", vec![], Credentials::Omit), 0),
+        ("max-age 600", Some("600"), ("PUT", vec![], Credentials::Omit), ("PUT", vec![], Credentials::Omit), 0),
+        ("max-age unparsable", Some("ten"), ("PUT", vec![], Credentials::Omit), ("PUT", vec![], Credentials::Omit), 0),
+        ("max-age negative", Some("-1"), ("PUT", vec![], Credentials::Omit), ("PUT", vec![], Credentials::Omit), 0),
+        ("other method", Some("600"), ("PUT", vec![], Credentials::Omit), ("DELETE", vec![], Credentials::Omit), 0),
+        ("other header", Some("600"), ("PUT", vec![("X-A".into(), "1".into())], Credentials::Omit), ("PUT", vec![("X-B".into(), "1".into())], Credentials::Omit), 0),
+        ("omit then include", Some("600"), ("PUT", vec![], Credentials::Omit), ("PUT", vec![], Credentials::Include), 0),
+        ("include then omit", Some("600"), ("PUT", vec![], Credentials::Include), ("PUT", vec![], Credentials::Omit), 0),
+        ("max-age absent, 6 s later", None, ("PUT", vec![], Credentials::Omit), ("PUT", vec![], Credentials::Omit), 6000),
+        ("max-age 2, 3 s later", Some("2"), ("PUT", vec![], Credentials::Omit), ("PUT", vec![], Credentials::Omit), 3000),
     ];
     for (name, max_age, first, second, wait_ms) in cache_cases {
         // The preflight answer lists exactly what the *first* request needs, so a cache hit

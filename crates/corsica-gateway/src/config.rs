@@ -145,73 +145,12 @@ impl ConfigError {
 /// let lines: Vec<usize> = err.iter().map(|e| e.line()).collect();
 /// assert_eq!(lines, [2, 4, 7]);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigErrors(Vec<ConfigError>);
+pub type ConfigErrors = corsica::Errors<ConfigError>;
 
-impl ConfigErrors {
-    /// The first problem (in file order).
-    ///
-    /// ```
-    /// let err = corsica_gateway::config::Config::parse("", "gw.toml").unwrap_err();
-    /// assert_eq!(err.first().line(), 1);
-    /// ```
-    pub fn first(&self) -> &ConfigError {
-        &self.0[0]
-    }
-
-    /// How many problems there are (at least one).
-    ///
-    /// ```
-    /// let err = corsica_gateway::config::Config::parse("", "gw.toml").unwrap_err();
-    /// assert_eq!(err.len(), 1);
-    /// ```
-    #[allow(clippy::len_without_is_empty)] // never empty
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// The problems, in file order.
-    ///
-    /// ```
-    /// let err = corsica_gateway::config::Config::parse("", "gw.toml").unwrap_err();
-    /// assert!(err.iter().all(|e| e.file() == "gw.toml"));
-    /// ```
-    pub fn iter(&self) -> std::slice::Iter<'_, ConfigError> {
-        self.0.iter()
-    }
-
-    fn sorted(mut errors: Vec<ConfigError>) -> ConfigErrors {
-        errors.sort_by_key(|e| (e.line, e.column));
-        ConfigErrors(errors)
-    }
-}
-
-impl std::fmt::Display for ConfigErrors {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (i, e) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("\n")?;
-            }
-            write!(f, "{e}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ConfigErrors {}
-
-impl From<ConfigError> for ConfigErrors {
-    fn from(e: ConfigError) -> ConfigErrors {
-        ConfigErrors(vec![e])
-    }
-}
-
-impl<'a> IntoIterator for &'a ConfigErrors {
-    type Item = &'a ConfigError;
-    type IntoIter = std::slice::Iter<'a, ConfigError>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.0.iter()
-    }
+/// The errors in file order.
+fn sorted(mut errors: Vec<ConfigError>) -> Option<ConfigErrors> {
+    errors.sort_by_key(|e| (e.line, e.column));
+    corsica::Errors::from_vec(errors)
 }
 
 #[derive(Debug, Deserialize)]
@@ -941,8 +880,8 @@ impl Config {
                 routes.push(route);
             }
         }
-        if !errors.is_empty() {
-            return Err(ConfigErrors::sorted(errors));
+        if let Some(errors) = sorted(errors) {
+            return Err(errors);
         }
         Ok(Config {
             listen,

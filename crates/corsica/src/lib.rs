@@ -50,12 +50,14 @@ pub mod server;
 pub mod tower;
 
 mod display;
+mod errors;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
 
+pub use errors::Errors;
 pub use header_list::{HeaderList, HeaderListError, HeaderListLimits};
 pub use origin::{Origin, OriginError};
 pub use pattern::{OriginEntry, OriginSet, PatternError, PortRule};

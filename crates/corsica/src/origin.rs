@@ -230,6 +230,18 @@ fn is_special(scheme: &str) -> bool {
     matches!(scheme, "http" | "https" | "ws" | "wss" | "ftp")
 }
 
+/// Refuses an empty or overlong origin before any parsing.
+fn check_length(len: usize) -> Result<(), OriginError> {
+    match len {
+        0 => Err(OriginError::Empty),
+        len if len > MAX_ORIGIN_LEN => Err(OriginError::TooLong {
+            len,
+            max: MAX_ORIGIN_LEN,
+        }),
+        _ => Ok(()),
+    }
+}
+
 impl Origin {
     /// The opaque origin, serialized as `null`.
     ///
@@ -259,15 +271,7 @@ impl Origin {
     /// # Ok::<(), corsica::OriginError>(())
     /// ```
     pub fn parse(input: &str) -> Result<Origin, OriginError> {
-        if input.is_empty() {
-            return Err(OriginError::Empty);
-        }
-        if input.len() > MAX_ORIGIN_LEN {
-            return Err(OriginError::TooLong {
-                len: input.len(),
-                max: MAX_ORIGIN_LEN,
-            });
-        }
+        check_length(input.len())?;
         if input == "null" {
             return Ok(Origin::null());
         }
@@ -357,15 +361,7 @@ impl Origin {
     /// assert!(corsica::Origin::from_header_bytes(b"https://a.example, https://b.example").is_err());
     /// ```
     pub fn from_header_bytes(bytes: &[u8]) -> Result<Origin, OriginError> {
-        if bytes.is_empty() {
-            return Err(OriginError::Empty);
-        }
-        if bytes.len() > MAX_ORIGIN_LEN {
-            return Err(OriginError::TooLong {
-                len: bytes.len(),
-                max: MAX_ORIGIN_LEN,
-            });
-        }
+        check_length(bytes.len())?;
         if bytes.contains(&b',') {
             return Err(OriginError::MultipleValues {
                 input: shown(bytes),
@@ -712,87 +708,36 @@ mod tests {
     #[test]
     fn refuses_what_is_not_an_origin() {
         type Check = fn(&OriginError) -> bool;
+        #[rustfmt::skip]
         let cases: &[(&str, Check)] = &[
             ("", |e| matches!(e, OriginError::Empty)),
-            ("example.com", |e| {
-                matches!(e, OriginError::MissingScheme { .. })
-            }),
-            ("//example.com", |e| {
-                matches!(e, OriginError::MissingScheme { .. })
-            }),
-            ("://example.com", |e| {
-                matches!(e, OriginError::InvalidScheme { .. })
-            }),
-            ("1http://example.com", |e| {
-                matches!(e, OriginError::InvalidScheme { .. })
-            }),
-            ("https://example.com/", |e| {
-                matches!(e, OriginError::Path { .. })
-            }),
-            ("https://example.com/app", |e| {
-                matches!(e, OriginError::Path { .. })
-            }),
-            ("https://example.com?x=1", |e| {
-                matches!(e, OriginError::Query { .. })
-            }),
-            ("https://example.com#top", |e| {
-                matches!(e, OriginError::Fragment { .. })
-            }),
-            ("https://user:pw@example.com", |e| {
-                matches!(e, OriginError::Userinfo { .. })
-            }),
-            ("https://*.example.com", |e| {
-                matches!(e, OriginError::Wildcard { .. })
-            }),
-            ("https://ex%61mple.com", |e| {
-                matches!(e, OriginError::PercentEncoded { .. })
-            }),
-            ("https://a.example, https://b.example", |e| {
-                matches!(e, OriginError::MultipleValues { .. })
-            }),
-            (" https://example.com", |e| {
-                matches!(e, OriginError::Whitespace { .. })
-            }),
-            ("https://exa mple.com", |e| {
-                matches!(e, OriginError::Whitespace { .. })
-            }),
-            ("https://example.com\n", |e| {
-                matches!(e, OriginError::Whitespace { .. })
-            }),
+            ("example.com", |e| { matches!(e, OriginError::MissingScheme { .. }) }),
+            ("//example.com", |e| { matches!(e, OriginError::MissingScheme { .. }) }),
+            ("://example.com", |e| { matches!(e, OriginError::InvalidScheme { .. }) }),
+            ("1http://example.com", |e| { matches!(e, OriginError::InvalidScheme { .. }) }),
+            ("https://example.com/", |e| { matches!(e, OriginError::Path { .. }) }),
+            ("https://example.com/app", |e| { matches!(e, OriginError::Path { .. }) }),
+            ("https://example.com?x=1", |e| { matches!(e, OriginError::Query { .. }) }),
+            ("https://example.com#top", |e| { matches!(e, OriginError::Fragment { .. }) }),
+            ("https://user:pw@example.com", |e| { matches!(e, OriginError::Userinfo { .. }) }),
+            ("https://*.example.com", |e| { matches!(e, OriginError::Wildcard { .. }) }),
+            ("https://ex%61mple.com", |e| { matches!(e, OriginError::PercentEncoded { .. }) }),
+            ("https://a.example, https://b.example", |e| { matches!(e, OriginError::MultipleValues { .. }) }),
+            (" https://example.com", |e| { matches!(e, OriginError::Whitespace { .. }) }),
+            ("https://exa mple.com", |e| { matches!(e, OriginError::Whitespace { .. }) }),
+            ("https://example.com\n", |e| { matches!(e, OriginError::Whitespace { .. }) }),
             ("https://", |e| matches!(e, OriginError::EmptyHost { .. })),
-            ("https://:443", |e| {
-                matches!(e, OriginError::EmptyHost { .. })
-            }),
-            ("https://example.com:65536", |e| {
-                matches!(e, OriginError::InvalidPort { .. })
-            }),
-            ("https://example.com:-1", |e| {
-                matches!(e, OriginError::InvalidPort { .. })
-            }),
-            ("https://example.com:8a", |e| {
-                matches!(e, OriginError::InvalidPort { .. })
-            }),
-            ("https://example.com:1:2", |e| {
-                matches!(e, OriginError::InvalidPort { .. })
-            }),
-            ("http://[::1]x", |e| {
-                matches!(e, OriginError::InvalidPort { .. })
-            }),
-            ("http://[::1", |e| {
-                matches!(e, OriginError::InvalidPort { .. })
-            }),
-            ("http://[zz::1]", |e| {
-                matches!(e, OriginError::InvalidHost { .. })
-            }),
-            ("http://exa<mple.com", |e| {
-                matches!(e, OriginError::InvalidHost { .. })
-            }),
-            ("http://256.256.256.256", |e| {
-                matches!(e, OriginError::InvalidHost { .. })
-            }),
-            ("chrome-extension://a^b", |e| {
-                matches!(e, OriginError::InvalidHost { .. })
-            }),
+            ("https://:443", |e| { matches!(e, OriginError::EmptyHost { .. }) }),
+            ("https://example.com:65536", |e| { matches!(e, OriginError::InvalidPort { .. }) }),
+            ("https://example.com:-1", |e| { matches!(e, OriginError::InvalidPort { .. }) }),
+            ("https://example.com:8a", |e| { matches!(e, OriginError::InvalidPort { .. }) }),
+            ("https://example.com:1:2", |e| { matches!(e, OriginError::InvalidPort { .. }) }),
+            ("http://[::1]x", |e| { matches!(e, OriginError::InvalidPort { .. }) }),
+            ("http://[::1", |e| { matches!(e, OriginError::InvalidPort { .. }) }),
+            ("http://[zz::1]", |e| { matches!(e, OriginError::InvalidHost { .. }) }),
+            ("http://exa<mple.com", |e| { matches!(e, OriginError::InvalidHost { .. }) }),
+            ("http://256.256.256.256", |e| { matches!(e, OriginError::InvalidHost { .. }) }),
+            ("chrome-extension://a^b", |e| { matches!(e, OriginError::InvalidHost { .. }) }),
         ];
         for (input, check) in cases {
             match Origin::parse(input) {

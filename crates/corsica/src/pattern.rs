@@ -596,6 +596,7 @@ mod tests {
     #[test]
     fn matching_table() {
         // (entries, origin, expected)
+        #[rustfmt::skip]
         let cases: &[(&[&str], &str, bool)] = &[
             (&["https://example.com"], "https://example.com", true),
             (&["https://example.com"], "https://example.com:443", true),
@@ -606,55 +607,23 @@ mod tests {
             (&["https://*.example.com"], "https://a.example.com", true),
             (&["https://*.example.com"], "https://a.b.example.com", true),
             (&["https://*.example.com"], "https://example.com", false),
-            (
-                &["https://*.example.com"],
-                "https://evil-example.com",
-                false,
-            ),
+            (&["https://*.example.com"], "https://evil-example.com", false),
             (&["https://*.example.com"], "https://evilexample.com", false),
-            (
-                &["https://*.example.com"],
-                "https://example.com.evil.net",
-                false,
-            ),
-            (
-                &["https://*.example.com"],
-                "https://a.example.com.evil.net",
-                false,
-            ),
+            (&["https://*.example.com"], "https://example.com.evil.net", false),
+            (&["https://*.example.com"], "https://a.example.com.evil.net", false),
             (&["https://*.example.com"], "https://exampleXcom", false),
             (&["https://*.example.com"], "https://a.exampleXcom", false),
             (&["https://*.example.com"], "http://a.example.com", false),
-            (
-                &["https://*.example.com"],
-                "https://a.example.com:8443",
-                false,
-            ),
-            (
-                &["https://*.example.com:8443"],
-                "https://a.example.com:8443",
-                true,
-            ),
-            (
-                &["https://*.example.com:8443"],
-                "https://a.example.com",
-                false,
-            ),
-            (
-                &["https://*.example.com:*"],
-                "https://a.example.com:1",
-                true,
-            ),
+            (&["https://*.example.com"], "https://a.example.com:8443", false),
+            (&["https://*.example.com:8443"], "https://a.example.com:8443", true),
+            (&["https://*.example.com:8443"], "https://a.example.com", false),
+            (&["https://*.example.com:*"], "https://a.example.com:1", true),
             (&["https://*.example.com:*"], "https://a.example.com", true),
             (&["https://*.example.com:*"], "http://a.example.com", false),
             (&["http://localhost:*"], "http://localhost:3000", true),
             (&["http://localhost:*"], "http://localhost", true),
             (&["http://localhost:*"], "https://localhost:3000", false),
-            (
-                &["http://localhost:*"],
-                "http://localhost.evil.net:3000",
-                false,
-            ),
+            (&["http://localhost:*"], "http://localhost.evil.net:3000", false),
             (&["http://localhost:*"], "http://app.localhost:3000", false),
             (&["http://*.localhost:*"], "http://app.localhost:3000", true),
             (&["http://127.0.0.1:*"], "http://127.0.0.1:5173", true),
@@ -663,11 +632,7 @@ mod tests {
             (&["*"], "null", true),
             (&["null"], "null", true),
             (&["null"], "https://example.com", false),
-            (
-                &["https://*.bücher.example"],
-                "https://a.xn--bcher-kva.example",
-                true,
-            ),
+            (&["https://*.bücher.example"], "https://a.xn--bcher-kva.example", true),
             // Domains under a private-section public suffix belong to different owners.
             (&["https://*.example.com"], "https://a.example.com.", false),
         ];
@@ -681,68 +646,29 @@ mod tests {
     #[test]
     fn refused_patterns() {
         type Check = fn(&PatternError) -> bool;
+        #[rustfmt::skip]
         let cases: &[(&str, Check)] = &[
-            ("https://*.com", |e| {
-                matches!(e, PatternError::TooBroad { .. })
-            }),
-            ("https://*.co.uk", |e| {
-                matches!(e, PatternError::TooBroad { .. })
-            }),
-            ("https://*.github.io", |e| {
-                matches!(e, PatternError::TooBroad { .. })
-            }),
-            ("https://*.internal", |e| {
-                matches!(e, PatternError::TooBroad { .. })
-            }),
-            ("https://*example.com", |e| {
-                matches!(e, PatternError::Unanchored { .. })
-            }),
-            ("https://ex*.com", |e| {
-                matches!(e, PatternError::Unanchored { .. })
-            }),
-            ("https://*.*.example.com", |e| {
-                matches!(e, PatternError::Unanchored { .. })
-            }),
-            ("https://a.*.example.com", |e| {
-                matches!(e, PatternError::Unanchored { .. })
-            }),
-            ("https://example.com:8*", |e| {
-                matches!(e, PatternError::Unanchored { .. })
-            }),
-            ("https://example.com:80:*", |e| {
-                matches!(e, PatternError::Unanchored { .. })
-            }),
-            ("*.example.com", |e| {
-                matches!(e, PatternError::MissingScheme { .. })
-            }),
-            ("*://example.com", |e| {
-                matches!(e, PatternError::Origin(OriginError::InvalidScheme { .. }))
-            }),
-            ("https://*.example.com/", |e| {
-                matches!(e, PatternError::Origin(OriginError::Path { .. }))
-            }),
-            ("http://*.127.0.0.1", |e| {
-                matches!(e, PatternError::IpSubdomains { .. })
-            }),
-            ("https://example.com/", |e| {
-                matches!(e, PatternError::Origin(OriginError::Path { .. }))
-            }),
+            ("https://*.com", |e| { matches!(e, PatternError::TooBroad { .. }) }),
+            ("https://*.co.uk", |e| { matches!(e, PatternError::TooBroad { .. }) }),
+            ("https://*.github.io", |e| { matches!(e, PatternError::TooBroad { .. }) }),
+            ("https://*.internal", |e| { matches!(e, PatternError::TooBroad { .. }) }),
+            ("https://*example.com", |e| { matches!(e, PatternError::Unanchored { .. }) }),
+            ("https://ex*.com", |e| { matches!(e, PatternError::Unanchored { .. }) }),
+            ("https://*.*.example.com", |e| { matches!(e, PatternError::Unanchored { .. }) }),
+            ("https://a.*.example.com", |e| { matches!(e, PatternError::Unanchored { .. }) }),
+            ("https://example.com:8*", |e| { matches!(e, PatternError::Unanchored { .. }) }),
+            ("https://example.com:80:*", |e| { matches!(e, PatternError::Unanchored { .. }) }),
+            ("*.example.com", |e| { matches!(e, PatternError::MissingScheme { .. }) }),
+            ("*://example.com", |e| { matches!(e, PatternError::Origin(OriginError::InvalidScheme { .. })) }),
+            ("https://*.example.com/", |e| { matches!(e, PatternError::Origin(OriginError::Path { .. })) }),
+            ("http://*.127.0.0.1", |e| { matches!(e, PatternError::IpSubdomains { .. }) }),
+            ("https://example.com/", |e| { matches!(e, PatternError::Origin(OriginError::Path { .. })) }),
             // A trailing dot or an empty label must not dodge the public-suffix check.
-            ("https://*.com.", |e| {
-                matches!(e, PatternError::EmptyLabel { .. })
-            }),
-            ("https://*.co.uk.", |e| {
-                matches!(e, PatternError::EmptyLabel { .. })
-            }),
-            ("https://*.example.com.", |e| {
-                matches!(e, PatternError::EmptyLabel { .. })
-            }),
-            ("https://*..com", |e| {
-                matches!(e, PatternError::EmptyLabel { .. } | PatternError::Origin(_))
-            }),
-            ("https://*", |e| {
-                matches!(e, PatternError::Unanchored { .. })
-            }),
+            ("https://*.com.", |e| { matches!(e, PatternError::EmptyLabel { .. }) }),
+            ("https://*.co.uk.", |e| { matches!(e, PatternError::EmptyLabel { .. }) }),
+            ("https://*.example.com.", |e| { matches!(e, PatternError::EmptyLabel { .. }) }),
+            ("https://*..com", |e| { matches!(e, PatternError::EmptyLabel { .. } | PatternError::Origin(_)) }),
+            ("https://*", |e| { matches!(e, PatternError::Unanchored { .. }) }),
         ];
         for (input, check) in cases {
             match OriginEntry::parse(input) {

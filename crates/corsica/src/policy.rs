@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use http::{HeaderName, HeaderValue, StatusCode};
 
+use crate::errors::Errors;
 use crate::header_list::HeaderListLimits;
 use crate::method::{is_forbidden, is_token, normalize};
 use crate::origin::is_loopback_host;
@@ -239,77 +240,7 @@ impl ConfigError {
 ///     println!("{}: {problem}", problem.key());
 /// }
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigErrors(Vec<ConfigError>);
-
-impl ConfigErrors {
-    /// The first problem.
-    ///
-    /// ```
-    /// let err = corsica::Policy::builder().build().unwrap_err();
-    /// assert!(matches!(err.first(), corsica::ConfigError::NoOrigins));
-    /// ```
-    pub fn first(&self) -> &ConfigError {
-        &self.0[0]
-    }
-
-    /// How many problems there are (at least one).
-    ///
-    /// ```
-    /// let err = corsica::Policy::builder().build().unwrap_err();
-    /// assert_eq!(err.len(), 1);
-    /// ```
-    #[allow(clippy::len_without_is_empty)] // never empty
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// The problems, in the order of the configuration keys.
-    ///
-    /// ```
-    /// let err = corsica::Policy::builder().build().unwrap_err();
-    /// assert_eq!(err.iter().count(), 1);
-    /// ```
-    pub fn iter(&self) -> std::slice::Iter<'_, ConfigError> {
-        self.0.iter()
-    }
-}
-
-impl fmt::Display for ConfigErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("\n")?;
-            }
-            write!(f, "{e}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ConfigErrors {}
-
-impl From<ConfigError> for ConfigErrors {
-    fn from(e: ConfigError) -> ConfigErrors {
-        ConfigErrors(vec![e])
-    }
-}
-
-impl IntoIterator for ConfigErrors {
-    type Item = ConfigError;
-    type IntoIter = std::vec::IntoIter<ConfigError>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.0.into_iter()
-    }
-}
-
-impl<'a> IntoIterator for &'a ConfigErrors {
-    type Item = &'a ConfigError;
-    type IntoIter = std::slice::Iter<'a, ConfigError>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.0.iter()
-    }
-}
+pub type ConfigErrors = Errors<ConfigError>;
 
 /// Either every name (`*`) or a list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -860,8 +791,8 @@ impl PolicyBuilder {
                 max_items: self.limits.max_items,
             });
         }
-        if !errors.is_empty() {
-            return Err(ConfigErrors(errors));
+        if let Some(errors) = Errors::from_vec(errors) {
+            return Err(errors);
         }
 
         let rendered = Rendered {

@@ -354,33 +354,26 @@ impl Decision {
     /// ```
     pub fn apply(&self, response: &mut HeaderMap) {
         strip_cors_headers(response);
+        const TRUE: HeaderValue = HeaderValue::from_static("true");
         let h = &self.headers;
-        if let Some(v) = &h.allow_origin {
-            response.insert(ACCESS_CONTROL_ALLOW_ORIGIN, v.clone());
-        }
-        if h.allow_credentials {
-            response.insert(
+        for (name, value) in [
+            (ACCESS_CONTROL_ALLOW_ORIGIN, h.allow_origin.as_ref()),
+            (
                 ACCESS_CONTROL_ALLOW_CREDENTIALS,
-                HeaderValue::from_static("true"),
-            );
-        }
-        if let Some(v) = &h.allow_methods {
-            response.insert(ACCESS_CONTROL_ALLOW_METHODS, v.clone());
-        }
-        if let Some(v) = &h.allow_headers {
-            response.insert(ACCESS_CONTROL_ALLOW_HEADERS, v.clone());
-        }
-        if let Some(v) = &h.max_age {
-            response.insert(ACCESS_CONTROL_MAX_AGE, v.clone());
-        }
-        if let Some(v) = &h.expose_headers {
-            response.insert(ACCESS_CONTROL_EXPOSE_HEADERS, v.clone());
-        }
-        if h.allow_private_network {
-            response.insert(
+                h.allow_credentials.then_some(&TRUE),
+            ),
+            (ACCESS_CONTROL_ALLOW_METHODS, h.allow_methods.as_ref()),
+            (ACCESS_CONTROL_ALLOW_HEADERS, h.allow_headers.as_ref()),
+            (ACCESS_CONTROL_MAX_AGE, h.max_age.as_ref()),
+            (ACCESS_CONTROL_EXPOSE_HEADERS, h.expose_headers.as_ref()),
+            (
                 ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK,
-                HeaderValue::from_static("true"),
-            );
+                h.allow_private_network.then_some(&TRUE),
+            ),
+        ] {
+            if let Some(v) = value {
+                response.insert(name, v.clone());
+            }
         }
         merge_vary(response, h.vary);
     }

@@ -205,91 +205,23 @@ mod tests {
         use CorsError::*;
         type Want = Result<(), (CorsError, &'static str)>;
         type Headers = &'static [(&'static str, &'static str)];
+        #[rustfmt::skip]
         let cases: &[(Headers, bool, Want)] = &[
             (&[], false, Err((MissingAllowOriginHeader, ""))),
             (&[("access-control-allow-origin", "*")], false, Ok(())),
-            (
-                &[("access-control-allow-origin", "*")],
-                true,
-                Err((WildcardOriginNotAllowed, "")),
-            ),
+            (&[("access-control-allow-origin", "*")], true, Err((WildcardOriginNotAllowed, ""))),
             (&[("access-control-allow-origin", ORIGIN)], false, Ok(())),
-            (
-                &[("access-control-allow-origin", ORIGIN)],
-                true,
-                Err((InvalidAllowCredentials, "")),
-            ),
-            (
-                &[
-                    ("access-control-allow-origin", ORIGIN),
-                    ("access-control-allow-credentials", "true"),
-                ],
-                true,
-                Ok(()),
-            ),
-            (
-                &[
-                    ("access-control-allow-origin", ORIGIN),
-                    ("access-control-allow-credentials", "TRUE"),
-                ],
-                true,
-                Err((InvalidAllowCredentials, "TRUE")),
-            ),
-            (
-                &[
-                    ("access-control-allow-origin", ORIGIN),
-                    ("access-control-allow-credentials", "false"),
-                ],
-                false,
-                Ok(()),
-            ),
-            (
-                &[("access-control-allow-origin", "http://app.localhost:8080/")],
-                false,
-                Err((AllowOriginMismatch, "http://app.localhost:8080/")),
-            ),
-            (
-                &[("access-control-allow-origin", "null")],
-                false,
-                Err((AllowOriginMismatch, "null")),
-            ),
-            (
-                &[("access-control-allow-origin", "app.localhost")],
-                false,
-                Err((InvalidAllowOriginValue, "app.localhost")),
-            ),
-            (
-                &[("access-control-allow-origin", "")],
-                false,
-                Err((InvalidAllowOriginValue, "")),
-            ),
-            (
-                &[(
-                    "access-control-allow-origin",
-                    "http://a.localhost http://b.localhost",
-                )],
-                false,
-                Err((
-                    MultipleAllowOriginValues,
-                    "http://a.localhost http://b.localhost",
-                )),
-            ),
-            (
-                &[
-                    ("access-control-allow-origin", ORIGIN),
-                    ("access-control-allow-origin", ORIGIN),
-                ],
-                false,
-                Err((
-                    MultipleAllowOriginValues,
-                    "http://app.localhost:8080, http://app.localhost:8080",
-                )),
-            ),
-            (
-                &[("access-control-allow-origin", "HTTP://APP.LOCALHOST:8080")],
-                false,
-                Err((AllowOriginMismatch, "HTTP://APP.LOCALHOST:8080")),
-            ),
+            (&[("access-control-allow-origin", ORIGIN)], true, Err((InvalidAllowCredentials, ""))),
+            (&[("access-control-allow-origin", ORIGIN), ("access-control-allow-credentials", "true")], true, Ok(())),
+            (&[("access-control-allow-origin", ORIGIN), ("access-control-allow-credentials", "TRUE")], true, Err((InvalidAllowCredentials, "TRUE"))),
+            (&[("access-control-allow-origin", ORIGIN), ("access-control-allow-credentials", "false")], false, Ok(())),
+            (&[("access-control-allow-origin", "http://app.localhost:8080/")], false, Err((AllowOriginMismatch, "http://app.localhost:8080/"))),
+            (&[("access-control-allow-origin", "null")], false, Err((AllowOriginMismatch, "null"))),
+            (&[("access-control-allow-origin", "app.localhost")], false, Err((InvalidAllowOriginValue, "app.localhost"))),
+            (&[("access-control-allow-origin", "")], false, Err((InvalidAllowOriginValue, ""))),
+            (&[("access-control-allow-origin", "http://a.localhost http://b.localhost")], false, Err((MultipleAllowOriginValues, "http://a.localhost http://b.localhost"))),
+            (&[("access-control-allow-origin", ORIGIN), ("access-control-allow-origin", ORIGIN)], false, Err((MultipleAllowOriginValues, "http://app.localhost:8080, http://app.localhost:8080"))),
+            (&[("access-control-allow-origin", "HTTP://APP.LOCALHOST:8080")], false, Err((AllowOriginMismatch, "HTTP://APP.LOCALHOST:8080"))),
         ];
         for (headers, include, want) in cases {
             let got = cors_check(&resp(headers), ORIGIN, *include);
