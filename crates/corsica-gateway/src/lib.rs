@@ -24,5 +24,5 @@
 
 pub mod config;
 pub mod gateway;
-pub mod metrics;
-pub mod proxy;
+mod metrics;
+mod proxy;

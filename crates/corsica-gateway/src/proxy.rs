@@ -21,60 +21,15 @@ use crate::config::{Config, Route, Upstream};
 use crate::metrics::Metrics;
 
 /// Errors inside bodies.
-///
-/// ```
-/// use corsica_gateway::proxy::BoxError;
-/// let from_io: BoxError = std::io::Error::other("upstream reset the connection").into();
-/// assert_eq!(from_io.to_string(), "upstream reset the connection");
-/// let from_text: BoxError = "body too large".into();
-/// assert_eq!(from_text.to_string(), "body too large");
-/// ```
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The body type of the gateway's requests and responses (streamed).
-///
-/// ```
-/// use bytes::Bytes;
-/// use http_body_util::{BodyExt, Full};
-/// use corsica_gateway::proxy::Body;
-/// let body: Body = Full::new(Bytes::from("hello")).map_err(|never| match never {}).boxed();
-/// let rt = tokio::runtime::Builder::new_current_thread().build()?;
-/// let bytes = rt.block_on(body.collect())?.to_bytes();
-/// assert_eq!(bytes, "hello");
-/// # Ok::<(), corsica_gateway::proxy::BoxError>(())
-/// ```
 pub type Body = http_body_util::combinators::BoxBody<Bytes, BoxError>;
 
 /// The pooled upstream client (HTTP and HTTPS).
-///
-/// ```no_run
-/// use bytes::Bytes;
-/// use http_body_util::{BodyExt, Empty};
-/// use corsica_gateway::config::Config;
-/// use corsica_gateway::proxy::{Body, UpstreamClient, build_client};
-/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// let client: UpstreamClient = build_client(&Config::embedded());
-/// let body: Body = Empty::<Bytes>::new().map_err(|never| match never {}).boxed();
-/// let request = http::Request::get("http://127.0.0.1:3000/health").body(body)?;
-/// let response = client.request(request).await?;
-/// println!("upstream answered {}", response.status());
-/// # Ok(())
-/// # }
-/// ```
 pub type UpstreamClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Body>;
 
 /// What every request handler shares: the current configuration and its upstream client
 /// (swapped together on reload), the metrics.
-///
-/// ```
-/// use std::sync::Arc;
-/// use corsica_gateway::{config::Config, metrics::Metrics, proxy::Shared};
-/// let shared = Arc::new(Shared::new(Config::embedded(), Metrics::new()));
-/// // Each request loads the configuration once and keeps it to the end.
-/// let state = shared.load();
-/// assert_eq!(state.config.routes()[0].name(), "echo");
-/// shared.metrics.requests.with_label_values(&["echo", "not_cors"]).inc();
-/// assert!(shared.metrics.render().contains("route=\"echo\"} 1"));
-/// ```
 pub struct Shared {
     /// The running configuration and its upstream client, swapped together.
     state: ArcSwap<State>,
@@ -95,21 +50,6 @@ pub struct State {
 
 /// Builds the upstream client: `https://` upstreams are verified against the system's
 /// roots plus `[tls] upstream_ca`.
-///
-/// ```
-/// use corsica_gateway::{config::Config, proxy::build_client};
-/// let config = Config::parse(r#"
-/// [[route]]
-/// upstream = "https://backend.internal:8443"
-/// [route.cors]
-/// origins = ["https://app.example.com"]
-/// "#, "gw.toml")?;
-/// assert!(config.upstream_roots().is_empty()); // the system's roots only
-/// let client = build_client(&config);
-/// // Cheap to clone: clones share the connection pool.
-/// let _for_another_task = client.clone();
-/// # Ok::<(), corsica_gateway::config::ConfigErrors>(())
-/// ```
 pub fn build_client(config: &Config) -> UpstreamClient {
     let mut roots = rustls::RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
@@ -145,12 +85,6 @@ pub fn build_client(config: &Config) -> UpstreamClient {
 
 impl Shared {
     /// A shared state for `config`.
-    ///
-    /// ```
-    /// use corsica_gateway::{config::Config, metrics::Metrics, proxy::Shared};
-    /// let shared = Shared::new(Config::embedded(), Metrics::new());
-    /// assert_eq!(shared.load().config.listen().to_string(), "127.0.0.1:8080");
-    /// ```
     pub fn new(config: Config, metrics: Metrics) -> Shared {
         let client = build_client(&config);
         Shared {
@@ -163,35 +97,11 @@ impl Shared {
     }
 
     /// The current generation (configuration and upstream client).
-    ///
-    /// ```
-    /// use corsica_gateway::{config::Config, metrics::Metrics, proxy::Shared};
-    /// let shared = Shared::new(Config::embedded(), Metrics::new());
-    /// assert_eq!(shared.load().config.routes().len(), 1);
-    /// ```
     pub fn load(&self) -> Arc<State> {
         self.state.load_full()
     }
 
     /// Swaps in a new configuration (and an upstream client built for it).
-    ///
-    /// ```
-    /// use corsica_gateway::config::{Config, Upstream};
-    /// use corsica_gateway::{metrics::Metrics, proxy::Shared};
-    /// let shared = Shared::new(Config::embedded(), Metrics::new());
-    /// let before = shared.load().config.clone();
-    /// shared.set_config(Config::parse(r#"
-    /// [[route]]
-    /// name = "api"
-    /// upstream = "http://127.0.0.1:3000"
-    /// [route.cors]
-    /// origins = ["https://app.example.com"]
-    /// "#, "gw.toml")?);
-    /// assert_eq!(shared.load().config.routes()[0].name(), "api");
-    /// // A request that loaded the old configuration keeps it.
-    /// assert_eq!(before.routes()[0].upstream(), &Upstream::Echo);
-    /// # Ok::<(), corsica_gateway::config::ConfigErrors>(())
-    /// ```
     pub fn set_config(&self, config: Config) {
         let old = self.state.load();
         // Keep the pooled connections unless what the client depends on changed.
@@ -284,32 +194,8 @@ fn outcome(d: &Decision) -> &'static str {
 
 /// Handles one client request.
 ///
-/// A minimal HTTP/1.1 server around it (the gateway's own adds h2c, TLS, limits and graceful
-/// shutdown):
-///
-/// ```no_run
-/// use std::sync::Arc;
-/// use hyper::service::service_fn;
-/// use hyper_util::rt::TokioIo;
-/// use corsica_gateway::{config::Config, metrics::Metrics, proxy::{Shared, handle}};
-/// # async fn serve() -> std::io::Result<()> {
-/// let shared = Arc::new(Shared::new(Config::embedded(), Metrics::new()));
-/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-/// loop {
-///     let (stream, remote) = listener.accept().await?;
-///     let shared = shared.clone();
-///     tokio::spawn(async move {
-///         let service = service_fn(move |req| {
-///             let shared = shared.clone();
-///             async move { Ok::<_, std::convert::Infallible>(handle(shared, req, remote, false).await) }
-///         });
-///         let _ = hyper::server::conn::http1::Builder::new()
-///             .serve_connection(TokioIo::new(stream), service)
-///             .await;
-///     });
-/// }
-/// # }
-/// ```
+/// The gateway's listeners (`gateway.rs`) serve it over HTTP/1.1, h2c and TLS, with limits
+/// and graceful shutdown.
 pub async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
@@ -574,4 +460,57 @@ async fn echo(req: Request<Incoming>, remote: SocketAddr) -> Response<Body> {
     r.headers_mut()
         .insert("x-request-id", HeaderValue::from_static("echo"));
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Upstream;
+
+    #[test]
+    fn errors_convert_into_box_error() {
+        let from_io: BoxError = std::io::Error::other("upstream reset the connection").into();
+        assert_eq!(from_io.to_string(), "upstream reset the connection");
+        let from_text: BoxError = "body too large".into();
+        assert_eq!(from_text.to_string(), "body too large");
+    }
+
+    #[test]
+    fn a_reload_swaps_the_generation_and_loaded_requests_keep_theirs() {
+        let shared = Shared::new(Config::embedded(), Metrics::new());
+        assert_eq!(shared.load().config.listen().to_string(), "127.0.0.1:8080");
+        assert_eq!(shared.load().config.routes().len(), 1);
+        let before = shared.load().config.clone();
+        let next = Config::parse(
+            "[[route]]\nname = \"api\"\nupstream = \"http://127.0.0.1:3000\"\n[route.cors]\norigins = [\"https://app.example.com\"]\n",
+            "gw.toml",
+        )
+        .unwrap();
+        shared.set_config(next);
+        assert_eq!(shared.load().config.routes()[0].name(), "api");
+        assert_eq!(before.routes()[0].upstream(), &Upstream::Echo);
+        shared
+            .metrics
+            .requests
+            .with_label_values(&["api", "not_cors"])
+            .inc();
+        assert!(shared.metrics.render().contains("route=\"api\"} 1"));
+    }
+
+    #[tokio::test]
+    async fn the_client_for_https_upstreams_uses_the_system_roots() {
+        let config = Config::parse(
+            "[[route]]\nupstream = \"https://backend.internal:8443\"\n[route.cors]\norigins = [\"https://app.example.com\"]\n",
+            "gw.toml",
+        )
+        .unwrap();
+        assert!(config.upstream_roots().is_empty());
+        let client = build_client(&config);
+        // A full body reaches the client's type.
+        let body: Body = Full::new(Bytes::from("hello"))
+            .map_err(|never| match never {})
+            .boxed();
+        assert_eq!(body.collect().await.unwrap().to_bytes(), "hello");
+        drop(client.clone());
+    }
 }

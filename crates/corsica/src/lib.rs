@@ -39,18 +39,19 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod fetch;
-pub mod header_list;
 pub mod method;
-pub mod origin;
-pub mod pattern;
-pub mod policy;
-pub mod reason;
-pub mod server;
 #[cfg(feature = "tower")]
 pub mod tower;
 
 mod display;
 mod errors;
+mod header_list;
+mod origin;
+mod origin_entry;
+mod origin_set;
+mod policy;
+mod reason;
+mod server;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]
@@ -59,8 +60,12 @@ pub struct ReadmeDoctests;
 
 pub use errors::Errors;
 pub use header_list::{HeaderList, HeaderListError, HeaderListLimits};
-pub use origin::{Origin, OriginError};
-pub use pattern::{OriginEntry, OriginSet, PatternError, PortRule};
-pub use policy::{ConfigError, ConfigErrors, Policy, PolicyBuilder};
+pub use origin::{MAX_ORIGIN_LEN, Origin, OriginError};
+pub use origin_entry::{OriginEntry, PatternError, PortRule};
+pub use origin_set::{OriginPredicate, OriginSet};
+pub use policy::{ConfigError, ConfigErrors, MAX_MAX_AGE, Policy, PolicyBuilder};
 pub use reason::Reason;
-pub use server::{CorsHeaders, Decision, RequestKind, preflight_method};
+pub use server::{
+    ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK, ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK, CorsHeaders,
+    Decision, RequestKind, preflight_method,
+};

@@ -210,13 +210,9 @@ pub enum OriginError {
 /// scheme, brackets and port add little).
 pub const MAX_ORIGIN_LEN: usize = 1024;
 
-/// The default port of a special scheme, per the URL standard.
-///
-/// ```
-/// assert_eq!(corsica::origin::default_port("https"), Some(443));
-/// assert_eq!(corsica::origin::default_port("chrome-extension"), None);
-/// ```
-pub fn default_port(scheme: &str) -> Option<u16> {
+/// The default port of a special scheme, per the URL standard (`https` → 443; none for
+/// `chrome-extension`).
+pub(crate) fn default_port(scheme: &str) -> Option<u16> {
     match scheme {
         "http" | "ws" => Some(80),
         "https" | "wss" => Some(443),
@@ -647,6 +643,13 @@ fn parse_host(scheme: &str, host: &str) -> Result<(String, bool), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_ports_of_special_schemes() {
+        assert_eq!(default_port("https"), Some(443));
+        assert_eq!(default_port("ws"), Some(80));
+        assert_eq!(default_port("chrome-extension"), None);
+    }
 
     #[test]
     fn parses_and_normalizes() {

@@ -20,7 +20,8 @@ use crate::errors::Errors;
 use crate::header_list::HeaderListLimits;
 use crate::method::{is_forbidden, is_token, normalize};
 use crate::origin::is_loopback_host;
-use crate::pattern::{OriginEntry, OriginSet, PatternError};
+use crate::origin_entry::{OriginEntry, PatternError};
+use crate::origin_set::OriginSet;
 
 /// The longest max-age accepted: 24 hours (Firefox's cap; Chromium caps at 2 hours).
 pub const MAX_MAX_AGE: Duration = Duration::from_secs(86_400);

@@ -212,7 +212,26 @@ impl CorsHeaders {
     }
 }
 
-/// The policy's answer to one request. See the [module docs](self).
+/// The policy's answer to one request.
+///
+/// [`Policy::decide`] reads only the method and the request headers (`Origin`,
+/// `Access-Control-Request-Method`, `-Headers`, `-Private-Network`) and returns a
+/// [`Decision`] holding the exact response headers to send, `Vary` included:
+///
+/// | request | allowed | denied |
+/// |---|---|---|
+/// | preflight (`OPTIONS` + `Origin` + `Access-Control-Request-Method`) | answer it (204): ACAO, ACAC, ACAM, ACAH, ACMA | answer it (403) with no CORS headers |
+/// | actual CORS request (`Origin`) | forward; add ACAO, ACAC, ACEH to the response | forward; add no CORS headers |
+/// | not CORS (no `Origin`) | forward | – |
+///
+/// `Vary` is set wherever the answer depends on the request: `Origin` on every response of a
+/// policy that does not allow `*` (denied and non-CORS ones too, or a shared cache could
+/// serve one origin's answer to another), and `Origin, Access-Control-Request-Method,
+/// Access-Control-Request-Headers` on every preflight answer. With origin `*` the answer to
+/// an actual request is the same for everyone (`Access-Control-Allow-Origin: *`, even without
+/// `Origin`), so no `Vary` is needed there.
+///
+/// Malformed request headers are denied with a [`Reason`], never guessed at.
 ///
 /// ```
 /// use corsica::{Policy, RequestKind};
