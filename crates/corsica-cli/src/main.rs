@@ -505,11 +505,21 @@ fn serve(
             listen: format!("{scheme}://{}", running.addr),
             routes,
         };
+        let text = banner_text(&banner, embedded, running.addr);
+        let mut run = std::pin::pin!(running.run_until_signal());
+        // Poll it once before announcing the address: its first poll takes over SIGHUP and
+        // SIGTERM, whose default action would otherwise end the process if a client sent
+        // one as soon as it read the banner.
+        let first = std::future::poll_fn(|cx| std::task::Poll::Ready(run.as_mut().poll(cx))).await;
+        if let std::task::Poll::Ready(result) = first {
+            result.map_err(CliError::Serve)?;
+            return Ok(ExitCode::SUCCESS);
+        }
         match format {
             Format::Json => out_json(&banner)?,
-            Format::Text => out(&banner_text(&banner, embedded, running.addr))?,
+            Format::Text => out(&text)?,
         }
-        running.run_until_signal().await.map_err(CliError::Serve)?;
+        run.await.map_err(CliError::Serve)?;
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -383,3 +383,26 @@ fn a_closed_stdout_ends_quietly_with_the_usual_exit_code() {
         assert_eq!(code, want, "{args:?}: {err}");
     }
 }
+
+#[test]
+fn serve_format_json_prints_where_it_listens() {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let banner: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let listen = banner["listen"].as_str().unwrap();
+    assert!(
+        listen.starts_with("http://127.0.0.1:") && !listen.ends_with(":0"),
+        "{line}"
+    );
+    assert_eq!(banner["routes"][0]["upstream"], "echo", "{line}");
+}
