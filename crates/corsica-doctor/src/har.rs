@@ -477,16 +477,15 @@ pub fn explain(text: &str) -> Result<Explanation, HarError> {
         if chain.iter().any(|&j| entries[j].has_cookies) {
             request = request.credentials(Credentials::Include);
         }
+        // A list the engine cannot parse names nothing (the browser never sends one).
         let mut names: Vec<String> = preflight
             .and_then(|j| entries[j].header("access-control-request-headers"))
-            .map(|v| {
-                v.split(',')
-                    .map(|s| s.trim().to_ascii_lowercase())
-                    .filter(|s| !s.is_empty())
-                    .collect()
+            .and_then(|v| {
+                corsica::HeaderList::parse_lowercase([v.as_bytes()], Default::default()).ok()
             })
+            .map(|list| list.items().to_vec())
             .unwrap_or_default();
-        for n in ["content-type", "content-language", "range"] {
+        for n in corsica::fetch::safelist::PAGE_SET_SAFELISTED_NAMES {
             if e.header(n).is_some() && !names.iter().any(|x| x == n) {
                 names.push(n.to_owned());
             }

@@ -1,7 +1,7 @@
 //! Rendering a simulated `fetch()`: the JSON contract of `corsica check --json`, the
 //! human step-by-step trace, and server-specific fix snippets.
 
-use corsica::fetch::{Blocked, CorsError, Credentials, FetchRequest, Outcome, Step, Verdict};
+use corsica::fetch::{Blocked, Credentials, FetchRequest, Outcome, Step, Verdict};
 use serde_json::Value;
 
 use crate::output::{self, Fixes};
@@ -165,20 +165,20 @@ fn needs(request: &FetchRequest, blocked: &Blocked, outcome_origin: &str) -> Nee
 /// # Ok::<(), corsica::OriginError>(())
 /// ```
 pub fn fixes(request: &FetchRequest, blocked: &Blocked) -> Fixes {
-    // The origin the server sees: `null` after a tainting redirect.
-    let origin = if blocked.hint.contains("Access-Control-Allow-Origin: null") {
-        "null".to_owned()
-    } else {
-        request.origin.as_str().to_owned()
-    };
-    if origin == "null" {
+    if blocked.tainted_origin {
         // Allowing `null` would trust every site (any page can send it from a sandboxed
         // iframe): the fix is on the redirect, not on the server's origin list.
         return Fixes::Note {
             note: "The request arrived with `Origin: null` because it was redirected through another origin. Do not allow `null` (any site can send it): call the final URL directly, or keep the redirect on the same origin.".into(),
         };
     }
-    let n = needs(request, blocked, &origin);
+    if blocked.origin == "null" {
+        // The page itself has an opaque origin (sandboxed iframe, `file:`, `data:`).
+        return Fixes::Note {
+            note: "The page's origin is opaque (`Origin: null`: a sandboxed iframe, a `file:` or `data:` page). Do not allow `null` (any site can send it): serve the page from a real origin, or make the API public (`*`, without credentials).".into(),
+        };
+    }
+    let n = needs(request, blocked, &blocked.origin);
     let mut nginx = vec![
         format!(
             "add_header Access-Control-Allow-Origin \"{}\" always;",
@@ -275,34 +275,6 @@ pub fn fixes(request: &FetchRequest, blocked: &Blocked) -> Fixes {
     }
 }
 
-/// The header a kind of error is about, to highlight it in the trace.
-fn offending_header(kind: CorsError) -> Option<&'static str> {
-    use CorsError::*;
-    match kind {
-        MissingAllowOriginHeader
-        | PreflightMissingAllowOriginHeader
-        | AllowOriginMismatch
-        | PreflightAllowOriginMismatch
-        | InvalidAllowOriginValue
-        | PreflightInvalidAllowOriginValue
-        | MultipleAllowOriginValues
-        | PreflightMultipleAllowOriginValues
-        | WildcardOriginNotAllowed
-        | PreflightWildcardOriginNotAllowed => Some("access-control-allow-origin"),
-        InvalidAllowCredentials | PreflightInvalidAllowCredentials => {
-            Some("access-control-allow-credentials")
-        }
-        InvalidAllowMethodsPreflightResponse | MethodDisallowedByPreflightResponse => {
-            Some("access-control-allow-methods")
-        }
-        InvalidAllowHeadersPreflightResponse | HeaderDisallowedByPreflightResponse => {
-            Some("access-control-allow-headers")
-        }
-        RedirectContainsCredentials | PreflightDisallowedRedirect => Some("location"),
-        _ => None,
-    }
-}
-
 /// Escapes control characters (a HAR or a server can carry terminal escape sequences).
 fn clean(s: &str) -> String {
     s.chars()
@@ -380,7 +352,7 @@ pub fn to_text(request: &FetchRequest, outcome: &Outcome, color: bool) -> String
         ),
     );
     let failing = match &outcome.verdict {
-        Verdict::Blocked(b) => offending_header(b.error),
+        Verdict::Blocked(b) => b.error.header(),
         _ => None,
     };
     for (i, s) in outcome.steps.iter().enumerate() {

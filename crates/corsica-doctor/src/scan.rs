@@ -434,14 +434,6 @@ fn evidence(origin: &str, r: &corsica::fetch::HttpResponse, reads: Option<bool>)
     )
 }
 
-/// Whether a response tells caches it depends on `Origin` (`Vary: Origin` or `Vary: *`).
-fn varies_on_origin(r: &corsica::fetch::HttpResponse) -> bool {
-    r.get("vary").is_some_and(|v| {
-        v.split(',')
-            .any(|t| t.trim().eq_ignore_ascii_case("origin") || t.trim() == "*")
-    })
-}
-
 /// Scans one URL against a server (live or not).
 ///
 /// A server that echoes any `Origin` with credentials, the classic misconfiguration:
@@ -550,7 +542,7 @@ pub fn scan_with(server: &mut dyn Server, url: &str, trusted: &[Origin]) -> Scan
         };
         push(id, severity, &origin, evidence(&origin, &response, reads));
         // The answer depends on Origin (it was echoed): it must say so to caches.
-        let varies = varies_on_origin(&response);
+        let varies = response.varies_on("origin");
         if acao.as_deref() == Some(origin.as_str()) && !varies {
             push(
                 "missing-vary-origin",
@@ -568,7 +560,7 @@ pub fn scan_with(server: &mut dyn Server, url: &str, trusted: &[Origin]) -> Scan
             url,
             &[("origin", t.as_str()), ("sec-fetch-mode", "cors")],
         ) {
-            let varies = varies_on_origin(&r);
+            let varies = r.varies_on("origin");
             if r.get("access-control-allow-origin").as_deref() == Some(t.as_str()) && !varies {
                 push(
                     "missing-vary-origin",

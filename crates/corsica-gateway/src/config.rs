@@ -274,6 +274,8 @@ struct RawCors {
     allow_insecure_origins: bool,
     #[serde(default)]
     private_network: bool,
+    preflight_status: Option<Spanned<u16>>,
+    denied_preflight_status: Option<Spanned<u16>>,
 }
 
 /// Where a route sends requests.
@@ -1086,6 +1088,23 @@ fn compile_route(
     if let Some(age) = &c.max_age {
         b = b.max_age_secs(*age.get_ref());
     }
+    for (key, value) in [
+        ("preflight_status", &c.preflight_status),
+        ("denied_preflight_status", &c.denied_preflight_status),
+    ] {
+        let Some(value) = value else { continue };
+        match http::StatusCode::from_u16(*value.get_ref()) {
+            Ok(status) if key == "preflight_status" => b = b.preflight_status(status),
+            Ok(status) => b = b.denied_preflight_status(status),
+            Err(_) => err(
+                value.span(),
+                format!(
+                    "route \"{name}\": {key} = {}: not an HTTP status (100-999)",
+                    value.get_ref()
+                ),
+            ),
+        }
+    }
     let policy = match b.build() {
         Ok(p) => Some(p),
         Err(problems) => {
@@ -1119,6 +1138,10 @@ fn policy_error_span(c: &RawCors, problem: &PolicyError) -> Option<Range<usize>>
         "expose" => &c.expose,
         "max_age" => return c.max_age.as_ref().map(Spanned::span),
         "credentials" => return c.credentials.as_ref().map(Spanned::span),
+        "preflight_status" => return c.preflight_status.as_ref().map(Spanned::span),
+        "denied_preflight_status" => {
+            return c.denied_preflight_status.as_ref().map(Spanned::span);
+        }
         _ => return None,
     };
     let entry = problem.entry()?;
@@ -1241,6 +1264,19 @@ mod tests {
             assert_eq!((e.line, e.column), (*line, *col), "{text}: {e}");
             assert!(e.message.contains(msg), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn preflight_statuses_are_checked_at_their_values() {
+        let text = "[[route]]\nupstream = \"echo\"\n[route.cors]\norigins = [\"*\"]\npreflight_status = 302\ndenied_preflight_status = 1000\n";
+        let errors = Config::parse(text, "s.toml").unwrap_err();
+        let found: Vec<(usize, usize, bool)> = errors
+            .iter()
+            .map(|e| (e.line(), e.column(), e.message().contains("status")))
+            .collect();
+        assert_eq!(found, [(5, 20, true), (6, 27, true)], "{errors}");
+        let ok = "[[route]]\nupstream = \"echo\"\n[route.cors]\norigins = [\"*\"]\npreflight_status = 200\ndenied_preflight_status = 400\n";
+        assert!(Config::parse(ok, "s.toml").is_ok());
     }
 
     #[test]

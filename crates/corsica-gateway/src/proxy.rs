@@ -10,7 +10,7 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use corsica::{Decision, RequestKind};
 use http::header::{HOST, HeaderName, HeaderValue};
-use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
+use http::{HeaderMap, Request, Response, StatusCode, Version};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
@@ -322,15 +322,11 @@ pub async fn handle(
         return plain(StatusCode::BAD_REQUEST, "several Host headers");
     }
     let host = host_of(&req);
-    let preflight_method = (req.method() == Method::OPTIONS
-        && req.headers().contains_key(http::header::ORIGIN))
-    .then(|| {
-        req.headers()
-            .get(http::header::ACCESS_CONTROL_REQUEST_METHOD)
-    })
-    .flatten()
-    .and_then(|v| v.to_str().ok())
-    .map(str::to_owned);
+    // A preflight is routed by the method it asks for (the engine decides what a preflight
+    // is); a requested method that is not text matches only routes open to every method,
+    // whose policy then denies it.
+    let preflight_method = corsica::preflight_method(req.method(), req.headers())
+        .map(|v| String::from_utf8_lossy(v.as_bytes()));
     let match_method = preflight_method.as_deref().unwrap_or(req.method().as_str());
     // Route on the path the upstream will understand, so `/%61dmin` cannot borrow the
     // policy of `/`; paths that upstreams read in different ways are refused.
@@ -381,11 +377,8 @@ pub async fn handle(
             "CORS denied: {reason}"
         );
     }
-    if decision.kind() == RequestKind::Preflight {
-        let mut r = Response::new(full(Bytes::new()));
-        *r.status_mut() = decision.status().unwrap_or(StatusCode::NO_CONTENT);
-        decision.apply(r.headers_mut());
-        return r;
+    if let Some(response) = decision.preflight_response(full(Bytes::new())) {
+        return response;
     }
     let mut response = match &route.upstream {
         Upstream::Echo => echo(req, remote).await,

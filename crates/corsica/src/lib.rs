@@ -61,4 +61,4 @@ pub use origin::{Origin, OriginError};
 pub use pattern::{OriginEntry, OriginSet, PatternError, PortRule};
 pub use policy::{ConfigError, ConfigErrors, Policy, PolicyBuilder};
 pub use reason::Reason;
-pub use server::{CorsHeaders, Decision, RequestKind};
+pub use server::{CorsHeaders, Decision, RequestKind, preflight_method};

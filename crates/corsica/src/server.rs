@@ -301,6 +301,38 @@ impl Decision {
         &self.headers
     }
 
+    /// The whole response to a preflight, or `None` for any other request (those go to the
+    /// application, and [`Decision::apply`] adds the CORS headers to its response). Built
+    /// here once so that every face answers a preflight with the same bytes: the policy's
+    /// status (204 unless `preflight_status` says otherwise; 403 unless
+    /// `denied_preflight_status` says otherwise), the CORS headers and `Vary`, and `body`.
+    ///
+    /// ```
+    /// use corsica::Policy;
+    /// use http::{HeaderMap, HeaderValue, Method, StatusCode};
+    ///
+    /// let p = Policy::builder().allow_origins(["https://a.example"]).build()?;
+    /// let mut req = HeaderMap::new();
+    /// req.insert("origin", HeaderValue::from_static("https://a.example"));
+    /// req.insert("access-control-request-method", HeaderValue::from_static("GET"));
+    /// let response = p.decide(&Method::OPTIONS, &req).preflight_response(()).unwrap();
+    /// assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    /// assert_eq!(response.headers()["access-control-allow-origin"], "https://a.example");
+    /// // An actual request is not answered here.
+    /// assert!(p.decide(&Method::GET, &req).preflight_response(()).is_none());
+    /// # Ok::<(), corsica::ConfigErrors>(())
+    /// ```
+    pub fn preflight_response<B>(&self, body: B) -> Option<http::Response<B>> {
+        if self.kind != RequestKind::Preflight {
+            return None;
+        }
+        let mut response = http::Response::new(body);
+        // `decide` sets a status on every preflight decision; 204 is the policy's default.
+        *response.status_mut() = self.status.unwrap_or(StatusCode::NO_CONTENT);
+        self.apply(response.headers_mut());
+        Some(response)
+    }
+
     /// Writes the decision into response headers: removes every `Access-Control-*` header
     /// already there (the policy is the single source of CORS truth, so an upstream's own
     /// CORS headers never leak or duplicate), inserts the decision's, and merges `Vary`
@@ -412,6 +444,38 @@ fn merge_vary(response: &mut HeaderMap, vary: Vary) {
     }
 }
 
+/// The method a CORS-preflight request asks for, or `None` when the request is not a
+/// preflight. The one test of "is this a preflight" for every face: a request is a
+/// preflight when its method is `OPTIONS` and it carries both `Origin` and
+/// `Access-Control-Request-Method` (Fetch, "CORS-preflight request"). The value is returned
+/// as sent, even when it is not a valid method: [`Policy::decide`] denies such a preflight
+/// with [`Reason::InvalidRequestMethod`], and a router that picks a policy by the requested
+/// method (the gateway) must route it as a preflight all the same.
+///
+/// ```
+/// use corsica::preflight_method;
+/// use http::{HeaderMap, HeaderValue, Method};
+///
+/// let mut h = HeaderMap::new();
+/// h.insert("origin", HeaderValue::from_static("https://app.example"));
+/// h.insert("access-control-request-method", HeaderValue::from_static("PUT"));
+/// assert_eq!(preflight_method(&Method::OPTIONS, &h).unwrap(), "PUT");
+/// // Not OPTIONS: an actual request, whatever it carries.
+/// assert!(preflight_method(&Method::GET, &h).is_none());
+/// // A value that is not a method is still a preflight's (and will be denied).
+/// h.insert("access-control-request-method", HeaderValue::from_bytes(b"P\xc3\xbcT").unwrap());
+/// assert!(preflight_method(&Method::OPTIONS, &h).is_some());
+/// // Without `Origin` it is a plain OPTIONS request.
+/// h.remove("origin");
+/// assert!(preflight_method(&Method::OPTIONS, &h).is_none());
+/// ```
+pub fn preflight_method<'a>(method: &Method, headers: &'a HeaderMap) -> Option<&'a HeaderValue> {
+    if method != Method::OPTIONS || !headers.contains_key(ORIGIN) {
+        return None;
+    }
+    headers.get(ACCESS_CONTROL_REQUEST_METHOD)
+}
+
 impl Policy {
     /// Decides a request from its method and headers. Pure and allocation-free on the
     /// allowed paths for exact origins (the origin is echoed by sharing the request's bytes).
@@ -443,9 +507,7 @@ impl Policy {
             return self.not_cors(any, method);
         };
         let extra_origins = origins.count();
-        let preflight =
-            method == Method::OPTIONS && headers.contains_key(ACCESS_CONTROL_REQUEST_METHOD);
-        if preflight {
+        if preflight_method(method, headers).is_some() {
             return self.preflight(origin, extra_origins, headers);
         }
         // Actual CORS request.

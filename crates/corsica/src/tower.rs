@@ -40,7 +40,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::Policy;
-use crate::server::{Decision, RequestKind};
+use crate::server::Decision;
 
 /// A handle to the policy of one or more [`CorsLayer`]s, to replace it at runtime.
 ///
@@ -196,12 +196,7 @@ where
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let decision = self.policy.load().decide(req.method(), req.headers());
         trace_denial(&req, &decision);
-        if decision.kind() == RequestKind::Preflight {
-            let mut response = Response::new(ResBody::default());
-            if let Some(status) = decision.status() {
-                *response.status_mut() = status;
-            }
-            decision.apply(response.headers_mut());
+        if let Some(response) = decision.preflight_response(ResBody::default()) {
             return ResponseFuture {
                 state: State::Preflight {
                     response: Some(response),

@@ -505,3 +505,32 @@ fn fetch_metadata_sec_fetch_site() {
         ["cross-site", "cross-site"]
     );
 }
+
+#[test]
+fn blocked_result_names_the_tainted_origin_4_4() {
+    // api → other.localhost (another origin): the next request carries `Origin: null`,
+    // and a server that echoes the page's origin fails it. The blocked result says so.
+    let mut s = server(|r: &HttpRequest| {
+        if r.url.starts_with(API) {
+            HttpResponse::new(302)
+                .header("Location", "http://other.localhost:8080/x")
+                .header("Access-Control-Allow-Origin", PAGE)
+        } else {
+            HttpResponse::new(200).header("Access-Control-Allow-Origin", PAGE)
+        }
+    });
+    let outcome = simulate(&FetchRequest::new(page(), format!("{API}/a")), &mut s, None);
+    let b = outcome
+        .blocked()
+        .expect("blocked after the tainting redirect");
+    assert_eq!(b.error, CorsError::AllowOriginMismatch);
+    assert_eq!(b.origin, "null");
+    assert!(b.tainted_origin);
+    assert_eq!(b.error.header(), Some("access-control-allow-origin"));
+
+    // Without the redirect, the same mismatch is not tainted.
+    let mut s = server(|_| HttpResponse::new(200).header("Access-Control-Allow-Origin", API));
+    let outcome = simulate(&FetchRequest::new(page(), format!("{API}/a")), &mut s, None);
+    let b = outcome.blocked().unwrap();
+    assert_eq!((b.origin.as_str(), b.tainted_origin), (PAGE, false));
+}

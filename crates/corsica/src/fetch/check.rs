@@ -1,9 +1,11 @@
 //! The CORS check (Fetch § 4.10 "CORS check", as Chromium's `cors::CheckAccess`), the
 //! redirect-location check, and which response headers scripts can read.
 
-use super::HttpResponse;
 use super::error::CorsError;
+use super::outcome::{ResponseType, Verdict};
+use super::response::HttpResponse;
 use super::safelist::SAFELISTED_RESPONSE_HEADERS;
+use super::simulation::{BlockContext, Hop, Simulation};
 
 /// A failed check: the kind and the parameter Chromium reports.
 pub(crate) type CheckFailure = (CorsError, String);
@@ -19,14 +21,7 @@ pub(crate) type CheckFailure = (CorsError, String);
 ///    `InvalidAllowCredentials`.
 ///
 /// Duplicate header lines are joined with `", "` first, as Chromium does.
-///
-/// ```
-/// use corsica::fetch::{check::cors_check, CorsError, HttpResponse};
-/// let r = HttpResponse::new(200).header("Access-Control-Allow-Origin", "*");
-/// assert_eq!(cors_check(&r, "https://a.example", true), Err((CorsError::WildcardOriginNotAllowed, String::new())));
-/// assert_eq!(cors_check(&r, "https://a.example", false), Ok(()));
-/// ```
-pub fn cors_check(
+pub(crate) fn cors_check(
     response: &HttpResponse,
     origin: &str,
     include: bool,
@@ -96,17 +91,7 @@ pub(crate) fn redirect_location_check(
 /// `*` exposes all but only without credentials `include` (with it, `*` is a literal name).
 /// `Set-Cookie`/`Set-Cookie2` are never readable. Returned lower-cased, sorted, unique,
 /// and only names present in the response.
-///
-/// ```
-/// use corsica::fetch::{check::exposed_headers, HttpResponse};
-/// let r = HttpResponse::new(200)
-///     .header("Content-Type", "application/json")
-///     .header("X-Request-Id", "1")
-///     .header("X-Secret", "s")
-///     .header("Access-Control-Expose-Headers", "x-request-id");
-/// assert_eq!(exposed_headers(&r, false), ["content-type", "x-request-id"]);
-/// ```
-pub fn exposed_headers(response: &HttpResponse, include: bool) -> Vec<String> {
+pub(crate) fn exposed_headers(response: &HttpResponse, include: bool) -> Vec<String> {
     let listed: Vec<String> = response
         .get("access-control-expose-headers")
         .map(|v| {
@@ -129,9 +114,80 @@ pub fn exposed_headers(response: &HttpResponse, include: bool) -> Vec<String> {
     out
 }
 
+impl Simulation<'_, '_> {
+    /// The response that ends the fetch (not a redirect): CORS-checked when the CORS flag
+    /// is set, then the verdict with what scripts can read.
+    pub(super) fn final_response(
+        &mut self,
+        hop: &Hop,
+        response: &HttpResponse,
+        url: String,
+        origin_value: &str,
+        unsafe_headers: &[String],
+    ) -> Verdict {
+        let include = self.include();
+        if hop.cors_flag {
+            if let Err((kind, parameter)) = cors_check(response, origin_value, include) {
+                let cx = BlockContext {
+                    origin: origin_value,
+                    method: &hop.method,
+                    actual_method: &hop.method,
+                    unsafe_headers,
+                };
+                return self.blocked(kind, parameter, &url, cx);
+            }
+        }
+        let (status, response_type, readable_headers) = if hop.opaque {
+            (0, ResponseType::Opaque, Vec::new())
+        } else if hop.cors_flag {
+            (
+                response.status,
+                ResponseType::Cors,
+                exposed_headers(response, include),
+            )
+        } else {
+            let mut all: Vec<String> = response
+                .headers
+                .iter()
+                .map(|(n, _)| n.to_ascii_lowercase())
+                .filter(|n| n != "set-cookie" && n != "set-cookie2")
+                .collect();
+            all.sort();
+            all.dedup();
+            (response.status, ResponseType::Basic, all)
+        };
+        Verdict::Allowed {
+            status,
+            response_type,
+            readable_headers,
+            url,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wildcard_passes_only_without_credentials() {
+        let r = HttpResponse::new(200).header("Access-Control-Allow-Origin", "*");
+        assert_eq!(
+            cors_check(&r, "https://a.example", true),
+            Err((CorsError::WildcardOriginNotAllowed, String::new()))
+        );
+        assert_eq!(cors_check(&r, "https://a.example", false), Ok(()));
+    }
+
+    #[test]
+    fn safelisted_and_exposed_headers_are_readable() {
+        let r = HttpResponse::new(200)
+            .header("Content-Type", "application/json")
+            .header("X-Request-Id", "1")
+            .header("X-Secret", "s")
+            .header("Access-Control-Expose-Headers", "x-request-id");
+        assert_eq!(exposed_headers(&r, false), ["content-type", "x-request-id"]);
+    }
 
     const ORIGIN: &str = "http://app.localhost:8080";
 

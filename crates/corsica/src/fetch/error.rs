@@ -127,6 +127,43 @@ impl CorsError {
         }
     }
 
+    /// The response header the error is about (lower-cased), to point at in a trace:
+    /// `access-control-allow-origin` for every origin error, `location` for a redirect
+    /// error, `None` for errors about no header (a status, a scheme, a mode).
+    ///
+    /// ```
+    /// use corsica::fetch::CorsError;
+    /// assert_eq!(CorsError::WildcardOriginNotAllowed.header(), Some("access-control-allow-origin"));
+    /// assert_eq!(CorsError::HeaderDisallowedByPreflightResponse.header(), Some("access-control-allow-headers"));
+    /// assert_eq!(CorsError::PreflightInvalidStatus.header(), None);
+    /// ```
+    pub fn header(self) -> Option<&'static str> {
+        use CorsError::*;
+        match self {
+            MissingAllowOriginHeader
+            | PreflightMissingAllowOriginHeader
+            | AllowOriginMismatch
+            | PreflightAllowOriginMismatch
+            | InvalidAllowOriginValue
+            | PreflightInvalidAllowOriginValue
+            | MultipleAllowOriginValues
+            | PreflightMultipleAllowOriginValues
+            | WildcardOriginNotAllowed
+            | PreflightWildcardOriginNotAllowed => Some("access-control-allow-origin"),
+            InvalidAllowCredentials | PreflightInvalidAllowCredentials => {
+                Some("access-control-allow-credentials")
+            }
+            InvalidAllowMethodsPreflightResponse | MethodDisallowedByPreflightResponse => {
+                Some("access-control-allow-methods")
+            }
+            InvalidAllowHeadersPreflightResponse | HeaderDisallowedByPreflightResponse => {
+                Some("access-control-allow-headers")
+            }
+            RedirectContainsCredentials | PreflightDisallowedRedirect => Some("location"),
+            _ => None,
+        }
+    }
+
     /// Whether the error is about the preflight response.
     ///
     /// ```

@@ -3,10 +3,13 @@
 
 use std::collections::HashMap;
 
-use super::HttpResponse;
 use super::check::{CheckFailure, cors_check};
 use super::error::CorsError;
+use super::outcome::Verdict;
+use super::request::HttpRequest;
+use super::response::HttpResponse;
 use super::safelist::is_safelisted_method;
+use super::simulation::{BlockContext, Hop, Simulation};
 use crate::header_list::{HeaderList, HeaderListLimits};
 
 /// Chromium's default max-age when `Access-Control-Max-Age` is missing or unparsable
@@ -281,6 +284,86 @@ impl PreflightCache {
         let expires = now.saturating_add(result.max_age);
         self.entries
             .insert((origin.to_owned(), url.to_owned()), (result, expires));
+    }
+}
+
+impl Simulation<'_, '_> {
+    /// The CORS-preflight fetch (Fetch § 4.8) of this hop, unless the cache has a match:
+    /// `Some` verdict when the preflight fails, `None` to go on with the request.
+    pub(super) fn preflight_fetch(
+        &mut self,
+        hop: &Hop,
+        url: &str,
+        origin_value: &str,
+        unsafe_headers: &[String],
+    ) -> Option<Verdict> {
+        let include = self.include();
+        let now = self.now;
+        if let Some(cache) = self.cache.as_deref_mut() {
+            if cache.lookup(origin_value, url, include, &hop.method, unsafe_headers, now) {
+                return None;
+            }
+        }
+        self.preflight = true;
+        let mut headers = vec![
+            ("Accept".to_owned(), "*/*".to_owned()),
+            (
+                "Access-Control-Request-Method".to_owned(),
+                hop.method.clone(),
+            ),
+        ];
+        if let Some(v) = request_headers_value(unsafe_headers) {
+            headers.push(("Access-Control-Request-Headers".to_owned(), v));
+        }
+        headers.push(("Origin".to_owned(), origin_value.to_owned()));
+        headers.push(("Sec-Fetch-Dest".to_owned(), "empty".to_owned()));
+        headers.push(("Sec-Fetch-Mode".to_owned(), "cors".to_owned()));
+        headers.push(("Sec-Fetch-Site".to_owned(), hop.site.as_str().to_owned()));
+        let response = match self.exchange(HttpRequest {
+            method: "OPTIONS".into(),
+            url: url.to_owned(),
+            headers,
+            preflight: true,
+            credentials: false,
+        }) {
+            Ok(r) => r,
+            Err(e) => return Some(Simulation::failed(e.to_string())),
+        };
+        let cx = BlockContext {
+            origin: origin_value,
+            method: "OPTIONS",
+            actual_method: &hop.method,
+            unsafe_headers,
+        };
+        if response.is_redirect() {
+            let kind = CorsError::PreflightDisallowedRedirect;
+            return Some(self.blocked(kind, String::new(), url, cx));
+        }
+        match judge(
+            &response,
+            origin_value,
+            include,
+            &hop.method,
+            unsafe_headers,
+            self.authorization_needs_listing,
+        ) {
+            Ok(result) => {
+                if let Some(cache) = self.cache.as_deref_mut() {
+                    cache.store(origin_value, url, result, now);
+                }
+                None
+            }
+            Err(e) => {
+                let (kind, parameter) = e.failure;
+                let candidates = match (&e.result, kind) {
+                    (Some(r), CorsError::HeaderDisallowedByPreflightResponse) => {
+                        r.disallowed_headers(unsafe_headers)
+                    }
+                    _ => vec![parameter.clone()],
+                };
+                Some(self.blocked_among(kind, parameter, candidates, url, cx))
+            }
+        }
     }
 }
 

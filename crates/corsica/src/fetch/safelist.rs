@@ -104,6 +104,16 @@ pub fn is_forbidden_request_header(name: &str, value: &str) -> bool {
     false
 }
 
+/// The CORS-safelisted request-header names that only a page sets: the Fetch standard's
+/// list less `accept` and `accept-language`, which the browser sends on every request.
+/// A recorded request that carries one of them had it from the page (and needs no
+/// preflight for it while its value is safelisted).
+///
+/// ```
+/// assert!(corsica::fetch::safelist::PAGE_SET_SAFELISTED_NAMES.contains(&"content-type"));
+/// ```
+pub const PAGE_SET_SAFELISTED_NAMES: [&str; 3] = ["content-language", "content-type", "range"];
+
 /// Whether (`name`, `value`) is a CORS-safelisted request header, as Chromium decides
 /// (`cors::IsCorsSafelistedHeader`): the Fetch standard's `accept`, `accept-language`,
 /// `content-language`, `content-type`, `range`, plus Chromium's client-hint and

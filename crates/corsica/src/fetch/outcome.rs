@@ -1,0 +1,133 @@
+//! The result of a `fetch()`: allowed, blocked by CORS (with Chromium's error, message and
+//! hint), or failed; and the trace of every exchange.
+
+use std::fmt;
+
+use super::error::CorsError;
+use super::request::HttpRequest;
+use super::response::HttpResponse;
+
+/// One exchange of the trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// What the browser sent.
+    pub request: HttpRequest,
+    /// What came back (`None` on a network error).
+    pub response: Option<HttpResponse>,
+    /// Whether this exchange's response was followed as a redirect.
+    pub redirected: bool,
+    /// The CORS failure this exchange caused, if any.
+    pub error: Option<CorsError>,
+}
+
+/// The type of a successful response, as `Response.type` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResponseType {
+    /// Same-origin.
+    Basic,
+    /// Cross-origin, CORS-checked.
+    Cors,
+    /// `no-cors` cross-origin: status 0, no headers, no body for scripts.
+    Opaque,
+    /// `redirect: 'manual'`: status 0.
+    OpaqueRedirect,
+}
+
+/// A blocked request: Chromium's error kind and failed parameter, the console message and
+/// a fix hint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocked {
+    /// The DevTools `CorsError`.
+    pub error: CorsError,
+    /// DevTools' `failedParameter` (may be empty).
+    pub parameter: String,
+    /// Every value Chromium may report as the failed parameter. One, except for
+    /// `HeaderDisallowedByPreflightResponse` with several disallowed headers: Chromium
+    /// reports one of them, in the order of Blink's internal header hash map (not
+    /// alphabetical), so the model lists them all and `parameter` is the first by name.
+    pub candidates: Vec<String>,
+    /// The URL whose response failed.
+    pub url: String,
+    /// Chromium's console message.
+    pub message: String,
+    /// What to change on the server, with the exact header and value.
+    pub hint: String,
+    /// The `Origin` the failing request carried: the page's, or `null`.
+    pub origin: String,
+    /// Whether that `Origin` is `null` because a redirect through another origin tainted
+    /// it (Fetch § 4.4): the fix is on the redirect, never allowing `null`.
+    pub tainted_origin: bool,
+}
+
+/// The result of a simulated `fetch()`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The promise resolves.
+    Allowed {
+        /// The final status (0 for opaque responses).
+        status: u16,
+        /// `Response.type`.
+        response_type: ResponseType,
+        /// The response headers scripts can read, lower-cased.
+        readable_headers: Vec<String>,
+        /// The final URL.
+        url: String,
+    },
+    /// The promise rejects with `TypeError: Failed to fetch` because of CORS.
+    Blocked(Blocked),
+    /// The promise rejects without a CORS error: network error, too many redirects,
+    /// `redirect: 'error'`, or a `TypeError` from the arguments.
+    Failed {
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// The outcome of [`simulate`](super::simulate): the verdict, whether a preflight was sent, and the trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Whether at least one preflight was sent.
+    pub preflight: bool,
+    /// Every exchange, in order.
+    pub steps: Vec<Step>,
+}
+
+impl Outcome {
+    /// Whether the `fetch()` resolves.
+    ///
+    /// ```
+    /// # use corsica::fetch::*;
+    /// # let o = Outcome { verdict: Verdict::Failed { reason: "x".into() }, preflight: false, steps: vec![] };
+    /// assert!(!o.is_allowed());
+    /// ```
+    pub fn is_allowed(&self) -> bool {
+        matches!(self.verdict, Verdict::Allowed { .. })
+    }
+
+    /// The CORS error, if blocked by CORS.
+    ///
+    /// ```
+    /// # use corsica::fetch::*;
+    /// # let o = Outcome { verdict: Verdict::Failed { reason: "x".into() }, preflight: false, steps: vec![] };
+    /// assert!(o.blocked().is_none());
+    /// ```
+    pub fn blocked(&self) -> Option<&Blocked> {
+        match &self.verdict {
+            Verdict::Blocked(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Allowed { status, .. } => write!(f, "allowed ({status})"),
+            Verdict::Blocked(b) if b.parameter.is_empty() => write!(f, "blocked: {}", b.error),
+            Verdict::Blocked(b) => write!(f, "blocked: {} ({})", b.error, b.parameter),
+            Verdict::Failed { reason } => write!(f, "failed: {reason}"),
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! The fetch itself: Fetch § 4.1 "main fetch" as Chromium runs it, one hop per redirect.
+//! Each step lives with its concept: the `Request` constructor in `request`, the
+//! CORS-preflight fetch in `preflight`, the CORS check of a response in `check`, the
+//! HTTP-redirect fetch in `redirect`; this module strings them together.
+
+use super::CorsError;
+use super::error::{HintContext, MessageContext, console_message, fix_hint};
+use super::outcome::{Blocked, Outcome, Step, Verdict};
+use super::preflight::{PreflightCache, needs_preflight};
+use super::request::{Constructed, FetchSite, construct, refused_before_sending, same_origin};
+use super::request::{Credentials, FetchRequest, HttpRequest, Mode};
+use super::response::{HttpResponse, NetworkError, Server};
+use super::safelist::unsafe_header_names;
+
+/// Options of a simulation beyond the request.
+#[derive(Debug, Default)]
+pub struct Options<'a> {
+    /// A preflight cache to consult and fill (none: every preflight is sent).
+    pub cache: Option<&'a mut PreflightCache>,
+    /// The current time for the cache, in seconds on any monotonic scale.
+    pub now: u64,
+    /// Apply the Fetch standard's rule that `*` in `Access-Control-Allow-Headers` never
+    /// covers `authorization` (Firefox, Safari, and Chrome with the
+    /// `CORSNonWildcardRequestHeadersSupport` policy). Off by default: Chromium 156, as the
+    /// conformance suite runs it, lets `*` cover `authorization`.
+    pub authorization_needs_listing: bool,
+}
+
+///
+/// ```
+/// use corsica::fetch::{simulate, FetchRequest, HttpRequest, HttpResponse, NetworkError, Verdict};
+/// let page = corsica::Origin::parse("http://app.localhost:3000")?;
+/// let mut api = |r: &HttpRequest| -> Result<HttpResponse, NetworkError> {
+///     Ok(HttpResponse::new(200).header("Access-Control-Allow-Origin", r.header("origin").unwrap_or("")))
+/// };
+/// let outcome = simulate(&FetchRequest::new(page, "http://api.localhost:8080/items"), &mut api, None);
+/// assert!(outcome.is_allowed());
+/// assert!(!outcome.preflight);
+/// # Ok::<(), corsica::OriginError>(())
+/// ```
+pub fn simulate(
+    request: &FetchRequest,
+    server: &mut dyn Server,
+    cache: Option<&mut PreflightCache>,
+) -> Outcome {
+    simulate_with(
+        request,
+        server,
+        Options {
+            cache,
+            ..Options::default()
+        },
+    )
+}
+
+/// [`simulate`] with [`Options`].
+///
+/// ```
+/// use corsica::fetch::{simulate_with, FetchRequest, HttpRequest, HttpResponse, NetworkError, Options, preflight::PreflightCache};
+/// let page = corsica::Origin::parse("https://a.example")?;
+/// let mut api = |r: &HttpRequest| -> Result<HttpResponse, NetworkError> {
+///     Ok(HttpResponse::new(204).header("Access-Control-Allow-Origin", "*").header("Access-Control-Allow-Methods", "PUT"))
+/// };
+/// let mut cache = PreflightCache::default();
+/// let req = FetchRequest::new(page, "https://b.example/x").method("PUT");
+/// let first = simulate_with(&req, &mut api, Options { cache: Some(&mut cache), now: 0, ..Options::default() });
+/// let second = simulate_with(&req, &mut api, Options { cache: Some(&mut cache), now: 1, ..Options::default() });
+/// assert!(first.preflight && !second.preflight);
+/// # Ok::<(), corsica::OriginError>(())
+/// ```
+pub fn simulate_with(
+    request: &FetchRequest,
+    server: &mut dyn Server,
+    options: Options<'_>,
+) -> Outcome {
+    let mut sim = Simulation {
+        request,
+        server,
+        steps: Vec::new(),
+        preflight: false,
+        cache: options.cache,
+        now: options.now,
+        authorization_needs_listing: options.authorization_needs_listing,
+    };
+    let verdict = sim.run();
+    Outcome {
+        verdict,
+        preflight: sim.preflight,
+        steps: sim.steps,
+    }
+}
+
+/// One simulated `fetch()`: the request, the server, and what happened so far.
+pub(super) struct Simulation<'a, 'c> {
+    pub(super) request: &'a FetchRequest,
+    server: &'a mut dyn Server,
+    pub(super) steps: Vec<Step>,
+    /// Whether a preflight was sent.
+    pub(super) preflight: bool,
+    pub(super) cache: Option<&'c mut PreflightCache>,
+    pub(super) now: u64,
+    pub(super) authorization_needs_listing: bool,
+}
+
+/// Where a fetch stands: the request state that a redirect changes.
+pub(super) struct Hop {
+    /// The current URL (fragment dropped).
+    pub(super) url: url::Url,
+    /// The current method (a redirect may turn it into `GET`).
+    pub(super) method: String,
+    /// The page's headers, normalized (a redirect to `GET` drops the body headers).
+    pub(super) headers: Vec<(String, String)>,
+    /// Fetch's CORS flag: in `cors` mode, the request has left the page's origin.
+    pub(super) cors_flag: bool,
+    /// In `no-cors` mode, the request has left the page's origin: the response is opaque.
+    pub(super) opaque: bool,
+    /// A redirect through another origin tainted the origin: `Origin: null` from now on
+    /// (Fetch § 4.4 "HTTP-redirect fetch").
+    pub(super) tainted: bool,
+    /// Chromium's network stack, when it follows a redirect itself (`no-cors`), sets
+    /// `Origin: null` on a non-GET/HEAD request redirected to another origin
+    /// (`net::RedirectUtil::UpdateHttpRequest`).
+    pub(super) origin_nulled: bool,
+    /// Redirects followed so far.
+    pub(super) redirects: usize,
+    /// Fetch Metadata: the least related of every URL so far and the initiator.
+    pub(super) site: FetchSite,
+}
+
+impl Hop {
+    /// The `Origin` the browser sends on this hop.
+    pub(super) fn origin_value(&self, initiator: &str) -> String {
+        if self.tainted || self.origin_nulled {
+            "null".to_owned()
+        } else {
+            initiator.to_owned()
+        }
+    }
+}
+
+impl Simulation<'_, '_> {
+    pub(super) fn failed(reason: impl Into<String>) -> Verdict {
+        Verdict::Failed {
+            reason: reason.into(),
+        }
+    }
+
+    /// Whether the credentials mode is `include`.
+    pub(super) fn include(&self) -> bool {
+        self.request.credentials == Credentials::Include
+    }
+
+    /// Builds the blocked verdict with message and hint.
+    pub(super) fn blocked(
+        &mut self,
+        kind: CorsError,
+        parameter: String,
+        url: &str,
+        cx: BlockContext<'_>,
+    ) -> Verdict {
+        let candidates = vec![parameter.clone()];
+        self.blocked_among(kind, parameter, candidates, url, cx)
+    }
+
+    /// [`Simulation::blocked`] when Chromium may report any of several parameters.
+    pub(super) fn blocked_among(
+        &mut self,
+        kind: CorsError,
+        parameter: String,
+        candidates: Vec<String>,
+        url: &str,
+        cx: BlockContext<'_>,
+    ) -> Verdict {
+        if let Some(step) = self.steps.last_mut() {
+            step.error = Some(kind);
+        }
+        let message = console_message(
+            kind,
+            &parameter,
+            &MessageContext {
+                url,
+                initial_url: &self.request.url,
+                origin: self.request.origin.as_str(),
+            },
+        );
+        let hint = fix_hint(
+            kind,
+            &parameter,
+            &HintContext {
+                origin: cx.origin,
+                method: cx.method,
+                actual_method: cx.actual_method,
+                url,
+                credentials: self.include(),
+                unsafe_headers: cx.unsafe_headers,
+                status: self
+                    .steps
+                    .last()
+                    .and_then(|s| s.response.as_ref())
+                    .map(|r| r.status),
+            },
+        );
+        Verdict::Blocked(Blocked {
+            error: kind,
+            parameter,
+            candidates,
+            url: url.to_owned(),
+            message,
+            hint,
+            origin: cx.origin.to_owned(),
+            tainted_origin: cx.origin == "null" && self.request.origin.as_str() != "null",
+        })
+    }
+
+    /// Sends one request and records the exchange.
+    pub(super) fn exchange(&mut self, request: HttpRequest) -> Result<HttpResponse, NetworkError> {
+        let result = self.server.send(&request);
+        self.steps.push(Step {
+            request,
+            response: result.as_ref().ok().cloned(),
+            redirected: false,
+            error: None,
+        });
+        result
+    }
+
+    fn run(&mut self) -> Verdict {
+        let req = self.request;
+        let initiator = req.origin.as_str();
+        let Constructed {
+            url,
+            method,
+            headers,
+        } = match construct(req) {
+            Ok(c) => c,
+            Err(e) => return Self::failed(e),
+        };
+        if let Some((kind, parameter)) = refused_before_sending(req, &url) {
+            let url_s = url.to_string();
+            let cx = BlockContext {
+                origin: initiator,
+                method: &method,
+                actual_method: &method,
+                unsafe_headers: &[],
+            };
+            return self.blocked(kind, parameter, &url_s, cx);
+        }
+        let cross_origin = !same_origin(&url, initiator);
+        let mut hop = Hop {
+            site: FetchSite::of(&req.origin, &url),
+            url,
+            method,
+            headers,
+            cors_flag: cross_origin && req.mode == Mode::Cors,
+            opaque: cross_origin && req.mode == Mode::NoCors,
+            tainted: false,
+            origin_nulled: false,
+            redirects: 0,
+        };
+        loop {
+            hop.site = hop.site.max(FetchSite::of(&req.origin, &hop.url));
+            let url_s = hop.url.to_string();
+            let origin_value = hop.origin_value(initiator);
+            let unsafe_headers =
+                unsafe_header_names(hop.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+            if hop.cors_flag && needs_preflight(&hop.method, &unsafe_headers) {
+                if let Some(verdict) =
+                    self.preflight_fetch(&hop, &url_s, &origin_value, &unsafe_headers)
+                {
+                    return verdict;
+                }
+            }
+            let response = match self.exchange(self.actual_request(&hop, &url_s, &origin_value)) {
+                Ok(r) => r,
+                Err(e) => return Self::failed(e.to_string()),
+            };
+            if !response.is_redirect() {
+                return self.final_response(&hop, &response, url_s, &origin_value, &unsafe_headers);
+            }
+            if let Some(verdict) = self.http_redirect_fetch(
+                &mut hop,
+                &response,
+                &url_s,
+                &origin_value,
+                &unsafe_headers,
+            ) {
+                return verdict;
+            }
+        }
+    }
+
+    /// The request itself, as the browser sends it on this hop.
+    fn actual_request(&self, hop: &Hop, url: &str, origin_value: &str) -> HttpRequest {
+        let req = self.request;
+        let mut sent = hop.headers.clone();
+        if hop.cors_flag || !matches!(hop.method.as_str(), "GET" | "HEAD") {
+            sent.push(("origin".to_owned(), origin_value.to_owned()));
+        }
+        sent.push(("sec-fetch-dest".to_owned(), "empty".to_owned()));
+        sent.push(("sec-fetch-mode".to_owned(), req.mode.as_str().to_owned()));
+        sent.push(("sec-fetch-site".to_owned(), hop.site.as_str().to_owned()));
+        let credentials = match req.credentials {
+            Credentials::Include => true,
+            Credentials::SameOrigin => !hop.tainted && same_origin(&hop.url, req.origin.as_str()),
+            Credentials::Omit => false,
+        };
+        HttpRequest {
+            method: hop.method.clone(),
+            url: url.to_owned(),
+            headers: sent,
+            preflight: false,
+            credentials,
+        }
+    }
+}
+
+/// What a hint needs about the failing exchange.
+pub(super) struct BlockContext<'a> {
+    /// The `Origin` the failing request carried.
+    pub(super) origin: &'a str,
+    /// The failing request's method (`OPTIONS` for a preflight).
+    pub(super) method: &'a str,
+    /// The method of the request the page asked for.
+    pub(super) actual_method: &'a str,
+    /// The CORS-unsafe request-header names.
+    pub(super) unsafe_headers: &'a [String],
+}
