@@ -3,17 +3,27 @@
 //! - `corsica serve [--config FILE] [--listen ADDR] [--admin ADDR] [--log-format pretty|json]`:
 //!   the CORS gateway (embedded default without a file).
 //! - `corsica lint CONFIG`: validates a gateway configuration with the gateway's own code
-//!   path (exit 1 on errors).
+//!   path, reporting every problem (exit 1 on errors).
 //! - `corsica check URL --origin ORIGIN ...`: what Chromium does for that `fetch()`, explained.
 //! - `corsica explain --har FILE`: the same for every cross-origin request of a HAR file.
-//! - `corsica scan URL...`: probes for CORS misconfigurations (text, JSON, SARIF).
+//! - `corsica scan URL...`: probes for CORS misconfigurations.
+//!
+//! Every command takes `--format text|json` (`sarif` too for `lint` and `scan`), with
+//! `--json` as an alias of `--format json`; the JSON shapes are the structs of
+//! `corsica_doctor::output`. Every command returns `Result<ExitCode, CliError>`: errors are
+//! printed in one place, and stdout is written in one place ([`error::out`]).
+
+mod error;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use corsica_doctor::output;
 use corsica_gateway::config::{Config, EMBEDDED_DEFAULT};
+
+use crate::error::{CliError, out, out_json};
 
 /// CORS made correct, fast and explainable.
 #[derive(Debug, Parser)]
@@ -48,14 +58,19 @@ enum Command {
         /// Log format.
         #[arg(long, value_enum, default_value_t = LogFormat::Pretty)]
         log_format: LogFormat,
-        /// Print the embedded default configuration and exit.
+        /// Print the embedded default configuration (TOML) and exit.
         #[arg(long)]
         print_default_config: bool,
+        #[command(flatten)]
+        format: FormatArgs<Format>,
     },
-    /// Validate a gateway configuration (exit 0 valid, 1 invalid, 2 unreadable).
+    /// Validate a gateway configuration and report every problem, each at its line and
+    /// column (exit 0 valid, 1 invalid, 2 unreadable).
     Lint {
         /// The TOML file.
         config: PathBuf,
+        #[command(flatten)]
+        format: FormatArgs<FindingsFormat>,
     },
     /// Do against a live URL what Chromium does for fetch(URL, {method, headers,
     /// credentials}) from a page at ORIGIN, and explain the verdict.
@@ -75,9 +90,8 @@ enum Command {
         /// The credentials mode.
         #[arg(long, value_enum, default_value_t = CredentialsArg::SameOrigin)]
         credentials: CredentialsArg,
-        /// Print one JSON object instead of the trace.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        format: FormatArgs<Format>,
         /// Accept invalid TLS certificates (self-signed development servers).
         #[arg(long, short = 'k')]
         insecure: bool,
@@ -98,9 +112,8 @@ enum Command {
         /// A trusted origin of the site (repeatable); probes are derived from them.
         #[arg(long = "origin")]
         origins: Vec<String>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
+        #[command(flatten)]
+        format: FormatArgs<FindingsFormat>,
         /// Lowest severity that makes the exit code 1.
         #[arg(long, value_enum, default_value_t = FailOn::Medium)]
         fail_on: FailOn,
@@ -120,17 +133,67 @@ enum Command {
         /// The HAR file.
         #[arg(long)]
         har: PathBuf,
-        /// Print one JSON object.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        format: FormatArgs<Format>,
     },
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+impl Command {
+    /// The subcommand's name, to prefix its errors.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Serve { .. } => "serve",
+            Command::Lint { .. } => "lint",
+            Command::Check { .. } => "check",
+            Command::Scan { .. } => "scan",
+            Command::Explain { .. } => "explain",
+        }
+    }
+}
+
+/// `--format` and its alias `--json`; `F` is the formats the command offers.
+#[derive(Debug, Clone, Args)]
+struct FormatArgs<F: OutputFormat> {
+    /// Output format (the JSON and SARIF shapes are documented in README.md).
+    #[arg(long, default_value = "text", value_parser = clap::builder::EnumValueParser::<F>::new())]
+    format: F,
+    /// Alias of --format json.
+    #[arg(long, conflicts_with = "format")]
+    json: bool,
+}
+
+impl<F: OutputFormat> FormatArgs<F> {
+    fn get(&self) -> F {
+        if self.json { F::JSON } else { self.format }
+    }
+}
+
+/// A set of output formats with a JSON member.
+trait OutputFormat: ValueEnum + Copy + Send + Sync + 'static {
+    const JSON: Self;
+}
+
+/// The formats of the commands without findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
     Text,
     Json,
+}
+
+impl OutputFormat for Format {
+    const JSON: Self = Format::Json;
+}
+
+/// The formats of the commands with findings (`lint`, `scan`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FindingsFormat {
+    Text,
+    Json,
     Sarif,
+}
+
+impl OutputFormat for FindingsFormat {
+    const JSON: Self = FindingsFormat::Json;
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -169,15 +232,23 @@ fn init_logs(format: LogFormat) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Lint { config } => lint(&config),
+    let name = cli.command.name();
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(e) => e.report(name),
+    }
+}
+
+fn run(command: Command) -> Result<ExitCode, CliError> {
+    match command {
+        Command::Lint { config, format } => lint(&config, format.get()),
         Command::Check {
             url,
             origin,
             method,
             headers,
             credentials,
-            json,
+            format,
             insecure,
             resolve,
             timeout,
@@ -187,26 +258,14 @@ fn main() -> ExitCode {
                 CredentialsArg::SameOrigin => corsica::fetch::Credentials::SameOrigin,
                 CredentialsArg::Include => corsica::fetch::Credentials::Include,
             };
-            let mut live = corsica_doctor::LiveOptions {
+            let live = corsica_doctor::LiveOptions {
                 insecure,
-                ..Default::default()
+                timeout: seconds(timeout)?,
+                resolve: resolve
+                    .iter()
+                    .map(|r| corsica_doctor::live::parse_resolve(r))
+                    .collect::<Result<_, _>>()?,
             };
-            live.timeout = match seconds(timeout) {
-                Some(d) => d,
-                None => {
-                    eprintln!("corsica check: --timeout must be a positive number of seconds");
-                    return ExitCode::from(2);
-                }
-            };
-            for r in &resolve {
-                match corsica_doctor::live::parse_resolve(r) {
-                    Ok(pair) => live.resolve.push(pair),
-                    Err(e) => {
-                        eprintln!("corsica check: {e}");
-                        return ExitCode::from(2);
-                    }
-                }
-            }
             let args = corsica_doctor::CheckArgs {
                 url,
                 origin,
@@ -215,9 +274,9 @@ fn main() -> ExitCode {
                 credentials,
                 live,
             };
-            check(&args, json)
+            check(&args, format.get())
         }
-        Command::Explain { har, json } => explain(&har, json),
+        Command::Explain { har, format } => explain(&har, format.get()),
         Command::Scan {
             urls,
             origins,
@@ -226,37 +285,49 @@ fn main() -> ExitCode {
             concurrency,
             insecure,
             timeout,
-        } => scan(
-            urls,
-            origins,
-            format,
-            fail_on,
-            concurrency,
-            insecure,
-            timeout,
-        ),
+        } => {
+            let trusted = origins
+                .iter()
+                .map(|o| corsica::Origin::parse(o))
+                .collect::<Result<Vec<_>, _>>()?;
+            let live = corsica_doctor::LiveOptions {
+                insecure,
+                timeout: seconds(timeout)?,
+                ..Default::default()
+            };
+            scan(
+                read_urls(urls)?,
+                &trusted,
+                &live,
+                format.get(),
+                fail_on,
+                concurrency,
+            )
+        }
         Command::Serve {
             config,
             listen,
             admin,
             log_format,
             print_default_config,
+            format,
         } => {
             if print_default_config {
-                print!("{EMBEDDED_DEFAULT}");
-                return ExitCode::SUCCESS;
+                out(EMBEDDED_DEFAULT)?;
+                return Ok(ExitCode::SUCCESS);
             }
             init_logs(log_format);
-            serve(config, listen, admin)
+            serve(config, listen, admin, format.get())
         }
     }
 }
 
 /// A positive, finite number of seconds as a duration.
-fn seconds(value: f64) -> Option<std::time::Duration> {
+fn seconds(value: f64) -> Result<std::time::Duration, CliError> {
     std::time::Duration::try_from_secs_f64(value)
         .ok()
         .filter(|d| *d >= std::time::Duration::from_millis(1))
+        .ok_or(CliError::Timeout)
 }
 
 fn color() -> bool {
@@ -264,173 +335,140 @@ fn color() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
-fn check(args: &corsica_doctor::CheckArgs, json: bool) -> ExitCode {
-    match corsica_doctor::check(args) {
-        Ok((request, outcome)) => {
-            if json {
-                println!("{}", corsica_doctor::report::to_json(&request, &outcome));
-            } else {
-                print!(
-                    "{}",
-                    corsica_doctor::report::to_text(&request, &outcome, color())
-                );
-            }
-            ExitCode::from(corsica_doctor::report::exit_code(&outcome))
-        }
-        Err(e) => {
-            eprintln!("corsica check: {e}");
-            ExitCode::from(2)
-        }
-    }
+fn read(path: &Path) -> Result<String, CliError> {
+    std::fs::read_to_string(path).map_err(|source| CliError::Read {
+        path: path.to_owned(),
+        source,
+    })
 }
 
-fn read_urls(args: Vec<String>) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
+fn check(args: &corsica_doctor::CheckArgs, format: Format) -> Result<ExitCode, CliError> {
+    let (request, outcome) = corsica_doctor::check(args)?;
+    match format {
+        Format::Json => out_json(&output::Check::new(&request, &outcome))?,
+        Format::Text => out(&corsica_doctor::report::to_text(
+            &request,
+            &outcome,
+            color(),
+        ))?,
+    }
+    Ok(ExitCode::from(corsica_doctor::report::exit_code(&outcome)))
+}
+
+fn read_urls(args: Vec<String>) -> Result<Vec<String>, CliError> {
+    let mut urls = Vec::new();
     for a in args {
         let text = if a == "-" {
             let mut s = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
-                .map_err(|e| format!("cannot read stdin: {e}"))?;
+                .map_err(CliError::Stdin)?;
             s
         } else if let Some(file) = a.strip_prefix('@') {
-            std::fs::read_to_string(file).map_err(|e| format!("cannot read {file}: {e}"))?
+            read(Path::new(file))?
         } else {
-            out.push(a);
+            urls.push(a);
             continue;
         };
-        out.extend(
+        urls.extend(
             text.lines()
                 .map(str::trim)
                 .filter(|l| !l.is_empty() && !l.starts_with('#'))
                 .map(str::to_owned),
         );
     }
-    if out.is_empty() {
-        return Err("no URLs to scan".into());
+    if urls.is_empty() {
+        return Err(CliError::NoUrls);
     }
-    Ok(out)
+    Ok(urls)
 }
 
 fn scan(
     urls: Vec<String>,
-    origins: Vec<String>,
-    format: Format,
+    trusted: &[corsica::Origin],
+    live: &corsica_doctor::LiveOptions,
+    format: FindingsFormat,
     fail_on: FailOn,
     concurrency: usize,
-    insecure: bool,
-    timeout: f64,
-) -> ExitCode {
+) -> Result<ExitCode, CliError> {
     use corsica_doctor::scan::{self, Severity};
-    let urls = match read_urls(urls) {
-        Ok(u) => u,
-        Err(e) => {
-            eprintln!("corsica scan: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let mut trusted = Vec::new();
-    for o in &origins {
-        match corsica::Origin::parse(o) {
-            Ok(o) => trusted.push(o),
-            Err(e) => {
-                eprintln!("corsica scan: --origin: {e}");
-                return ExitCode::from(2);
-            }
-        }
-    }
-    let Some(timeout) = seconds(timeout) else {
-        eprintln!("corsica scan: --timeout must be a positive number of seconds");
-        return ExitCode::from(2);
-    };
-    let live = corsica_doctor::LiveOptions {
-        insecure,
-        timeout,
-        ..Default::default()
-    };
-    let results = scan::scan(&urls, &trusted, &live, concurrency, urls.len() > 1);
+    let results = scan::scan(&urls, trusted, live, concurrency, urls.len() > 1);
     match format {
-        Format::Text => print!("{}", scan::to_text(&results)),
-        Format::Json if results.len() == 1 => println!("{}", results[0].to_json()),
-        Format::Json => {
+        FindingsFormat::Text => out(&scan::to_text(&results))?,
+        // One object per URL, one per line.
+        FindingsFormat::Json => {
             for r in &results {
-                println!("{}", r.to_json());
+                out_json(&r.output())?;
             }
         }
-        Format::Sarif => println!("{}", scan::to_sarif(&results)),
+        FindingsFormat::Sarif => out_json(&scan::sarif(&results))?,
     }
     let fail_on = match fail_on {
         FailOn::Low => Severity::Low,
         FailOn::Medium => Severity::Medium,
         FailOn::High => Severity::High,
     };
-    ExitCode::from(scan::exit_code(&results, fail_on))
+    Ok(ExitCode::from(scan::exit_code(&results, fail_on)))
 }
 
-fn explain(path: &PathBuf, json: bool) -> ExitCode {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("corsica explain: cannot read {}: {e}", path.display());
-            return ExitCode::from(2);
-        }
-    };
-    match corsica_doctor::har::explain(&text) {
-        Ok(explanation) => {
-            if json {
-                println!("{}", explanation.to_json());
-            } else {
-                print!("{}", explanation.to_text(color()));
-            }
-            ExitCode::from(explanation.exit_code())
-        }
-        Err(e) => {
-            eprintln!("corsica explain: {}: {e}", path.display());
-            ExitCode::from(2)
-        }
+fn explain(path: &Path, format: Format) -> Result<ExitCode, CliError> {
+    let text = read(path)?;
+    let explanation = corsica_doctor::har::explain(&text).map_err(|source| CliError::Har {
+        path: path.to_owned(),
+        source,
+    })?;
+    match format {
+        Format::Json => out_json(&explanation.output())?,
+        Format::Text => out(&explanation.to_text(color()))?,
     }
+    Ok(ExitCode::from(explanation.exit_code()))
 }
 
-fn lint(path: &PathBuf) -> ExitCode {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("corsica lint: cannot read {}: {e}", path.display());
-            return ExitCode::from(2);
-        }
+/// Every problem of the file: in text, on stderr, one `file:line:column: message` a line
+/// (through [`CliError::Config`]); in JSON and SARIF, on stdout.
+fn lint(path: &Path, format: FindingsFormat) -> Result<ExitCode, CliError> {
+    let text = read(path)?;
+    let file = path.display().to_string();
+    let lint = match Config::parse(&text, &file) {
+        Ok(c) => output::Lint::valid(&file, c.routes().len(), c.listen()),
+        Err(errors) if format == FindingsFormat::Text => return Err(CliError::Config(errors)),
+        Err(errors) => output::Lint::invalid(
+            &file,
+            errors
+                .iter()
+                .map(|e| output::LintError {
+                    column: e.column(),
+                    file: e.file().to_owned(),
+                    line: e.line(),
+                    message: e.message().to_owned(),
+                })
+                .collect(),
+        ),
     };
-    match Config::parse(&text, &path.display().to_string()) {
-        Ok(c) => {
-            println!(
-                "{}: ok ({} route(s), listen {})",
-                path.display(),
-                c.routes().len(),
-                c.listen()
-            );
-            ExitCode::SUCCESS
-        }
-        Err(errors) => {
-            eprintln!("{errors}");
-            ExitCode::from(1)
-        }
+    match format {
+        FindingsFormat::Text => out(&format!(
+            "{file}: ok ({} route(s), listen {})\n",
+            lint.routes.unwrap_or_default(),
+            lint.listen.as_deref().unwrap_or_default()
+        ))?,
+        FindingsFormat::Json => out_json(&lint)?,
+        FindingsFormat::Sarif => out_json(&lint.to_sarif())?,
     }
+    Ok(if lint.valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
-fn serve(path: Option<PathBuf>, listen: Option<SocketAddr>, admin: Option<SocketAddr>) -> ExitCode {
+fn serve(
+    path: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    admin: Option<SocketAddr>,
+    format: Format,
+) -> Result<ExitCode, CliError> {
     let mut config = match &path {
         None => Config::embedded(),
-        Some(p) => match std::fs::read_to_string(p) {
-            Ok(text) => match Config::parse(&text, &p.display().to_string()) {
-                Ok(c) => c,
-                Err(errors) => {
-                    eprintln!("{errors}");
-                    return ExitCode::from(1);
-                }
-            },
-            Err(e) => {
-                eprintln!("corsica serve: cannot read {}: {e}", p.display());
-                return ExitCode::from(2);
-            }
-        },
+        Some(p) => Config::parse(&read(p)?, &p.display().to_string()).map_err(CliError::Config)?,
     };
     if let Some(l) = listen {
         config.set_listen(l);
@@ -438,61 +476,77 @@ fn serve(path: Option<PathBuf>, listen: Option<SocketAddr>, admin: Option<Socket
     if admin.is_some() {
         config.set_admin(admin);
     }
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("corsica serve: cannot start the runtime: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
     runtime.block_on(async move {
         let embedded = path.is_none();
-        let routes: Vec<String> = config
+        let routes: Vec<output::ServeRoute> = config
             .routes()
             .iter()
-            .map(|r| {
-                format!(
-                    "  {} {}{} -> {}",
-                    r.name(),
-                    r.host().unwrap_or("*"),
-                    r.path().unwrap_or("/"),
-                    match r.upstream().target() {
-                        None => "echo".to_owned(),
-                        Some((scheme, authority)) => format!("{scheme}://{authority}"),
-                    }
-                )
+            .map(|r| output::ServeRoute {
+                host: r.host().map(str::to_owned),
+                name: r.name().to_owned(),
+                path: r.path().map(str::to_owned),
+                upstream: match r.upstream().target() {
+                    None => "echo".to_owned(),
+                    Some((scheme, authority)) => format!("{scheme}://{authority}"),
+                },
             })
             .collect();
-        let running = match corsica_gateway::gateway::start(config, path).await {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("corsica serve: cannot listen: {e}");
-                return ExitCode::from(2);
-            }
+        let running = corsica_gateway::gateway::start(config, path)
+            .await
+            .map_err(CliError::Listen)?;
+        let scheme = if running.config().tls().is_some() {
+            "https"
+        } else {
+            "http"
         };
-        let scheme = if running.config().tls().is_some() { "https" } else { "http" };
-        println!("corsica gateway listening on {scheme}://{}", running.addr);
-        if let Some(a) = running.admin_addr {
-            println!("metrics on http://{a}/metrics, health on http://{a}/healthz");
+        let banner = output::Serve {
+            admin: running.admin_addr.map(|a| format!("http://{a}")),
+            listen: format!("{scheme}://{}", running.addr),
+            routes,
+        };
+        let text = banner_text(&banner, embedded, running.addr);
+        let mut run = std::pin::pin!(running.run_until_signal());
+        // Poll it once before announcing the address: its first poll takes over SIGHUP and
+        // SIGTERM, whose default action would otherwise end the process if a client sent
+        // one as soon as it read the banner.
+        let first = std::future::poll_fn(|cx| std::task::Poll::Ready(run.as_mut().poll(cx))).await;
+        if let std::task::Poll::Ready(result) = first {
+            result.map_err(CliError::Serve)?;
+            return Ok(ExitCode::SUCCESS);
         }
-        println!("routes:\n{}", routes.join("\n"));
-        if embedded {
-            println!(
-                "embedded default: upstream is the built-in echo; origins http://localhost:*, http://127.0.0.1:* and http://[::1]:* are allowed with credentials."
-            );
-            println!("try it from a page on http://localhost:3000 (paste into its DevTools console):");
-            println!(
-                "  fetch('http://{}/hello', {{method: 'POST', credentials: 'include', headers: {{'Content-Type': 'application/json'}}, body: '{{\"hi\":1}}'}}).then(r => r.json()).then(console.log)",
-                running.addr
-            );
-            println!("or with curl: curl -i http://{}/hello -H 'Origin: http://localhost:3000'", running.addr);
+        match format {
+            Format::Json => out_json(&banner)?,
+            Format::Text => out(&text)?,
         }
-        match running.run_until_signal().await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("corsica serve: {e}");
-                ExitCode::from(2)
-            }
-        }
+        run.await.map_err(CliError::Serve)?;
+        Ok(ExitCode::SUCCESS)
     })
+}
+
+/// What `serve` prints when it listens, for people.
+fn banner_text(banner: &output::Serve, embedded: bool, addr: SocketAddr) -> String {
+    let mut text = format!("corsica gateway listening on {}\n", banner.listen);
+    if let Some(a) = &banner.admin {
+        text.push_str(&format!("metrics on {a}/metrics, health on {a}/healthz\n"));
+    }
+    text.push_str("routes:\n");
+    for r in &banner.routes {
+        text.push_str(&format!(
+            "  {} {}{} -> {}\n",
+            r.name,
+            r.host.as_deref().unwrap_or("*"),
+            r.path.as_deref().unwrap_or("/"),
+            r.upstream
+        ));
+    }
+    if embedded {
+        text.push_str(&format!(
+            "embedded default: upstream is the built-in echo; origins http://localhost:*, http://127.0.0.1:* and http://[::1]:* are allowed with credentials.\n\
+             try it from a page on http://localhost:3000 (paste into its DevTools console):\n  \
+             fetch('http://{addr}/hello', {{method: 'POST', credentials: 'include', headers: {{'Content-Type': 'application/json'}}, body: '{{\"hi\":1}}'}}).then(r => r.json()).then(console.log)\n\
+             or with curl: curl -i http://{addr}/hello -H 'Origin: http://localhost:3000'\n"
+        ));
+    }
+    text
 }

@@ -1,4 +1,5 @@
-//! The `corsica` binary: version, help, lint exit codes, serve's embedded default and
+//! The `corsica` binary: version, help, lint exit codes and every problem in text, JSON and
+//! SARIF, `--format json` = `--json`, a closed stdout, serve's embedded default and
 //! reload on SIGHUP, graceful stop on SIGTERM.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -7,6 +8,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_corsica");
+
+/// A valid configuration.
+const GOOD: &str =
+    "[[route]]\nupstream = \"echo\"\n[route.cors]\norigins = [\"https://a.example\"]\n";
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(BIN).args(args).output().expect("runs");
@@ -31,11 +36,7 @@ fn version_and_help() {
 fn lint_exit_codes() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.toml");
-    std::fs::write(
-        &good,
-        "[[route]]\nupstream = \"echo\"\n[route.cors]\norigins = [\"https://a.example\"]\n",
-    )
-    .unwrap();
+    std::fs::write(&good, GOOD).unwrap();
     let (code, out, _) = run(&["lint", good.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("ok (1 route(s)"), "{out}");
@@ -179,4 +180,229 @@ fn serve_reloads_on_sighup_and_stops_on_sigterm() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Four mistakes in three routes: `*` with credentials; `null` listed; an origin with a
+/// path; a method that is not a token.
+const FOUR_MISTAKES: &str = r#"[[route]]
+name = "wild"
+upstream = "echo"
+[route.cors]
+origins = ["*"]
+credentials = true
+
+[[route]]
+name = "null"
+path = "/n"
+upstream = "echo"
+[route.cors]
+origins = ["null", "https://app.example.com/path"]
+
+[[route]]
+name = "methods"
+path = "/m"
+upstream = "echo"
+[route.cors]
+origins = ["https://app.example.com"]
+methods = ["GET", "BAD METHOD"]
+"#;
+
+/// (line, column, words of the message) of each mistake, in file order.
+const MISTAKES: [(u64, u64, &str); 4] = [
+    (6, 15, "credentials cannot be allowed with origin \"*\""),
+    (13, 12, "\"null\" is listed"),
+    (13, 20, "has a path"),
+    (21, 19, "is not a valid method name"),
+];
+
+#[test]
+fn lint_reports_every_problem_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gw.toml");
+    std::fs::write(&path, FOUR_MISTAKES).unwrap();
+    let file = path.to_str().unwrap();
+
+    // Text: one `file:line:column: message` a line, on stderr.
+    let (code, out, err) = run(&["lint", file]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(out, "");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 4, "{err}");
+    for (line, (l, c, words)) in lines.iter().zip(MISTAKES) {
+        assert!(line.starts_with(&format!("{file}:{l}:{c}: ")), "{line}");
+        assert!(line.contains(words), "{line}");
+    }
+
+    // JSON: the same four, with their locations, on stdout; `--json` is the same.
+    let (code, out, err) = run(&["lint", file, "--format", "json"]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(run(&["lint", file, "--json"]), (code, out.clone(), err));
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["valid"], false);
+    assert_eq!(json["file"], file);
+    let errors = json["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 4, "{out}");
+    for (e, (l, c, words)) in errors.iter().zip(MISTAKES) {
+        assert_eq!(
+            (e["file"].as_str(), e["line"].as_u64(), e["column"].as_u64()),
+            (Some(file), Some(l), Some(c))
+        );
+        assert!(e["message"].as_str().unwrap().contains(words), "{e}");
+    }
+
+    // SARIF 2.1.0: four results, each at its file, line and column.
+    let (code, out, err) = run(&["lint", file, "--format", "sarif"]);
+    assert_eq!(code, 1, "{err}");
+    let sarif: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    assert!(sarif["$schema"].as_str().unwrap().contains("sarif-2.1.0"));
+    let run0 = &sarif["runs"][0];
+    assert_eq!(run0["tool"]["driver"]["name"], "corsica");
+    let rules: Vec<&str> = run0["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    let results = run0["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4, "{out}");
+    for (r, (l, c, words)) in results.iter().zip(MISTAKES) {
+        assert!(rules.contains(&r["ruleId"].as_str().unwrap()), "{r}");
+        assert_eq!(r["level"], "error");
+        assert!(
+            r["message"]["text"].as_str().unwrap().contains(words),
+            "{r}"
+        );
+        let location = &r["locations"][0]["physicalLocation"];
+        assert_eq!(location["artifactLocation"]["uri"], file);
+        assert_eq!(
+            (
+                location["region"]["startLine"].as_u64(),
+                location["region"]["startColumn"].as_u64()
+            ),
+            (Some(l), Some(c))
+        );
+    }
+    // And it reads back with a SARIF object model.
+    let parsed: serde_sarif::sarif::Sarif = serde_json::from_str(&out).unwrap();
+    assert_eq!(parsed.runs[0].results.as_ref().map(Vec::len), Some(4));
+
+    // A valid file: the usual line, or an object without errors.
+    std::fs::write(&path, GOOD).unwrap();
+    let (code, out, _) = run(&["lint", file, "--format", "json"]);
+    assert_eq!(code, 0);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (json["valid"].as_bool(), json["routes"].as_u64()),
+        (Some(true), Some(1))
+    );
+    let (code, out, _) = run(&["lint", file, "--format", "sarif"]);
+    assert_eq!(code, 0);
+    assert!(out.contains(r#""results":[]"#), "{out}");
+}
+
+/// A server that answers every request with the same bytes (no `Date`), so that two checks
+/// print the same JSON.
+fn fixed_server(response: &'static str) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).is_ok_and(|n| n == 1) {
+                head.push(byte[0]);
+            }
+            let _ = s.write_all(response.as_bytes());
+        }
+    });
+    addr
+}
+
+#[test]
+fn check_format_json_is_what_json_prints() {
+    let allowed = fixed_server(
+        "HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: https://app.example.com\r\nVary: Origin\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    let blocked = fixed_server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    for (addr, want) in [(allowed, 0), (blocked, 1), ("127.0.0.1:1".to_owned(), 2)] {
+        let url = format!("http://{addr}/x");
+        let args = ["check", url.as_str(), "--origin", "https://app.example.com"];
+        let alias = run(&[&args[..], &["--json"]].concat());
+        let format = run(&[&args[..], &["--format", "json"]].concat());
+        assert_eq!(alias.0, want, "{alias:?}");
+        assert_eq!(format, alias);
+        let json: serde_json::Value = serde_json::from_str(&format.1).unwrap();
+        assert_eq!(json["allowed"], want == 0);
+        assert!(json["steps"].as_array().is_some_and(|s| !s.is_empty()));
+    }
+}
+
+/// Runs the binary with a stdout whose reader is gone before it writes: `sh` waits, so that
+/// the read end is closed first, then becomes `corsica`.
+#[cfg(unix)]
+fn run_with_closed_stdout(args: &[&str]) -> (i32, String) {
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("sleep 0.3; exec \"$0\" \"$@\"")
+        .arg(BIN)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[cfg(unix)]
+#[test]
+fn a_closed_stdout_ends_quietly_with_the_usual_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, FOUR_MISTAKES).unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, GOOD).unwrap();
+    let (bad, good) = (bad.to_str().unwrap(), good.to_str().unwrap());
+    for (args, want) in [
+        (&["serve", "--print-default-config"][..], 0),
+        (&["--help"][..], 0),
+        (&["lint", good][..], 0),
+        (&["lint", good, "--format", "json"][..], 0),
+        (&["lint", bad, "--format", "sarif"][..], 1),
+        (&["explain", "--har", "/nonexistent.har"][..], 2),
+    ] {
+        let (code, err) = run_with_closed_stdout(args);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_ne!(code, 101, "{args:?}: {err}");
+        assert_eq!(code, want, "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn serve_format_json_prints_where_it_listens() {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let banner: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let listen = banner["listen"].as_str().unwrap();
+    assert!(
+        listen.starts_with("http://127.0.0.1:") && !listen.ends_with(":0"),
+        "{line}"
+    );
+    assert_eq!(banner["routes"][0]["upstream"], "echo", "{line}");
 }

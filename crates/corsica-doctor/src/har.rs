@@ -19,7 +19,9 @@ use corsica::fetch::{
     Credentials, FetchRequest, HttpRequest, HttpResponse, NetworkError, Outcome, Server, Verdict,
     simulate,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
+
+use crate::output;
 
 /// Errors reading a HAR file (exit code 2).
 ///
@@ -277,7 +279,37 @@ impl Explanation {
         }))
     }
 
-    /// `{"page_origin": str | null, "requests": [{"url", "method", ...the check object...}]}`.
+    /// The JSON output (see [`output::Explain`]): `{"page_origin": str | null, "requests":
+    /// [{"url", "method", ...the check object...}]}`.
+    ///
+    /// ```
+    /// let har = r#"{"log": {"pages": [{"title": "https://app.example.com/"}], "entries": [
+    ///   {"request": {"method": "GET", "url": "https://api.example.com/x", "headers": []},
+    ///    "response": {"status": 200, "headers": []}, "_resourceType": "fetch"}]}}"#;
+    /// let out = corsica_doctor::har::explain(har)?.output();
+    /// assert_eq!(out.page_origin.as_deref(), Some("https://app.example.com"));
+    /// let r = &out.requests[0];
+    /// assert_eq!((r.method.as_deref(), r.url.as_deref()), (Some("GET"), Some("https://api.example.com/x")));
+    /// assert!(!r.allowed);
+    /// assert_eq!(r.error.as_ref().map(|e| e.kind), Some("MissingAllowOriginHeader"));
+    /// # Ok::<(), corsica_doctor::har::HarError>(())
+    /// ```
+    pub fn output(&self) -> output::Explain {
+        output::Explain {
+            page_origin: self.page_origin.clone(),
+            requests: self
+                .requests
+                .iter()
+                .map(|r| output::Check {
+                    method: Some(r.request.method.clone()),
+                    url: Some(r.request.url.clone()),
+                    ..output::Check::new(&r.request, &r.outcome)
+                })
+                .collect(),
+        }
+    }
+
+    /// [`Explanation::output`] as a JSON value.
     ///
     /// ```
     /// let har = r#"{"log": {"pages": [{"title": "https://app.example.com/"}], "entries": [
@@ -285,24 +317,11 @@ impl Explanation {
     ///    "response": {"status": 200, "headers": []}, "_resourceType": "fetch"}]}}"#;
     /// let v = corsica_doctor::har::explain(har)?.to_json();
     /// assert_eq!(v["page_origin"], "https://app.example.com");
-    /// let r = &v["requests"][0];
-    /// assert_eq!((r["method"].as_str(), r["url"].as_str()), (Some("GET"), Some("https://api.example.com/x")));
-    /// assert_eq!(r["allowed"], false);
-    /// assert_eq!(r["error"]["kind"], "MissingAllowOriginHeader");
+    /// assert_eq!(v["requests"][0]["error"]["kind"], "MissingAllowOriginHeader");
     /// # Ok::<(), corsica_doctor::har::HarError>(())
     /// ```
     pub fn to_json(&self) -> Value {
-        let requests: Vec<Value> = self
-            .requests
-            .iter()
-            .map(|r| {
-                let mut v = crate::report::to_json(&r.request, &r.outcome);
-                v["url"] = json!(r.request.url);
-                v["method"] = json!(r.request.method);
-                v
-            })
-            .collect();
-        json!({"page_origin": self.page_origin, "requests": requests})
+        output::to_value(&self.output())
     }
 
     /// The human report: each request's trace and verdict.

@@ -6,14 +6,18 @@
 //!   message and a fix.
 //! - [`har`]: the same explanations, offline, for every cross-origin request of a HAR file
 //!   exported from DevTools.
+//! - [`scan`]: probes URLs for CORS misconfigurations (reflected origin, `null`, bypasses).
+//! - [`output`]: the JSON and SARIF outputs of every `corsica` command, as `serde` structs.
 //!
-//! Both run the [`corsica::fetch`] browser model, which the conformance suite proves
-//! against real Chromium.
+//! All three run the [`corsica::fetch`] browser model, which the conformance suite proves
+//! against real Chromium. Their errors are typed ([`DoctorError`], [`har::HarError`],
+//! [`live::ResolveError`], [`scan::ScanError`]).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod har;
 pub mod live;
+pub mod output;
 pub mod report;
 pub mod scan;
 

@@ -22,7 +22,7 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 ///     timeout: Duration::from_secs(2),
 /// };
 /// assert!(LiveServer::new(&options).is_ok());
-/// # Ok::<(), String>(())
+/// # Ok::<(), corsica_doctor::live::ResolveError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct LiveOptions {
@@ -45,29 +45,49 @@ impl Default for LiveOptions {
     }
 }
 
+/// A `--resolve` argument that is not `HOST:PORT:ADDR`.
+///
+/// ```
+/// use corsica_doctor::live::{ResolveError, parse_resolve};
+/// assert!(matches!(parse_resolve("api.example.com"), Err(ResolveError::Shape(_))));
+/// let err = parse_resolve("api.example.com:443:localhost").unwrap_err();
+/// assert_eq!(err.to_string(), "--resolve `api.example.com:443:localhost`: `localhost` is not an IP address");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    /// Not three `:`-separated parts with a port in the middle.
+    #[error("--resolve `{0}`: write HOST:PORT:ADDR, e.g. api.example.com:443:127.0.0.1")]
+    Shape(String),
+    /// The address is not an IP address.
+    #[error("--resolve `{arg}`: `{addr}` is not an IP address")]
+    Addr {
+        /// The whole argument.
+        arg: String,
+        /// Its address part.
+        addr: String,
+    },
+}
+
 /// Parses curl's `HOST:PORT:ADDR` (the port is accepted and ignored: the URL's port is used).
 ///
 /// ```
 /// let (host, ip) = corsica_doctor::live::parse_resolve("api.example.com:443:127.0.0.1")?;
 /// assert_eq!((host.as_str(), ip.to_string().as_str()), ("api.example.com", "127.0.0.1"));
-/// # Ok::<(), String>(())
+/// # Ok::<(), corsica_doctor::live::ResolveError>(())
 /// ```
-pub fn parse_resolve(s: &str) -> Result<(String, IpAddr), String> {
+pub fn parse_resolve(s: &str) -> Result<(String, IpAddr), ResolveError> {
     let mut parts = s.splitn(3, ':');
     let (Some(host), Some(port), Some(addr)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(format!(
-            "--resolve `{s}`: write HOST:PORT:ADDR, e.g. api.example.com:443:127.0.0.1"
-        ));
+        return Err(ResolveError::Shape(s.to_owned()));
     };
     if host.is_empty() || port.parse::<u16>().is_err() {
-        return Err(format!(
-            "--resolve `{s}`: write HOST:PORT:ADDR, e.g. api.example.com:443:127.0.0.1"
-        ));
+        return Err(ResolveError::Shape(s.to_owned()));
     }
     let addr = addr.trim_start_matches('[').trim_end_matches(']');
-    let ip: IpAddr = addr
-        .parse()
-        .map_err(|_| format!("--resolve `{s}`: `{addr}` is not an IP address"))?;
+    let ip: IpAddr = addr.parse().map_err(|_| ResolveError::Addr {
+        arg: s.to_owned(),
+        addr: addr.to_owned(),
+    })?;
     Ok((host.to_ascii_lowercase(), ip))
 }
 
@@ -115,7 +135,7 @@ impl Resolve for Resolver {
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[error("cannot set up the HTTP client: {0}")]
-pub struct ClientError(String);
+pub struct ClientError(#[source] reqwest::Error);
 
 /// The live server: a blocking HTTP client (rustls, system roots).
 ///
@@ -161,7 +181,7 @@ impl LiveServer {
                 overrides: options.resolve.clone(),
             }))
             .build()
-            .map_err(|e| ClientError(e.to_string()))?;
+            .map_err(ClientError)?;
         Ok(LiveServer {
             client,
             timeout: options.timeout,

@@ -2,7 +2,9 @@
 //! human step-by-step trace, and server-specific fix snippets.
 
 use corsica::fetch::{Blocked, Credentials, FetchRequest, Outcome, Step, Verdict};
-use serde_json::{Value, json};
+use serde_json::Value;
+
+use crate::output::{self, Fixes};
 
 /// The exit code of a verdict: 0 allowed, 1 blocked by CORS, 2 network or usage error.
 ///
@@ -19,25 +21,77 @@ pub fn exit_code(outcome: &Outcome) -> u8 {
     }
 }
 
-fn headers_json(headers: &[(String, String)]) -> Value {
-    Value::Array(headers.iter().map(|(n, v)| json!([n, v])).collect())
+fn step(s: &Step) -> output::Step {
+    output::Step {
+        error: s.error.map(|e| e.as_str()),
+        kind: if s.request.preflight {
+            "preflight"
+        } else {
+            "request"
+        },
+        method: s.request.method.clone(),
+        redirected: s.redirected,
+        request_headers: s.request.headers.clone(),
+        response_headers: s.response.as_ref().map(|r| r.headers.clone()),
+        status: s.response.as_ref().map(|r| r.status),
+        url: s.request.url.clone(),
+    }
 }
 
-fn step_json(s: &Step) -> Value {
-    json!({
-        "kind": if s.request.preflight { "preflight" } else { "request" },
-        "method": s.request.method,
-        "url": s.request.url,
-        "request_headers": headers_json(&s.request.headers),
-        "status": s.response.as_ref().map(|r| r.status),
-        "response_headers": s.response.as_ref().map(|r| headers_json(&r.headers)),
-        "redirected": s.redirected,
-        "error": s.error.map(|e| e.as_str()),
-    })
+impl output::Check {
+    /// The JSON output of a simulated `fetch()` (see [`output::Check`]).
+    pub fn new(request: &FetchRequest, outcome: &Outcome) -> output::Check {
+        let mut check = output::Check {
+            allowed: false,
+            error: None,
+            fixes: None,
+            hint: String::new(),
+            message: String::new(),
+            method: None,
+            preflight: outcome.preflight,
+            readable_headers: None,
+            status: None,
+            steps: outcome.steps.iter().map(step).collect(),
+            url: None,
+            verdict: "",
+        };
+        match &outcome.verdict {
+            Verdict::Allowed {
+                status,
+                response_type,
+                readable_headers,
+                ..
+            } => {
+                check.allowed = true;
+                check.verdict = "allowed";
+                check.message =
+                    format!("fetch() resolves with status {status} ({response_type:?})");
+                check.status = Some(*status);
+                check.readable_headers = Some(readable_headers.clone());
+            }
+            Verdict::Blocked(b) => {
+                check.verdict = "blocked";
+                check.error = Some(output::CheckError {
+                    candidates: b.candidates.clone(),
+                    kind: b.error.as_str(),
+                    parameter: b.parameter.clone(),
+                });
+                check.message = b.message.clone();
+                check.hint = b.hint.clone();
+                check.fixes = Some(fixes(request, b));
+            }
+            Verdict::Failed { reason } => {
+                check.verdict = "failed";
+                check.message = format!("fetch() rejects without a CORS error: {reason}");
+                check.hint = "This is not a CORS problem: check that the URL is reachable (DNS, port, TLS certificate, timeout).".into();
+            }
+        }
+        check
+    }
 }
 
-/// The `--json` object: `{"allowed", "preflight", "error", "message", "hint", "steps"}`
-/// (the public contract of `corsica check`), plus `verdict`, `status`,
+/// [`output::Check`] as a JSON value: `{"allowed", "preflight", "error", "message", "hint",
+/// "steps"}` (the public contract of `corsica check`), plus `verdict`, `status`,
 /// `readable_headers` and `fixes`.
 ///
 /// ```
@@ -56,44 +110,7 @@ fn step_json(s: &Step) -> Value {
 /// # Ok::<(), corsica::OriginError>(())
 /// ```
 pub fn to_json(request: &FetchRequest, outcome: &Outcome) -> Value {
-    let steps: Vec<Value> = outcome.steps.iter().map(step_json).collect();
-    match &outcome.verdict {
-        Verdict::Allowed {
-            status,
-            response_type,
-            readable_headers,
-            ..
-        } => json!({
-            "allowed": true,
-            "verdict": "allowed",
-            "preflight": outcome.preflight,
-            "error": null,
-            "message": format!("fetch() resolves with status {status} ({response_type:?})"),
-            "hint": "",
-            "status": status,
-            "readable_headers": readable_headers,
-            "steps": steps,
-        }),
-        Verdict::Blocked(b) => json!({
-            "allowed": false,
-            "verdict": "blocked",
-            "preflight": outcome.preflight,
-            "error": {"kind": b.error.as_str(), "parameter": b.parameter, "candidates": b.candidates},
-            "message": b.message,
-            "hint": b.hint,
-            "fixes": fixes(request, b),
-            "steps": steps,
-        }),
-        Verdict::Failed { reason } => json!({
-            "allowed": false,
-            "verdict": "failed",
-            "preflight": outcome.preflight,
-            "error": null,
-            "message": format!("fetch() rejects without a CORS error: {reason}"),
-            "hint": "This is not a CORS problem: check that the URL is reachable (DNS, port, TLS certificate, timeout).",
-            "steps": steps,
-        }),
-    }
+    output::to_value(&output::Check::new(request, outcome))
 }
 
 /// What the server must allow for this request.
@@ -139,27 +156,27 @@ fn needs(request: &FetchRequest, blocked: &Blocked, outcome_origin: &str) -> Nee
 /// let mut server = |_: &HttpRequest| -> Result<HttpResponse, NetworkError> { Ok(HttpResponse::new(404)) };
 /// let outcome = simulate(&request, &mut server, None);
 /// let fixes = corsica_doctor::report::fixes(&request, outcome.blocked().unwrap());
-/// let nginx = fixes["nginx"].as_str().unwrap();
+/// let nginx = fixes.get("nginx").unwrap();
 /// assert!(nginx.contains(r#"add_header Access-Control-Allow-Origin "https://app.example.com" always;"#));
 /// assert!(nginx.contains(r#"add_header Access-Control-Allow-Methods "PUT" always;"#));
 /// assert!(nginx.contains(r#"add_header Access-Control-Allow-Headers "x-api-key" always;"#));
-/// assert!(fixes["corsica"].as_str().unwrap().contains(".allow_credentials(true)"));
-/// assert!(fixes["express"].as_str().unwrap().starts_with("app.use(cors({ origin: 'https://app.example.com', credentials: true"));
+/// assert!(fixes.get("corsica").unwrap().contains(".allow_credentials(true)"));
+/// assert!(fixes.get("express").unwrap().starts_with("app.use(cors({ origin: 'https://app.example.com', credentials: true"));
 /// # Ok::<(), corsica::OriginError>(())
 /// ```
-pub fn fixes(request: &FetchRequest, blocked: &Blocked) -> Value {
+pub fn fixes(request: &FetchRequest, blocked: &Blocked) -> Fixes {
     if blocked.tainted_origin {
         // Allowing `null` would trust every site (any page can send it from a sandboxed
         // iframe): the fix is on the redirect, not on the server's origin list.
-        return json!({
-            "note": "The request arrived with `Origin: null` because it was redirected through another origin. Do not allow `null` (any site can send it): call the final URL directly, or keep the redirect on the same origin.",
-        });
+        return Fixes::Note {
+            note: "The request arrived with `Origin: null` because it was redirected through another origin. Do not allow `null` (any site can send it): call the final URL directly, or keep the redirect on the same origin.".into(),
+        };
     }
     if blocked.origin == "null" {
         // The page itself has an opaque origin (sandboxed iframe, `file:`, `data:`).
-        return json!({
-            "note": "The page's origin is opaque (`Origin: null`: a sandboxed iframe, a `file:` or `data:` page). Do not allow `null` (any site can send it): serve the page from a real origin, or make the API public (`*`, without credentials).",
-        });
+        return Fixes::Note {
+            note: "The page's origin is opaque (`Origin: null`: a sandboxed iframe, a `file:` or `data:` page). Do not allow `null` (any site can send it): serve the page from a real origin, or make the API public (`*`, without credentials).".into(),
+        };
     }
     let n = needs(request, blocked, &blocked.origin);
     let mut nginx = vec![
@@ -250,12 +267,12 @@ pub fn fixes(request: &FetchRequest, blocked: &Blocked) -> Value {
                 .join(", ")
         ));
     }
-    json!({
-        "nginx": nginx.join("\n"),
-        "express": format!("app.use(cors({{ {} }}))", express.join(", ")),
-        "tower-http": tower,
-        "corsica": corsica,
-    })
+    Fixes::Snippets {
+        corsica,
+        express: format!("app.use(cors({{ {} }}))", express.join(", ")),
+        nginx: nginx.join("\n"),
+        tower_http: tower,
+    }
 }
 
 /// Escapes control characters (a HAR or a server can carry terminal escape sequences).
@@ -472,7 +489,7 @@ pub fn to_text(request: &FetchRequest, outcome: &Outcome, color: bool) -> String
             push(&mut out, format!("{} {}", st.bold("Chromium:"), b.message));
             push(&mut out, format!("{} {}", st.bold("Fix:"), b.hint));
             let f = fixes(request, b);
-            if let Some(note) = f["note"].as_str() {
+            if let Some(note) = f.get("note") {
                 push(&mut out, format!("{} {note}", st.bold("Note:")));
             } else {
                 push(
@@ -481,7 +498,7 @@ pub fn to_text(request: &FetchRequest, outcome: &Outcome, color: bool) -> String
                 );
             }
             for key in ["nginx", "express", "tower-http", "corsica"] {
-                if let Some(v) = f[key].as_str() {
+                if let Some(v) = f.get(key) {
                     let indented = v.replace('\n', "\n             ");
                     push(&mut out, format!("  {key:<10} {indented}"));
                 }

@@ -12,10 +12,13 @@
 use std::time::Duration;
 
 use corsica::Origin;
-use corsica::fetch::{Credentials, FetchRequest, HttpRequest, Server, Verdict, simulate};
-use serde_json::{Value, json};
+use corsica::fetch::{
+    Credentials, FetchRequest, HttpRequest, NetworkError, Server, Verdict, simulate,
+};
+use serde_json::Value;
 
 use crate::live::{LiveOptions, LiveServer};
+use crate::output;
 
 /// Severity of a finding.
 ///
@@ -54,16 +57,55 @@ impl Severity {
     }
 }
 
+/// A string that is not a [`Severity`].
+///
+/// ```
+/// let err = "critical".parse::<corsica_doctor::scan::Severity>().unwrap_err();
+/// assert_eq!(err.to_string(), "`critical` is not a severity: use low, medium or high");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a severity: use low, medium or high")]
+pub struct ParseSeverityError(String);
+
 impl std::str::FromStr for Severity {
-    type Err = String;
+    type Err = ParseSeverityError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "low" => Ok(Severity::Low),
             "medium" => Ok(Severity::Medium),
             "high" => Ok(Severity::High),
-            o => Err(format!("`{o}` is not a severity: use low, medium or high")),
+            o => Err(ParseSeverityError(o.to_owned())),
         }
     }
+}
+
+/// Why the scan of a URL could not run (exit code 2).
+///
+/// ```
+/// use corsica::fetch::{HttpRequest, HttpResponse, NetworkError};
+/// use corsica_doctor::scan::{ScanError, scan_with};
+/// let mut server = |_: &HttpRequest| -> Result<HttpResponse, NetworkError> { Ok(HttpResponse::new(200)) };
+/// let result = scan_with(&mut server, "ftp://files.example.com/", &[]);
+/// assert_eq!(result.error, Some(ScanError::Url("ftp://files.example.com/".into())));
+/// assert_eq!(result.error.unwrap().to_string(), "`ftp://files.example.com/` is not an absolute http(s) URL");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScanError {
+    /// The URL is not an absolute `http(s)` URL.
+    #[error("`{0}` is not an absolute http(s) URL")]
+    Url(String),
+    /// A probe origin is not an origin.
+    #[error("probe origin: {0}")]
+    Origin(#[from] corsica::OriginError),
+    /// The server could not be reached.
+    #[error(transparent)]
+    Network(#[from] NetworkError),
+    /// `fetch()` rejects without a CORS error (the browser model's reason).
+    #[error("{0}")]
+    Fetch(String),
+    /// The HTTP client could not be set up.
+    #[error("the HTTP client could not be set up")]
+    Client,
 }
 
 /// The finding classes, with stable ids (a public contract).
@@ -201,13 +243,45 @@ pub struct ScanResult {
     pub url: String,
     /// Findings, most severe first.
     pub findings: Vec<Finding>,
-    /// A network error that stopped the scan, if any.
-    pub error: Option<String>,
+    /// The error that stopped the scan, if any.
+    pub error: Option<ScanError>,
 }
 
 impl ScanResult {
-    /// `{"url": str, "findings": [{"id", "severity", "origin", "evidence", "fix"}]}`
-    /// (plus `"error"` when the scan could not run).
+    /// The JSON output (see [`output::Scan`]): `{"url": str, "findings": [{"id",
+    /// "severity", "origin", "evidence", "fix"}]}` (plus `"error"` when the scan could not
+    /// run).
+    ///
+    /// ```
+    /// use corsica::fetch::{HttpRequest, HttpResponse, NetworkError};
+    /// use corsica_doctor::scan::scan_with;
+    /// let mut down = |_: &HttpRequest| -> Result<HttpResponse, NetworkError> {
+    ///     Err(NetworkError("connection refused".into()))
+    /// };
+    /// let out = scan_with(&mut down, "https://api.example.com/", &[]).output();
+    /// assert_eq!(out.url, "https://api.example.com/");
+    /// assert!(out.findings.is_empty());
+    /// assert_eq!(out.error.as_deref(), Some("network error: connection refused"));
+    /// ```
+    pub fn output(&self) -> output::Scan {
+        output::Scan {
+            error: self.error.as_ref().map(ToString::to_string),
+            findings: self
+                .findings
+                .iter()
+                .map(|f| output::ScanFinding {
+                    evidence: f.evidence.clone(),
+                    fix: f.fix.clone(),
+                    id: f.id,
+                    origin: f.origin.clone(),
+                    severity: f.severity.as_str(),
+                })
+                .collect(),
+            url: self.url.clone(),
+        }
+    }
+
+    /// [`ScanResult::output`] as a JSON value.
     ///
     /// ```
     /// use corsica::fetch::{HttpRequest, HttpResponse, NetworkError};
@@ -216,21 +290,11 @@ impl ScanResult {
     ///     Err(NetworkError("connection refused".into()))
     /// };
     /// let v = scan_with(&mut down, "https://api.example.com/", &[]).to_json();
-    /// assert_eq!(v["url"], "https://api.example.com/");
     /// assert_eq!(v["findings"], serde_json::json!([]));
     /// assert_eq!(v["error"], "network error: connection refused");
     /// ```
     pub fn to_json(&self) -> Value {
-        let mut v = json!({
-            "url": self.url,
-            "findings": self.findings.iter().map(|f| json!({
-                "id": f.id, "severity": f.severity.as_str(), "origin": f.origin, "evidence": f.evidence, "fix": f.fix,
-            })).collect::<Vec<_>>(),
-        });
-        if let Some(e) = &self.error {
-            v["error"] = json!(e);
-        }
-        v
+        output::to_value(&self.output())
     }
 }
 
@@ -309,11 +373,11 @@ pub fn probes(target: &url::Url, trusted: &[Origin]) -> Vec<(&'static str, Strin
 
 /// Whether a browser at `origin` can read the response to a GET of `url`
 /// (`Some(true)` with credentials, `Some(false)` only without, `None` not at all).
-fn readable(server: &mut dyn Server, url: &str, origin: &str) -> Result<Option<bool>, String> {
+fn readable(server: &mut dyn Server, url: &str, origin: &str) -> Result<Option<bool>, ScanError> {
     let origin = if origin == "null" {
         Origin::null()
     } else {
-        Origin::parse(origin).map_err(|e| e.to_string())?
+        Origin::parse(origin)?
     };
     let mut verdict = |credentials| {
         let r = FetchRequest::new(origin.clone(), url).credentials(credentials);
@@ -321,7 +385,7 @@ fn readable(server: &mut dyn Server, url: &str, origin: &str) -> Result<Option<b
     };
     match verdict(Credentials::Include) {
         Verdict::Allowed { .. } => return Ok(Some(true)),
-        Verdict::Failed { reason } => return Err(reason),
+        Verdict::Failed { reason } => return Err(ScanError::Fetch(reason)),
         Verdict::Blocked(_) => {}
     }
     Ok(match verdict(Credentials::Omit) {
@@ -336,19 +400,17 @@ fn raw(
     method: &str,
     url: &str,
     headers: &[(&str, &str)],
-) -> Result<corsica::fetch::HttpResponse, String> {
-    server
-        .send(&HttpRequest {
-            method: method.into(),
-            url: url.into(),
-            headers: headers
-                .iter()
-                .map(|(n, v)| ((*n).into(), (*v).into()))
-                .collect(),
-            preflight: method == "OPTIONS",
-            credentials: false,
-        })
-        .map_err(|e| e.to_string())
+) -> Result<corsica::fetch::HttpResponse, NetworkError> {
+    server.send(&HttpRequest {
+        method: method.into(),
+        url: url.into(),
+        headers: headers
+            .iter()
+            .map(|(n, v)| ((*n).into(), (*v).into()))
+            .collect(),
+        preflight: method == "OPTIONS",
+        credentials: false,
+    })
 }
 
 fn evidence(origin: &str, r: &corsica::fetch::HttpResponse, reads: Option<bool>) -> String {
@@ -403,7 +465,7 @@ pub fn scan_with(server: &mut dyn Server, url: &str, trusted: &[Origin]) -> Scan
     let target = match url::Url::parse(url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => u,
         _ => {
-            result.error = Some(format!("`{url}` is not an absolute http(s) URL"));
+            result.error = Some(ScanError::Url(url.to_owned()));
             return result;
         }
     };
@@ -438,7 +500,7 @@ pub fn scan_with(server: &mut dyn Server, url: &str, trusted: &[Origin]) -> Scan
         ) {
             Ok(r) => r,
             Err(e) => {
-                result.error = Some(e);
+                result.error = Some(e.into());
                 return result;
             }
         };
@@ -635,7 +697,7 @@ pub fn scan(
             r.unwrap_or_else(|| ScanResult {
                 url: u.clone(),
                 findings: Vec::new(),
-                error: Some("the HTTP client could not be set up".into()),
+                error: Some(ScanError::Client),
             })
         })
         .collect()
@@ -655,7 +717,7 @@ pub fn scan(
 /// let mut results = vec![ScanResult { url: "https://api.example.com/".into(), findings: vec![finding], error: None }];
 /// assert_eq!(exit_code(&results, Severity::Medium), 0);
 /// assert_eq!(exit_code(&results, Severity::Low), 1);
-/// results[0].error = Some("network error: timed out".into());
+/// results[0].error = Some(corsica_doctor::scan::ScanError::Client);
 /// assert_eq!(exit_code(&results, Severity::Low), 2);
 /// ```
 pub fn exit_code(results: &[ScanResult], fail_on: Severity) -> u8 {
@@ -744,42 +806,47 @@ pub fn to_text(results: &[ScanResult]) -> String {
 /// );
 /// ```
 pub fn to_sarif(results: &[ScanResult]) -> Value {
-    let rules: Vec<Value> = RULES
-        .iter()
-        .map(|(id, text, fix)| {
-            json!({
-                "id": id,
-                "name": id,
-                "shortDescription": {"text": text},
-                "help": {"text": fix},
-            })
-        })
-        .collect();
+    output::to_value(&sarif(results))
+}
+
+/// The SARIF 2.1.0 log of a scan (see [`to_sarif`]): one result per finding, at the URL.
+///
+/// ```
+/// use corsica::fetch::{HttpRequest, HttpResponse, NetworkError};
+/// use corsica_doctor::scan::{sarif, scan_with};
+/// let mut server = |_: &HttpRequest| -> Result<HttpResponse, NetworkError> {
+///     Ok(HttpResponse::new(200).header("Access-Control-Allow-Origin", "*"))
+/// };
+/// let log = sarif(&[scan_with(&mut server, "https://api.example.com/public", &[])]);
+/// assert_eq!(log.runs[0].results[0].properties["severity"], "low");
+/// ```
+pub fn sarif(results: &[ScanResult]) -> output::Sarif {
     let level = |s: Severity| match s {
         Severity::High => "error",
         Severity::Medium => "warning",
         Severity::Low => "note",
     };
-    let findings: Vec<Value> = results
+    let findings = results
         .iter()
         .flat_map(|r| {
-            r.findings.iter().map(move |f| {
-                json!({
-                    "ruleId": f.id,
-                    "level": level(f.severity),
-                    "message": {"text": format!("{} ({}). Evidence: {} Fix: {}", f.id, f.severity.as_str(), f.evidence, f.fix)},
-                    "locations": [{"physicalLocation": {"artifactLocation": {"uri": r.url}}}],
-                    "properties": {"severity": f.severity.as_str(), "origin": f.origin},
-                })
+            r.findings.iter().map(move |f| output::SarifResult {
+                level: level(f.severity),
+                locations: vec![output::SarifLocation::at(&r.url, None)],
+                message: output::SarifText::new(&format!(
+                    "{} ({}). Evidence: {} Fix: {}",
+                    f.id,
+                    f.severity.as_str(),
+                    f.evidence,
+                    f.fix
+                )),
+                properties: [
+                    ("origin", f.origin.clone()),
+                    ("severity", f.severity.as_str().to_owned()),
+                ]
+                .into(),
+                rule_id: f.id,
             })
         })
         .collect();
-    json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "corsica", "version": env!("CARGO_PKG_VERSION"), "rules": rules}},
-            "results": findings,
-        }]
-    })
+    output::Sarif::new(&RULES, findings)
 }
