@@ -16,8 +16,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use corsica::Policy;
 use corsica::tower::CorsLayer;
+use corsica_testkit::raw;
 use http_body_util::BodyExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
 
 fn policy() -> Policy {
@@ -348,15 +348,6 @@ async fn denials_are_traced_with_their_reason() {
     );
 }
 
-/// Sends one raw HTTP/1.1 request and returns the response head, lower-cased.
-async fn raw(addr: std::net::SocketAddr, req: &str) -> String {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await.unwrap();
-    String::from_utf8_lossy(&buf).to_ascii_lowercase()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policy_swaps_under_load_over_real_sockets() {
     let (router, layer) = app(Arc::new(AtomicUsize::new(0)));
@@ -370,7 +361,7 @@ async fn policy_swaps_under_load_over_real_sockets() {
              access-control-request-method: PUT\r\nconnection: close\r\n\r\n"
         )
     };
-    let head = raw(addr, &preflight("https://app.example.com")).await;
+    let head = raw::text(addr, &preflight("https://app.example.com")).await;
     assert!(head.starts_with("http/1.1 204"), "{head}");
     assert!(
         head.contains("access-control-allow-origin: https://app.example.com\r\n"),
@@ -405,7 +396,7 @@ async fn policy_swaps_under_load_over_real_sockets() {
         tasks.push(tokio::spawn(async move {
             let mut ok = 0;
             for _ in 0..75 {
-                let head = raw(addr, &req).await;
+                let head = raw::text(addr, &req).await;
                 assert!(head.starts_with("http/1.1 204"), "{head}");
                 assert!(head.contains("access-control-allow-origin: https://app.example.com\r\n"));
                 ok += 1;
@@ -429,13 +420,9 @@ async fn policy_swaps_under_load_over_real_sockets() {
             .build()
             .unwrap(),
     );
-    let head = raw(addr, &preflight("https://app.example.com")).await;
+    let head = raw::text(addr, &preflight("https://app.example.com")).await;
     assert!(head.starts_with("http/1.1 403"), "{head}");
-    let head = raw(
-        addr,
-        "GET /items HTTP/1.1\r\nhost: a\r\norigin: https://new.example.com\r\nconnection: close\r\n\r\n",
-    )
-    .await;
+    let head = raw::text(addr, &raw::get("/items", "https://new.example.com")).await;
     assert!(
         head.contains("access-control-allow-origin: https://new.example.com\r\n"),
         "{head}"
