@@ -36,6 +36,27 @@ fn allow(origin: &str, credentials: bool, vary: bool) -> Vec<(&'static str, Stri
     h
 }
 
+/// Allows (with [`allow`]) the origins `pred` accepts; nothing for the others.
+fn allow_if(
+    credentials: bool,
+    vary: bool,
+    pred: impl Fn(&str) -> bool + Send + Sync + 'static,
+) -> Handler {
+    Arc::new(move |s: &Seen| {
+        if pred(s.origin()) {
+            allow(s.origin(), credentials, vary)
+        } else {
+            vec![]
+        }
+    })
+}
+
+/// Scans `path` on `server`, trusting [`TRUSTED`].
+fn scan_server(live: &mut LiveServer, server: &TestServer, path: &str) -> scan::ScanResult {
+    let url = format!("{}{path}", server.base());
+    scan::scan_with(live, &url, &[Origin::parse(TRUSTED).unwrap()])
+}
+
 /// A regex-like matcher where `.` matches any character, as in an unescaped regex.
 fn unescaped_regex_match(pattern: &str, s: &str) -> bool {
     pattern.len() == s.len()
@@ -49,13 +70,7 @@ fn zoo() -> Vec<(&'static str, Handler, &'static [&'static str])> {
     vec![
         (
             "reflects any origin, with credentials (`res.set('ACAO', req.headers.origin)`)",
-            Arc::new(|s: &Seen| {
-                if s.origin().is_empty() {
-                    vec![]
-                } else {
-                    allow(s.origin(), true, true)
-                }
-            }),
+            allow_if(true, true, |o| !o.is_empty()),
             &[
                 "origin-reflected",
                 "null-origin-allowed",
@@ -65,13 +80,7 @@ fn zoo() -> Vec<(&'static str, Handler, &'static [&'static str])> {
         ),
         (
             "unanchored regex `/example\\.com/` with credentials",
-            Arc::new(|s: &Seen| {
-                if s.origin().contains("example.com") {
-                    allow(s.origin(), true, true)
-                } else {
-                    vec![]
-                }
-            }),
+            allow_if(true, true, |o| o.contains("example.com")),
             &[
                 "suffix-match-bypass",
                 "prefix-match-bypass",
@@ -80,67 +89,35 @@ fn zoo() -> Vec<(&'static str, Handler, &'static [&'static str])> {
         ),
         (
             "`origin.endsWith('example.com')` with credentials",
-            Arc::new(|s: &Seen| {
-                if s.origin().ends_with("example.com") {
-                    allow(s.origin(), true, true)
-                } else {
-                    vec![]
-                }
-            }),
+            allow_if(true, true, |o| o.ends_with("example.com")),
             &["suffix-match-bypass"],
         ),
         (
             "`origin.startsWith('https://app.example.com')` with credentials",
-            Arc::new(|s: &Seen| {
-                if s.origin().starts_with(TRUSTED) {
-                    allow(s.origin(), true, true)
-                } else {
-                    vec![]
-                }
-            }),
+            allow_if(true, true, |o| o.starts_with(TRUSTED)),
             &["prefix-match-bypass", "special-char-bypass"],
         ),
         (
             "regex `^https://app.example.com$` with unescaped dots",
-            Arc::new(|s: &Seen| {
-                if unescaped_regex_match(TRUSTED, s.origin()) {
-                    allow(s.origin(), true, true)
-                } else {
-                    vec![]
-                }
-            }),
+            allow_if(true, true, |o| unescaped_regex_match(TRUSTED, o)),
             &["unescaped-dot-bypass"],
         ),
         (
             "`null` allowed for sandboxed iframes, with credentials",
-            Arc::new(|s: &Seen| {
-                if s.origin() == "null" || s.origin() == TRUSTED {
-                    allow(s.origin(), true, true)
-                } else {
-                    vec![]
-                }
-            }),
+            allow_if(true, true, |o| o == "null" || o == TRUSTED),
             &["null-origin-allowed"],
         ),
         (
             "http:// and https:// both trusted, with credentials",
-            Arc::new(|s: &Seen| {
-                if s.origin() == TRUSTED || s.origin() == "http://app.example.com" {
-                    allow(s.origin(), true, true)
-                } else {
-                    vec![]
-                }
+            allow_if(true, true, |o| {
+                o == TRUSTED || o == "http://app.example.com"
             }),
             &["insecure-origin-trusted"],
         ),
         (
             "every subdomain (`endsWith('.example.com')`), with credentials",
-            Arc::new(|s: &Seen| {
-                if s.origin().starts_with("https://") && s.origin().ends_with(".example.com") {
-                    allow(s.origin(), true, true)
-                } else {
-                    vec![]
-                }
+            allow_if(true, true, |o| {
+                o.starts_with("https://") && o.ends_with(".example.com")
             }),
             &["any-subdomain-trusted"],
         ),
@@ -156,13 +133,7 @@ fn zoo() -> Vec<(&'static str, Handler, &'static [&'static str])> {
         ),
         (
             "exact allow-list echoed without `Vary: Origin`",
-            Arc::new(|s: &Seen| {
-                if s.origin() == TRUSTED {
-                    allow(s.origin(), true, false)
-                } else {
-                    vec![]
-                }
-            }),
+            allow_if(true, false, |o| o == TRUSTED),
             &["missing-vary-origin"],
         ),
         (
@@ -249,16 +220,11 @@ fn static_name(n: &str) -> &'static str {
 
 #[test]
 fn each_misconfiguration_is_found_and_judged_by_the_browser_model() {
-    let trusted = [Origin::parse(TRUSTED).unwrap()];
     let mut live = LiveServer::new(&LiveOptions::default()).unwrap();
     let mut covered = BTreeSet::new();
     for (name, handler, expected) in zoo() {
         let server = start(handler);
-        let result = scan::scan_with(
-            &mut live,
-            &format!("http://127.0.0.1:{}/api/me", server.addr().port()),
-            &trusted,
-        );
+        let result = scan_server(&mut live, &server, "/api/me");
         assert!(result.error.is_none(), "{name}: {:?}", result.error);
         let ids: BTreeSet<&str> = result.findings.iter().map(|f| f.id).collect();
         for id in expected {
@@ -295,15 +261,10 @@ fn each_misconfiguration_is_found_and_judged_by_the_browser_model() {
 
 #[test]
 fn correct_configurations_produce_no_finding() {
-    let trusted = [Origin::parse(TRUSTED).unwrap()];
     let mut live = LiveServer::new(&LiveOptions::default()).unwrap();
     for (name, handler) in good_servers() {
         let server = start(handler);
-        let result = scan::scan_with(
-            &mut live,
-            &format!("http://127.0.0.1:{}/api/me", server.addr().port()),
-            &trusted,
-        );
+        let result = scan_server(&mut live, &server, "/api/me");
         assert!(result.error.is_none(), "{name}: {:?}", result.error);
         assert!(
             result.findings.is_empty(),
@@ -316,19 +277,9 @@ fn correct_configurations_produce_no_finding() {
 
 #[test]
 fn without_credentials_severity_drops() {
-    let server = start(Arc::new(|s: &Seen| {
-        if s.origin().is_empty() {
-            vec![]
-        } else {
-            allow(s.origin(), false, true)
-        }
-    }));
+    let server = start(allow_if(false, true, |o| !o.is_empty()));
     let mut live = LiveServer::new(&LiveOptions::default()).unwrap();
-    let r = scan::scan_with(
-        &mut live,
-        &format!("http://127.0.0.1:{}/", server.addr().port()),
-        &[Origin::parse(TRUSTED).unwrap()],
-    );
+    let r = scan_server(&mut live, &server, "/");
     let f = r
         .findings
         .iter()
@@ -390,19 +341,9 @@ fn sarif_schema() -> serde_json::Value {
 
 #[test]
 fn sarif_output_is_valid_sarif_2_1_0() {
-    let server = start(Arc::new(|s: &Seen| {
-        if s.origin().is_empty() {
-            vec![]
-        } else {
-            allow(s.origin(), true, false)
-        }
-    }));
+    let server = start(allow_if(true, false, |o| !o.is_empty()));
     let mut live = LiveServer::new(&LiveOptions::default()).unwrap();
-    let r = scan::scan_with(
-        &mut live,
-        &format!("http://127.0.0.1:{}/", server.addr().port()),
-        &[Origin::parse(TRUSTED).unwrap()],
-    );
+    let r = scan_server(&mut live, &server, "/");
     assert!(!r.findings.is_empty());
     let sarif = scan::to_sarif(std::slice::from_ref(&r));
     let mut schema = sarif_schema();
