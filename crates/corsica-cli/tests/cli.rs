@@ -28,25 +28,30 @@ fn version_and_help() {
     assert!(out.contains("serve") && out.contains("lint"), "{out}");
 }
 
+/// Writes `text` to the file `name` of `dir`; its path.
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 #[test]
 fn lint_exit_codes() {
     let dir = tempfile::tempdir().unwrap();
-    let good = dir.path().join("good.toml");
-    std::fs::write(
-        &good,
+    let good = write(
+        &dir,
+        "good.toml",
         "[[route]]\nupstream = \"echo\"\n[route.cors]\norigins = [\"https://a.example\"]\n",
-    )
-    .unwrap();
+    );
     let (code, out, _) = run(&["lint", good.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("ok (1 route(s)"), "{out}");
 
-    let bad = dir.path().join("bad.toml");
-    std::fs::write(
-        &bad,
+    let bad = write(
+        &dir,
+        "bad.toml",
         "[[route]]\nupstream = \"echo\"\n[route.cors]\norigins = [\"*\"]\ncredentials = true\n",
-    )
-    .unwrap();
+    );
     let (code, _, err) = run(&["lint", bad.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use corsica_testkit::client::{HttpClient, request};
 use corsica_testkit::gateway::{
-    self, APP, APP_CORS, ConfigDir, EVIL, Running, head, route, sample,
+    self, APP, APP_CORS, ConfigDir, EVIL, Running, assert_sample, head, route, sample,
 };
 use corsica_testkit::headers::{ACAC, ACAH, ACAM, ACAO, ACEH, ACMA, lower};
 use corsica_testkit::server::{Reply, Seen, TestServer, channel_body, empty, full};
@@ -246,13 +246,10 @@ async fn unreachable_upstream_is_502_with_cors_headers() {
     assert_eq!(denied.count(ACAO), 0, "{denied:?}");
 
     let m = gw.metrics();
-    assert_eq!(
-        sample(
-            &m,
-            r#"corsica_upstream_errors_total{kind="connect",route="app"}"#
-        ),
+    assert_sample(
+        &m,
+        r#"corsica_upstream_errors_total{kind="connect",route="app"}"#,
         Some(2.0),
-        "{m}"
     );
     gw.shutdown().await;
 }
@@ -280,13 +277,10 @@ async fn slow_upstream_is_504_with_cors_headers() {
     assert!(r.vary().contains(&"origin".to_owned()));
     assert_eq!(slow.count(), 1, "the request did reach the upstream");
     let m = gw.metrics();
-    assert_eq!(
-        sample(
-            &m,
-            r#"corsica_upstream_errors_total{kind="timeout",route="app"}"#
-        ),
+    assert_sample(
+        &m,
+        r#"corsica_upstream_errors_total{kind="timeout",route="app"}"#,
         Some(1.0),
-        "{m}"
     );
     gw.shutdown().await;
 }
@@ -679,10 +673,10 @@ async fn routes_by_host_and_path_prefix() {
         }
     }
     let m = gw.metrics();
-    assert_eq!(
-        sample(&m, r#"corsica_requests_total{outcome="no_route",route=""}"#),
+    assert_sample(
+        &m,
+        r#"corsica_requests_total{outcome="no_route",route=""}"#,
         Some(3.0),
-        "{m}"
     );
     gw.shutdown().await;
 }
@@ -1251,37 +1245,25 @@ async fn admin_serves_metrics_and_health() {
     assert_eq!(m.status, StatusCode::OK);
     assert!(m.one("content-type").unwrap().starts_with("text/plain"));
     let text = m.text();
-    assert_eq!(
-        sample(
-            &text,
-            r#"corsica_requests_total{outcome="preflight_allowed",route="app"}"#
-        ),
+    assert_sample(
+        &text,
+        r#"corsica_requests_total{outcome="preflight_allowed",route="app"}"#,
         Some(2.0),
-        "{text}"
     );
-    assert_eq!(
-        sample(
-            &text,
-            r#"corsica_requests_total{outcome="preflight_denied",route="app"}"#
-        ),
+    assert_sample(
+        &text,
+        r#"corsica_requests_total{outcome="preflight_denied",route="app"}"#,
         Some(1.0),
-        "{text}"
     );
-    assert_eq!(
-        sample(
-            &text,
-            r#"corsica_requests_total{outcome="actual_allowed",route="app"}"#
-        ),
+    assert_sample(
+        &text,
+        r#"corsica_requests_total{outcome="actual_allowed",route="app"}"#,
         Some(1.0),
-        "{text}"
     );
-    assert_eq!(
-        sample(
-            &text,
-            r#"corsica_denials_total{reason="origin_not_allowed",route="app"}"#
-        ),
+    assert_sample(
+        &text,
+        r#"corsica_denials_total{reason="origin_not_allowed",route="app"}"#,
         Some(1.0),
-        "{text}"
     );
     assert!(
         text.contains("corsica_upstream_response_seconds_count{route=\"app\"} 1"),

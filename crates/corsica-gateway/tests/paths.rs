@@ -2,27 +2,28 @@
 //! `/admin/` route's policy, and ambiguous paths are refused.
 
 use corsica_testkit::client::HttpClient;
-use corsica_testkit::gateway::{self, LISTEN, cors_route, route};
+use corsica_testkit::gateway::{self, LISTEN, Running, cors_route, route};
 use corsica_testkit::headers::ACAO;
 use corsica_testkit::raw;
 use corsica_testkit::server::{Reply, Seen, TestServer};
 
+/// A gateway whose routes (`matching` lines, the one origin allowed) all go to `echo`.
+async fn echo_gateway(routes: &[(&str, &str)]) -> Running {
+    let mut text = LISTEN.to_owned();
+    for (i, (matching, origin)) in routes.iter().enumerate() {
+        let cors = format!("origins = [\"{origin}\"]");
+        text += &route(&format!("r{i}"), matching, "echo", &cors);
+    }
+    gateway::start(&text).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn encoded_paths_get_the_policy_of_the_resource() {
-    let text = LISTEN.to_owned()
-        + &route(
-            "admin",
-            "path = \"/admin/\"",
-            "echo",
-            "origins = [\"https://admin.example.com\"]",
-        )
-        + &route(
-            "site",
-            "path = \"/\"",
-            "echo",
-            "origins = [\"https://*.example.com\"]",
-        );
-    let running = gateway::start(&text).await;
+    let running = echo_gateway(&[
+        ("path = \"/admin/\"", "https://admin.example.com"),
+        ("path = \"/\"", "https://*.example.com"),
+    ])
+    .await;
     let a = running.addr;
     let wide = "https://blog.example.com";
     assert!(
@@ -74,14 +75,7 @@ async fn h2_cookie_fields_reach_an_http1_upstream_as_one_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hosts_are_normalized_and_ambiguous_ones_refused() {
-    let text = LISTEN.to_owned()
-        + &route(
-            "api",
-            "host = \"api.example.com\"",
-            "echo",
-            "origins = [\"https://a.example\"]",
-        );
-    let running = gateway::start(&text).await;
+    let running = echo_gateway(&[("host = \"api.example.com\"", "https://a.example")]).await;
     let a = running.addr;
     let ok = raw::text(
         a,

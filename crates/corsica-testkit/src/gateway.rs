@@ -101,6 +101,16 @@ pub fn sample(metrics: &str, series: &str) -> Option<f64> {
     })
 }
 
+/// Asserts that the Prometheus sample `series` of `metrics` is `want` (`None`: absent).
+///
+/// ```
+/// corsica_testkit::gateway::assert_sample("x_total 2\n", "x_total", Some(2.0));
+/// ```
+#[track_caller]
+pub fn assert_sample(metrics: &str, series: &str, want: Option<f64>) {
+    assert_eq!(sample(metrics, series), want, "{series} in\n{metrics}");
+}
+
 /// Replaces a file's content at once (write a sibling, rename), so a reader never sees a
 /// half-written file.
 ///

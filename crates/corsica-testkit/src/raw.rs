@@ -93,11 +93,13 @@ impl RawResponse {
     /// assert_eq!(r.all("vary"), ["a", "b"]);
     /// ```
     pub fn all(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect()
+        let mut out = Vec::new();
+        for (n, v) in &self.headers {
+            if n.eq_ignore_ascii_case(name) {
+                out.push(v.as_str());
+            }
+        }
+        out
     }
 
     /// The only value of a header (panics if there are several).

@@ -80,6 +80,15 @@ fn request(method: &str, uri: &str, headers: &[(&str, &str)]) -> Request<Body> {
     b.body(Body::empty()).unwrap()
 }
 
+/// Sends a bodiless request through (a clone of) `router`.
+async fn call(router: &Router, method: &str, uri: &str, headers: &[(&str, &str)]) -> Response {
+    router
+        .clone()
+        .oneshot(request(method, uri, headers))
+        .await
+        .unwrap()
+}
+
 async fn body_text(r: Response) -> String {
     String::from_utf8(r.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
 }
@@ -88,19 +97,17 @@ async fn body_text(r: Response) -> String {
 async fn preflight_is_answered_by_the_layer() {
     let calls = Arc::new(AtomicUsize::new(0));
     let (router, _) = app(calls.clone());
-    let r = router
-        .clone()
-        .oneshot(request(
-            "OPTIONS",
-            "/items",
-            &[
-                ("origin", "https://app.example.com"),
-                ("access-control-request-method", "PUT"),
-                ("access-control-request-headers", "content-type,x-api-key"),
-            ],
-        ))
-        .await
-        .unwrap();
+    let r = call(
+        &router,
+        "OPTIONS",
+        "/items",
+        &[
+            ("origin", "https://app.example.com"),
+            ("access-control-request-method", "PUT"),
+            ("access-control-request-headers", "content-type,x-api-key"),
+        ],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let h = r.headers();
     assert_eq!(h["access-control-allow-origin"], "https://app.example.com");
@@ -114,18 +121,16 @@ async fn preflight_is_answered_by_the_layer() {
     );
     assert_eq!(body_text(r).await, "");
 
-    let denied = router
-        .clone()
-        .oneshot(request(
-            "OPTIONS",
-            "/items",
-            &[
-                ("origin", "https://evil.example"),
-                ("access-control-request-method", "PUT"),
-            ],
-        ))
-        .await
-        .unwrap();
+    let denied = call(
+        &router,
+        "OPTIONS",
+        "/items",
+        &[
+            ("origin", "https://evil.example"),
+            ("access-control-request-method", "PUT"),
+        ],
+    )
+    .await;
     assert_eq!(denied.status(), StatusCode::FORBIDDEN);
     assert!(
         denied
@@ -140,10 +145,7 @@ async fn preflight_is_answered_by_the_layer() {
     );
 
     // OPTIONS without Access-Control-Request-Method is an ordinary request.
-    let plain = router
-        .oneshot(request("OPTIONS", "/items", &[]))
-        .await
-        .unwrap();
+    let plain = call(&router, "OPTIONS", "/items", &[]).await;
     assert_eq!(body_text(plain).await, "inner options");
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
@@ -153,11 +155,7 @@ async fn actual_responses_get_headers_including_errors() {
     let (router, _) = app(Arc::new(AtomicUsize::new(0)));
     let origin = [("origin", "https://app.example.com")];
     for (uri, status) in [("/items", 200), ("/boom", 500), ("/no-such-route", 404)] {
-        let r = router
-            .clone()
-            .oneshot(request("GET", uri, &origin))
-            .await
-            .unwrap();
+        let r = call(&router, "GET", uri, &origin).await;
         assert_eq!(r.status().as_u16(), status, "{uri}");
         assert_eq!(
             r.headers()["access-control-allow-origin"],
@@ -178,20 +176,18 @@ async fn actual_responses_get_headers_including_errors() {
     }
     // Denied actual request: the handler runs (CORS cannot stop a simple request), the
     // browser gets no CORS headers.
-    let r = router
-        .clone()
-        .oneshot(request(
-            "GET",
-            "/items",
-            &[("origin", "https://evil.example")],
-        ))
-        .await
-        .unwrap();
+    let r = call(
+        &router,
+        "GET",
+        "/items",
+        &[("origin", "https://evil.example")],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.headers().get("access-control-allow-origin").is_none());
     assert_eq!(r.headers()["vary"], "Origin");
     // No Origin: untouched but for Vary.
-    let r = router.oneshot(request("GET", "/items", &[])).await.unwrap();
+    let r = call(&router, "GET", "/items", &[]).await;
     assert!(r.headers().get("access-control-allow-origin").is_none());
     assert_eq!(r.headers()["vary"], "Origin");
 }
@@ -199,15 +195,13 @@ async fn actual_responses_get_headers_including_errors() {
 #[tokio::test]
 async fn upstream_cors_headers_are_replaced() {
     let (router, _) = app(Arc::new(AtomicUsize::new(0)));
-    let r = router
-        .clone()
-        .oneshot(request(
-            "GET",
-            "/upstream-cors",
-            &[("origin", "https://app.example.com")],
-        ))
-        .await
-        .unwrap();
+    let r = call(
+        &router,
+        "GET",
+        "/upstream-cors",
+        &[("origin", "https://app.example.com")],
+    )
+    .await;
     assert_eq!(
         r.headers()
             .get_all("access-control-allow-origin")
@@ -222,14 +216,13 @@ async fn upstream_cors_headers_are_replaced() {
     assert_eq!(r.headers()["access-control-allow-credentials"], "true");
     assert_eq!(r.headers()["vary"], "Accept-Encoding, Origin");
     // And a denied origin does not inherit the handler's `*`.
-    let r = router
-        .oneshot(request(
-            "GET",
-            "/upstream-cors",
-            &[("origin", "https://evil.example")],
-        ))
-        .await
-        .unwrap();
+    let r = call(
+        &router,
+        "GET",
+        "/upstream-cors",
+        &[("origin", "https://evil.example")],
+    )
+    .await;
     assert!(r.headers().get("access-control-allow-origin").is_none());
 }
 
@@ -266,14 +259,13 @@ async fn bodies_keep_streaming() {
             }),
         )
         .layer(CorsLayer::new(policy()));
-    let r = router
-        .oneshot(request(
-            "GET",
-            "/stream",
-            &[("origin", "https://app.example.com")],
-        ))
-        .await
-        .unwrap();
+    let r = call(
+        &router,
+        "GET",
+        "/stream",
+        &[("origin", "https://app.example.com")],
+    )
+    .await;
     // The head arrived while the body has not produced anything yet.
     assert_eq!(
         r.headers()["access-control-allow-origin"],
@@ -313,27 +305,24 @@ async fn denials_are_traced_with_their_reason() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
     let (router, _) = app(Arc::new(AtomicUsize::new(0)));
-    router
-        .clone()
-        .oneshot(request(
-            "OPTIONS",
-            "/items",
-            &[
-                ("origin", "https://app.example.com"),
-                ("access-control-request-method", "PUT"),
-                ("access-control-request-headers", "x-secret"),
-            ],
-        ))
-        .await
-        .unwrap();
-    router
-        .oneshot(request(
-            "GET",
-            "/items",
-            &[("origin", "https://evil.example")],
-        ))
-        .await
-        .unwrap();
+    call(
+        &router,
+        "OPTIONS",
+        "/items",
+        &[
+            ("origin", "https://app.example.com"),
+            ("access-control-request-method", "PUT"),
+            ("access-control-request-headers", "x-secret"),
+        ],
+    )
+    .await;
+    call(
+        &router,
+        "GET",
+        "/items",
+        &[("origin", "https://evil.example")],
+    )
+    .await;
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(log.contains("reason=\"header_not_allowed\""), "{log}");
     assert!(
