@@ -75,11 +75,17 @@ async fn app_gateway(upstream: std::net::SocketAddr, limits: &str) -> Running {
     gateway::start(&text).await
 }
 
+/// A recording upstream `app` and an [`app_gateway`] to it.
+async fn app_setup(limits: &str) -> (TestServer, Running) {
+    let up = recording_upstream("app").await;
+    let gw = app_gateway(up.addr(), limits).await;
+    (up, gw)
+}
+
 // 1. Preflights are answered at the edge.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preflight_is_answered_at_the_edge() {
-    let up = recording_upstream("app").await;
-    let gw = app_gateway(up.addr(), "").await;
+    let (up, gw) = app_setup("").await;
     let client = HttpClient::h1();
 
     let allowed = client
@@ -142,8 +148,7 @@ async fn preflight_is_answered_at_the_edge() {
 // 2. Actual requests are forwarded; the upstream's CORS headers are replaced; Vary merged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn actual_request_headers_are_replaced_and_vary_merged() {
-    let up = recording_upstream("app").await;
-    let gw = app_gateway(up.addr(), "").await;
+    let (up, gw) = app_setup("").await;
     let client = HttpClient::h1();
 
     let ok = client
@@ -288,8 +293,7 @@ async fn slow_upstream_is_504_with_cors_headers() {
 // 5. Malformed Origin: answered without ACAO; the gateway keeps working.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_origin_gets_no_cors_headers() {
-    let up = recording_upstream("app").await;
-    let gw = app_gateway(up.addr(), "").await;
+    let (up, gw) = app_setup("").await;
     let client = HttpClient::h1();
 
     for origin in [
@@ -314,8 +318,7 @@ async fn malformed_origin_gets_no_cors_headers() {
         gw.addr,
         format!(
             "GET /two HTTP/1.1\r\nHost: gw.test\r\nOrigin: {APP}\r\nOrigin: {APP}\r\nConnection: close\r\n\r\n"
-        )
-        .into_bytes(),
+        ),
     )
     .await;
     assert_eq!(two.status, 200, "{two:?}");
@@ -326,8 +329,7 @@ async fn malformed_origin_gets_no_cors_headers() {
         gw.addr,
         format!(
             "OPTIONS /two HTTP/1.1\r\nHost: gw.test\r\nOrigin: {APP}\r\nOrigin: {EVIL}\r\nAccess-Control-Request-Method: GET\r\nConnection: close\r\n\r\n"
-        )
-        .into_bytes(),
+        ),
     )
     .await;
     assert_eq!(two_pre.status, 403, "{two_pre:?}");
@@ -364,8 +366,7 @@ async fn malformed_origin_gets_no_cors_headers() {
 // 6. Oversized request heads: 431.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_request_head_is_431() {
-    let up = recording_upstream("app").await;
-    let gw = app_gateway(up.addr(), "max_header_bytes = 16384").await;
+    let (up, gw) = app_setup("max_header_bytes = 16384").await;
 
     // Under the limit: served.
     let small = raw::exchange(
@@ -373,8 +374,7 @@ async fn oversized_request_head_is_431() {
         format!(
             "GET / HTTP/1.1\r\nHost: gw.test\r\nOrigin: {APP}\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
             "a".repeat(4 * 1024)
-        )
-        .into_bytes(),
+        ),
     )
     .await;
     assert_eq!(small.status, 200, "{small:?}");
@@ -385,8 +385,7 @@ async fn oversized_request_head_is_431() {
         format!(
             "GET / HTTP/1.1\r\nHost: gw.test\r\nOrigin: {APP}\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
             "a".repeat(64 * 1024)
-        )
-        .into_bytes(),
+        ),
     )
     .await;
     assert_eq!(big.status, 431, "{:?}", big.headers);
@@ -438,8 +437,7 @@ async fn oversized_request_head_is_431() {
         roomy.addr,
         format!(
             "GET / HTTP/1.1\r\nHost: gw.test\r\nOrigin: {APP}\r\nX-Big: {big_value}\r\nConnection: close\r\n\r\n"
-        )
-        .into_bytes(),
+        ),
     )
     .await;
     assert_eq!(h1_ok.status, 200, "{:?}", h1_ok.headers);
@@ -468,8 +466,7 @@ async fn oversized_request_head_is_431() {
 // 7. Hop-by-hop headers are not forwarded (either way); X-Forwarded-* are added.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hop_by_hop_headers_are_stripped_and_forwarded_headers_added() {
-    let up = recording_upstream("app").await;
-    let gw = app_gateway(up.addr(), "").await;
+    let (up, gw) = app_setup("").await;
 
     let r = raw::exchange(
         gw.addr,
@@ -485,8 +482,7 @@ async fn hop_by_hop_headers_are_stripped_and_forwarded_headers_added() {
              X-Forwarded-For: 203.0.113.7\r\n\
              X-End-To-End: kept\r\n\
              \r\n"
-        )
-        .into_bytes(),
+        ),
     )
     .await;
     assert_eq!(r.status, 200, "{r:?}");
@@ -524,7 +520,7 @@ async fn hop_by_hop_headers_are_stripped_and_forwarded_headers_added() {
     // Without a previous X-Forwarded-For, the client's address alone.
     let r2 = raw::exchange(
         gw.addr,
-        b"GET /y HTTP/1.1\r\nHost: front.example.com:8443\r\nConnection: close\r\n\r\n".to_vec(),
+        b"GET /y HTTP/1.1\r\nHost: front.example.com:8443\r\nConnection: close\r\n\r\n",
     )
     .await;
     assert_eq!(r2.status, 200);
@@ -803,8 +799,7 @@ async fn response_body_is_streamed() {
 // 10. h2c: same CORS answers over HTTP/2 prior knowledge.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn h2c_gets_the_same_cors_answers() {
-    let up = recording_upstream("app").await;
-    let gw = app_gateway(up.addr(), "").await;
+    let (up, gw) = app_setup("").await;
     let client = HttpClient::h2();
 
     let pre = client
@@ -1207,8 +1202,7 @@ async fn shutdown_grace_bounds_in_flight_requests() {
 // 13. Metrics and health on the admin listener.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_serves_metrics_and_health() {
-    let up = recording_upstream("app").await;
-    let gw = app_gateway(up.addr(), "").await;
+    let (_up, gw) = app_setup("").await;
     let admin = gw.admin_addr.expect("admin listener");
     assert_ne!(admin, gw.addr);
     let client = HttpClient::h1();

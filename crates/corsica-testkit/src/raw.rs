@@ -121,11 +121,12 @@ impl RawResponse {
 ///
 /// ```no_run
 /// # async fn f(addr: std::net::SocketAddr) {
-/// let r = corsica_testkit::raw::exchange(addr, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n".to_vec()).await;
+/// let r = corsica_testkit::raw::exchange(addr, "GET / HTTP/1.1\r\nHost: a\r\n\r\n").await;
 /// assert_eq!(r.status, 200);
 /// # }
 /// ```
-pub async fn exchange(addr: SocketAddr, request: Vec<u8>) -> RawResponse {
+pub async fn exchange(addr: SocketAddr, request: impl Into<Vec<u8>>) -> RawResponse {
+    let request: Vec<u8> = request.into();
     let stream = TcpStream::connect(addr).await.unwrap();
     let (mut rd, mut wr) = stream.into_split();
     let writer = tokio::spawn(async move {

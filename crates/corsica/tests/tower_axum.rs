@@ -16,13 +16,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use corsica::Policy;
 use corsica::tower::CorsLayer;
+use corsica_testkit::headers::ACAO;
 use corsica_testkit::raw;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
+const APP: &str = "https://app.example.com";
+const EVIL: &str = "https://evil.example";
+
 fn policy() -> Policy {
     Policy::builder()
-        .allow_origins(["https://app.example.com"])
+        .allow_origins([APP])
         .allow_credentials(true)
         .allow_methods(["GET", "POST", "PUT", "DELETE"])
         .allow_headers(["content-type", "x-api-key"])
@@ -60,7 +64,7 @@ fn app(calls: Arc<AtomicUsize>) -> (Router, CorsLayer) {
             get(|| async {
                 (
                     [
-                        ("access-control-allow-origin", "*"),
+                        (ACAO, "*"),
                         ("access-control-allow-credentials", "false"),
                         ("vary", "Accept-Encoding"),
                     ],
@@ -102,7 +106,7 @@ async fn preflight_is_answered_by_the_layer() {
         "OPTIONS",
         "/items",
         &[
-            ("origin", "https://app.example.com"),
+            ("origin", APP),
             ("access-control-request-method", "PUT"),
             ("access-control-request-headers", "content-type,x-api-key"),
         ],
@@ -110,7 +114,7 @@ async fn preflight_is_answered_by_the_layer() {
     .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let h = r.headers();
-    assert_eq!(h["access-control-allow-origin"], "https://app.example.com");
+    assert_eq!(h[ACAO], APP);
     assert_eq!(h["access-control-allow-credentials"], "true");
     assert_eq!(h["access-control-allow-methods"], "GET, POST, PUT, DELETE");
     assert_eq!(h["access-control-allow-headers"], "content-type, x-api-key");
@@ -125,19 +129,11 @@ async fn preflight_is_answered_by_the_layer() {
         &router,
         "OPTIONS",
         "/items",
-        &[
-            ("origin", "https://evil.example"),
-            ("access-control-request-method", "PUT"),
-        ],
+        &[("origin", EVIL), ("access-control-request-method", "PUT")],
     )
     .await;
     assert_eq!(denied.status(), StatusCode::FORBIDDEN);
-    assert!(
-        denied
-            .headers()
-            .get("access-control-allow-origin")
-            .is_none()
-    );
+    assert!(denied.headers().get(ACAO).is_none());
     assert_eq!(
         calls.load(Ordering::SeqCst),
         0,
@@ -153,15 +149,11 @@ async fn preflight_is_answered_by_the_layer() {
 #[tokio::test]
 async fn actual_responses_get_headers_including_errors() {
     let (router, _) = app(Arc::new(AtomicUsize::new(0)));
-    let origin = [("origin", "https://app.example.com")];
+    let origin = [("origin", APP)];
     for (uri, status) in [("/items", 200), ("/boom", 500), ("/no-such-route", 404)] {
         let r = call(&router, "GET", uri, &origin).await;
         assert_eq!(r.status().as_u16(), status, "{uri}");
-        assert_eq!(
-            r.headers()["access-control-allow-origin"],
-            "https://app.example.com",
-            "{uri}"
-        );
+        assert_eq!(r.headers()[ACAO], APP, "{uri}");
         assert_eq!(
             r.headers()["access-control-allow-credentials"],
             "true",
@@ -176,54 +168,27 @@ async fn actual_responses_get_headers_including_errors() {
     }
     // Denied actual request: the handler runs (CORS cannot stop a simple request), the
     // browser gets no CORS headers.
-    let r = call(
-        &router,
-        "GET",
-        "/items",
-        &[("origin", "https://evil.example")],
-    )
-    .await;
+    let r = call(&router, "GET", "/items", &[("origin", EVIL)]).await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(r.headers().get("access-control-allow-origin").is_none());
+    assert!(r.headers().get(ACAO).is_none());
     assert_eq!(r.headers()["vary"], "Origin");
     // No Origin: untouched but for Vary.
     let r = call(&router, "GET", "/items", &[]).await;
-    assert!(r.headers().get("access-control-allow-origin").is_none());
+    assert!(r.headers().get(ACAO).is_none());
     assert_eq!(r.headers()["vary"], "Origin");
 }
 
 #[tokio::test]
 async fn upstream_cors_headers_are_replaced() {
     let (router, _) = app(Arc::new(AtomicUsize::new(0)));
-    let r = call(
-        &router,
-        "GET",
-        "/upstream-cors",
-        &[("origin", "https://app.example.com")],
-    )
-    .await;
-    assert_eq!(
-        r.headers()
-            .get_all("access-control-allow-origin")
-            .iter()
-            .count(),
-        1
-    );
-    assert_eq!(
-        r.headers()["access-control-allow-origin"],
-        "https://app.example.com"
-    );
+    let r = call(&router, "GET", "/upstream-cors", &[("origin", APP)]).await;
+    assert_eq!(r.headers().get_all(ACAO).iter().count(), 1);
+    assert_eq!(r.headers()[ACAO], APP);
     assert_eq!(r.headers()["access-control-allow-credentials"], "true");
     assert_eq!(r.headers()["vary"], "Accept-Encoding, Origin");
     // And a denied origin does not inherit the handler's `*`.
-    let r = call(
-        &router,
-        "GET",
-        "/upstream-cors",
-        &[("origin", "https://evil.example")],
-    )
-    .await;
-    assert!(r.headers().get("access-control-allow-origin").is_none());
+    let r = call(&router, "GET", "/upstream-cors", &[("origin", EVIL)]).await;
+    assert!(r.headers().get(ACAO).is_none());
 }
 
 /// A response body fed by a channel: it produces a frame only when the test sends one.
@@ -259,18 +224,9 @@ async fn bodies_keep_streaming() {
             }),
         )
         .layer(CorsLayer::new(policy()));
-    let r = call(
-        &router,
-        "GET",
-        "/stream",
-        &[("origin", "https://app.example.com")],
-    )
-    .await;
+    let r = call(&router, "GET", "/stream", &[("origin", APP)]).await;
     // The head arrived while the body has not produced anything yet.
-    assert_eq!(
-        r.headers()["access-control-allow-origin"],
-        "https://app.example.com"
-    );
+    assert_eq!(r.headers()[ACAO], APP);
     let mut body = r.into_body();
     tx.send("first").await.unwrap();
     let frame = body.frame().await.unwrap().unwrap();
@@ -310,19 +266,13 @@ async fn denials_are_traced_with_their_reason() {
         "OPTIONS",
         "/items",
         &[
-            ("origin", "https://app.example.com"),
+            ("origin", APP),
             ("access-control-request-method", "PUT"),
             ("access-control-request-headers", "x-secret"),
         ],
     )
     .await;
-    call(
-        &router,
-        "GET",
-        "/items",
-        &[("origin", "https://evil.example")],
-    )
-    .await;
+    call(&router, "GET", "/items", &[("origin", EVIL)]).await;
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(log.contains("reason=\"header_not_allowed\""), "{log}");
     assert!(
@@ -350,7 +300,7 @@ async fn policy_swaps_under_load_over_real_sockets() {
              access-control-request-method: PUT\r\nconnection: close\r\n\r\n"
         )
     };
-    let head = raw::text(addr, &preflight("https://app.example.com")).await;
+    let head = raw::text(addr, &preflight(APP)).await;
     assert!(head.starts_with("http/1.1 204"), "{head}");
     assert!(
         head.contains("access-control-allow-origin: https://app.example.com\r\n"),
@@ -360,7 +310,7 @@ async fn policy_swaps_under_load_over_real_sockets() {
     let handle = layer.handle();
     let a = policy();
     let b = Policy::builder()
-        .allow_origins(["https://app.example.com", "https://new.example.com"])
+        .allow_origins([APP, "https://new.example.com"])
         .allow_methods(["GET", "PUT"])
         .build()
         .unwrap();
@@ -381,7 +331,7 @@ async fn policy_swaps_under_load_over_real_sockets() {
     // both policies trust.
     let mut tasks = Vec::new();
     for _ in 0..4 {
-        let req = preflight("https://app.example.com");
+        let req = preflight(APP);
         tasks.push(tokio::spawn(async move {
             let mut ok = 0;
             for _ in 0..75 {
@@ -409,7 +359,7 @@ async fn policy_swaps_under_load_over_real_sockets() {
             .build()
             .unwrap(),
     );
-    let head = raw::text(addr, &preflight("https://app.example.com")).await;
+    let head = raw::text(addr, &preflight(APP)).await;
     assert!(head.starts_with("http/1.1 403"), "{head}");
     let head = raw::text(addr, &raw::get("/items", "https://new.example.com")).await;
     assert!(
