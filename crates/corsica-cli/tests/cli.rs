@@ -2,10 +2,11 @@
 //! SARIF, `--format json` = `--json`, a closed stdout, serve's embedded default and
 //! reload on SIGHUP, graceful stop on SIGTERM.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use corsica_testkit::{free_port, raw, wait_until};
 
 const BIN: &str = env!("CARGO_BIN_EXE_corsica");
 
@@ -32,21 +33,26 @@ fn version_and_help() {
     assert!(out.contains("serve") && out.contains("lint"), "{out}");
 }
 
+/// Writes `text` to the file `name` of `dir`; its path.
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 #[test]
 fn lint_exit_codes() {
     let dir = tempfile::tempdir().unwrap();
-    let good = dir.path().join("good.toml");
-    std::fs::write(&good, GOOD).unwrap();
+    let good = write(&dir, "good.toml", GOOD);
     let (code, out, _) = run(&["lint", good.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("ok (1 route(s)"), "{out}");
 
-    let bad = dir.path().join("bad.toml");
-    std::fs::write(
-        &bad,
+    let bad = write(
+        &dir,
+        "bad.toml",
         "[[route]]\nupstream = \"echo\"\n[route.cors]\norigins = [\"*\"]\ncredentials = true\n",
-    )
-    .unwrap();
+    );
     let (code, _, err) = run(&["lint", bad.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(
@@ -70,24 +76,16 @@ fn print_default_config() {
 }
 
 fn get(addr: &str, origin: &str) -> String {
-    let mut s = TcpStream::connect(addr).expect("connects");
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        s,
-        "GET /x HTTP/1.1\r\nHost: a\r\nOrigin: {origin}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut buf = String::new();
-    let _ = s.read_to_string(&mut buf);
-    buf.to_ascii_lowercase()
+    raw::blocking_text(addr, &raw::get("/x", origin))
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Sends `signal` (`HUP`, `TERM`) to the process `pid`.
+fn kill(signal: &str, pid: &str) {
+    let sent = Command::new("kill")
+        .args([&format!("-{signal}"), pid])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{signal} {pid}: {sent}");
 }
 
 #[cfg(unix)]
@@ -126,60 +124,32 @@ fn serve_reloads_on_sighup_and_stops_on_sigterm() {
     // Rewrite with a different origin and send SIGHUP (the file watcher may also pick it up).
     std::fs::write(&path, config("https://b.example")).unwrap();
     let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if get(&addr, "https://b.example")
-            .contains("access-control-allow-origin: https://b.example")
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the reload did not take effect");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    kill("HUP", &pid);
+    let reloaded = wait_until(Duration::from_secs(10), Duration::from_millis(50), || {
+        get(&addr, "https://b.example").contains("access-control-allow-origin: https://b.example")
+    });
+    assert!(reloaded, "the reload did not take effect");
     // An invalid file keeps the running configuration.
     std::fs::write(
         &path,
         "[[route]]\nupstream = \"echo\"\n[route.cors]\norigins = [\"https://*.com\"]\n",
     )
     .unwrap();
-    assert!(
-        Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    kill("HUP", &pid);
     std::thread::sleep(Duration::from_millis(700));
     assert!(
         get(&addr, "https://b.example").contains("access-control-allow-origin: https://b.example")
     );
 
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "{status}");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "SIGTERM did not stop the gateway"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    kill("TERM", &pid);
+    let mut status = None;
+    let stopped = wait_until(Duration::from_secs(15), Duration::from_millis(50), || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    assert!(stopped, "SIGTERM did not stop the gateway");
+    let status = status.unwrap();
+    assert!(status.success(), "{status}");
 }
 
 /// Four mistakes in three routes: `*` with credentials; `null` listed; an origin with a
@@ -304,6 +274,7 @@ fn lint_reports_every_problem_in_every_format() {
 /// A server that answers every request with the same bytes (no `Date`), so that two checks
 /// print the same JSON.
 fn fixed_server(response: &'static str) -> String {
+    use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     std::thread::spawn(move || {

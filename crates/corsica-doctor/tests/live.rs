@@ -1,154 +1,79 @@
 //! `corsica check` against real local servers that reproduce each CORS error kind a
 //! `fetch()` in `cors` mode can hit, over real sockets on 127.0.0.1.
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use corsica::fetch::{CorsError, Credentials, Verdict};
 use corsica_doctor::{CheckArgs, LiveOptions, check, report};
-use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use corsica_testkit::headers::{ACAC, ACAH, ACAM, ACAO};
+use corsica_testkit::server::{Reply, Script, Seen, TestServer};
 
 const ORIGIN: &str = "http://app.localhost:3000";
 
-/// Answers by path: `/<case>/...`; `OPTIONS` gets the case's preflight answer.
-fn respond(req: &Request<Incoming>) -> Response<Full<Bytes>> {
-    let path = req.uri().path().to_owned();
-    let case = path
-        .trim_start_matches('/')
-        .split('/')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    let preflight = req.method() == http::Method::OPTIONS;
-    let origin = req
-        .headers()
-        .get("origin")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let ok: Vec<(&str, String)> = vec![
-        ("access-control-allow-origin", origin.clone()),
-        ("access-control-allow-credentials", "true".into()),
-        ("access-control-allow-methods", "PUT, DELETE".into()),
-        ("access-control-allow-headers", "x-api-key".into()),
-    ];
-    let (status, headers): (u16, Vec<(&str, String)>) = match (case.as_str(), preflight) {
-        ("slow", _) => {
-            std::thread::sleep(Duration::from_millis(1500));
-            (200, ok)
-        }
-        ("allowed", _) => (if preflight { 204 } else { 200 }, ok),
-        ("missing", false) => (200, vec![]),
-        ("mismatch", false) => (
-            200,
-            vec![(
-                "access-control-allow-origin",
-                "http://other.localhost".into(),
-            )],
-        ),
-        ("invalid", false) => (
-            200,
-            vec![("access-control-allow-origin", "app.localhost".into())],
-        ),
-        ("multiple", false) => (
-            200,
-            vec![(
-                "access-control-allow-origin",
-                format!("{origin}, http://x.localhost"),
-            )],
-        ),
-        ("wildcard", false) => (200, vec![("access-control-allow-origin", "*".into())]),
-        ("credentials", false) => (200, vec![("access-control-allow-origin", origin.clone())]),
-        ("pf-missing", true) => (204, vec![]),
-        ("pf-mismatch", true) => (204, vec![("access-control-allow-origin", "null".into())]),
-        ("pf-wildcard", true) => (204, vec![("access-control-allow-origin", "*".into())]),
-        ("pf-credentials", true) => (204, vec![("access-control-allow-origin", origin.clone())]),
-        ("pf-invalid", true) => (
-            204,
-            vec![("access-control-allow-origin", "localhost".into())],
-        ),
-        ("pf-multiple", true) => (
-            204,
-            vec![
-                ("access-control-allow-origin", origin.clone()),
-                ("access-control-allow-origin", origin.clone()),
-            ],
-        ),
-        ("pf-status", true) => (405, ok),
-        ("pf-redirect", true) => (301, vec![("location", "/pf-redirect/elsewhere".into())]),
-        ("pf-acam", true) => (
-            204,
-            vec![
-                ("access-control-allow-origin", origin.clone()),
-                ("access-control-allow-methods", "PUT;DELETE".into()),
-            ],
-        ),
-        ("pf-acah", true) => (
-            204,
-            vec![
-                ("access-control-allow-origin", origin.clone()),
-                ("access-control-allow-methods", "PUT".into()),
-                ("access-control-allow-headers", "x-api-key x-b".into()),
-            ],
-        ),
-        ("pf-method", true) => (
-            204,
-            vec![
-                ("access-control-allow-origin", origin.clone()),
-                ("access-control-allow-methods", "put".into()),
-            ],
-        ),
-        ("pf-header", true) => (
-            204,
-            vec![
-                ("access-control-allow-origin", origin.clone()),
-                ("access-control-allow-methods", "PUT".into()),
-            ],
-        ),
-        ("userinfo", false) => (
-            302,
-            vec![
-                ("location", "http://user:pw@other.localhost/x".into()),
-                ("access-control-allow-origin", "*".into()),
-            ],
-        ),
-        (_, true) => (204, ok),
-        (_, false) => (404, vec![]),
-    };
-    let mut r = Response::new(Full::new(Bytes::new()));
-    *r.status_mut() = http::StatusCode::from_u16(status).unwrap();
-    for (n, v) in headers {
-        r.headers_mut()
-            .append(n, http::HeaderValue::from_str(&v).unwrap());
-    }
-    r
+/// `status` with the request's Origin echoed as `Access-Control-Allow-Origin`.
+fn echo(s: &Seen, status: u16) -> Reply {
+    Reply::new(status).header(ACAO, s.origin())
 }
 
-fn start_server(rt: &tokio::runtime::Runtime) -> SocketAddr {
-    rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(|req: Request<Incoming>| async move {
-                        Ok::<_, Infallible>(tokio::task::block_in_place(|| respond(&req)))
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
-                });
-            }
-        });
-        addr
-    })
+/// The answer that allows everything the cases ask for.
+fn ok(s: &Seen, status: u16) -> Reply {
+    echo(s, status)
+        .header(ACAC, "true")
+        .header(ACAM, "PUT, DELETE")
+        .header(ACAH, "x-api-key")
+}
+
+/// Answers by path, `/<case>/...`: a case named `pf-*` breaks the preflight (`OPTIONS`),
+/// the others the actual request; any other `OPTIONS` gets the allowing answer.
+fn script() -> Script {
+    Script::new()
+        .on("/slow/", |s: &Seen| {
+            ok(s, 200).delay(Duration::from_millis(1500))
+        })
+        .on("/allowed/", |s: &Seen| {
+            ok(s, if s.is_options() { 204 } else { 200 })
+        })
+        .actual("/missing/", Reply::new(200))
+        .actual(
+            "/mismatch/",
+            Reply::new(200).header(ACAO, "http://other.localhost"),
+        )
+        .actual("/invalid/", Reply::new(200).header(ACAO, "app.localhost"))
+        .actual("/multiple/", |s: &Seen| {
+            Reply::new(200).header(ACAO, format!("{}, http://x.localhost", s.origin()))
+        })
+        .actual("/wildcard/", Reply::new(200).header(ACAO, "*"))
+        .actual("/credentials/", |s: &Seen| echo(s, 200))
+        .preflight("/pf-missing/", Reply::new(204))
+        .preflight("/pf-mismatch/", Reply::new(204).header(ACAO, "null"))
+        .preflight("/pf-wildcard/", Reply::new(204).header(ACAO, "*"))
+        .preflight("/pf-credentials/", |s: &Seen| echo(s, 204))
+        .preflight("/pf-invalid/", Reply::new(204).header(ACAO, "localhost"))
+        .preflight("/pf-multiple/", |s: &Seen| {
+            echo(s, 204).header(ACAO, s.origin())
+        })
+        .preflight("/pf-status/", |s: &Seen| ok(s, 405))
+        .preflight(
+            "/pf-redirect/",
+            Reply::new(301).header("location", "/pf-redirect/elsewhere"),
+        )
+        .preflight("/pf-acam/", |s: &Seen| {
+            echo(s, 204).header(ACAM, "PUT;DELETE")
+        })
+        .preflight("/pf-acah/", |s: &Seen| {
+            echo(s, 204)
+                .header(ACAM, "PUT")
+                .header(ACAH, "x-api-key x-b")
+        })
+        .preflight("/pf-method/", |s: &Seen| echo(s, 204).header(ACAM, "put"))
+        .preflight("/pf-header/", |s: &Seen| echo(s, 204).header(ACAM, "PUT"))
+        .actual(
+            "/userinfo/",
+            Reply::new(302)
+                .header("location", "http://user:pw@other.localhost/x")
+                .header(ACAO, "*"),
+        )
+        .preflight("/", |s: &Seen| ok(s, 204))
 }
 
 fn args(url: String, method: &str, headers: &[&str], credentials: Credentials) -> CheckArgs {
@@ -167,12 +92,8 @@ fn args(url: String, method: &str, headers: &[&str], credentials: Credentials) -
 
 #[test]
 fn every_error_kind_against_a_live_server() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let addr = start_server(&rt);
+    let server = TestServer::blocking(script());
+    let addr = server.addr();
     // `api.localhost` resolves to loopback, as in browsers.
     let base = format!("http://api.localhost:{}", addr.port());
     use CorsError::*;
@@ -357,12 +278,8 @@ fn every_error_kind_against_a_live_server() {
 
 #[test]
 fn network_errors_and_timeouts_exit_2() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let addr = start_server(&rt);
+    let server = TestServer::blocking(script());
+    let addr = server.addr();
     // Nothing listens on port 1.
     let (_, outcome) = check(&args(
         "http://127.0.0.1:1/x".into(),
@@ -392,12 +309,8 @@ fn network_errors_and_timeouts_exit_2() {
 
 #[test]
 fn resolve_overrides_dns() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let addr = start_server(&rt);
+    let server = TestServer::blocking(script());
+    let addr = server.addr();
     let mut a = args(
         format!("http://api.example.test:{}/allowed/x", addr.port()),
         "GET",

@@ -3,81 +3,25 @@
 //! produce no finding. Every finding id is covered. Real sockets on 127.0.0.1.
 
 use std::collections::BTreeSet;
-use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use corsica::Origin;
 use corsica_doctor::scan::{self, RULES, Severity};
 use corsica_doctor::{LiveOptions, LiveServer};
-use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use corsica_testkit::headers::{ACRH, ACRM};
+use corsica_testkit::server::{Reply, Seen, TestServer};
 
 const TRUSTED: &str = "https://app.example.com";
 
-/// A request as the buggy server code sees it.
-struct Seen<'a> {
-    origin: &'a str,
-    preflight: bool,
-    acrm: &'a str,
-    acrh: &'a str,
-}
-
+/// The CORS headers a buggy server's code sets for a request.
 type Handler = Arc<dyn Fn(&Seen) -> Vec<(&'static str, String)> + Send + Sync>;
 
-fn start(rt: &tokio::runtime::Runtime, handler: Handler) -> SocketAddr {
-    rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let handler = handler.clone();
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-                        let handler = handler.clone();
-                        async move {
-                            let h = |n: &str| {
-                                req.headers()
-                                    .get(n)
-                                    .and_then(|v| v.to_str().ok())
-                                    .unwrap_or("")
-                                    .to_owned()
-                            };
-                            let (origin, acrm, acrh) = (
-                                h("origin"),
-                                h("access-control-request-method"),
-                                h("access-control-request-headers"),
-                            );
-                            let seen = Seen {
-                                origin: &origin,
-                                preflight: req.method() == http::Method::OPTIONS,
-                                acrm: &acrm,
-                                acrh: &acrh,
-                            };
-                            let mut r =
-                                Response::new(Full::new(Bytes::from_static(b"{\"secret\": 42}")));
-                            if seen.preflight {
-                                *r.status_mut() = http::StatusCode::NO_CONTENT;
-                            }
-                            for (n, v) in handler(&seen) {
-                                r.headers_mut()
-                                    .append(n, http::HeaderValue::from_str(&v).unwrap());
-                            }
-                            Ok::<_, Infallible>(r)
-                        }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
-                });
-            }
-        });
-        addr
+/// Serves `{"secret": 42}` (`204` to `OPTIONS`) with the headers `handler` sets.
+fn start(handler: Handler) -> TestServer {
+    TestServer::blocking(move |s: &Seen| {
+        Reply::ok(r#"{"secret": 42}"#)
+            .status_code(if s.is_options() { 204 } else { 200 })
+            .headers(handler(s))
     })
 }
 
@@ -90,6 +34,27 @@ fn allow(origin: &str, credentials: bool, vary: bool) -> Vec<(&'static str, Stri
         h.push(("vary", "Origin".into()));
     }
     h
+}
+
+/// Allows (with [`allow`]) the origins `pred` accepts; nothing for the others.
+fn allow_if(
+    credentials: bool,
+    vary: bool,
+    pred: impl Fn(&str) -> bool + Send + Sync + 'static,
+) -> Handler {
+    Arc::new(move |s: &Seen| {
+        if pred(s.origin()) {
+            allow(s.origin(), credentials, vary)
+        } else {
+            vec![]
+        }
+    })
+}
+
+/// Scans `path` on `server`, trusting [`TRUSTED`].
+fn scan_server(live: &mut LiveServer, server: &TestServer, path: &str) -> scan::ScanResult {
+    let url = format!("{}{path}", server.base());
+    scan::scan_with(live, &url, &[Origin::parse(TRUSTED).unwrap()])
 }
 
 /// A regex-like matcher where `.` matches any character, as in an unescaped regex.
@@ -105,13 +70,7 @@ fn zoo() -> Vec<(&'static str, Handler, &'static [&'static str])> {
     vec![
         (
             "reflects any origin, with credentials (`res.set('ACAO', req.headers.origin)`)",
-            Arc::new(|s: &Seen| {
-                if s.origin.is_empty() {
-                    vec![]
-                } else {
-                    allow(s.origin, true, true)
-                }
-            }),
+            allow_if(true, true, |o| !o.is_empty()),
             &[
                 "origin-reflected",
                 "null-origin-allowed",
@@ -121,13 +80,7 @@ fn zoo() -> Vec<(&'static str, Handler, &'static [&'static str])> {
         ),
         (
             "unanchored regex `/example\\.com/` with credentials",
-            Arc::new(|s: &Seen| {
-                if s.origin.contains("example.com") {
-                    allow(s.origin, true, true)
-                } else {
-                    vec![]
-                }
-            }),
+            allow_if(true, true, |o| o.contains("example.com")),
             &[
                 "suffix-match-bypass",
                 "prefix-match-bypass",
@@ -136,67 +89,35 @@ fn zoo() -> Vec<(&'static str, Handler, &'static [&'static str])> {
         ),
         (
             "`origin.endsWith('example.com')` with credentials",
-            Arc::new(|s: &Seen| {
-                if s.origin.ends_with("example.com") {
-                    allow(s.origin, true, true)
-                } else {
-                    vec![]
-                }
-            }),
+            allow_if(true, true, |o| o.ends_with("example.com")),
             &["suffix-match-bypass"],
         ),
         (
             "`origin.startsWith('https://app.example.com')` with credentials",
-            Arc::new(|s: &Seen| {
-                if s.origin.starts_with(TRUSTED) {
-                    allow(s.origin, true, true)
-                } else {
-                    vec![]
-                }
-            }),
+            allow_if(true, true, |o| o.starts_with(TRUSTED)),
             &["prefix-match-bypass", "special-char-bypass"],
         ),
         (
             "regex `^https://app.example.com$` with unescaped dots",
-            Arc::new(|s: &Seen| {
-                if unescaped_regex_match(TRUSTED, s.origin) {
-                    allow(s.origin, true, true)
-                } else {
-                    vec![]
-                }
-            }),
+            allow_if(true, true, |o| unescaped_regex_match(TRUSTED, o)),
             &["unescaped-dot-bypass"],
         ),
         (
             "`null` allowed for sandboxed iframes, with credentials",
-            Arc::new(|s: &Seen| {
-                if s.origin == "null" || s.origin == TRUSTED {
-                    allow(s.origin, true, true)
-                } else {
-                    vec![]
-                }
-            }),
+            allow_if(true, true, |o| o == "null" || o == TRUSTED),
             &["null-origin-allowed"],
         ),
         (
             "http:// and https:// both trusted, with credentials",
-            Arc::new(|s: &Seen| {
-                if s.origin == TRUSTED || s.origin == "http://app.example.com" {
-                    allow(s.origin, true, true)
-                } else {
-                    vec![]
-                }
+            allow_if(true, true, |o| {
+                o == TRUSTED || o == "http://app.example.com"
             }),
             &["insecure-origin-trusted"],
         ),
         (
             "every subdomain (`endsWith('.example.com')`), with credentials",
-            Arc::new(|s: &Seen| {
-                if s.origin.starts_with("https://") && s.origin.ends_with(".example.com") {
-                    allow(s.origin, true, true)
-                } else {
-                    vec![]
-                }
+            allow_if(true, true, |o| {
+                o.starts_with("https://") && o.ends_with(".example.com")
             }),
             &["any-subdomain-trusted"],
         ),
@@ -212,25 +133,19 @@ fn zoo() -> Vec<(&'static str, Handler, &'static [&'static str])> {
         ),
         (
             "exact allow-list echoed without `Vary: Origin`",
-            Arc::new(|s: &Seen| {
-                if s.origin == TRUSTED {
-                    allow(s.origin, true, false)
-                } else {
-                    vec![]
-                }
-            }),
+            allow_if(true, false, |o| o == TRUSTED),
             &["missing-vary-origin"],
         ),
         (
             "preflight reflects whatever is requested, with credentials",
             Arc::new(|s: &Seen| {
-                if s.origin != TRUSTED {
+                if s.origin() != TRUSTED {
                     return vec![];
                 }
-                let mut h = allow(s.origin, true, true);
-                if s.preflight {
-                    h.push(("access-control-allow-methods", s.acrm.to_owned()));
-                    h.push(("access-control-allow-headers", s.acrh.to_owned()));
+                let mut h = allow(s.origin(), true, true);
+                if s.is_options() {
+                    h.push(("access-control-allow-methods", s.header(ACRM).to_owned()));
+                    h.push(("access-control-allow-headers", s.header(ACRH).to_owned()));
                 }
                 h
             }),
@@ -253,15 +168,15 @@ fn good_servers() -> Vec<(&'static str, Handler)> {
             Arc::new(move |s: &Seen| {
                 let mut req = http::HeaderMap::new();
                 for (n, v) in [
-                    ("origin", s.origin),
-                    ("access-control-request-method", s.acrm),
-                    ("access-control-request-headers", s.acrh),
+                    ("origin", s.origin()),
+                    ("access-control-request-method", s.header(ACRM)),
+                    ("access-control-request-headers", s.header(ACRH)),
                 ] {
                     if !v.is_empty() {
                         req.insert(n, http::HeaderValue::from_str(v).unwrap());
                     }
                 }
-                let method = if s.preflight {
+                let method = if s.is_options() {
                     http::Method::OPTIONS
                 } else {
                     http::Method::GET
@@ -277,7 +192,7 @@ fn good_servers() -> Vec<(&'static str, Handler)> {
             "a static exact origin with Vary and fixed preflight lists",
             Arc::new(|s: &Seen| {
                 let mut h = allow(TRUSTED, true, true);
-                if s.preflight {
+                if s.is_options() {
                     h.push(("access-control-allow-methods", "GET, POST".into()));
                     h.push(("access-control-allow-headers", "content-type".into()));
                 }
@@ -303,27 +218,13 @@ fn static_name(n: &str) -> &'static str {
     .unwrap_or("x-other")
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 #[test]
 fn each_misconfiguration_is_found_and_judged_by_the_browser_model() {
-    let rt = runtime();
-    let trusted = [Origin::parse(TRUSTED).unwrap()];
     let mut live = LiveServer::new(&LiveOptions::default()).unwrap();
     let mut covered = BTreeSet::new();
     for (name, handler, expected) in zoo() {
-        let addr = start(&rt, handler);
-        let result = scan::scan_with(
-            &mut live,
-            &format!("http://127.0.0.1:{}/api/me", addr.port()),
-            &trusted,
-        );
+        let server = start(handler);
+        let result = scan_server(&mut live, &server, "/api/me");
         assert!(result.error.is_none(), "{name}: {:?}", result.error);
         let ids: BTreeSet<&str> = result.findings.iter().map(|f| f.id).collect();
         for id in expected {
@@ -360,16 +261,10 @@ fn each_misconfiguration_is_found_and_judged_by_the_browser_model() {
 
 #[test]
 fn correct_configurations_produce_no_finding() {
-    let rt = runtime();
-    let trusted = [Origin::parse(TRUSTED).unwrap()];
     let mut live = LiveServer::new(&LiveOptions::default()).unwrap();
     for (name, handler) in good_servers() {
-        let addr = start(&rt, handler);
-        let result = scan::scan_with(
-            &mut live,
-            &format!("http://127.0.0.1:{}/api/me", addr.port()),
-            &trusted,
-        );
+        let server = start(handler);
+        let result = scan_server(&mut live, &server, "/api/me");
         assert!(result.error.is_none(), "{name}: {:?}", result.error);
         assert!(
             result.findings.is_empty(),
@@ -382,23 +277,9 @@ fn correct_configurations_produce_no_finding() {
 
 #[test]
 fn without_credentials_severity_drops() {
-    let rt = runtime();
-    let addr = start(
-        &rt,
-        Arc::new(|s: &Seen| {
-            if s.origin.is_empty() {
-                vec![]
-            } else {
-                allow(s.origin, false, true)
-            }
-        }),
-    );
+    let server = start(allow_if(false, true, |o| !o.is_empty()));
     let mut live = LiveServer::new(&LiveOptions::default()).unwrap();
-    let r = scan::scan_with(
-        &mut live,
-        &format!("http://127.0.0.1:{}/", addr.port()),
-        &[Origin::parse(TRUSTED).unwrap()],
-    );
+    let r = scan_server(&mut live, &server, "/");
     let f = r
         .findings
         .iter()
@@ -460,23 +341,9 @@ fn sarif_schema() -> serde_json::Value {
 
 #[test]
 fn sarif_output_is_valid_sarif_2_1_0() {
-    let rt = runtime();
-    let addr = start(
-        &rt,
-        Arc::new(|s: &Seen| {
-            if s.origin.is_empty() {
-                vec![]
-            } else {
-                allow(s.origin, true, false)
-            }
-        }),
-    );
+    let server = start(allow_if(true, false, |o| !o.is_empty()));
     let mut live = LiveServer::new(&LiveOptions::default()).unwrap();
-    let r = scan::scan_with(
-        &mut live,
-        &format!("http://127.0.0.1:{}/", addr.port()),
-        &[Origin::parse(TRUSTED).unwrap()],
-    );
+    let r = scan_server(&mut live, &server, "/");
     assert!(!r.findings.is_empty());
     let sarif = scan::to_sarif(std::slice::from_ref(&r));
     let mut schema = sarif_schema();

@@ -1,35 +1,70 @@
-//! End-to-end tests of the gateway over real sockets on 127.0.0.1: real upstream servers
-//! (hyper 1), a hyper client (HTTP/1.1 and h2c) and a raw HTTP/1.1 client for exact bytes.
-//! Every loop and wait is bounded.
-
-mod support;
+//! End-to-end tests of the gateway over real sockets on 127.0.0.1: the testkit's
+//! scripted upstream servers, its hyper client (HTTP/1.1 and h2c) and its raw HTTP/1.1
+//! client for exact bytes. Every loop and wait is bounded.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use corsica_testkit::client::{HttpClient, request};
+use corsica_testkit::gateway::{
+    self, APP, APP_CORS, ConfigDir, EVIL, Running, assert_sample, head, route, sample,
+};
+use corsica_testkit::headers::{ACAC, ACAH, ACAM, ACAO, ACEH, ACMA, lower};
+use corsica_testkit::server::{Reply, Seen, TestServer, channel_body, empty, full};
+use corsica_testkit::{STEP, eventually, free_port, raw};
 use http::{StatusCode, Version};
 use http_body_util::BodyExt;
-use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
 
-const ACAO: &str = "access-control-allow-origin";
-const ACAC: &str = "access-control-allow-credentials";
-const ACAM: &str = "access-control-allow-methods";
-const ACAH: &str = "access-control-allow-headers";
-const ACEH: &str = "access-control-expose-headers";
-const ACMA: &str = "access-control-max-age";
+/// An upstream that records every request and answers 200 `<name> got <n> bytes` with its
+/// own CORS headers (`Access-Control-Allow-Origin: *`, credentials, an exposed header),
+/// `Vary: Accept-Encoding`, `X-Upstream: <name>` and, on paths under `/hop`, hop-by-hop
+/// headers of its own.
+async fn recording_upstream(name: &'static str) -> TestServer {
+    TestServer::start(move |s: &Seen| {
+        let r = Reply::ok(format!("{name} got {} bytes\n", s.body.len()))
+            .header("content-type", "text/plain")
+            .header(ACAO, "*")
+            .header(ACAC, "true")
+            .header(ACEH, "x-upstream-secret")
+            .header("vary", "Accept-Encoding")
+            .header("x-upstream", name);
+        if s.uri.path().starts_with("/hop") {
+            r.header("connection", "x-up-hop")
+                .header("x-up-hop", "1")
+                .header("keep-alive", "timeout=5")
+        } else {
+            r
+        }
+    })
+    .await
+}
 
-fn lower(v: Option<&str>) -> String {
-    v.unwrap_or_default().to_ascii_lowercase()
+/// An upstream that waits `delay` before answering 200 `slow done`; its `count()` counts
+/// the requests whose head arrived.
+async fn slow_upstream(delay: Duration) -> TestServer {
+    TestServer::start(Reply::ok("slow done").header(ACAO, "*").delay(delay)).await
+}
+
+/// An upstream that answers every request at once with a head and a body the test feeds
+/// through the sender it receives from the returned channel (one sender per request).
+async fn streaming_upstream() -> (TestServer, mpsc::UnboundedReceiver<mpsc::Sender<Bytes>>) {
+    let (senders_tx, senders_rx) = mpsc::unbounded_channel();
+    let up = TestServer::start(move |_: &Seen| {
+        let (tx, body) = channel_body(4);
+        let _ = senders_tx.send(tx);
+        Reply::new(200)
+            .header("content-type", "application/octet-stream")
+            .stream(body)
+    })
+    .await;
+    (up, senders_rx)
 }
 
 /// A gateway with one route `app` (policy [`APP_CORS`]) to `upstream`.
-async fn app_gateway(
-    upstream: std::net::SocketAddr,
-    limits: &str,
-) -> corsica_gateway::gateway::Running {
+async fn app_gateway(upstream: std::net::SocketAddr, limits: &str) -> Running {
     let text = head(limits)
         + &route(
             "app",
@@ -37,31 +72,31 @@ async fn app_gateway(
             &format!("http://{upstream}"),
             APP_CORS,
         );
-    gateway(&text).await
+    gateway::start(&text).await
+}
+
+/// A recording upstream `app` and an [`app_gateway`] to it.
+async fn app_setup(limits: &str) -> (TestServer, Running) {
+    let up = recording_upstream("app").await;
+    let gw = app_gateway(up.addr(), limits).await;
+    (up, gw)
 }
 
 // 1. Preflights are answered at the edge.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preflight_is_answered_at_the_edge() {
-    let (up, rec) = recording_upstream("app").await;
-    let gw = app_gateway(up.addr, "").await;
-    let client = h1_client();
+    let (up, gw) = app_setup("").await;
+    let client = HttpClient::h1();
 
-    let allowed = send(
-        &client,
-        request(
-            "OPTIONS",
+    let allowed = client
+        .preflight(
             gw.addr,
             "/api/items",
-            &[
-                ("origin", APP),
-                ("access-control-request-method", "PUT"),
-                ("access-control-request-headers", "content-type, x-api-key"),
-            ],
-            empty(),
-        ),
-    )
-    .await;
+            APP,
+            "PUT",
+            Some("content-type, x-api-key"),
+        )
+        .await;
     assert_eq!(allowed.status, StatusCode::NO_CONTENT, "{allowed:?}");
     assert_eq!(allowed.one(ACAO), Some(APP));
     assert_eq!(allowed.one(ACAC), Some("true"));
@@ -82,69 +117,43 @@ async fn preflight_is_answered_at_the_edge() {
     }
     assert!(allowed.body.is_empty());
 
-    let denied = send(
-        &client,
-        request(
-            "OPTIONS",
-            gw.addr,
-            "/api/items",
-            &[("origin", EVIL), ("access-control-request-method", "PUT")],
-            empty(),
-        ),
-    )
-    .await;
+    let denied = client
+        .preflight(gw.addr, "/api/items", EVIL, "PUT", None)
+        .await;
     assert_eq!(denied.status, StatusCode::FORBIDDEN, "{denied:?}");
     assert_eq!(denied.count(ACAO), 0, "{denied:?}");
     assert_eq!(denied.count(ACAC), 0, "{denied:?}");
     assert_eq!(denied.count(ACAM), 0, "{denied:?}");
 
     // A method the policy does not allow, from an allowed origin: denied at the edge too.
-    let bad_method = send(
-        &client,
-        request(
-            "OPTIONS",
-            gw.addr,
-            "/api/items",
-            &[("origin", APP), ("access-control-request-method", "PATCH")],
-            empty(),
-        ),
-    )
-    .await;
+    let bad_method = client
+        .preflight(gw.addr, "/api/items", APP, "PATCH", None)
+        .await;
     assert_eq!(bad_method.status, StatusCode::FORBIDDEN, "{bad_method:?}");
     assert_eq!(bad_method.count(ACAO), 0);
 
     // None of the three reached the upstream.
-    assert_eq!(
-        rec.count(),
-        0,
-        "preflights were forwarded: {:?}",
-        rec.seen()
-    );
+    assert_eq!(up.count(), 0, "preflights were forwarded: {:?}", up.seen());
 
     // The counter does count: an actual request reaches the upstream (and is not OPTIONS).
-    let get = send(
-        &client,
-        request("GET", gw.addr, "/api/items", &[("origin", APP)], empty()),
-    )
-    .await;
+    let get = client
+        .call("GET", gw.addr, "/api/items", &[("origin", APP)])
+        .await;
     assert_eq!(get.status, StatusCode::OK);
-    assert_eq!(rec.count(), 1);
-    assert!(rec.seen().iter().all(|s| s.method != http::Method::OPTIONS));
+    assert_eq!(up.count(), 1);
+    assert!(up.seen().iter().all(|s| s.method != http::Method::OPTIONS));
     gw.shutdown().await;
 }
 
 // 2. Actual requests are forwarded; the upstream's CORS headers are replaced; Vary merged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn actual_request_headers_are_replaced_and_vary_merged() {
-    let (up, rec) = recording_upstream("app").await;
-    let gw = app_gateway(up.addr, "").await;
-    let client = h1_client();
+    let (up, gw) = app_setup("").await;
+    let client = HttpClient::h1();
 
-    let ok = send(
-        &client,
-        request("GET", gw.addr, "/things?id=1", &[("origin", APP)], empty()),
-    )
-    .await;
+    let ok = client
+        .call("GET", gw.addr, "/things?id=1", &[("origin", APP)])
+        .await;
     assert_eq!(ok.status, StatusCode::OK, "{ok:?}");
     assert_eq!(ok.one("x-upstream"), Some("app"), "not forwarded: {ok:?}");
     assert_eq!(ok.count(ACAO), 1, "{ok:?}");
@@ -166,11 +175,9 @@ async fn actual_request_headers_are_replaced_and_vary_merged() {
     assert_eq!(vary.len(), 2, "{ok:?}");
     assert_eq!(ok.text(), "app got 0 bytes\n");
 
-    let denied = send(
-        &client,
-        request("GET", gw.addr, "/things", &[("origin", EVIL)], empty()),
-    )
-    .await;
+    let denied = client
+        .call("GET", gw.addr, "/things", &[("origin", EVIL)])
+        .await;
     assert_eq!(
         denied.status,
         StatusCode::OK,
@@ -187,28 +194,26 @@ async fn actual_request_headers_are_replaced_and_vary_merged() {
     assert!(denied.vary().contains(&"origin".to_owned()), "{denied:?}");
 
     // No Origin at all: not CORS, forwarded, and still no upstream CORS header.
-    let plain = send(&client, request("GET", gw.addr, "/things", &[], empty())).await;
+    let plain = client.call("GET", gw.addr, "/things", &[]).await;
     assert_eq!(plain.status, StatusCode::OK);
     assert_eq!(plain.count(ACAO), 0, "{plain:?}");
     assert!(plain.vary().contains(&"origin".to_owned()), "{plain:?}");
 
     // A POST with a body reaches the upstream with its body.
-    let post = send(
-        &client,
-        request(
+    let post = client
+        .send(request(
             "POST",
             gw.addr,
             "/things",
             &[("origin", APP), ("content-type", "text/plain")],
             full("hello"),
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(post.status, StatusCode::OK);
     assert_eq!(post.text(), "app got 5 bytes\n");
     assert_eq!(post.one(ACAO), Some(APP));
 
-    let seen = rec.seen();
+    let seen = up.seen();
     assert_eq!(seen.len(), 4);
     assert_eq!(
         seen[0].uri.path_and_query().unwrap().as_str(),
@@ -225,16 +230,12 @@ async fn actual_request_headers_are_replaced_and_vary_merged() {
 // 3. Upstream down: 502 with the CORS headers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_upstream_is_502_with_cors_headers() {
-    let dead = dead_port();
+    let dead = free_port();
     let gw = app_gateway(([127, 0, 0, 1], dead).into(), "upstream_timeout_ms = 5000").await;
-    let client = h1_client();
+    let client = HttpClient::h1();
 
     let started = Instant::now();
-    let r = send(
-        &client,
-        request("GET", gw.addr, "/x", &[("origin", APP)], empty()),
-    )
-    .await;
+    let r = client.call("GET", gw.addr, "/x", &[("origin", APP)]).await;
     assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{r:?}");
     assert!(
         started.elapsed() < Duration::from_secs(4),
@@ -245,22 +246,15 @@ async fn unreachable_upstream_is_502_with_cors_headers() {
     assert_eq!(r.one(ACEH), Some("x-request-id"));
     assert!(r.vary().contains(&"origin".to_owned()));
 
-    let denied = send(
-        &client,
-        request("GET", gw.addr, "/x", &[("origin", EVIL)], empty()),
-    )
-    .await;
+    let denied = client.call("GET", gw.addr, "/x", &[("origin", EVIL)]).await;
     assert_eq!(denied.status, StatusCode::BAD_GATEWAY);
     assert_eq!(denied.count(ACAO), 0, "{denied:?}");
 
     let m = gw.metrics();
-    assert_eq!(
-        sample(
-            &m,
-            r#"corsica_upstream_errors_total{kind="connect",route="app"}"#
-        ),
+    assert_sample(
+        &m,
+        r#"corsica_upstream_errors_total{kind="connect",route="app"}"#,
         Some(2.0),
-        "{m}"
     );
     gw.shutdown().await;
 }
@@ -268,16 +262,14 @@ async fn unreachable_upstream_is_502_with_cors_headers() {
 // 4. Slow upstream: 504 with the CORS headers, in about the configured time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_upstream_is_504_with_cors_headers() {
-    let (slow, count) = slow_upstream(Duration::from_secs(10)).await;
-    let gw = app_gateway(slow.addr, "upstream_timeout_ms = 300").await;
-    let client = h1_client();
+    let slow = slow_upstream(Duration::from_secs(10)).await;
+    let gw = app_gateway(slow.addr(), "upstream_timeout_ms = 300").await;
+    let client = HttpClient::h1();
 
     let started = Instant::now();
-    let r = send(
-        &client,
-        request("GET", gw.addr, "/slow", &[("origin", APP)], empty()),
-    )
-    .await;
+    let r = client
+        .call("GET", gw.addr, "/slow", &[("origin", APP)])
+        .await;
     let took = started.elapsed();
     assert_eq!(r.status, StatusCode::GATEWAY_TIMEOUT, "{r:?}");
     assert!(
@@ -288,19 +280,12 @@ async fn slow_upstream_is_504_with_cors_headers() {
     assert_eq!(r.one(ACAO), Some(APP), "{r:?}");
     assert_eq!(r.one(ACAC), Some("true"));
     assert!(r.vary().contains(&"origin".to_owned()));
-    assert_eq!(
-        count.load(Ordering::SeqCst),
-        1,
-        "the request did reach the upstream"
-    );
+    assert_eq!(slow.count(), 1, "the request did reach the upstream");
     let m = gw.metrics();
-    assert_eq!(
-        sample(
-            &m,
-            r#"corsica_upstream_errors_total{kind="timeout",route="app"}"#
-        ),
+    assert_sample(
+        &m,
+        r#"corsica_upstream_errors_total{kind="timeout",route="app"}"#,
         Some(1.0),
-        "{m}"
     );
     gw.shutdown().await;
 }
@@ -308,73 +293,54 @@ async fn slow_upstream_is_504_with_cors_headers() {
 // 5. Malformed Origin: answered without ACAO; the gateway keeps working.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_origin_gets_no_cors_headers() {
-    let (up, rec) = recording_upstream("app").await;
-    let gw = app_gateway(up.addr, "").await;
-    let client = h1_client();
+    let (up, gw) = app_setup("").await;
+    let client = HttpClient::h1();
 
     for origin in [
         "https://app.example.com/",
         "https://app.example.com:443:443",
         "app.example.com",
     ] {
-        let r = send(
-            &client,
-            request("GET", gw.addr, "/", &[("origin", origin)], empty()),
-        )
-        .await;
+        let r = client
+            .call("GET", gw.addr, "/", &[("origin", origin)])
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{origin}: {r:?}");
         assert_eq!(r.count(ACAO), 0, "{origin}: {r:?}");
         assert_eq!(r.count(ACAC), 0, "{origin}: {r:?}");
 
-        let p = send(
-            &client,
-            request(
-                "OPTIONS",
-                gw.addr,
-                "/",
-                &[("origin", origin), ("access-control-request-method", "GET")],
-                empty(),
-            ),
-        )
-        .await;
+        let p = client.preflight(gw.addr, "/", origin, "GET", None).await;
         assert_eq!(p.status, StatusCode::FORBIDDEN, "{origin}: {p:?}");
         assert_eq!(p.count(ACAO), 0, "{origin}: {p:?}");
     }
 
     // Two Origin headers, exact bytes.
-    let two = raw(
+    let two = raw::exchange(
         gw.addr,
         format!(
             "GET /two HTTP/1.1\r\nHost: gw.test\r\nOrigin: {APP}\r\nOrigin: {APP}\r\nConnection: close\r\n\r\n"
-        )
-        .into_bytes(),
+        ),
     )
     .await;
     assert_eq!(two.status, 200, "{two:?}");
     assert!(two.all(ACAO).is_empty(), "{two:?}");
     assert!(two.all(ACAC).is_empty(), "{two:?}");
 
-    let two_pre = raw(
+    let two_pre = raw::exchange(
         gw.addr,
         format!(
             "OPTIONS /two HTTP/1.1\r\nHost: gw.test\r\nOrigin: {APP}\r\nOrigin: {EVIL}\r\nAccess-Control-Request-Method: GET\r\nConnection: close\r\n\r\n"
-        )
-        .into_bytes(),
+        ),
     )
     .await;
     assert_eq!(two_pre.status, 403, "{two_pre:?}");
     assert!(two_pre.all(ACAO).is_empty(), "{two_pre:?}");
 
     // Still serving, and right.
-    let ok = send(
-        &client,
-        request("GET", gw.addr, "/", &[("origin", APP)], empty()),
-    )
-    .await;
+    let ok = client.call("GET", gw.addr, "/", &[("origin", APP)]).await;
     assert_eq!(ok.status, StatusCode::OK);
     assert_eq!(ok.one(ACAO), Some(APP));
     assert_eq!(
-        rec.count(),
+        up.count(),
         5,
         "3 bad origins, the request with 2 Origin headers and the good one, all forwarded"
     );
@@ -400,48 +366,42 @@ async fn malformed_origin_gets_no_cors_headers() {
 // 6. Oversized request heads: 431.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_request_head_is_431() {
-    let (up, rec) = recording_upstream("app").await;
-    let gw = app_gateway(up.addr, "max_header_bytes = 16384").await;
+    let (up, gw) = app_setup("max_header_bytes = 16384").await;
 
     // Under the limit: served.
-    let small = raw(
+    let small = raw::exchange(
         gw.addr,
         format!(
             "GET / HTTP/1.1\r\nHost: gw.test\r\nOrigin: {APP}\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
             "a".repeat(4 * 1024)
-        )
-        .into_bytes(),
+        ),
     )
     .await;
     assert_eq!(small.status, 200, "{small:?}");
-    assert_eq!(rec.count(), 1);
+    assert_eq!(up.count(), 1);
 
-    let big = raw(
+    let big = raw::exchange(
         gw.addr,
         format!(
             "GET / HTTP/1.1\r\nHost: gw.test\r\nOrigin: {APP}\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
             "a".repeat(64 * 1024)
-        )
-        .into_bytes(),
+        ),
     )
     .await;
     assert_eq!(big.status, 431, "{:?}", big.headers);
-    assert_eq!(rec.count(), 1, "the oversized request reached the upstream");
+    assert_eq!(up.count(), 1, "the oversized request reached the upstream");
 
     // Over h2c too: the header list is bounded by the same limit (20 000 bytes of value,
     // which HPACK compresses into one frame).
     let big_value = "a".repeat(20_000);
-    let h2_big = send(
-        &h2_client(),
-        request(
+    let h2_big = HttpClient::h2()
+        .call(
             "GET",
             gw.addr,
             "/",
             &[("origin", APP), ("x-big", &big_value)],
-            empty(),
-        ),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(
         h2_big.status,
         StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -449,17 +409,15 @@ async fn oversized_request_head_is_431() {
     );
     // Far over it, h2 refuses the whole connection (GOAWAY); either way nothing is forwarded.
     let huge_value = "a".repeat(64 * 1024);
-    let h2_huge = try_send(
-        &h2_client(),
-        request(
+    let h2_huge = HttpClient::h2()
+        .try_send(request(
             "GET",
             gw.addr,
             "/",
             &[("origin", APP), ("x-big", &huge_value)],
             empty(),
-        ),
-    )
-    .await;
+        ))
+        .await;
     if let Ok(r) = &h2_huge {
         assert_eq!(
             r.status,
@@ -468,56 +426,49 @@ async fn oversized_request_head_is_431() {
         );
     }
     assert_eq!(
-        rec.count(),
+        up.count(),
         1,
         "an oversized h2 request reached the upstream"
     );
 
     // The limit is the configured one: raised, the same 20 000-byte header passes on both.
-    let roomy = app_gateway(up.addr, "max_header_bytes = 65536").await;
-    let h1_ok = raw(
+    let roomy = app_gateway(up.addr(), "max_header_bytes = 65536").await;
+    let h1_ok = raw::exchange(
         roomy.addr,
         format!(
             "GET / HTTP/1.1\r\nHost: gw.test\r\nOrigin: {APP}\r\nX-Big: {big_value}\r\nConnection: close\r\n\r\n"
-        )
-        .into_bytes(),
+        ),
     )
     .await;
     assert_eq!(h1_ok.status, 200, "{:?}", h1_ok.headers);
-    let h2_ok = send(
-        &h2_client(),
-        request(
+    let h2_ok = HttpClient::h2()
+        .call(
             "GET",
             roomy.addr,
             "/",
             &[("origin", APP), ("x-big", &big_value)],
-            empty(),
-        ),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(h2_ok.status, StatusCode::OK, "{h2_ok:?}");
-    assert_eq!(rec.count(), 3);
+    assert_eq!(up.count(), 3);
     roomy.shutdown().await;
 
     // The gateway still works.
-    let after = send(
-        &h1_client(),
-        request("GET", gw.addr, "/", &[("origin", APP)], empty()),
-    )
-    .await;
+    let after = HttpClient::h1()
+        .call("GET", gw.addr, "/", &[("origin", APP)])
+        .await;
     assert_eq!(after.status, StatusCode::OK);
     assert_eq!(after.one(ACAO), Some(APP));
-    assert_eq!(rec.count(), 4);
+    assert_eq!(up.count(), 4);
     gw.shutdown().await;
 }
 
 // 7. Hop-by-hop headers are not forwarded (either way); X-Forwarded-* are added.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hop_by_hop_headers_are_stripped_and_forwarded_headers_added() {
-    let (up, rec) = recording_upstream("app").await;
-    let gw = app_gateway(up.addr, "").await;
+    let (up, gw) = app_setup("").await;
 
-    let r = raw(
+    let r = raw::exchange(
         gw.addr,
         format!(
             "GET /hop/x?q=1 HTTP/1.1\r\n\
@@ -531,8 +482,7 @@ async fn hop_by_hop_headers_are_stripped_and_forwarded_headers_added() {
              X-Forwarded-For: 203.0.113.7\r\n\
              X-End-To-End: kept\r\n\
              \r\n"
-        )
-        .into_bytes(),
+        ),
     )
     .await;
     assert_eq!(r.status, 200, "{r:?}");
@@ -545,7 +495,7 @@ async fn hop_by_hop_headers_are_stripped_and_forwarded_headers_added() {
         "{r:?}"
     );
 
-    let seen = rec.seen();
+    let seen = up.seen();
     assert_eq!(seen.len(), 1);
     let h = &seen[0].headers;
     for hop in [
@@ -563,18 +513,18 @@ async fn hop_by_hop_headers_are_stripped_and_forwarded_headers_added() {
     assert_eq!(h.get("x-forwarded-host").unwrap(), "front.example.com");
     assert_eq!(
         h.get("host").unwrap().to_str().unwrap(),
-        up.addr.to_string()
+        up.addr().to_string()
     );
     assert_eq!(seen[0].uri.path_and_query().unwrap().as_str(), "/hop/x?q=1");
 
     // Without a previous X-Forwarded-For, the client's address alone.
-    let r2 = raw(
+    let r2 = raw::exchange(
         gw.addr,
-        b"GET /y HTTP/1.1\r\nHost: front.example.com:8443\r\nConnection: close\r\n\r\n".to_vec(),
+        b"GET /y HTTP/1.1\r\nHost: front.example.com:8443\r\nConnection: close\r\n\r\n",
     )
     .await;
     assert_eq!(r2.status, 200);
-    let seen = rec.seen();
+    let seen = up.seen();
     assert_eq!(seen[1].headers.get("x-forwarded-for").unwrap(), "127.0.0.1");
     assert_eq!(
         seen[1].headers.get("x-forwarded-host").unwrap(),
@@ -586,30 +536,28 @@ async fn hop_by_hop_headers_are_stripped_and_forwarded_headers_added() {
 // 8a. Routing: first match wins; a preflight matches by the method it asks for; no route 404.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preflight_routes_by_requested_method_and_first_match_wins() {
-    let (public, public_rec) = recording_upstream("public").await;
-    let (app, app_rec) = recording_upstream("app").await;
+    let public = recording_upstream("public").await;
+    let app = recording_upstream("app").await;
     let text = head("")
         + &route(
             "public",
             "path = \"/\"\nmethods = [\"GET\", \"HEAD\"]",
-            &format!("http://{}", public.addr),
+            &format!("http://{}", public.addr()),
             "origins = [\"*\"]",
         )
         + &route(
             "app",
             "path = \"/\"\nmethods = [\"GET\", \"POST\", \"PUT\"]",
-            &format!("http://{}", app.addr),
+            &format!("http://{}", app.addr()),
             "origins = [\"https://app.example.com\"]\ncredentials = true\nmethods = [\"GET\", \"POST\", \"PUT\"]",
         );
-    let gw = gateway(&text).await;
-    let client = h1_client();
+    let gw = gateway::start(&text).await;
+    let client = HttpClient::h1();
 
     for origin in [EVIL, APP] {
-        let r = send(
-            &client,
-            request("GET", gw.addr, "/doc", &[("origin", origin)], empty()),
-        )
-        .await;
+        let r = client
+            .call("GET", gw.addr, "/doc", &[("origin", origin)])
+            .await;
         assert_eq!(r.status, StatusCode::OK);
         assert_eq!(
             r.one("x-upstream"),
@@ -620,33 +568,13 @@ async fn preflight_routes_by_requested_method_and_first_match_wins() {
         assert_eq!(r.count(ACAC), 0, "{r:?}");
     }
 
-    let put_pre = send(
-        &client,
-        request(
-            "OPTIONS",
-            gw.addr,
-            "/doc",
-            &[("origin", APP), ("access-control-request-method", "PUT")],
-            empty(),
-        ),
-    )
-    .await;
+    let put_pre = client.preflight(gw.addr, "/doc", APP, "PUT", None).await;
     assert_eq!(put_pre.status, StatusCode::NO_CONTENT, "{put_pre:?}");
     assert_eq!(put_pre.one(ACAO), Some(APP));
     assert_eq!(put_pre.one(ACAC), Some("true"));
     assert!(lower(put_pre.one(ACAM)).contains("put"), "{put_pre:?}");
 
-    let put_pre_evil = send(
-        &client,
-        request(
-            "OPTIONS",
-            gw.addr,
-            "/doc",
-            &[("origin", EVIL), ("access-control-request-method", "PUT")],
-            empty(),
-        ),
-    )
-    .await;
+    let put_pre_evil = client.preflight(gw.addr, "/doc", EVIL, "PUT", None).await;
     assert_eq!(
         put_pre_evil.status,
         StatusCode::FORBIDDEN,
@@ -655,78 +583,65 @@ async fn preflight_routes_by_requested_method_and_first_match_wins() {
     assert_eq!(put_pre_evil.count(ACAO), 0);
 
     // A GET preflight matches route 1 (anyone).
-    let get_pre = send(
-        &client,
-        request(
-            "OPTIONS",
-            gw.addr,
-            "/doc",
-            &[("origin", EVIL), ("access-control-request-method", "GET")],
-            empty(),
-        ),
-    )
-    .await;
+    let get_pre = client.preflight(gw.addr, "/doc", EVIL, "GET", None).await;
     assert_eq!(get_pre.status, StatusCode::NO_CONTENT, "{get_pre:?}");
     assert_eq!(get_pre.one(ACAO), Some("*"));
 
-    let put = send(
-        &client,
-        request("PUT", gw.addr, "/doc", &[("origin", APP)], full("x")),
-    )
-    .await;
+    let put = client
+        .send(request(
+            "PUT",
+            gw.addr,
+            "/doc",
+            &[("origin", APP)],
+            full("x"),
+        ))
+        .await;
     assert_eq!(put.status, StatusCode::OK);
     assert_eq!(put.one("x-upstream"), Some("app"));
     assert_eq!(put.one(ACAO), Some(APP));
     assert_eq!(put.one(ACAC), Some("true"));
 
     // No route for DELETE, neither as a request nor as a preflight.
-    let del = send(
-        &client,
-        request("DELETE", gw.addr, "/doc", &[("origin", APP)], empty()),
-    )
-    .await;
+    let del = client
+        .call("DELETE", gw.addr, "/doc", &[("origin", APP)])
+        .await;
     assert_eq!(del.status, StatusCode::NOT_FOUND, "{del:?}");
-    let del_pre = send(
-        &client,
-        request(
-            "OPTIONS",
-            gw.addr,
-            "/doc",
-            &[("origin", APP), ("access-control-request-method", "DELETE")],
-            empty(),
-        ),
-    )
-    .await;
+    let del_pre = client.preflight(gw.addr, "/doc", APP, "DELETE", None).await;
     assert_eq!(del_pre.status, StatusCode::NOT_FOUND, "{del_pre:?}");
 
-    assert_eq!(public_rec.count(), 2);
-    assert_eq!(app_rec.count(), 1);
+    assert_eq!(public.count(), 2);
+    assert_eq!(app.count(), 1);
     gw.shutdown().await;
 }
 
 // 8b. Routing by host (port ignored, case-insensitive) and path prefix (on segment bounds).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routes_by_host_and_path_prefix() {
-    let (a, _a_rec) = recording_upstream("api-host").await;
-    let (b, _b_rec) = recording_upstream("api").await;
-    let (c, _c_rec) = recording_upstream("static").await;
+    let a = recording_upstream("api-host").await;
+    let b = recording_upstream("api").await;
+    let c = recording_upstream("static").await;
     let any = "origins = [\"*\"]";
     let text = head("")
         + &route(
             "api-host",
             "host = \"api.example.com\"\npath = \"/api\"",
-            &format!("http://{}", a.addr),
+            &format!("http://{}", a.addr()),
             any,
         )
-        + &route("api", "path = \"/api\"", &format!("http://{}", b.addr), any)
+        + &route(
+            "api",
+            "path = \"/api\"",
+            &format!("http://{}", b.addr()),
+            any,
+        )
         + &route(
             "static",
             "path = \"/static/\"",
-            &format!("http://{}", c.addr),
+            &format!("http://{}", c.addr()),
             any,
         );
-    let gw = gateway(&text).await;
-    let client = h1_client();
+    let gw = gateway::start(&text).await;
+    let client = HttpClient::h1();
 
     let cases: &[(&str, &str, Option<&str>)] = &[
         ("api.example.com", "/api/users", Some("api-host")),
@@ -738,17 +653,9 @@ async fn routes_by_host_and_path_prefix() {
         ("api.example.com", "/", None),
     ];
     for (host, path, expected) in cases {
-        let r = send(
-            &client,
-            request(
-                "GET",
-                gw.addr,
-                path,
-                &[("host", host), ("origin", APP)],
-                empty(),
-            ),
-        )
-        .await;
+        let r = client
+            .call("GET", gw.addr, path, &[("host", host), ("origin", APP)])
+            .await;
         match expected {
             Some(name) => {
                 assert_eq!(r.status, StatusCode::OK, "{host}{path}: {r:?}");
@@ -762,10 +669,10 @@ async fn routes_by_host_and_path_prefix() {
         }
     }
     let m = gw.metrics();
-    assert_eq!(
-        sample(&m, r#"corsica_requests_total{outcome="no_route",route=""}"#),
+    assert_sample(
+        &m,
+        r#"corsica_requests_total{outcome="no_route",route=""}"#,
         Some(3.0),
-        "{m}"
     );
     gw.shutdown().await;
 }
@@ -773,21 +680,21 @@ async fn routes_by_host_and_path_prefix() {
 // 9a. Request bodies are streamed to the upstream.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_body_is_streamed() {
-    let (up, rec) = recording_upstream("sink").await;
-    let gw = app_gateway(up.addr, "").await;
-    let client = h1_client();
+    let up = recording_upstream("sink").await;
+    let gw = app_gateway(up.addr(), "").await;
+    let client = HttpClient::h1();
 
     const CHUNK: usize = 64 * 1024;
     const CHUNKS: usize = 128; // 8 MiB
     let (tx, body) = channel_body(4);
     let req = request("POST", gw.addr, "/upload", &[("origin", APP)], body);
     let c = client.clone();
-    let pending = tokio::spawn(async move { send(&c, req).await });
+    let pending = tokio::spawn(async move { c.send(req).await });
 
     tx.send(Bytes::from(vec![b'x'; CHUNK])).await.unwrap();
     // The first chunk reaches the upstream while the client has not sent the rest.
     let streamed = eventually(500, Duration::from_millis(10), || async {
-        rec.body_bytes.load(Ordering::SeqCst) >= CHUNK as u64
+        up.body_bytes() >= CHUNK as u64
     })
     .await;
     assert!(
@@ -795,7 +702,7 @@ async fn request_body_is_streamed() {
         "the first chunk did not reach the upstream before the body ended"
     );
     assert_eq!(
-        rec.seen().len(),
+        up.seen().len(),
         0,
         "the upstream's request is not finished yet"
     );
@@ -815,7 +722,7 @@ async fn request_body_is_streamed() {
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
     assert_eq!(r.text(), format!("sink got {total} bytes\n"));
     assert_eq!(r.one(ACAO), Some(APP));
-    assert_eq!(rec.seen()[0].body_len, total);
+    assert_eq!(up.seen()[0].body.len() as u64, total);
     gw.shutdown().await;
 }
 
@@ -823,8 +730,8 @@ async fn request_body_is_streamed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn response_body_is_streamed() {
     let (up, mut senders) = streaming_upstream().await;
-    let gw = app_gateway(up.addr, "").await;
-    let client = h1_client();
+    let gw = app_gateway(up.addr(), "").await;
+    let client = HttpClient::h1();
 
     let c = client.clone();
     let addr = gw.addr;
@@ -892,25 +799,12 @@ async fn response_body_is_streamed() {
 // 10. h2c: same CORS answers over HTTP/2 prior knowledge.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn h2c_gets_the_same_cors_answers() {
-    let (up, rec) = recording_upstream("app").await;
-    let gw = app_gateway(up.addr, "").await;
-    let client = h2_client();
+    let (up, gw) = app_setup("").await;
+    let client = HttpClient::h2();
 
-    let pre = send(
-        &client,
-        request(
-            "OPTIONS",
-            gw.addr,
-            "/h2",
-            &[
-                ("origin", APP),
-                ("access-control-request-method", "PUT"),
-                ("access-control-request-headers", "x-api-key"),
-            ],
-            empty(),
-        ),
-    )
-    .await;
+    let pre = client
+        .preflight(gw.addr, "/h2", APP, "PUT", Some("x-api-key"))
+        .await;
     assert_eq!(pre.version, Version::HTTP_2);
     assert_eq!(pre.status, StatusCode::NO_CONTENT, "{pre:?}");
     assert_eq!(pre.one(ACAO), Some(APP));
@@ -922,26 +816,14 @@ async fn h2c_gets_the_same_cors_answers() {
             .contains(&"access-control-request-method".to_owned())
     );
 
-    let denied_pre = send(
-        &client,
-        request(
-            "OPTIONS",
-            gw.addr,
-            "/h2",
-            &[("origin", EVIL), ("access-control-request-method", "PUT")],
-            empty(),
-        ),
-    )
-    .await;
+    let denied_pre = client.preflight(gw.addr, "/h2", EVIL, "PUT", None).await;
     assert_eq!(denied_pre.status, StatusCode::FORBIDDEN);
     assert_eq!(denied_pre.count(ACAO), 0);
-    assert_eq!(rec.count(), 0, "h2 preflights were forwarded");
+    assert_eq!(up.count(), 0, "h2 preflights were forwarded");
 
-    let get = send(
-        &client,
-        request("GET", gw.addr, "/h2?x=1", &[("origin", APP)], empty()),
-    )
-    .await;
+    let get = client
+        .call("GET", gw.addr, "/h2?x=1", &[("origin", APP)])
+        .await;
     assert_eq!(get.version, Version::HTTP_2);
     assert_eq!(get.status, StatusCode::OK, "{get:?}");
     assert_eq!(get.one("x-upstream"), Some("app"));
@@ -951,15 +833,13 @@ async fn h2c_gets_the_same_cors_answers() {
     let vary = get.vary();
     assert!(vary.contains(&"origin".to_owned()) && vary.contains(&"accept-encoding".to_owned()));
 
-    let denied = send(
-        &client,
-        request("GET", gw.addr, "/h2", &[("origin", EVIL)], empty()),
-    )
-    .await;
+    let denied = client
+        .call("GET", gw.addr, "/h2", &[("origin", EVIL)])
+        .await;
     assert_eq!(denied.status, StatusCode::OK);
     assert_eq!(denied.count(ACAO), 0, "{denied:?}");
 
-    let seen = rec.seen();
+    let seen = up.seen();
     assert_eq!(seen.len(), 2);
     assert_eq!(
         seen[0].version,
@@ -997,16 +877,16 @@ fn reload_config(upstream: std::net::SocketAddr, which: &str) -> String {
 // 11a. Reload under load: no request fails; an invalid file keeps the running configuration.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reload_under_load_fails_no_request() {
-    let (up, _rec) = recording_upstream("app").await;
-    let dir = tempfile::tempdir().unwrap();
-    let (gw, path) = gateway_from_file(dir.path(), &reload_config(up.addr, "a")).await;
+    let up = recording_upstream("app").await;
+    let dir = ConfigDir::new();
+    let gw = dir.start(&reload_config(up.addr(), "a")).await;
     let gw = Arc::new(gw);
-    let invalid = reload_config(up.addr, "b").replace("[route.cors]", "bogus = 1\n[route.cors]");
+    let invalid = reload_config(up.addr(), "b").replace("[route.cors]", "bogus = 1\n[route.cors]");
     let invalid_line = invalid.lines().position(|l| l == "bogus = 1").unwrap() + 1;
 
     const TASKS: usize = 4;
     const REQUESTS: usize = 150;
-    let client = h1_client();
+    let client = HttpClient::h1();
     let mut clients = Vec::new();
     for _ in 0..TASKS {
         let client = client.clone();
@@ -1016,11 +896,9 @@ async fn reload_under_load_fails_no_request() {
             let mut seen_a = 0;
             let mut seen_b = 0;
             for _ in 0..REQUESTS {
-                match try_send(
-                    &client,
-                    request("GET", addr, "/load", &[("origin", APP)], empty()),
-                )
-                .await
+                match client
+                    .try_send(request("GET", addr, "/load", &[("origin", APP)], empty()))
+                    .await
                 {
                     Ok(r) if r.status.is_success() && r.one(ACAO) == Some(APP) => match r.one(ACEH)
                     {
@@ -1046,19 +924,15 @@ async fn reload_under_load_fails_no_request() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
         if i % 5 == 4 {
-            write_atomically(&path, &invalid);
+            dir.write_config(&invalid);
             let e = gw.reload().expect_err("the invalid file was accepted");
             errors.push(e);
             // The running configuration stays.
-            let r = send(
-                &client,
-                request("GET", gw.addr, "/", &[("origin", APP)], empty()),
-            )
-            .await;
+            let r = client.call("GET", gw.addr, "/", &[("origin", APP)]).await;
             assert_eq!(r.one(ACEH), Some(format!("x-config-{current}").as_str()));
         } else {
             current = if current == "a" { "b" } else { "a" };
-            write_atomically(&path, &reload_config(up.addr, current));
+            dir.write_config(&reload_config(up.addr(), current));
             gw.reload()
                 .unwrap_or_else(|e| panic!("valid reload failed: {e}"));
             ok_reloads += 1;
@@ -1112,22 +986,18 @@ async fn reload_under_load_fails_no_request() {
 // 11b. The file watcher reloads on change (and keeps the configuration on an invalid file).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_watcher_reloads_on_change() {
-    let (up, _rec) = recording_upstream("app").await;
-    let dir = tempfile::tempdir().unwrap();
-    let (gw, path) = gateway_from_file(dir.path(), &reload_config(up.addr, "a")).await;
+    let up = recording_upstream("app").await;
+    let dir = ConfigDir::new();
+    let gw = dir.start(&reload_config(up.addr(), "a")).await;
     let gw = Arc::new(gw);
     let watcher = gw
         .watch_file(Duration::from_millis(50))
         .expect("a file to watch");
-    let client = h1_client();
+    let client = HttpClient::h1();
     const B: &str = "https://b.example.com";
 
     let acao_for_b = |client: HttpClient, addr| async move {
-        let r = send(
-            &client,
-            request("GET", addr, "/", &[("origin", B)], empty()),
-        )
-        .await;
+        let r = client.call("GET", addr, "/", &[("origin", B)]).await;
         assert_eq!(r.status, StatusCode::OK);
         r.one(ACAO).map(str::to_owned)
     };
@@ -1137,7 +1007,7 @@ async fn file_watcher_reloads_on_change() {
         "b is not allowed at first"
     );
 
-    write_atomically(&path, &reload_config(up.addr, "b"));
+    dir.write_config(&reload_config(up.addr(), "b"));
     let changed = eventually(100, Duration::from_millis(50), || {
         let client = client.clone();
         let addr = gw.addr;
@@ -1148,8 +1018,8 @@ async fn file_watcher_reloads_on_change() {
 
     // An invalid file: counted as an error, the running configuration stays.
     let invalid =
-        reload_config(up.addr, "a").replace("credentials = true", "credentials = \"yes\"");
-    write_atomically(&path, &invalid);
+        reload_config(up.addr(), "a").replace("credentials = true", "credentials = \"yes\"");
+    dir.write_config(&invalid);
     let failed = eventually(100, Duration::from_millis(50), || async {
         sample(
             &gw.metrics(),
@@ -1166,7 +1036,7 @@ async fn file_watcher_reloads_on_change() {
         Some(B)
     );
 
-    write_atomically(&path, &reload_config(up.addr, "a"));
+    dir.write_config(&reload_config(up.addr(), "a"));
     let back = eventually(100, Duration::from_millis(50), || {
         let client = client.clone();
         let addr = gw.addr;
@@ -1186,26 +1056,21 @@ async fn file_watcher_reloads_on_change() {
 // 12. Graceful shutdown: in-flight requests finish; new connections are refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_shutdown_finishes_in_flight_requests() {
-    let (slow, count) = slow_upstream(Duration::from_millis(1500)).await;
+    let slow = slow_upstream(Duration::from_millis(1500)).await;
     let gw = app_gateway(
-        slow.addr,
+        slow.addr(),
         "upstream_timeout_ms = 10000\nshutdown_grace_ms = 8000",
     )
     .await;
     let addr = gw.addr;
     let admin = gw.admin_addr.unwrap();
-    let client = h1_client();
+    let client = HttpClient::h1();
 
     let c = client.clone();
-    let in_flight = tokio::spawn(async move {
-        send(
-            &c,
-            request("GET", addr, "/slow", &[("origin", APP)], empty()),
-        )
-        .await
-    });
+    let in_flight =
+        tokio::spawn(async move { c.call("GET", addr, "/slow", &[("origin", APP)]).await });
     let arrived = eventually(500, Duration::from_millis(10), || async {
-        count.load(Ordering::SeqCst) == 1
+        slow.count() == 1
     })
     .await;
     assert!(arrived, "the request did not reach the upstream");
@@ -1281,11 +1146,9 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
         tokio::net::TcpStream::connect(admin).await.is_err(),
         "admin port still open"
     );
-    let after = try_send(
-        &h1_client(),
-        request("GET", addr, "/slow", &[("origin", APP)], empty()),
-    )
-    .await;
+    let after = HttpClient::h1()
+        .try_send(request("GET", addr, "/slow", &[("origin", APP)], empty()))
+        .await;
     assert!(
         after.is_err(),
         "a request after shutdown was answered: {after:?}"
@@ -1296,25 +1159,22 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
 // shutdown returns about when the grace ends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_grace_bounds_in_flight_requests() {
-    let (slow, count) = slow_upstream(Duration::from_secs(10)).await;
+    let slow = slow_upstream(Duration::from_secs(10)).await;
     let gw = app_gateway(
-        slow.addr,
+        slow.addr(),
         "upstream_timeout_ms = 30000\nshutdown_grace_ms = 300",
     )
     .await;
     let addr = gw.addr;
-    let client = h1_client();
+    let client = HttpClient::h1();
 
     let c = client.clone();
     let in_flight = tokio::spawn(async move {
-        try_send(
-            &c,
-            request("GET", addr, "/slow", &[("origin", APP)], empty()),
-        )
-        .await
+        c.try_send(request("GET", addr, "/slow", &[("origin", APP)], empty()))
+            .await
     });
     let arrived = eventually(500, Duration::from_millis(10), || async {
-        count.load(Ordering::SeqCst) == 1
+        slow.count() == 1
     })
     .await;
     assert!(arrived, "the request did not reach the upstream");
@@ -1342,11 +1202,10 @@ async fn shutdown_grace_bounds_in_flight_requests() {
 // 13. Metrics and health on the admin listener.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_serves_metrics_and_health() {
-    let (up, _rec) = recording_upstream("app").await;
-    let gw = app_gateway(up.addr, "").await;
+    let (_up, gw) = app_setup("").await;
     let admin = gw.admin_addr.expect("admin listener");
     assert_ne!(admin, gw.addr);
-    let client = h1_client();
+    let client = HttpClient::h1();
 
     let pre = |origin: &'static str| {
         request(
@@ -1360,16 +1219,14 @@ async fn admin_serves_metrics_and_health() {
             empty(),
         )
     };
-    assert_eq!(send(&client, pre(APP)).await.status, StatusCode::NO_CONTENT);
-    assert_eq!(send(&client, pre(APP)).await.status, StatusCode::NO_CONTENT);
-    assert_eq!(send(&client, pre(EVIL)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(client.send(pre(APP)).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(client.send(pre(APP)).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(client.send(pre(EVIL)).await.status, StatusCode::FORBIDDEN);
     assert_eq!(
-        send(
-            &client,
-            request("GET", gw.addr, "/m", &[("origin", APP)], empty())
-        )
-        .await
-        .status,
+        client
+            .call("GET", gw.addr, "/m", &[("origin", APP)])
+            .await
+            .status,
         StatusCode::OK
     );
 
@@ -1378,41 +1235,29 @@ async fn admin_serves_metrics_and_health() {
             .body(empty())
             .unwrap()
     };
-    let m = send(&client, metrics_url("/metrics")).await;
+    let m = client.send(metrics_url("/metrics")).await;
     assert_eq!(m.status, StatusCode::OK);
     assert!(m.one("content-type").unwrap().starts_with("text/plain"));
     let text = m.text();
-    assert_eq!(
-        sample(
-            &text,
-            r#"corsica_requests_total{outcome="preflight_allowed",route="app"}"#
-        ),
+    assert_sample(
+        &text,
+        r#"corsica_requests_total{outcome="preflight_allowed",route="app"}"#,
         Some(2.0),
-        "{text}"
     );
-    assert_eq!(
-        sample(
-            &text,
-            r#"corsica_requests_total{outcome="preflight_denied",route="app"}"#
-        ),
+    assert_sample(
+        &text,
+        r#"corsica_requests_total{outcome="preflight_denied",route="app"}"#,
         Some(1.0),
-        "{text}"
     );
-    assert_eq!(
-        sample(
-            &text,
-            r#"corsica_requests_total{outcome="actual_allowed",route="app"}"#
-        ),
+    assert_sample(
+        &text,
+        r#"corsica_requests_total{outcome="actual_allowed",route="app"}"#,
         Some(1.0),
-        "{text}"
     );
-    assert_eq!(
-        sample(
-            &text,
-            r#"corsica_denials_total{reason="origin_not_allowed",route="app"}"#
-        ),
+    assert_sample(
+        &text,
+        r#"corsica_denials_total{reason="origin_not_allowed",route="app"}"#,
         Some(1.0),
-        "{text}"
     );
     assert!(
         text.contains("corsica_upstream_response_seconds_count{route=\"app\"} 1"),
@@ -1420,14 +1265,14 @@ async fn admin_serves_metrics_and_health() {
     );
     assert!(text.contains("corsica_client_connections"), "{text}");
 
-    let health = send(&client, metrics_url("/healthz")).await;
+    let health = client.send(metrics_url("/healthz")).await;
     assert_eq!(health.status, StatusCode::OK);
     assert_eq!(health.text(), "ok\n");
-    let other = send(&client, metrics_url("/nope")).await;
+    let other = client.send(metrics_url("/nope")).await;
     assert_eq!(other.status, StatusCode::NOT_FOUND);
 
     // The admin port is not a proxy, and the proxy port does not serve metrics.
-    let on_proxy = send(&client, request("GET", gw.addr, "/metrics", &[], empty())).await;
+    let on_proxy = client.call("GET", gw.addr, "/metrics", &[]).await;
     assert_eq!(on_proxy.one("x-upstream"), Some("app"), "{on_proxy:?}");
     gw.shutdown().await;
 }

@@ -3,17 +3,15 @@
 
 use std::time::{Duration, Instant};
 
-use corsica_gateway::config::Config;
-use corsica_gateway::gateway;
+use corsica_testkit::gateway::{self, LISTEN, cors_route};
+use corsica_testkit::raw;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_and_stalled_connections_are_closed_and_free_their_slot() {
-    let text = "listen = \"127.0.0.1:0\"\n[limits]\nmax_connections = 2\nheader_read_timeout_ms = 300\n\
-                [[route]]\nupstream = \"echo\"\n[route.cors]\norigins = [\"https://a.example\"]\n";
-    let running = gateway::start(Config::parse(text, "t.toml").unwrap(), None)
-        .await
-        .unwrap();
+    let text = format!("{LISTEN}[limits]\nmax_connections = 2\nheader_read_timeout_ms = 300\n")
+        + &cors_route("echo", "origins = [\"https://a.example\"]");
+    let running = gateway::start(&text).await;
     let addr = running.addr;
     // Two silent clients take both slots: one sends nothing, one half an h2 preface.
     let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -36,18 +34,7 @@ async fn idle_and_stalled_connections_are_closed_and_free_their_slot() {
         started.elapsed()
     );
     // The slots are free again: a real request is served.
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(
-        b"GET /x HTTP/1.1\r\nhost: a\r\norigin: https://a.example\r\nconnection: close\r\n\r\n",
-    )
-    .await
-    .unwrap();
-    let mut out = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
-        .await
-        .unwrap()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out).to_ascii_lowercase();
+    let text = raw::text(addr, &raw::get("/x", "https://a.example")).await;
     assert!(text.starts_with("http/1.1 200"), "{text}");
     assert!(
         text.contains("access-control-allow-origin: https://a.example"),

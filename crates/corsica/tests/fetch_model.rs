@@ -39,6 +39,12 @@ fn allow_all(r: &HttpRequest) -> HttpResponse {
         )
 }
 
+/// A `GET` of `{API}/start` from the page, through a server from `f`.
+fn fetch_start(f: impl Fn(&HttpRequest) -> HttpResponse) -> corsica::fetch::Outcome {
+    let request = FetchRequest::new(page(), format!("{API}/start"));
+    simulate(&request, &mut server(f), None)
+}
+
 fn blocked(v: &Verdict) -> (CorsError, &str) {
     match v {
         Verdict::Blocked(b) => (b.error, b.parameter.as_str()),
@@ -105,36 +111,20 @@ fn cors_preflight_request_headers_4_8() {
 
 #[test]
 fn cors_preflight_fetch_status_after_access_check_4_8() {
+    // A DELETE to a server whose preflight answer is `pre` (the actual request allowed).
+    let delete_with = |pre: fn(&HttpRequest) -> HttpResponse| {
+        let mut s = server(move |r| if r.preflight { pre(r) } else { allow_all(r) });
+        let request = FetchRequest::new(page(), format!("{API}/x")).method("DELETE");
+        simulate(&request, &mut s, None)
+    };
     // A 404 without CORS headers fails the access check first (Chromium's order).
-    let mut s = server(|r| {
-        if r.preflight {
-            HttpResponse::new(404)
-        } else {
-            allow_all(r)
-        }
-    });
-    let o = simulate(
-        &FetchRequest::new(page(), format!("{API}/x")).method("DELETE"),
-        &mut s,
-        None,
-    );
+    let o = delete_with(|_| HttpResponse::new(404));
     assert_eq!(
         blocked(&o.verdict),
         (CorsError::PreflightMissingAllowOriginHeader, "")
     );
     // With the headers, the status fails.
-    let mut s = server(|r| {
-        if r.preflight {
-            allow_all(r).status(401)
-        } else {
-            allow_all(r)
-        }
-    });
-    let o = simulate(
-        &FetchRequest::new(page(), format!("{API}/x")).method("DELETE"),
-        &mut s,
-        None,
-    );
+    let o = delete_with(|r| allow_all(r).status(401));
     assert_eq!(blocked(&o.verdict), (CorsError::PreflightInvalidStatus, ""));
     let b = o.blocked().unwrap();
     assert!(b.message.contains("Response to preflight request doesn't pass access control check: It does not have HTTP ok status."));
@@ -165,42 +155,30 @@ fn cors_check_credentials_4_10() {
 
 #[test]
 fn http_redirect_fetch_taints_the_origin_4_4() {
-    // api → other: both cross-origin to the page, so the origin becomes `null`.
-    let mut s = server(|r| {
-        if r.url.starts_with(API) {
-            HttpResponse::new(302)
-                .header("Location", "http://other.localhost:9000/final")
-                .header("Access-Control-Allow-Origin", PAGE)
-        } else {
-            HttpResponse::new(200).header(
-                "Access-Control-Allow-Origin",
-                r.header("origin").unwrap_or(""),
-            )
-        }
+    // api → other: both cross-origin to the page, so the origin becomes `null`; `last`
+    // answers the final request at the other origin.
+    let via_other = |last: fn(&HttpRequest) -> HttpResponse| {
+        fetch_start(move |r| {
+            if r.url.starts_with(API) {
+                HttpResponse::new(302)
+                    .header("Location", "http://other.localhost:9000/final")
+                    .header("Access-Control-Allow-Origin", PAGE)
+            } else {
+                last(r)
+            }
+        })
+    };
+    let o = via_other(|r| {
+        HttpResponse::new(200).header(
+            "Access-Control-Allow-Origin",
+            r.header("origin").unwrap_or(""),
+        )
     });
-    let o = simulate(
-        &FetchRequest::new(page(), format!("{API}/start")),
-        &mut s,
-        None,
-    );
     assert!(o.is_allowed(), "{}", o.verdict);
     assert_eq!(o.steps[1].request.header("origin"), Some("null"));
 
     // A server that echoes the page's origin instead fails with the tainted origin.
-    let mut s = server(|r| {
-        if r.url.starts_with(API) {
-            HttpResponse::new(302)
-                .header("Location", "http://other.localhost:9000/final")
-                .header("Access-Control-Allow-Origin", PAGE)
-        } else {
-            HttpResponse::new(200).header("Access-Control-Allow-Origin", PAGE)
-        }
-    });
-    let o = simulate(
-        &FetchRequest::new(page(), format!("{API}/start")),
-        &mut s,
-        None,
-    );
+    let o = via_other(|_| HttpResponse::new(200).header("Access-Control-Allow-Origin", PAGE));
     assert_eq!(blocked(&o.verdict), (CorsError::AllowOriginMismatch, PAGE));
     let b = o.blocked().unwrap();
     assert!(
@@ -218,12 +196,7 @@ fn http_redirect_fetch_taints_the_origin_4_4() {
 
 #[test]
 fn http_redirect_fetch_checks_the_redirect_response_4_4() {
-    let mut s = server(|_| HttpResponse::new(301).header("Location", "/elsewhere"));
-    let o = simulate(
-        &FetchRequest::new(page(), format!("{API}/start")),
-        &mut s,
-        None,
-    );
+    let o = fetch_start(|_| HttpResponse::new(301).header("Location", "/elsewhere"));
     assert_eq!(
         blocked(&o.verdict),
         (CorsError::MissingAllowOriginHeader, "")
@@ -233,16 +206,11 @@ fn http_redirect_fetch_checks_the_redirect_response_4_4() {
 
 #[test]
 fn http_redirect_fetch_rejects_credentials_in_location_4_4() {
-    let mut s = server(|_| {
+    let o = fetch_start(|_| {
         HttpResponse::new(307)
             .header("Location", "http://user:pass@other.localhost/")
             .header("Access-Control-Allow-Origin", "*")
     });
-    let o = simulate(
-        &FetchRequest::new(page(), format!("{API}/start")),
-        &mut s,
-        None,
-    );
     assert_eq!(
         blocked(&o.verdict),
         (CorsError::RedirectContainsCredentials, "")

@@ -4,7 +4,6 @@
 #![cfg(feature = "tower")]
 
 use std::convert::Infallible;
-use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,13 +15,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use corsica::Policy;
 use corsica::tower::CorsLayer;
+use corsica_testkit::headers::ACAO;
+use corsica_testkit::raw;
 use http_body_util::BodyExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
+
+const APP: &str = "https://app.example.com";
+const EVIL: &str = "https://evil.example";
 
 fn policy() -> Policy {
     Policy::builder()
-        .allow_origins(["https://app.example.com"])
+        .allow_origins([APP])
         .allow_credentials(true)
         .allow_methods(["GET", "POST", "PUT", "DELETE"])
         .allow_headers(["content-type", "x-api-key"])
@@ -60,7 +63,7 @@ fn app(calls: Arc<AtomicUsize>) -> (Router, CorsLayer) {
             get(|| async {
                 (
                     [
-                        ("access-control-allow-origin", "*"),
+                        (ACAO, "*"),
                         ("access-control-allow-credentials", "false"),
                         ("vary", "Accept-Encoding"),
                     ],
@@ -80,6 +83,15 @@ fn request(method: &str, uri: &str, headers: &[(&str, &str)]) -> Request<Body> {
     b.body(Body::empty()).unwrap()
 }
 
+/// Sends a bodiless request through (a clone of) `router`.
+async fn call(router: &Router, method: &str, uri: &str, headers: &[(&str, &str)]) -> Response {
+    router
+        .clone()
+        .oneshot(request(method, uri, headers))
+        .await
+        .unwrap()
+}
+
 async fn body_text(r: Response) -> String {
     String::from_utf8(r.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
 }
@@ -88,22 +100,20 @@ async fn body_text(r: Response) -> String {
 async fn preflight_is_answered_by_the_layer() {
     let calls = Arc::new(AtomicUsize::new(0));
     let (router, _) = app(calls.clone());
-    let r = router
-        .clone()
-        .oneshot(request(
-            "OPTIONS",
-            "/items",
-            &[
-                ("origin", "https://app.example.com"),
-                ("access-control-request-method", "PUT"),
-                ("access-control-request-headers", "content-type,x-api-key"),
-            ],
-        ))
-        .await
-        .unwrap();
+    let r = call(
+        &router,
+        "OPTIONS",
+        "/items",
+        &[
+            ("origin", APP),
+            ("access-control-request-method", "PUT"),
+            ("access-control-request-headers", "content-type,x-api-key"),
+        ],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let h = r.headers();
-    assert_eq!(h["access-control-allow-origin"], "https://app.example.com");
+    assert_eq!(h[ACAO], APP);
     assert_eq!(h["access-control-allow-credentials"], "true");
     assert_eq!(h["access-control-allow-methods"], "GET, POST, PUT, DELETE");
     assert_eq!(h["access-control-allow-headers"], "content-type, x-api-key");
@@ -114,25 +124,15 @@ async fn preflight_is_answered_by_the_layer() {
     );
     assert_eq!(body_text(r).await, "");
 
-    let denied = router
-        .clone()
-        .oneshot(request(
-            "OPTIONS",
-            "/items",
-            &[
-                ("origin", "https://evil.example"),
-                ("access-control-request-method", "PUT"),
-            ],
-        ))
-        .await
-        .unwrap();
+    let denied = call(
+        &router,
+        "OPTIONS",
+        "/items",
+        &[("origin", EVIL), ("access-control-request-method", "PUT")],
+    )
+    .await;
     assert_eq!(denied.status(), StatusCode::FORBIDDEN);
-    assert!(
-        denied
-            .headers()
-            .get("access-control-allow-origin")
-            .is_none()
-    );
+    assert!(denied.headers().get(ACAO).is_none());
     assert_eq!(
         calls.load(Ordering::SeqCst),
         0,
@@ -140,10 +140,7 @@ async fn preflight_is_answered_by_the_layer() {
     );
 
     // OPTIONS without Access-Control-Request-Method is an ordinary request.
-    let plain = router
-        .oneshot(request("OPTIONS", "/items", &[]))
-        .await
-        .unwrap();
+    let plain = call(&router, "OPTIONS", "/items", &[]).await;
     assert_eq!(body_text(plain).await, "inner options");
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
@@ -151,19 +148,11 @@ async fn preflight_is_answered_by_the_layer() {
 #[tokio::test]
 async fn actual_responses_get_headers_including_errors() {
     let (router, _) = app(Arc::new(AtomicUsize::new(0)));
-    let origin = [("origin", "https://app.example.com")];
+    let origin = [("origin", APP)];
     for (uri, status) in [("/items", 200), ("/boom", 500), ("/no-such-route", 404)] {
-        let r = router
-            .clone()
-            .oneshot(request("GET", uri, &origin))
-            .await
-            .unwrap();
+        let r = call(&router, "GET", uri, &origin).await;
         assert_eq!(r.status().as_u16(), status, "{uri}");
-        assert_eq!(
-            r.headers()["access-control-allow-origin"],
-            "https://app.example.com",
-            "{uri}"
-        );
+        assert_eq!(r.headers()[ACAO], APP, "{uri}");
         assert_eq!(
             r.headers()["access-control-allow-credentials"],
             "true",
@@ -178,59 +167,27 @@ async fn actual_responses_get_headers_including_errors() {
     }
     // Denied actual request: the handler runs (CORS cannot stop a simple request), the
     // browser gets no CORS headers.
-    let r = router
-        .clone()
-        .oneshot(request(
-            "GET",
-            "/items",
-            &[("origin", "https://evil.example")],
-        ))
-        .await
-        .unwrap();
+    let r = call(&router, "GET", "/items", &[("origin", EVIL)]).await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(r.headers().get("access-control-allow-origin").is_none());
+    assert!(r.headers().get(ACAO).is_none());
     assert_eq!(r.headers()["vary"], "Origin");
     // No Origin: untouched but for Vary.
-    let r = router.oneshot(request("GET", "/items", &[])).await.unwrap();
-    assert!(r.headers().get("access-control-allow-origin").is_none());
+    let r = call(&router, "GET", "/items", &[]).await;
+    assert!(r.headers().get(ACAO).is_none());
     assert_eq!(r.headers()["vary"], "Origin");
 }
 
 #[tokio::test]
 async fn upstream_cors_headers_are_replaced() {
     let (router, _) = app(Arc::new(AtomicUsize::new(0)));
-    let r = router
-        .clone()
-        .oneshot(request(
-            "GET",
-            "/upstream-cors",
-            &[("origin", "https://app.example.com")],
-        ))
-        .await
-        .unwrap();
-    assert_eq!(
-        r.headers()
-            .get_all("access-control-allow-origin")
-            .iter()
-            .count(),
-        1
-    );
-    assert_eq!(
-        r.headers()["access-control-allow-origin"],
-        "https://app.example.com"
-    );
+    let r = call(&router, "GET", "/upstream-cors", &[("origin", APP)]).await;
+    assert_eq!(r.headers().get_all(ACAO).iter().count(), 1);
+    assert_eq!(r.headers()[ACAO], APP);
     assert_eq!(r.headers()["access-control-allow-credentials"], "true");
     assert_eq!(r.headers()["vary"], "Accept-Encoding, Origin");
     // And a denied origin does not inherit the handler's `*`.
-    let r = router
-        .oneshot(request(
-            "GET",
-            "/upstream-cors",
-            &[("origin", "https://evil.example")],
-        ))
-        .await
-        .unwrap();
-    assert!(r.headers().get("access-control-allow-origin").is_none());
+    let r = call(&router, "GET", "/upstream-cors", &[("origin", EVIL)]).await;
+    assert!(r.headers().get(ACAO).is_none());
 }
 
 /// A response body fed by a channel: it produces a frame only when the test sends one.
@@ -266,19 +223,9 @@ async fn bodies_keep_streaming() {
             }),
         )
         .layer(CorsLayer::new(policy()));
-    let r = router
-        .oneshot(request(
-            "GET",
-            "/stream",
-            &[("origin", "https://app.example.com")],
-        ))
-        .await
-        .unwrap();
+    let r = call(&router, "GET", "/stream", &[("origin", APP)]).await;
     // The head arrived while the body has not produced anything yet.
-    assert_eq!(
-        r.headers()["access-control-allow-origin"],
-        "https://app.example.com"
-    );
+    assert_eq!(r.headers()[ACAO], APP);
     let mut body = r.into_body();
     tx.send("first").await.unwrap();
     let frame = body.frame().await.unwrap().unwrap();
@@ -287,74 +234,6 @@ async fn bodies_keep_streaming() {
     drop(tx);
     let rest = body.collect().await.unwrap().to_bytes();
     assert_eq!(rest, "second");
-}
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[tokio::test]
-async fn denials_are_traced_with_their_reason() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::DEBUG)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let (router, _) = app(Arc::new(AtomicUsize::new(0)));
-    router
-        .clone()
-        .oneshot(request(
-            "OPTIONS",
-            "/items",
-            &[
-                ("origin", "https://app.example.com"),
-                ("access-control-request-method", "PUT"),
-                ("access-control-request-headers", "x-secret"),
-            ],
-        ))
-        .await
-        .unwrap();
-    router
-        .oneshot(request(
-            "GET",
-            "/items",
-            &[("origin", "https://evil.example")],
-        ))
-        .await
-        .unwrap();
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(log.contains("reason=\"header_not_allowed\""), "{log}");
-    assert!(
-        log.contains("request header `x-secret` is not allowed"),
-        "{log}"
-    );
-    assert!(log.contains("kind=\"preflight\""), "{log}");
-    assert!(log.contains("reason=\"origin_not_allowed\""), "{log}");
-    assert!(
-        log.contains("origin `https://evil.example` is not allowed"),
-        "{log}"
-    );
-}
-
-/// Sends one raw HTTP/1.1 request and returns the response head, lower-cased.
-async fn raw(addr: std::net::SocketAddr, req: &str) -> String {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await.unwrap();
-    String::from_utf8_lossy(&buf).to_ascii_lowercase()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -370,7 +249,7 @@ async fn policy_swaps_under_load_over_real_sockets() {
              access-control-request-method: PUT\r\nconnection: close\r\n\r\n"
         )
     };
-    let head = raw(addr, &preflight("https://app.example.com")).await;
+    let head = raw::text(addr, &preflight(APP)).await;
     assert!(head.starts_with("http/1.1 204"), "{head}");
     assert!(
         head.contains("access-control-allow-origin: https://app.example.com\r\n"),
@@ -380,7 +259,7 @@ async fn policy_swaps_under_load_over_real_sockets() {
     let handle = layer.handle();
     let a = policy();
     let b = Policy::builder()
-        .allow_origins(["https://app.example.com", "https://new.example.com"])
+        .allow_origins([APP, "https://new.example.com"])
         .allow_methods(["GET", "PUT"])
         .build()
         .unwrap();
@@ -401,11 +280,11 @@ async fn policy_swaps_under_load_over_real_sockets() {
     // both policies trust.
     let mut tasks = Vec::new();
     for _ in 0..4 {
-        let req = preflight("https://app.example.com");
+        let req = preflight(APP);
         tasks.push(tokio::spawn(async move {
             let mut ok = 0;
             for _ in 0..75 {
-                let head = raw(addr, &req).await;
+                let head = raw::text(addr, &req).await;
                 assert!(head.starts_with("http/1.1 204"), "{head}");
                 assert!(head.contains("access-control-allow-origin: https://app.example.com\r\n"));
                 ok += 1;
@@ -429,13 +308,9 @@ async fn policy_swaps_under_load_over_real_sockets() {
             .build()
             .unwrap(),
     );
-    let head = raw(addr, &preflight("https://app.example.com")).await;
+    let head = raw::text(addr, &preflight(APP)).await;
     assert!(head.starts_with("http/1.1 403"), "{head}");
-    let head = raw(
-        addr,
-        "GET /items HTTP/1.1\r\nhost: a\r\norigin: https://new.example.com\r\nconnection: close\r\n\r\n",
-    )
-    .await;
+    let head = raw::text(addr, &raw::get("/items", "https://new.example.com")).await;
     assert!(
         head.contains("access-control-allow-origin: https://new.example.com\r\n"),
         "{head}"
