@@ -441,22 +441,14 @@ pub fn generate() -> Vec<Scenario> {
     let long_accept = "a".repeat(129);
     let mid_accept = "a".repeat(128);
     let big_lang = "a".repeat(120);
+    #[rustfmt::skip]
     let header_sets: Vec<(&str, Vec<(&str, String)>)> = vec![
         ("x-api-key", vec![("X-API-Key", "k".into())]),
         ("authorization", vec![("Authorization", "Bearer t".into())]),
         ("ct-json", vec![("Content-Type", "application/json".into())]),
-        (
-            "ct-plain",
-            vec![("Content-Type", "text/plain;charset=UTF-8".into())],
-        ),
-        (
-            "ct-plain-quoted",
-            vec![("Content-Type", "text/plain; charset=\"utf-8\"".into())],
-        ),
-        (
-            "ct-form-upper",
-            vec![("Content-Type", "APPLICATION/X-WWW-FORM-URLENCODED".into())],
-        ),
+        ("ct-plain", vec![("Content-Type", "text/plain;charset=UTF-8".into())]),
+        ("ct-plain-quoted", vec![("Content-Type", "text/plain; charset=\"utf-8\"".into())]),
+        ("ct-form-upper", vec![("Content-Type", "APPLICATION/X-WWW-FORM-URLENCODED".into())]),
         ("two-custom", vec![("X-B", "2".into()), ("X-A", "1".into())]),
         ("accept-unsafe-byte", vec![("Accept", "text/{html}".into())]),
         ("accept-128", vec![("Accept", mid_accept.clone())]),
@@ -466,33 +458,11 @@ pub fn generate() -> Vec<Scenario> {
         ("save-data", vec![("Save-Data", "on".into())]),
         ("range-ok", vec![("Range", "bytes=0-".into())]),
         ("range-suffix", vec![("Range", "bytes=-5".into())]),
-        (
-            "content-language-space",
-            vec![("Content-Language", "de DE".into())],
-        ),
-        (
-            "content-language-slash",
-            vec![("Content-Language", "de/DE".into())],
-        ),
-        (
-            "safelisted-over-1024",
-            (0..9)
-                .map(|i| {
-                    (
-                        ["Accept", "Accept-Language", "Content-Language"][i % 3],
-                        big_lang.clone(),
-                    )
-                })
-                .collect(),
-        ),
-        (
-            "cookie-forbidden",
-            vec![("Cookie", "a=b".into()), ("X-A", "1".into())],
-        ),
-        (
-            "same-name-twice",
-            vec![("X-A", "1".into()), ("x-a", "2".into())],
-        ),
+        ("content-language-space", vec![("Content-Language", "de DE".into())]),
+        ("content-language-slash", vec![("Content-Language", "de/DE".into())]),
+        ("safelisted-over-1024", (0..9).map(|i| (["Accept", "Accept-Language", "Content-Language"][i % 3], big_lang.clone())).collect()),
+        ("cookie-forbidden", vec![("Cookie", "a=b".into()), ("X-A", "1".into())]),
+        ("same-name-twice", vec![("X-A", "1".into()), ("x-a", "2".into())]),
     ];
     let acahs: [&[&str]; 11] = [
         &[],

@@ -247,25 +247,22 @@ pub fn fixes(request: &FetchRequest, blocked: &Blocked) -> Fixes {
     if n.credentials {
         tower.push_str(".allow_credentials(true)");
     }
-    if !n.methods.is_empty() {
-        tower.push_str(&format!(
-            ".allow_methods([{}])",
-            n.methods
-                .iter()
-                .map(|m| format!("Method::from_bytes(b\"{m}\").unwrap()"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    if !n.headers.is_empty() {
-        tower.push_str(&format!(
-            ".allow_headers([{}])",
-            n.headers
-                .iter()
-                .map(|h| format!("HeaderName::from_static(\"{h}\")"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+    for (setter, items, constructor) in [
+        (
+            "allow_methods",
+            &n.methods,
+            "Method::from_bytes(b\"{}\").unwrap()",
+        ),
+        (
+            "allow_headers",
+            &n.headers,
+            "HeaderName::from_static(\"{}\")",
+        ),
+    ] {
+        if !items.is_empty() {
+            let values: Vec<String> = items.iter().map(|i| constructor.replace("{}", i)).collect();
+            tower.push_str(&format!(".{setter}([{}])", values.join(", ")));
+        }
     }
     Fixes::Snippets {
         corsica,

@@ -32,239 +32,38 @@ type Case = (
 
 #[test]
 fn refusals() {
+    #[rustfmt::skip]
     let cases: &[Case] = &[
-        (
-            "no origins",
-            base,
-            |e| matches!(e, ConfigError::NoOrigins),
-            "list the origins",
-        ),
-        (
-            "credentials with *",
-            || any_origin().allow_credentials(true),
-            |e| matches!(e, ConfigError::CredentialsWithAnyOrigin),
-            "list the trusted origins",
-        ),
-        (
-            "* mixed with an origin",
-            || base().allow_origins(["*", "https://a.example"]),
-            |e| matches!(e, ConfigError::AnyOriginWithOthers { .. }),
-            "keep \"*\" alone",
-        ),
-        (
-            "* with a predicate",
-            || any_origin().allow_origin_predicate(|_| true),
-            |e| matches!(e, ConfigError::AnyOriginWithOthers { .. }),
-            "keep \"*\" alone",
-        ),
-        (
-            "credentials with * methods",
-            || {
-                base()
-                    .allow_origins(["https://a.example"])
-                    .allow_credentials(true)
-                    .allow_methods(["*"])
-            },
-            |e| matches!(e, ConfigError::CredentialsWithWildcard { key: "methods" }),
-            "list the methods explicitly",
-        ),
-        (
-            "credentials with * headers",
-            || {
-                base()
-                    .allow_origins(["https://a.example"])
-                    .allow_credentials(true)
-                    .allow_headers(["*"])
-            },
-            |e| matches!(e, ConfigError::CredentialsWithWildcard { key: "headers" }),
-            "list the headers explicitly",
-        ),
-        (
-            "credentials with * expose",
-            || {
-                base()
-                    .allow_origins(["https://a.example"])
-                    .allow_credentials(true)
-                    .expose_headers(["*"])
-            },
-            |e| matches!(e, ConfigError::CredentialsWithWildcard { key: "expose" }),
-            "list the expose explicitly",
-        ),
-        (
-            "null without opt-in",
-            || base().allow_origins(["null"]),
-            |e| matches!(e, ConfigError::NullOriginNotOptedIn),
-            "allow_null_origin = true",
-        ),
-        (
-            "null with credentials, even opted in",
-            || {
-                base()
-                    .allow_origins(["null", "https://a.example"])
-                    .allow_null_origin(true)
-                    .allow_credentials(true)
-            },
-            |e| matches!(e, ConfigError::NullOriginWithCredentials),
-            "remove \"null\"",
-        ),
-        (
-            "pattern over a public suffix",
-            || base().allow_origins(["https://*.com"]),
-            |e| matches!(pattern_error(e), Some(PatternError::TooBroad { .. })),
-            "public suffix",
-        ),
-        (
-            "pattern over a private-section public suffix",
-            || base().allow_origins(["https://*.github.io"]),
-            |e| matches!(pattern_error(e), Some(PatternError::TooBroad { .. })),
-            "other owners",
-        ),
-        (
-            "unanchored pattern",
-            || base().allow_origins(["https://*example.com"]),
-            |e| matches!(pattern_error(e), Some(PatternError::Unanchored { .. })),
-            "write `https://*.example.com`",
-        ),
-        (
-            "origin with a path",
-            || base().allow_origins(["https://app.example.com/"]),
-            |e| {
-                matches!(
-                    pattern_error(e),
-                    Some(PatternError::Origin(OriginError::Path { .. }))
-                )
-            },
-            "write `https://app.example.com`",
-        ),
-        (
-            "origin without scheme",
-            || base().allow_origins(["app.example.com"]),
-            |e| {
-                matches!(
-                    pattern_error(e),
-                    Some(PatternError::Origin(OriginError::MissingScheme { .. }))
-                )
-            },
-            "write it as `https://app.example.com`",
-        ),
-        (
-            "http origin with credentials",
-            || {
-                base()
-                    .allow_origins(["http://app.example.com"])
-                    .allow_credentials(true)
-            },
-            |e| matches!(e, ConfigError::InsecureOriginWithCredentials { .. }),
-            "allow_insecure_origins = true",
-        ),
-        (
-            "http subdomain pattern with credentials",
-            || {
-                base()
-                    .allow_origins(["http://*.example.com"])
-                    .allow_credentials(true)
-            },
-            |e| matches!(e, ConfigError::InsecureOriginWithCredentials { .. }),
-            "use https://",
-        ),
-        (
-            "http any-port pattern with credentials",
-            || {
-                base()
-                    .allow_origins(["http://dev.example.com:*"])
-                    .allow_credentials(true)
-            },
-            |e| matches!(e, ConfigError::InsecureOriginWithCredentials { .. }),
-            "use https://",
-        ),
-        (
-            "forbidden method",
-            || any_origin().allow_methods(["GET", "trace"]),
-            |e| matches!(e, ConfigError::ForbiddenMethod { .. }),
-            "remove it",
-        ),
-        (
-            "CONNECT",
-            || any_origin().allow_methods(["CONNECT"]),
-            |e| matches!(e, ConfigError::ForbiddenMethod { .. }),
-            "forbidden method",
-        ),
-        (
-            "invalid method",
-            || any_origin().allow_methods(["GET POST"]),
-            |e| matches!(e, ConfigError::InvalidMethod { .. }),
-            "e.g. \"PATCH\"",
-        ),
-        (
-            "* mixed with methods",
-            || any_origin().allow_methods(["*", "GET"]),
-            |e| matches!(e, ConfigError::WildcardWithOthers { key: "methods", .. }),
-            "keep \"*\" alone",
-        ),
-        (
-            "* with another header name",
-            || any_origin().allow_headers(["*", "x-api-key"]),
-            |e| matches!(e, ConfigError::WildcardWithOthers { key: "headers", .. }),
-            "keep \"*\" alone",
-        ),
-        (
-            "credentials with * and authorization",
-            || {
-                base()
-                    .allow_origins(["https://a.example"])
-                    .allow_credentials(true)
-                    .allow_headers(["*", "authorization"])
-            },
-            |e| matches!(e, ConfigError::CredentialsWithWildcard { key: "headers" }),
-            "list the headers explicitly",
-        ),
-        (
-            "invalid header name",
-            || any_origin().allow_headers(["x api key"]),
-            |e| matches!(e, ConfigError::InvalidHeaderName { key: "headers", .. }),
-            "e.g. \"x-api-key\"",
-        ),
-        (
-            "header name with a colon",
-            || any_origin().allow_headers(["x-api-key:"]),
-            |e| matches!(e, ConfigError::InvalidHeaderName { .. }),
-            "not a valid header name",
-        ),
-        (
-            "invalid exposed header",
-            || any_origin().expose_headers(["x-réquest"]),
-            |e| matches!(e, ConfigError::InvalidHeaderName { key: "expose", .. }),
-            "not a valid header name",
-        ),
-        (
-            "absurd max-age",
-            || any_origin().max_age(Duration::from_secs(86_401)),
-            |e| matches!(e, ConfigError::MaxAgeTooLarge { secs: 86_401 }),
-            "use at most 86400",
-        ),
-        (
-            "non-2xx preflight status",
-            || any_origin().preflight_status(StatusCode::FOUND),
-            |e| matches!(e, ConfigError::InvalidPreflightStatus { status: 302 }),
-            "use 204 or 200",
-        ),
-        (
-            "2xx denied status",
-            || any_origin().denied_preflight_status(StatusCode::OK),
-            |e| matches!(e, ConfigError::InvalidDeniedStatus { status: 200 }),
-            "use 403",
-        ),
-        (
-            "zero limits",
-            || {
-                any_origin().request_header_limits(HeaderListLimits {
-                    max_bytes: 0,
-                    max_items: 1,
-                })
-            },
-            |e| matches!(e, ConfigError::InvalidLimits { .. }),
-            "at least 1",
-        ),
+        ("no origins", base, |e| matches!(e, ConfigError::NoOrigins), "list the origins"),
+        ("credentials with *", || any_origin().allow_credentials(true), |e| matches!(e, ConfigError::CredentialsWithAnyOrigin), "list the trusted origins"),
+        ("* mixed with an origin", || base().allow_origins(["*", "https://a.example"]), |e| matches!(e, ConfigError::AnyOriginWithOthers { .. }), "keep \"*\" alone"),
+        ("* with a predicate", || any_origin().allow_origin_predicate(|_| true), |e| matches!(e, ConfigError::AnyOriginWithOthers { .. }), "keep \"*\" alone"),
+        ("credentials with * methods", || base().allow_origins(["https://a.example"]).allow_credentials(true).allow_methods(["*"]), |e| matches!(e, ConfigError::CredentialsWithWildcard { key: "methods" }), "list the methods explicitly"),
+        ("credentials with * headers", || base().allow_origins(["https://a.example"]).allow_credentials(true).allow_headers(["*"]), |e| matches!(e, ConfigError::CredentialsWithWildcard { key: "headers" }), "list the headers explicitly"),
+        ("credentials with * expose", || base().allow_origins(["https://a.example"]).allow_credentials(true).expose_headers(["*"]), |e| matches!(e, ConfigError::CredentialsWithWildcard { key: "expose" }), "list the expose explicitly"),
+        ("null without opt-in", || base().allow_origins(["null"]), |e| matches!(e, ConfigError::NullOriginNotOptedIn), "allow_null_origin = true"),
+        ("null with credentials, even opted in", || base().allow_origins(["null", "https://a.example"]).allow_null_origin(true).allow_credentials(true), |e| matches!(e, ConfigError::NullOriginWithCredentials), "remove \"null\""),
+        ("pattern over a public suffix", || base().allow_origins(["https://*.com"]), |e| matches!(pattern_error(e), Some(PatternError::TooBroad { .. })), "public suffix"),
+        ("pattern over a private-section public suffix", || base().allow_origins(["https://*.github.io"]), |e| matches!(pattern_error(e), Some(PatternError::TooBroad { .. })), "other owners"),
+        ("unanchored pattern", || base().allow_origins(["https://*example.com"]), |e| matches!(pattern_error(e), Some(PatternError::Unanchored { .. })), "write `https://*.example.com`"),
+        ("origin with a path", || base().allow_origins(["https://app.example.com/"]), |e| matches!(pattern_error(e), Some(PatternError::Origin(OriginError::Path { .. }))), "write `https://app.example.com`"),
+        ("origin without scheme", || base().allow_origins(["app.example.com"]), |e| matches!(pattern_error(e), Some(PatternError::Origin(OriginError::MissingScheme { .. }))), "write it as `https://app.example.com`"),
+        ("http origin with credentials", || base().allow_origins(["http://app.example.com"]).allow_credentials(true), |e| matches!(e, ConfigError::InsecureOriginWithCredentials { .. }), "allow_insecure_origins = true"),
+        ("http subdomain pattern with credentials", || base().allow_origins(["http://*.example.com"]).allow_credentials(true), |e| matches!(e, ConfigError::InsecureOriginWithCredentials { .. }), "use https://"),
+        ("http any-port pattern with credentials", || base().allow_origins(["http://dev.example.com:*"]).allow_credentials(true), |e| matches!(e, ConfigError::InsecureOriginWithCredentials { .. }), "use https://"),
+        ("forbidden method", || any_origin().allow_methods(["GET", "trace"]), |e| matches!(e, ConfigError::ForbiddenMethod { .. }), "remove it"),
+        ("CONNECT", || any_origin().allow_methods(["CONNECT"]), |e| matches!(e, ConfigError::ForbiddenMethod { .. }), "forbidden method"),
+        ("invalid method", || any_origin().allow_methods(["GET POST"]), |e| matches!(e, ConfigError::InvalidMethod { .. }), "e.g. \"PATCH\""),
+        ("* mixed with methods", || any_origin().allow_methods(["*", "GET"]), |e| matches!(e, ConfigError::WildcardWithOthers { key: "methods", .. }), "keep \"*\" alone"),
+        ("* with another header name", || any_origin().allow_headers(["*", "x-api-key"]), |e| matches!(e, ConfigError::WildcardWithOthers { key: "headers", .. }), "keep \"*\" alone"),
+        ("credentials with * and authorization", || base().allow_origins(["https://a.example"]).allow_credentials(true).allow_headers(["*", "authorization"]), |e| matches!(e, ConfigError::CredentialsWithWildcard { key: "headers" }), "list the headers explicitly"),
+        ("invalid header name", || any_origin().allow_headers(["x api key"]), |e| matches!(e, ConfigError::InvalidHeaderName { key: "headers", .. }), "e.g. \"x-api-key\""),
+        ("header name with a colon", || any_origin().allow_headers(["x-api-key:"]), |e| matches!(e, ConfigError::InvalidHeaderName { .. }), "not a valid header name"),
+        ("invalid exposed header", || any_origin().expose_headers(["x-réquest"]), |e| matches!(e, ConfigError::InvalidHeaderName { key: "expose", .. }), "not a valid header name"),
+        ("absurd max-age", || any_origin().max_age(Duration::from_secs(86_401)), |e| matches!(e, ConfigError::MaxAgeTooLarge { secs: 86_401 }), "use at most 86400"),
+        ("non-2xx preflight status", || any_origin().preflight_status(StatusCode::FOUND), |e| matches!(e, ConfigError::InvalidPreflightStatus { status: 302 }), "use 204 or 200"),
+        ("2xx denied status", || any_origin().denied_preflight_status(StatusCode::OK), |e| matches!(e, ConfigError::InvalidDeniedStatus { status: 200 }), "use 403"),
+        ("zero limits", || any_origin().request_header_limits(HeaderListLimits { max_bytes: 0, max_items: 1, }), |e| matches!(e, ConfigError::InvalidLimits { .. }), "at least 1"),
     ];
     for (name, make, check, fix) in cases {
         match make().build() {
