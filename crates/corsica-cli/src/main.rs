@@ -506,20 +506,14 @@ fn serve(
             routes,
         };
         let text = banner_text(&banner, embedded, running.addr);
-        let mut run = std::pin::pin!(running.run_until_signal());
-        // Poll it once before announcing the address: its first poll takes over SIGHUP and
-        // SIGTERM, whose default action would otherwise end the process if a client sent
-        // one as soon as it read the banner.
-        let first = std::future::poll_fn(|cx| std::task::Poll::Ready(run.as_mut().poll(cx))).await;
-        if let std::task::Poll::Ready(result) = first {
-            result.map_err(CliError::Serve)?;
-            return Ok(ExitCode::SUCCESS);
-        }
+        // The signals are ours before the address is announced: a SIGHUP sent on reading it
+        // reloads instead of ending the process.
+        let serving = running.run_until_signal().map_err(CliError::Serve)?;
         match format {
             Format::Json => out_json(&banner)?,
             Format::Text => out(&text)?,
         }
-        run.await.map_err(CliError::Serve)?;
+        serving.await;
         Ok(ExitCode::SUCCESS)
     })
 }

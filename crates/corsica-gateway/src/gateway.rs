@@ -368,7 +368,10 @@ impl Running {
         }
     }
 
-    /// Runs until SIGTERM or Ctrl-C, reloading on SIGHUP, then shuts down gracefully.
+    /// Takes over SIGHUP (reload), SIGTERM and SIGINT (graceful stop) at once, and returns
+    /// the future that serves until SIGTERM or SIGINT, reloading on SIGHUP, then shuts down
+    /// gracefully. The signals are taken before this returns, so a caller that announces
+    /// the gateway afterwards can never be ended by a SIGHUP sent on reading it.
     ///
     /// ```no_run
     /// use std::path::PathBuf;
@@ -378,41 +381,45 @@ impl Running {
     ///     let path = PathBuf::from("gateway.toml");
     ///     let config = Config::parse(&std::fs::read_to_string(&path)?, "gateway.toml")?;
     ///     let running = gateway::start(config, Some(path)).await?;
-    ///     // `kill -HUP <pid>` reloads gateway.toml; Ctrl-C or SIGTERM stops gracefully.
-    ///     running.run_until_signal().await?;
+    ///     let serving = running.run_until_signal()?;
+    ///     // From here `kill -HUP <pid>` reloads gateway.toml; Ctrl-C or SIGTERM stops gracefully.
+    ///     println!("ready");
+    ///     serving.await;
     ///     Ok(())
     /// }
     /// ```
     #[cfg(unix)]
-    pub async fn run_until_signal(self) -> std::io::Result<()> {
+    pub fn run_until_signal(self) -> std::io::Result<impl std::future::Future<Output = ()>> {
         use tokio::signal::unix::{SignalKind, signal};
-        let me = Arc::new(self);
-        let watcher = me.watch_file(Duration::from_millis(500));
         let mut hup = signal(SignalKind::hangup())?;
         let mut term = signal(SignalKind::terminate())?;
-        loop {
-            tokio::select! {
-                _ = hup.recv() => {
-                    tracing::info!(target: "corsica::gateway", "SIGHUP: reloading the configuration");
-                    let again = me.clone();
-                    let _ = tokio::task::spawn_blocking(move || again.reload()).await;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            let me = Arc::new(self);
+            let watcher = me.watch_file(Duration::from_millis(500));
+            loop {
+                tokio::select! {
+                    _ = hup.recv() => {
+                        tracing::info!(target: "corsica::gateway", "SIGHUP: reloading the configuration");
+                        let again = me.clone();
+                        let _ = tokio::task::spawn_blocking(move || again.reload()).await;
+                    }
+                    _ = term.recv() => break,
+                    _ = int.recv() => break,
                 }
-                _ = term.recv() => break,
-                _ = tokio::signal::ctrl_c() => break,
             }
-        }
-        tracing::info!(target: "corsica::gateway", "shutting down: finishing in-flight requests");
-        let _ = me.stop.send(true);
-        if let Some(w) = watcher {
-            let _ = w.await;
-        }
-        match Arc::try_unwrap(me) {
-            Ok(running) => running.shutdown().await,
-            Err(_) => {
-                tracing::warn!(target: "corsica::gateway", "shutdown with tasks still holding the gateway")
+            tracing::info!(target: "corsica::gateway", "shutting down: finishing in-flight requests");
+            let _ = me.stop.send(true);
+            if let Some(w) = watcher {
+                let _ = w.await;
             }
-        }
-        Ok(())
+            match Arc::try_unwrap(me) {
+                Ok(running) => running.shutdown().await,
+                Err(_) => {
+                    tracing::warn!(target: "corsica::gateway", "shutdown with tasks still holding the gateway")
+                }
+            }
+        })
     }
 }
 

@@ -16,7 +16,8 @@
 //! let config = corsica_gateway::config::Config::embedded();
 //! let running = corsica_gateway::gateway::start(config, None).await?;
 //! println!("listening on http://{}", running.addr);
-//! running.run_until_signal().await
+//! running.run_until_signal()?.await;
+//! # Ok(())
 //! # }
 //! ```
 #![forbid(unsafe_code)]
