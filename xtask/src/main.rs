@@ -2,9 +2,13 @@
 //!
 //! - `test`: everything CI checks, in order: formatting, clippy (`-D warnings`), docs
 //!   without warnings, every test of the workspace in one cargo invocation, then the
-//!   real-browser conformance suite (installing Debian's `chromium` when missing). The last
-//!   line of output is the suite's `conformance: N scenarios, D disagreements`.
+//!   real-browser conformance suite (installing Debian's `chromium` when missing), then the
+//!   README's situations end to end. The last lines of output are the suite's
+//!   `conformance: N scenarios, D disagreements` and `situations: N end to end, D disagreements`.
 //! - `conformance [args]`: the conformance suite alone (`--filter TEXT`, `--jobs N`, `--verbose`).
+//! - `situations [--bless] [--verbose]`: the README's situations alone: the real
+//!   `corsica serve`, real Chromium, `corsica check` and `explain` agreeing, and the README's
+//!   blocks equal to the run's output (`--bless` rewrites them).
 //! - `bench`: the engine's criterion benchmarks (the engine alone; the tower layer beside
 //!   tower-http's).
 //! - `fuzz-build`: builds the cargo-fuzz targets (needs the nightly toolchain and cargo-fuzz).
@@ -18,11 +22,12 @@ fn main() -> ExitCode {
     let result = match task {
         "test" => test(),
         "conformance" => conformance(&args[1..]),
+        "situations" => situations(&args[1..]),
         "bench" => bench(&args[1..]),
         "fuzz-build" => fuzz_build(),
         "help" | "-h" | "--help" => {
             println!(
-                "usage: cargo xtask <test | conformance [args] | bench [criterion args] | fuzz-build>"
+                "usage: cargo xtask <test | conformance [args] | situations [--bless] | bench [criterion args] | fuzz-build>"
             );
             Ok(())
         }
@@ -75,7 +80,8 @@ fn test() -> Result<(), String> {
     )?;
     cargo(&["test", "--workspace", "--all-features"], &[])?;
     eprintln!("xtask: unit, integration and doc tests passed");
-    conformance(&[])
+    conformance(&[])?;
+    situations(&[])
 }
 
 /// Installs Debian's `chromium` when it is missing (as root, with apt-get).
@@ -120,6 +126,20 @@ fn on_path(binary: &str) -> bool {
 
 /// Runs the conformance suite; its summary line is the last line printed.
 fn conformance(extra: &[String]) -> Result<(), String> {
+    suite("conformance", "scenarios", extra)
+}
+
+/// Runs the README's situations with the `corsica` binary built beside the suite's.
+fn situations(extra: &[String]) -> Result<(), String> {
+    cargo(&["build", "--quiet", "-p", "corsica-cli"], &[])?;
+    let mut args = vec!["--situations".to_owned()];
+    args.extend(extra.iter().cloned());
+    suite("situations", "end to end", &args)
+}
+
+/// Runs the conformance binary with `extra`; its summary line (`NAME: N WHAT, D
+/// disagreements`) is the last line printed.
+fn suite(name: &str, what: &str, extra: &[String]) -> Result<(), String> {
     ensure_chromium()?;
     let started = Instant::now();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -128,25 +148,24 @@ fn conformance(extra: &[String]) -> Result<(), String> {
         .args(extra)
         .stderr(std::process::Stdio::inherit())
         .output()
-        .map_err(|e| format!("cannot run the conformance suite: {e}"))?;
+        .map_err(|e| format!("cannot run the {name} suite: {e}"))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let mut lines: Vec<&str> = stdout.lines().collect();
+    let prefix = format!("{name}: ");
     let summary = lines
         .iter()
-        .rposition(|l| l.starts_with("conformance: "))
+        .rposition(|l| l.starts_with(&prefix))
         .map(|i| lines.remove(i).to_owned());
     for l in &lines {
         println!("{l}");
     }
     eprintln!(
-        "xtask: conformance suite done in {:.1}s",
+        "xtask: {name} suite done in {:.1}s",
         started.elapsed().as_secs_f64()
     );
     match summary {
         Some(s) => println!("{s}"),
-        None => {
-            println!("conformance: 0 scenarios, 0 disagreements (the suite printed no summary)")
-        }
+        None => println!("{name}: 0 {what}, 0 disagreements (the suite printed no summary)"),
     }
     if output.status.success() {
         Ok(())

@@ -48,10 +48,19 @@ pub fn chromium_path() -> Option<PathBuf> {
 impl Browser {
     /// Starts Chromium headless with a fresh profile and connects.
     pub async fn launch(binary: &std::path::Path) -> Result<Browser, String> {
+        Self::launch_with(binary, &[]).await
+    }
+
+    /// [`Browser::launch`] with extra command-line flags (e.g. `--host-resolver-rules`).
+    pub async fn launch_with(
+        binary: &std::path::Path,
+        extra: &[String],
+    ) -> Result<Browser, String> {
         let profile =
             std::env::temp_dir().join(format!("corsica-conformance-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&profile);
-        let mut child = Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .args([
                 "--headless",
                 "--no-sandbox",
@@ -64,29 +73,14 @@ impl Browser {
                 "--disable-extensions",
                 "--remote-debugging-port=0",
             ])
+            .args(extra)
             .arg(format!("--user-data-dir={}", profile.display()))
-            .arg("about:blank")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
-        let stderr = child.stderr.take().ok_or("no stderr")?;
-        let mut lines = BufReader::new(stderr).lines();
-        let ws_url = tokio::time::timeout(Duration::from_secs(30), async {
-            while let Ok(Some(line)) = lines.next_line().await {
-                if let Some(url) = line.strip_prefix("DevTools listening on ") {
-                    return Some(url.trim().to_owned());
-                }
-            }
-            None
+            .arg("about:blank");
+        let (child, ws_url) = spawn_announcing(&mut command, true, |line| {
+            line.strip_prefix("DevTools listening on ")
+                .map(|url| url.trim().to_owned())
         })
-        .await
-        .map_err(|_| "Chromium did not print its DevTools address within 30 s".to_owned())?
-        .ok_or("Chromium exited before printing its DevTools address")?;
-        // Keep draining stderr so Chromium never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        .await?;
 
         let (ws, _) = tokio_tungstenite::connect_async(ws_url.as_str())
             .await
@@ -194,6 +188,44 @@ impl Browser {
         Ok((session, rx))
     }
 
+    /// Opens a tab with the Network, Log, Page and Audits domains enabled, navigates it to
+    /// `url` and waits until the page has loaded (`location.origin` is `origin`).
+    pub async fn open_page(
+        &self,
+        url: &str,
+        origin: &str,
+    ) -> Result<(String, mpsc::UnboundedReceiver<Value>), String> {
+        let (session, events) = self.new_tab().await?;
+        for m in [
+            "Network.enable",
+            "Log.enable",
+            "Page.enable",
+            "Audits.enable",
+        ] {
+            self.call(Some(&session), m, json!({})).await?;
+        }
+        self.call(Some(&session), "Page.navigate", json!({ "url": url }))
+            .await?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let v = self
+                .call(
+                    Some(&session),
+                    "Runtime.evaluate",
+                    json!({"expression": "document.readyState + ' ' + location.origin", "returnByValue": true}),
+                )
+                .await?;
+            let state = v["result"]["value"].as_str().unwrap_or_default().to_owned();
+            if state == format!("complete {origin}") {
+                return Ok((session, events));
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(format!("the page {url} did not load: {state}"));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Stops Chromium and removes its profile.
     pub async fn close(mut self) {
         let _ = self.call(None, "Browser.close", json!({})).await;
@@ -201,6 +233,51 @@ impl Browser {
         let _ = self.child.kill().await;
         let _ = std::fs::remove_dir_all(&self.profile);
     }
+}
+
+/// Starts `command` (killed when dropped) with its stderr (else its stdout) piped and
+/// reads it line by line until `announce` finds what the process announces (within 30 s);
+/// the rest of the stream is drained so the process never blocks on a full pipe.
+pub async fn spawn_announcing<T>(
+    command: &mut Command,
+    from_stderr: bool,
+    announce: impl Fn(&str) -> Option<T>,
+) -> Result<(Child, T), String> {
+    let program = command
+        .as_std()
+        .get_program()
+        .to_string_lossy()
+        .into_owned();
+    let (out, err) = if from_stderr {
+        (Stdio::null(), Stdio::piped())
+    } else {
+        (Stdio::piped(), Stdio::null())
+    };
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start {program}: {e}"))?;
+    let stream: Box<dyn tokio::io::AsyncRead + Unpin + Send> = match from_stderr {
+        true => Box::new(child.stderr.take().ok_or("no stderr")?),
+        false => Box::new(child.stdout.take().ok_or("no stdout")?),
+    };
+    let mut lines = BufReader::new(stream).lines();
+    let found = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(v) = announce(&line) {
+                return Some(v);
+            }
+        }
+        None
+    })
+    .await
+    .map_err(|_| format!("{program} did not announce itself within 30 s"))?
+    .ok_or_else(|| format!("{program} exited before announcing itself"))?;
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok((child, found))
 }
 
 /// A string field of a CDP result, or an error naming the method that did not give it.

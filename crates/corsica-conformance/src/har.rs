@@ -45,6 +45,9 @@ pub fn build(
     let mut hops: Vec<Hop> = Vec::new();
     // requestId → indexes of its hops (redirects add hops).
     let mut by_id: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut sent_extra: HashMap<String, Vec<Vec<(String, String)>>> = HashMap::new();
+    type Received = (u16, Vec<(String, String)>);
+    let mut received_extra: HashMap<String, Vec<Received>> = HashMap::new();
     for ev in events {
         let p = &ev["params"];
         let Some(id) = p["requestId"].as_str() else {
@@ -88,34 +91,21 @@ pub fn build(
                 });
                 by_id.entry(id.to_owned()).or_default().push(hops.len() - 1);
             }
+            // The headers actually sent (with `Origin`) and received, per hop. These may
+            // arrive before or after the hop's `requestWillBeSent` (a redirect's response
+            // after the next hop began): they are matched to the hops by order at the end.
             Some("Network.requestWillBeSentExtraInfo") => {
-                // The headers actually sent (with Origin); attach to the newest hop still
-                // without them.
-                if let Some(idx) = by_id.get(id).and_then(|v| {
-                    v.iter()
-                        .copied()
-                        .find(|&i| hops[i].extra_request_headers.is_none())
-                }) {
-                    let sent = lines(&p["headers"]);
-                    if hops[idx].method == "OPTIONS"
-                        && sent
-                            .iter()
-                            .any(|(n, _)| n.eq_ignore_ascii_case("access-control-request-method"))
-                    {
-                        hops[idx].resource_type = "preflight".into();
-                    }
-                    hops[idx].extra_request_headers = Some(sent);
-                }
+                sent_extra
+                    .entry(id.to_owned())
+                    .or_default()
+                    .push(lines(&p["headers"]));
             }
             Some("Network.responseReceivedExtraInfo") => {
-                if let Some(idx) = by_id
-                    .get(id)
-                    .and_then(|v| v.iter().copied().find(|&i| hops[i].status == 0))
-                {
-                    hops[idx].status =
-                        u16::try_from(p["statusCode"].as_u64().unwrap_or(0)).unwrap_or(0);
-                    hops[idx].response_headers = lines(&p["headers"]);
-                }
+                let status = u16::try_from(p["statusCode"].as_u64().unwrap_or(0)).unwrap_or(0);
+                received_extra
+                    .entry(id.to_owned())
+                    .or_default()
+                    .push((status, lines(&p["headers"])));
             }
             Some("Network.responseReceived") => {
                 if let Some(idx) = last {
@@ -141,6 +131,24 @@ pub fn build(
                 }
             }
             _ => {}
+        }
+    }
+    for (id, sent) in sent_extra {
+        for (&idx, sent) in by_id.get(&id).into_iter().flatten().zip(sent) {
+            if hops[idx].method == "OPTIONS"
+                && sent
+                    .iter()
+                    .any(|(n, _)| n.eq_ignore_ascii_case("access-control-request-method"))
+            {
+                hops[idx].resource_type = "preflight".into();
+            }
+            hops[idx].extra_request_headers = Some(sent);
+        }
+    }
+    for (id, received) in received_extra {
+        for (&idx, (status, headers)) in by_id.get(&id).into_iter().flatten().zip(received) {
+            hops[idx].status = status;
+            hops[idx].response_headers = headers;
         }
     }
     let header_list = |h: &[(String, String)]| -> Value {

@@ -10,11 +10,15 @@
 //!
 //! Usage: `corsica-conformance [--jobs N] [--filter TEXT] [--list] [--verbose]`.
 //! The last line of output is always `conformance: N scenarios, D disagreements`.
+//!
+//! `corsica-conformance --situations [--bless]` runs the README's situations end to end
+//! instead (see `situations.rs`); its last line is `situations: N end to end, D disagreements`.
 
 mod cdp;
 mod har;
 mod scenario;
 mod server;
+mod situations;
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -52,6 +56,8 @@ struct Options {
     list: bool,
     verbose: bool,
     record_har: Option<std::path::PathBuf>,
+    situations: bool,
+    bless: bool,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -62,6 +68,8 @@ fn parse_args() -> Result<Options, String> {
         list: false,
         verbose: false,
         record_har: None,
+        situations: false,
+        bless: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -94,9 +102,11 @@ fn parse_args() -> Result<Options, String> {
                 o.jobs = 1;
             }
             "--verbose" | "-v" => o.verbose = true,
+            "--situations" => o.situations = true,
+            "--bless" => o.bless = true,
             "--help" | "-h" => {
                 println!(
-                    "usage: corsica-conformance [--jobs N] [--filter TEXT] [--ids 1,2,3] [--list] [--verbose] [--record-har FILE]"
+                    "usage: corsica-conformance [--jobs N] [--filter TEXT] [--ids 1,2,3] [--list] [--verbose] [--record-har FILE] | --situations [--bless] [--verbose]"
                 );
                 std::process::exit(0);
             }
@@ -114,6 +124,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let situations = opts.situations;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -125,9 +136,19 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(run(opts)) {
+    let result = if opts.situations {
+        runtime.block_on(situations::run(opts.bless, opts.verbose))
+    } else {
+        runtime.block_on(run(opts))
+    };
+    let (name, what) = if situations {
+        ("situations", "end to end")
+    } else {
+        ("conformance", "scenarios")
+    };
+    match result {
         Ok((n, d)) => {
-            println!("conformance: {n} scenarios, {d} disagreements");
+            println!("{name}: {n} {what}, {d} disagreements");
             if d == 0 {
                 ExitCode::SUCCESS
             } else {
@@ -136,7 +157,7 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("corsica-conformance: {e}");
-            println!("conformance: 0 scenarios, 0 disagreements (not run: {e})");
+            println!("{name}: 0 {what}, 0 disagreements (not run: {e})");
             ExitCode::from(2)
         }
     }
@@ -599,7 +620,9 @@ fn scenario_of(url: &str) -> Option<usize> {
 
 impl Tab {
     async fn open(browser: &cdp::Browser, origins: &Origins) -> Result<Tab, String> {
-        let (session, events) = browser.new_tab().await?;
+        let (session, events) = browser
+            .open_page(&format!("{}/", origins.app), &origins.app)
+            .await?;
         let mut tab = Tab {
             session,
             events,
@@ -609,39 +632,6 @@ impl Tab {
             issues: HashMap::new(),
             recorded: None,
         };
-        for m in [
-            "Network.enable",
-            "Log.enable",
-            "Page.enable",
-            "Audits.enable",
-        ] {
-            browser.call(Some(&tab.session), m, json!({})).await?;
-        }
-        browser
-            .call(
-                Some(&tab.session),
-                "Page.navigate",
-                json!({"url": format!("{}/", origins.app)}),
-            )
-            .await?;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let v = browser
-                .call(
-                    Some(&tab.session),
-                    "Runtime.evaluate",
-                    json!({"expression": "document.readyState + ' ' + location.origin", "returnByValue": true}),
-                )
-                .await?;
-            let state = v["result"]["value"].as_str().unwrap_or_default().to_owned();
-            if state == format!("complete {}", origins.app) {
-                break;
-            }
-            if Instant::now() > deadline {
-                return Err(format!("the page did not load: {state}"));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
         tab.drain();
         Ok(tab)
     }
