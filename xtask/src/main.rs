@@ -131,20 +131,33 @@ fn conformance(extra: &[String]) -> Result<(), String> {
 
 /// Runs the README's situations with the `corsica` binary built beside the suite's.
 fn situations(extra: &[String]) -> Result<(), String> {
-    cargo(&["build", "--quiet", "-p", "corsica-cli"], &[])?;
     let mut args = vec!["--situations".to_owned()];
     args.extend(extra.iter().cloned());
     suite("situations", "end to end", &args)
 }
 
 /// Runs the conformance binary with `extra`; its summary line (`NAME: N WHAT, D
-/// disagreements`) is the last line printed.
+/// disagreements`) is the last line printed. The binary and `corsica` (which the
+/// situations start) are built by one cargo invocation, so both suites share one build.
 fn suite(name: &str, what: &str, extra: &[String]) -> Result<(), String> {
     ensure_chromium()?;
+    cargo(
+        &[
+            "build",
+            "--quiet",
+            "-p",
+            "corsica-conformance",
+            "-p",
+            "corsica-cli",
+        ],
+        &[],
+    )?;
     let started = Instant::now();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let output = Command::new(cargo)
-        .args(["run", "--quiet", "-p", "corsica-conformance", "--"])
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
+        std::path::PathBuf::from,
+    );
+    let output = Command::new(target.join("debug/corsica-conformance"))
         .args(extra)
         .stderr(std::process::Stdio::inherit())
         .output()
