@@ -2,10 +2,9 @@
 //! against it. The browser model then names the header that is missing (not a missing
 //! `Access-Control-Allow-Origin`), and the trace shows the gateway's `corsica-reason`.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use corsica_testkit::free_port;
+use corsica_testkit::{free_port, spawn_until_first_line};
 
 const BIN: &str = env!("CARGO_BIN_EXE_corsica");
 
@@ -21,23 +20,16 @@ fn check_against(config: &str) -> serde_json::Value {
     let path = dir.path().join("gw.toml");
     std::fs::write(&path, config).unwrap();
     let addr = format!("127.0.0.1:{}", free_port());
-    let mut gateway = Command::new(BIN)
-        .args([
+    let (mut gateway, banner) = spawn_until_first_line(
+        BIN,
+        &[
             "serve",
             "--config",
             path.to_str().unwrap(),
             "--listen",
             &addr,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // The banner says it listens.
-    let mut banner = String::new();
-    BufReader::new(gateway.stdout.take().unwrap())
-        .read_line(&mut banner)
-        .unwrap();
+        ],
+    );
     assert!(banner.contains(&addr), "{banner}");
     let out = Command::new(BIN)
         .args([
