@@ -99,6 +99,13 @@ enum Command {
         /// Accept invalid TLS certificates (self-signed development servers).
         #[arg(long, short = 'k')]
         insecure: bool,
+        /// Trust the CA certificate(s) in this PEM file too (repeatable).
+        #[arg(long = "cacert", value_name = "FILE")]
+        cacert: Vec<PathBuf>,
+        /// The browser's stored cookie for the URL's host, NAME=VALUE (repeatable); sent
+        /// only where the browser would (credentialed requests, never preflights).
+        #[arg(long = "cookie", value_name = "NAME=VALUE")]
+        cookies: Vec<String>,
         /// Resolve HOST to ADDR, like curl (HOST:PORT:ADDR; repeatable).
         #[arg(long)]
         resolve: Vec<String>,
@@ -127,6 +134,9 @@ enum Command {
         /// Accept invalid TLS certificates.
         #[arg(long, short = 'k')]
         insecure: bool,
+        /// Resolve HOST to ADDR, like curl (HOST:PORT:ADDR; repeatable).
+        #[arg(long)]
+        resolve: Vec<String>,
         /// Per-request timeout in seconds.
         #[arg(long, default_value_t = 10.0)]
         timeout: f64,
@@ -275,6 +285,8 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
             credentials,
             format,
             insecure,
+            cacert,
+            cookies,
             resolve,
             timeout,
         } => {
@@ -286,10 +298,9 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
             let live = corsica_doctor::LiveOptions {
                 insecure,
                 timeout: seconds(timeout)?,
-                resolve: resolve
-                    .iter()
-                    .map(|r| corsica_doctor::live::parse_resolve(r))
-                    .collect::<Result<_, _>>()?,
+                resolve: parse_resolves(&resolve)?,
+                cookies,
+                ca_certs: cacert,
             };
             let args = corsica_doctor::CheckArgs {
                 url,
@@ -309,6 +320,7 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
             fail_on,
             concurrency,
             insecure,
+            resolve,
             timeout,
         } => {
             let trusted = origins
@@ -318,6 +330,7 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
             let live = corsica_doctor::LiveOptions {
                 insecure,
                 timeout: seconds(timeout)?,
+                resolve: parse_resolves(&resolve)?,
                 ..Default::default()
             };
             scan(
@@ -353,6 +366,14 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
             serve(config, quick, listen, admin, format.get())
         }
     }
+}
+
+/// `--resolve HOST:PORT:ADDR` arguments.
+fn parse_resolves(args: &[String]) -> Result<Vec<(String, std::net::IpAddr)>, CliError> {
+    Ok(args
+        .iter()
+        .map(|r| corsica_doctor::live::parse_resolve(r))
+        .collect::<Result<_, _>>()?)
 }
 
 /// A positive, finite number of seconds as a duration.

@@ -64,6 +64,10 @@ pub struct Check {
     pub fixes: Option<Fixes>,
     /// How to fix it (empty when allowed).
     pub hint: String,
+    /// Why a HAR cannot explain this request (`explain` only: a preflight it needed is not
+    /// in the file); the verdict is then `incomplete`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
     /// Chromium's console message, or what `fetch()` resolves with.
     pub message: String,
     /// The request's method (`explain` only).
@@ -82,8 +86,27 @@ pub struct Check {
     /// The request's URL (`explain` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    /// `allowed`, `blocked` or `failed`.
+    /// `allowed`, `blocked`, `failed` (or `incomplete` in `explain`).
     pub verdict: &'static str,
+    /// What works in Chromium today but not in every browser (omitted when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Warning>,
+}
+
+/// Something that passes in Chromium but fails by the Fetch standard (Firefox, Safari, and
+/// Chromium's announced behaviour).
+///
+/// ```
+/// let w = corsica_doctor::output::Warning { id: "authorization-covered-by-wildcard", message: "list it".into() };
+/// assert_eq!(serde_json::to_string(&w)?, r#"{"id":"authorization-covered-by-wildcard","message":"list it"}"#);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    /// A stable id.
+    pub id: &'static str,
+    /// What happens and what to change.
+    pub message: String,
 }
 
 /// The CORS error of a blocked request: Chromium's name for it and the failed parameter.
@@ -120,6 +143,7 @@ pub struct CheckError {
 ///     redirected: false,
 ///     request_headers: vec![("origin".into(), "https://app.example.com".into())],
 ///     response_headers: Some(vec![]),
+///     server_reason: None,
 ///     status: Some(200),
 ///     url: "https://api.example.com/x".into(),
 /// };
@@ -141,6 +165,10 @@ pub struct Step {
     pub request_headers: Vec<(String, String)>,
     /// The headers received, as `[name, value]` pairs (`null` without a response).
     pub response_headers: Option<Vec<(String, String)>>,
+    /// Why the server denied it, from a `corsica-reason: <label>; <message>` response
+    /// header (the gateway's debug mode); omitted otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_reason: Option<String>,
     /// The status received (`null` without a response).
     pub status: Option<u16>,
     /// The URL.

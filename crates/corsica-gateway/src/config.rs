@@ -235,6 +235,9 @@ struct RawConfig {
     tls: Option<RawTls>,
     #[serde(default)]
     route: Vec<Spanned<RawRoute>>,
+    /// Debug mode for every route (see `[route.cors] debug`).
+    #[serde(default)]
+    debug: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -289,6 +292,20 @@ struct RawCors {
     private_network: bool,
     preflight_status: Option<Spanned<u16>>,
     denied_preflight_status: Option<Spanned<u16>>,
+    public: Option<Spanned<RawPublic>>,
+    #[serde(default)]
+    debug: bool,
+}
+
+/// `[route.cors.public]`: what every origin not in `origins` may do, without credentials.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPublic {
+    methods: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    headers: Vec<Spanned<String>>,
+    #[serde(default)]
+    expose: Vec<Spanned<String>>,
 }
 
 /// Where a route sends requests.
@@ -1121,7 +1138,8 @@ impl Config {
             .collect();
         let mut routes = Vec::with_capacity(raw.route.len());
         for (i, r) in raw.route.into_iter().enumerate() {
-            if let Some(route) = compile_route(text, file, i, r.into_inner(), &mut errors) {
+            let r = r.into_inner();
+            if let Some(route) = compile_route(text, file, i, r, raw.debug, &mut errors) {
                 routes.push(route);
             }
         }
@@ -1205,6 +1223,7 @@ fn compile_route(
     file: &str,
     index: usize,
     r: RawRoute,
+    debug: bool,
     errors: &mut Vec<ConfigError>,
 ) -> Option<Route> {
     let before = errors.len();
@@ -1276,6 +1295,17 @@ fn compile_route(
     if let Some(age) = &c.max_age {
         b = b.max_age_secs(*age.get_ref());
     }
+    if let Some(public) = &c.public {
+        let p = public.get_ref();
+        let mut access = corsica::PublicAccess::read_only()
+            .allow_headers(values(&p.headers))
+            .expose_headers(values(&p.expose));
+        if let Some(m) = &p.methods {
+            access = access.allow_methods(values(m));
+        }
+        b = b.allow_public(access);
+    }
+    b = b.debug(debug || c.debug);
     for (key, value) in [
         ("preflight_status", &c.preflight_status),
         ("denied_preflight_status", &c.denied_preflight_status),
@@ -1320,7 +1350,12 @@ fn compile_route(
 /// Where a policy problem is in the `[route.cors]` table: the offending entry of the key's
 /// list when there is one, else the key itself; `None` for the table.
 fn policy_error_span(c: &RawCors, problem: &PolicyError) -> Option<Range<usize>> {
+    let public = c.public.as_ref();
     let list: &[Spanned<String>] = match problem.key() {
+        "public" => return public.map(Spanned::span),
+        "public.methods" => public.and_then(|p| p.get_ref().methods.as_deref())?,
+        "public.headers" => &public?.get_ref().headers,
+        "public.expose" => &public?.get_ref().expose,
         "origins" => &c.origins,
         "methods" => c.methods.as_deref().unwrap_or_default(),
         "headers" => &c.headers,
@@ -1482,15 +1517,34 @@ mod tests {
         }
     }
 
+    /// Where each error of a refused text is, and whether its message mentions `word`.
+    fn located(text: &str, word: &str) -> Vec<(usize, usize, bool)> {
+        let errors = Config::parse(text, "t.toml").unwrap_err();
+        errors
+            .iter()
+            .map(|e| (e.line(), e.column(), e.message().contains(word)))
+            .collect()
+    }
+
+    #[test]
+    fn public_tier_and_debug_mode_are_read_and_checked() {
+        let ok = "debug = true\n[[route]]\nupstream = \"echo\"\n[route.cors]\norigins = [\"https://a.example\"]\ncredentials = true\n[route.cors.public]\nexpose = [\"etag\"]\n";
+        let c = Config::parse(ok, "p.toml").unwrap_or_else(|e| panic!("{e}"));
+        let policy = c.routes()[0].policy();
+        assert_eq!(policy.public().unwrap(), ["GET", "HEAD"]);
+        assert!(policy.is_debug() && policy.allows_credentials());
+        let bad = "[[route]]\nupstream = \"echo\"\n[route.cors]\norigins = [\"*\"]\n[route.cors.public]\nmethods = [\"GET\", \"BAD METHOD\"]\n";
+        // The method at its value; the tier beside `*` at its table.
+        let found = located(bad, "public");
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found.contains(&(6, 19, true)), "{found:?}");
+        assert!(found.iter().all(|f| f.2), "{found:?}");
+    }
+
     #[test]
     fn preflight_statuses_are_checked_at_their_values() {
         let text = "[[route]]\nupstream = \"echo\"\n[route.cors]\norigins = [\"*\"]\npreflight_status = 302\ndenied_preflight_status = 1000\n";
-        let errors = Config::parse(text, "s.toml").unwrap_err();
-        let found: Vec<(usize, usize, bool)> = errors
-            .iter()
-            .map(|e| (e.line(), e.column(), e.message().contains("status")))
-            .collect();
-        assert_eq!(found, [(5, 20, true), (6, 27, true)], "{errors}");
+        assert_eq!(located(text, "status"), [(5, 20, true), (6, 27, true)]);
         let ok = "[[route]]\nupstream = \"echo\"\n[route.cors]\norigins = [\"*\"]\npreflight_status = 200\ndenied_preflight_status = 400\n";
         assert!(Config::parse(ok, "s.toml").is_ok());
     }

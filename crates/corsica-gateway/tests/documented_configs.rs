@@ -2,6 +2,7 @@
 //! example file, and the embedded default.
 
 use corsica_gateway::config::{Config, EMBEDDED_DEFAULT, Upstream};
+use http::{HeaderMap, HeaderValue, Method};
 
 fn repo_file(path: &str) -> String {
     let full = concat!(env!("CARGO_MANIFEST_DIR"), "/../../").to_owned() + path;
@@ -44,23 +45,28 @@ fn readme_toml_blocks_compile() {
 fn example_file_compiles_with_the_documented_routes() {
     let c = Config::parse(&repo_file("examples/gateway.toml"), "examples/gateway.toml").unwrap();
     let names: Vec<&str> = c.routes().iter().map(|r| r.name()).collect();
+    assert_eq!(names, ["catalog", "orders", "users", "dev"]);
+    // One route for the SaaS case: the company's front-ends with credentials, anyone else
+    // read-only without.
+    let catalog = c.routes()[0].policy();
+    assert!(catalog.allows_credentials());
+    assert_eq!(catalog.public().unwrap(), ["GET", "HEAD"]);
+    let get = |origin: &str, method: Method| {
+        let mut h = HeaderMap::new();
+        h.insert("origin", HeaderValue::from_str(origin).unwrap());
+        catalog.decide(&method, &h)
+    };
+    let own = get("https://app.example.com", Method::GET);
     assert_eq!(
-        names,
-        [
-            "catalog-public-read",
-            "catalog-writes",
-            "orders",
-            "users",
-            "dev"
-        ]
+        own.headers().allow_origin().unwrap(),
+        "https://app.example.com"
     );
-    assert!(c.routes()[0].policy().origins().is_any());
-    assert!(!c.routes()[0].policy().allows_credentials());
-    assert!(c.routes()[1].policy().allows_credentials());
-    assert_eq!(c.routes()[4].upstream(), &Upstream::Echo);
-    // A preflight for PUT on the catalog skips the read-only route.
-    assert!(!c.routes()[0].matches(Some("api.example.com"), "/catalog/items", "PUT"));
-    assert!(c.routes()[1].matches(Some("api.example.com"), "/catalog/items", "PUT"));
+    assert!(own.headers().allow_credentials());
+    let other = get("https://someone.example", Method::GET);
+    assert_eq!(other.headers().allow_origin().unwrap(), "*");
+    assert!(!other.headers().allow_credentials());
+    assert!(!get("https://someone.example", Method::PUT).is_allowed());
+    assert_eq!(c.routes()[3].upstream(), &Upstream::Echo);
 }
 
 #[test]

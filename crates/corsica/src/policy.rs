@@ -152,6 +152,14 @@ pub enum ConfigError {
         /// The status.
         status: u16,
     },
+    /// A problem in the public tier's lists ([`PolicyBuilder::allow_public`]).
+    #[error("public: {0}")]
+    InPublic(Box<ConfigError>),
+    /// A public tier beside origin `*`.
+    #[error(
+        "public: origin \"*\" already makes every origin public; remove the public tier, or list the trusted origins in `origins`"
+    )]
+    PublicWithAnyOrigin,
     /// Header-list limits of zero.
     #[error(
         "request header limits must be at least 1 (max_bytes = {max_bytes}, max_items = {max_items}); the defaults are 4096 and 64"
@@ -193,6 +201,13 @@ impl ConfigError {
             ConfigError::InvalidPreflightStatus { .. } => "preflight_status",
             ConfigError::InvalidDeniedStatus { .. } => "denied_preflight_status",
             ConfigError::InvalidLimits { .. } => "request_header_limits",
+            ConfigError::PublicWithAnyOrigin => "public",
+            ConfigError::InPublic(inner) => match inner.key() {
+                "methods" => "public.methods",
+                "headers" => "public.headers",
+                "expose" => "public.expose",
+                _ => "public",
+            },
         }
     }
 
@@ -219,6 +234,7 @@ impl ConfigError {
             }
             ConfigError::InvalidHeaderName { name, .. } => Some(name),
             ConfigError::CredentialsWithWildcard { .. } => Some("*"),
+            ConfigError::InPublic(inner) => inner.entry(),
             _ => None,
         }
     }
@@ -270,6 +286,155 @@ pub(crate) struct Rendered {
     pub(crate) max_age: Option<HeaderValue>,
 }
 
+/// What one tier of a policy allows: the trusted origins' (`origins`, with credentials when
+/// the policy allows them) or the public tier's (every other origin, never with
+/// credentials, answered `Access-Control-Allow-Origin: *`).
+#[derive(Debug, Clone)]
+pub(crate) struct Tier {
+    pub(crate) methods: Allowed<Box<str>>,
+    /// Lower-case names.
+    pub(crate) headers: HeaderRule,
+    pub(crate) expose: Allowed<HeaderName>,
+    pub(crate) rendered: Rendered,
+}
+
+impl Tier {
+    /// Validates and renders the three lists, pushing every problem to `errors`.
+    fn compile(
+        methods: &[String],
+        headers: &[String],
+        expose: &[String],
+        max_age: Option<Duration>,
+        errors: &mut Vec<ConfigError>,
+    ) -> Tier {
+        let methods = parse_methods(methods, errors);
+        let headers = parse_request_headers(headers, errors);
+        let expose = parse_names("expose", expose, errors);
+        let rendered = Rendered {
+            allow_methods: match &methods {
+                Allowed::Any => Some(HeaderValue::from_static("*")),
+                Allowed::List(l) if l.is_empty() => None,
+                Allowed::List(l) => Some(join(l.iter().map(|m| &**m))),
+            },
+            allow_headers: if headers.any || headers.names.is_empty() {
+                None
+            } else {
+                Some(join(headers.names.iter().map(HeaderName::as_str)))
+            },
+            expose_headers: match &expose {
+                Allowed::Any => Some(HeaderValue::from_static("*")),
+                Allowed::List(l) if l.is_empty() => None,
+                Allowed::List(l) => Some(join(l.iter().map(HeaderName::as_str))),
+            },
+            max_age: max_age.map(|a| HeaderValue::from(whole_seconds(a))),
+        };
+        Tier {
+            methods,
+            headers,
+            expose,
+            rendered,
+        }
+    }
+
+    pub(crate) fn allows_method_bytes(&self, method: &[u8]) -> bool {
+        match &self.methods {
+            Allowed::Any => true,
+            Allowed::List(list) => list.iter().any(|m| m.as_bytes() == method),
+        }
+    }
+
+    pub(crate) fn allows_header_bytes(&self, name: &[u8]) -> bool {
+        let listed = || {
+            self.headers
+                .names
+                .iter()
+                .any(|h| h.as_str().as_bytes().eq_ignore_ascii_case(name))
+        };
+        (self.headers.any && !name.eq_ignore_ascii_case(b"authorization")) || listed()
+    }
+}
+
+/// The public tier of a policy: what any origin that is not trusted may do, without
+/// credentials. Answers to it carry `Access-Control-Allow-Origin: *` (so a credentialed
+/// request from such an origin is refused by the browser) and vary on `Origin`.
+///
+/// ```
+/// use corsica::{Policy, PublicAccess};
+/// // The company's front-end writes with cookies; anyone else may read.
+/// let policy = Policy::builder()
+///     .allow_origins(["https://app.example.com"])
+///     .allow_credentials(true)
+///     .allow_methods(["GET", "HEAD", "POST", "PUT", "DELETE"])
+///     .allow_headers(["content-type", "x-api-key"])
+///     .allow_public(PublicAccess::read_only().expose_headers(["etag"]))
+///     .build()?;
+/// assert!(policy.public().is_some());
+/// # Ok::<(), corsica::ConfigErrors>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct PublicAccess {
+    methods: Vec<String>,
+    headers: Vec<String>,
+    expose: Vec<String>,
+}
+
+impl PublicAccess {
+    /// `GET` and `HEAD`, no extra request header, nothing exposed.
+    ///
+    /// ```
+    /// let public = corsica::PublicAccess::read_only();
+    /// assert_eq!(public.methods(), ["GET", "HEAD"]);
+    /// ```
+    pub fn read_only() -> PublicAccess {
+        PublicAccess {
+            methods: vec!["GET".into(), "HEAD".into()],
+            headers: Vec::new(),
+            expose: Vec::new(),
+        }
+    }
+
+    /// Replaces the methods (validated like [`PolicyBuilder::allow_methods`]).
+    ///
+    /// ```
+    /// let public = corsica::PublicAccess::read_only().allow_methods(["GET", "HEAD", "POST"]);
+    /// assert_eq!(public.methods().len(), 3);
+    /// ```
+    pub fn allow_methods(mut self, methods: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.methods = methods.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Adds request headers (validated like [`PolicyBuilder::allow_headers`]).
+    ///
+    /// ```
+    /// let public = corsica::PublicAccess::read_only().allow_headers(["x-api-key"]);
+    /// ```
+    pub fn allow_headers(mut self, headers: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.headers.extend(headers.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds exposed response headers (validated like [`PolicyBuilder::expose_headers`]).
+    ///
+    /// ```
+    /// let public = corsica::PublicAccess::read_only().expose_headers(["etag"]);
+    /// ```
+    pub fn expose_headers(mut self, headers: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.expose.extend(headers.into_iter().map(Into::into));
+        self
+    }
+
+    /// The methods, as given.
+    ///
+    /// ```
+    /// assert!(corsica::PublicAccess::read_only().methods().contains(&"GET".to_owned()));
+    /// ```
+    pub fn methods(&self) -> &[String] {
+        &self.methods
+    }
+}
+
 /// A validated CORS policy. Build one with [`Policy::builder`]; decide requests with
 /// [`Policy::decide`]. Cheap to share (`Arc<Policy>`), immutable.
 ///
@@ -290,16 +455,16 @@ pub(crate) struct Rendered {
 pub struct Policy {
     pub(crate) origins: OriginSet,
     pub(crate) credentials: bool,
-    pub(crate) methods: Allowed<Box<str>>,
-    /// Lower-case names.
-    pub(crate) headers: HeaderRule,
-    pub(crate) expose: Allowed<HeaderName>,
+    /// What the trusted origins may do.
+    pub(crate) trusted: Tier,
+    /// What every other origin may do, if anything.
+    pub(crate) public: Option<Tier>,
     pub(crate) max_age: Option<Duration>,
     pub(crate) private_network: bool,
     pub(crate) preflight_status: StatusCode,
     pub(crate) denied_status: StatusCode,
     pub(crate) limits: HeaderListLimits,
-    pub(crate) rendered: Rendered,
+    pub(crate) debug: bool,
 }
 
 impl fmt::Debug for Policy {
@@ -307,10 +472,10 @@ impl fmt::Debug for Policy {
         f.debug_struct("Policy")
             .field("origins", &self.origins)
             .field("credentials", &self.credentials)
-            .field("methods", &self.methods)
-            .field("headers", &self.headers)
-            .field("expose", &self.expose)
+            .field("trusted", &self.trusted)
+            .field("public", &self.public)
             .field("max_age", &self.max_age)
+            .field("debug", &self.debug)
             .field("private_network", &self.private_network)
             .finish_non_exhaustive()
     }
@@ -358,14 +523,7 @@ impl Policy {
     /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn allows_method(&self, method: &str) -> bool {
-        self.allows_method_bytes(method.as_bytes())
-    }
-
-    pub(crate) fn allows_method_bytes(&self, method: &[u8]) -> bool {
-        match &self.methods {
-            Allowed::Any => true,
-            Allowed::List(list) => list.iter().any(|m| m.as_bytes() == method),
-        }
+        self.trusted.allows_method_bytes(method.as_bytes())
     }
 
     /// Whether request header `name` is allowed (ASCII case-insensitive).
@@ -376,17 +534,33 @@ impl Policy {
     /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn allows_header(&self, name: &str) -> bool {
-        self.allows_header_bytes(name.as_bytes())
+        self.trusted.allows_header_bytes(name.as_bytes())
     }
 
-    pub(crate) fn allows_header_bytes(&self, name: &[u8]) -> bool {
-        let listed = || {
-            self.headers
-                .names
-                .iter()
-                .any(|h| h.as_str().as_bytes().eq_ignore_ascii_case(name))
-        };
-        (self.headers.any && !name.eq_ignore_ascii_case(b"authorization")) || listed()
+    /// The public tier's methods, when the policy has one ([`PolicyBuilder::allow_public`]).
+    ///
+    /// ```
+    /// use corsica::{Policy, PublicAccess};
+    /// let p = Policy::builder().allow_origins(["https://a.example"]).allow_public(PublicAccess::read_only()).build()?;
+    /// assert_eq!(p.public().unwrap(), ["GET", "HEAD"]);
+    /// # Ok::<(), corsica::ConfigErrors>(())
+    /// ```
+    pub fn public(&self) -> Option<Vec<&str>> {
+        self.public.as_ref().map(|t| match &t.methods {
+            Allowed::Any => vec!["*"],
+            Allowed::List(l) => l.iter().map(|m| &**m).collect(),
+        })
+    }
+
+    /// Whether debug mode is on ([`PolicyBuilder::debug`]).
+    ///
+    /// ```
+    /// let p = corsica::Policy::builder().allow_origins(["*"]).build()?;
+    /// assert!(!p.is_debug());
+    /// # Ok::<(), corsica::ConfigErrors>(())
+    /// ```
+    pub fn is_debug(&self) -> bool {
+        self.debug
     }
 
     /// The configured max-age, if any.
@@ -444,6 +618,8 @@ pub struct PolicyBuilder {
     preflight_status: StatusCode,
     denied_status: StatusCode,
     limits: HeaderListLimits,
+    public: Option<PublicAccess>,
+    debug: bool,
 }
 
 impl Default for PolicyBuilder {
@@ -462,6 +638,8 @@ impl Default for PolicyBuilder {
             preflight_status: StatusCode::NO_CONTENT,
             denied_status: StatusCode::FORBIDDEN,
             limits: HeaderListLimits::default(),
+            public: None,
+            debug: false,
         }
     }
 }
@@ -699,6 +877,42 @@ impl PolicyBuilder {
         self
     }
 
+    /// Adds a public tier: every origin that `origins` does not trust may use these
+    /// methods and headers, without credentials (answered `Access-Control-Allow-Origin: *`,
+    /// `Vary: Origin`). The trusted origins keep everything else the policy allows. This is
+    /// how one route serves "these origins with credentials, and anyone else read-only".
+    ///
+    /// ```
+    /// use corsica::{Policy, PublicAccess};
+    /// let p = Policy::builder()
+    ///     .allow_origins(["https://app.example.com"])
+    ///     .allow_credentials(true)
+    ///     .allow_public(PublicAccess::read_only())
+    ///     .build()?;
+    /// # Ok::<(), corsica::ConfigErrors>(())
+    /// ```
+    pub fn allow_public(mut self, public: PublicAccess) -> Self {
+        self.public = Some(public);
+        self
+    }
+
+    /// Debug mode: every denial carries a `corsica-reason` response header with the
+    /// reason's label and message, and a preflight from an allowed origin that asks for a
+    /// method or header the policy does not allow is answered with the policy's allowed
+    /// lists (status 2xx), so that the browser's own console names the missing method or
+    /// header instead of a missing `Access-Control-Allow-Origin`. For development: it tells
+    /// any caller what the policy allows.
+    ///
+    /// ```
+    /// let p = corsica::Policy::builder().allow_origins(["https://a.example"]).debug(true).build()?;
+    /// assert!(p.is_debug());
+    /// # Ok::<(), corsica::ConfigErrors>(())
+    /// ```
+    pub fn debug(mut self, on: bool) -> Self {
+        self.debug = on;
+        self
+    }
+
     /// Validates and compiles the policy. Every problem is reported at once, in the order
     /// of the configuration keys, each with what is wrong and how to fix it.
     ///
@@ -757,14 +971,31 @@ impl PolicyBuilder {
             }
         }
 
-        let methods = parse_methods(&self.methods, &mut errors);
-        let headers = parse_request_headers(&self.headers, &mut errors);
-        let expose = parse_names("expose", &self.expose, &mut errors);
+        let trusted = Tier::compile(
+            &self.methods,
+            &self.headers,
+            &self.expose,
+            self.max_age,
+            &mut errors,
+        );
+        let public = self.public.as_ref().map(|p| {
+            let mut inner = Vec::new();
+            let tier = Tier::compile(&p.methods, &p.headers, &p.expose, self.max_age, &mut inner);
+            errors.extend(
+                inner
+                    .into_iter()
+                    .map(|e| ConfigError::InPublic(Box::new(e))),
+            );
+            tier
+        });
+        if public.is_some() && origins.is_any() {
+            errors.push(ConfigError::PublicWithAnyOrigin);
+        }
         if self.credentials {
             for (key, any) in [
-                ("methods", methods == Allowed::Any),
-                ("headers", headers.any),
-                ("expose", expose == Allowed::Any),
+                ("methods", trusted.methods == Allowed::Any),
+                ("headers", trusted.headers.any),
+                ("expose", trusted.expose == Allowed::Any),
             ] {
                 if any {
                     errors.push(ConfigError::CredentialsWithWildcard { key });
@@ -796,36 +1027,17 @@ impl PolicyBuilder {
             return Err(errors);
         }
 
-        let rendered = Rendered {
-            allow_methods: match &methods {
-                Allowed::Any => Some(HeaderValue::from_static("*")),
-                Allowed::List(l) if l.is_empty() => None,
-                Allowed::List(l) => Some(join(l.iter().map(|m| &**m))),
-            },
-            allow_headers: if headers.any || headers.names.is_empty() {
-                None
-            } else {
-                Some(join(headers.names.iter().map(HeaderName::as_str)))
-            },
-            expose_headers: match &expose {
-                Allowed::Any => Some(HeaderValue::from_static("*")),
-                Allowed::List(l) if l.is_empty() => None,
-                Allowed::List(l) => Some(join(l.iter().map(HeaderName::as_str))),
-            },
-            max_age: self.max_age.map(|a| HeaderValue::from(whole_seconds(a))),
-        };
         Ok(Policy {
             origins,
             credentials: self.credentials,
-            methods,
-            headers,
-            expose,
+            trusted,
+            public,
             max_age: self.max_age,
             private_network: self.private_network,
             preflight_status: self.preflight_status,
             denied_status: self.denied_status,
             limits: self.limits,
-            rendered,
+            debug: self.debug,
         })
     }
 }

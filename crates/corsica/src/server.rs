@@ -29,12 +29,15 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use crate::header_list::scan;
 use crate::method::is_token;
 use crate::origin::Origin;
-use crate::policy::Policy;
+use crate::policy::{Policy, Tier};
 use crate::reason::Reason;
 
 /// `Access-Control-Request-Private-Network` (Private Network Access).
 pub const ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK: HeaderName =
     HeaderName::from_static("access-control-request-private-network");
+/// `corsica-reason`: in debug mode ([`crate::PolicyBuilder::debug`]), why a request was
+/// denied (`<label>; <message>`). Removed from upstream responses like the CORS headers.
+pub const CORSICA_REASON: HeaderName = HeaderName::from_static("corsica-reason");
 /// `Access-Control-Allow-Private-Network` (Private Network Access).
 pub const ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK: HeaderName =
     HeaderName::from_static("access-control-allow-private-network");
@@ -143,6 +146,8 @@ pub struct CorsHeaders {
     expose_headers: Option<HeaderValue>,
     allow_private_network: bool,
     vary: Vary,
+    /// Debug mode: the denial's reason, sent as `corsica-reason`.
+    reason: Option<HeaderValue>,
 }
 
 impl CorsHeaders {
@@ -209,6 +214,14 @@ impl CorsHeaders {
     /// ```
     pub fn vary(&self) -> impl Iterator<Item = &'static str> {
         self.vary.tokens()
+    }
+    /// In debug mode, the `corsica-reason` value of a denial: its label and message.
+    ///
+    /// ```
+    /// assert!(corsica::CorsHeaders::default().reason().is_none());
+    /// ```
+    pub fn reason(&self) -> Option<&HeaderValue> {
+        self.reason.as_ref()
     }
 }
 
@@ -389,6 +402,7 @@ impl Decision {
                 ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK,
                 h.allow_private_network.then_some(&TRUE),
             ),
+            (CORSICA_REASON, h.reason.as_ref()),
         ] {
             if let Some(v) = value {
                 response.insert(name, v.clone());
@@ -398,20 +412,14 @@ impl Decision {
     }
 }
 
-/// Removes every `Access-Control-*` response header (a scan of the names first, so the
+/// Removes every `Access-Control-*` and `corsica-reason` response header (a scan of the names first, so the
 /// common case of none costs no hashing).
 fn strip_cors_headers(response: &mut HeaderMap) {
-    if !response
-        .keys()
-        .any(|k| k.as_str().starts_with("access-control-"))
-    {
+    let ours = |k: &HeaderName| k.as_str().starts_with("access-control-") || k == CORSICA_REASON;
+    if !response.keys().any(ours) {
         return;
     }
-    let names: Vec<HeaderName> = response
-        .keys()
-        .filter(|k| k.as_str().starts_with("access-control-"))
-        .cloned()
-        .collect();
+    let names: Vec<HeaderName> = response.keys().filter(|k| ours(k)).cloned().collect();
     for n in names {
         response.remove(n);
     }
@@ -523,41 +531,31 @@ impl Policy {
             return self.preflight(origin, extra_origins, headers);
         }
         // Actual CORS request.
-        let origin_check = if extra_origins > 0 {
-            Err(Reason::MultipleOrigins {
-                count: extra_origins + 1,
-            })
-        } else {
-            self.check_origin(origin)
-        };
-        let mut headers_out = CorsHeaders {
-            vary: Vary(if any { 0 } else { Vary::ORIGIN }),
+        let mut out = CorsHeaders {
+            vary: Vary(if any && self.public.is_none() {
+                0
+            } else {
+                Vary::ORIGIN
+            }),
             ..CorsHeaders::default()
         };
-        let verdict = origin_check.and_then(|()| {
-            if self.allows_method_bytes(method.as_str().as_bytes()) {
-                Ok(())
-            } else {
-                Err(Reason::MethodNotAllowed {
-                    method: method.as_str().to_owned(),
-                })
-            }
-        });
-        match verdict {
-            Ok(()) => {
-                headers_out.allow_origin = Some(if any {
-                    HeaderValue::from_static("*")
+        let verdict = self
+            .tier_for(origin, extra_origins)
+            .and_then(|(tier, acao)| {
+                if tier.allows_method_bytes(method.as_str().as_bytes()) {
+                    Ok((tier, acao))
                 } else {
-                    origin.clone()
-                });
-                headers_out.allow_credentials = self.credentials;
-                headers_out.expose_headers = self.rendered.expose_headers.clone();
-                Decision {
-                    kind: RequestKind::Actual,
-                    reason: None,
-                    status: None,
-                    headers: headers_out,
+                    Err(Reason::MethodNotAllowed {
+                        method: method.as_str().to_owned(),
+                    })
                 }
+            });
+        match verdict {
+            Ok((tier, acao)) => {
+                out.allow_credentials = self.credentials && acao.is_some();
+                out.allow_origin = Some(acao.cloned().unwrap_or(HeaderValue::from_static("*")));
+                out.expose_headers = tier.rendered.expose_headers.clone();
+                self.decision(RequestKind::Actual, None, None, out)
             }
             Err(reason) => {
                 if any
@@ -567,26 +565,68 @@ impl Policy {
                     )
                 {
                     // The denial depends on Origin here, unlike the `*` answer.
-                    headers_out.vary = Vary(Vary::ORIGIN);
+                    out.vary = Vary(Vary::ORIGIN);
                 }
-                Decision {
-                    kind: RequestKind::Actual,
-                    reason: Some(reason),
-                    status: None,
-                    headers: headers_out,
-                }
+                self.decision(RequestKind::Actual, Some(reason), None, out)
             }
+        }
+    }
+
+    /// A decision, with the `corsica-reason` header on a denial in debug mode.
+    fn decision(
+        &self,
+        kind: RequestKind,
+        reason: Option<Reason>,
+        status: Option<StatusCode>,
+        mut headers: CorsHeaders,
+    ) -> Decision {
+        if self.debug {
+            headers.reason = reason.as_ref().map(|r| {
+                HeaderValue::from_str(&format!("{}; {r}", r.label()))
+                    .unwrap_or_else(|_| HeaderValue::from_static(r.label()))
+            });
+        }
+        Decision {
+            kind,
+            reason,
+            status,
+            headers,
+        }
+    }
+
+    /// Which tier answers this `Origin`, and the `Access-Control-Allow-Origin` to echo
+    /// (`None`: answer `*`). A trusted origin gets the trusted tier (echoed unless the
+    /// policy is `*`); any other well-formed origin gets the public tier, if there is one.
+    fn tier_for<'a>(
+        &self,
+        origin: &'a HeaderValue,
+        extra_origins: usize,
+    ) -> Result<(&Tier, Option<&'a HeaderValue>), Reason> {
+        if extra_origins > 0 {
+            return Err(Reason::MultipleOrigins {
+                count: extra_origins + 1,
+            });
+        }
+        match self.check_origin(origin) {
+            Ok(()) if self.origins.is_any() => Ok((&self.trusted, None)),
+            Ok(()) => Ok((&self.trusted, Some(origin))),
+            Err(Reason::OriginNotAllowed { .. } | Reason::NullOriginNotAllowed)
+                if self.public.is_some() =>
+            {
+                Ok((self.public.as_ref().unwrap_or(&self.trusted), None))
+            }
+            Err(reason) => Err(reason),
         }
     }
 
     fn not_cors(&self, any: bool, method: &Method) -> Decision {
         // Under `*` the answer to an actual request depends only on the method; give a
         // request without `Origin` exactly that answer, so a cached copy is right for all.
-        let headers = if any && self.allows_method_bytes(method.as_str().as_bytes()) {
+        let headers = if any && self.trusted.allows_method_bytes(method.as_str().as_bytes()) {
             // The answer is the same for every request: send it to all, cache-safe without Vary.
             CorsHeaders {
                 allow_origin: Some(HeaderValue::from_static("*")),
-                expose_headers: self.rendered.expose_headers.clone(),
+                expose_headers: self.trusted.rendered.expose_headers.clone(),
                 ..CorsHeaders::default()
             }
         } else if any {
@@ -630,7 +670,6 @@ impl Policy {
         extra_origins: usize,
         headers: &HeaderMap,
     ) -> Decision {
-        let any = self.origins.is_any();
         let vary = Vary(
             Vary::ORIGIN
                 | Vary::PREFLIGHT
@@ -640,65 +679,80 @@ impl Policy {
                     0
                 },
         );
-        let result = if extra_origins > 0 {
-            Err(Reason::MultipleOrigins {
-                count: extra_origins + 1,
-            })
-        } else {
-            self.check_origin(origin)
-        }
-        .and_then(|()| self.check_request_method(headers))
-        .and_then(|()| self.check_request_headers(headers));
-        match result {
-            Err(reason) => Decision {
-                kind: RequestKind::Preflight,
-                reason: Some(reason),
-                status: Some(self.denied_status),
-                headers: CorsHeaders {
-                    vary,
-                    ..CorsHeaders::default()
-                },
-            },
-            Ok(echo_headers) => {
-                let allow_headers = if self.headers.any {
-                    echo_headers
-                } else {
-                    self.rendered.allow_headers.clone()
-                };
-                let allow_private_network = self.private_network
-                    && headers
-                        .get(ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK)
-                        .is_some_and(|v| v == "true");
-                Decision {
-                    kind: RequestKind::Preflight,
-                    reason: None,
-                    status: Some(self.preflight_status),
-                    headers: CorsHeaders {
-                        allow_origin: Some(if any {
-                            HeaderValue::from_static("*")
-                        } else {
-                            origin.clone()
-                        }),
-                        allow_credentials: self.credentials,
-                        allow_methods: self.rendered.allow_methods.clone(),
-                        allow_headers,
-                        max_age: self.rendered.max_age.clone(),
-                        expose_headers: None,
-                        allow_private_network,
-                        vary,
-                    },
-                }
+        let denied = CorsHeaders {
+            vary,
+            ..CorsHeaders::default()
+        };
+        let (tier, acao) = match self.tier_for(origin, extra_origins) {
+            Ok(found) => found,
+            Err(reason) => {
+                return self.decision(
+                    RequestKind::Preflight,
+                    Some(reason),
+                    Some(self.denied_status),
+                    denied,
+                );
             }
+        };
+        let trusted = acao.is_some() || self.public.is_none();
+        let mut allowed = CorsHeaders {
+            allow_origin: Some(acao.cloned().unwrap_or(HeaderValue::from_static("*"))),
+            allow_credentials: self.credentials && acao.is_some(),
+            allow_methods: tier.rendered.allow_methods.clone(),
+            allow_headers: tier.rendered.allow_headers.clone(),
+            max_age: tier.rendered.max_age.clone(),
+            expose_headers: None,
+            allow_private_network: self.private_network
+                && trusted
+                && headers
+                    .get(ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK)
+                    .is_some_and(|v| v == "true"),
+            vary,
+            reason: None,
+        };
+        match Self::check_request_method(tier, headers)
+            .and_then(|()| self.check_request_headers(tier, headers))
+        {
+            Ok(echo_headers) => {
+                if tier.headers.any {
+                    allowed.allow_headers = echo_headers;
+                }
+                self.decision(
+                    RequestKind::Preflight,
+                    None,
+                    Some(self.preflight_status),
+                    allowed,
+                )
+            }
+            // Debug mode: the origin may know what is allowed, so answer with the lists and
+            // let the browser name the missing method or header.
+            Err(reason) if self.debug => {
+                if tier.headers.any {
+                    allowed.allow_headers = Some(HeaderValue::from_static("*"));
+                }
+                self.decision(
+                    RequestKind::Preflight,
+                    Some(reason),
+                    Some(self.preflight_status),
+                    allowed,
+                )
+            }
+            Err(reason) => self.decision(
+                RequestKind::Preflight,
+                Some(reason),
+                Some(self.denied_status),
+                denied,
+            ),
         }
     }
 
-    fn check_request_method(&self, headers: &HeaderMap) -> Result<(), Reason> {
+    fn check_request_method(tier: &Tier, headers: &HeaderMap) -> Result<(), Reason> {
         let mut values = headers.get_all(ACCESS_CONTROL_REQUEST_METHOD).iter();
         let value = values.next().map(HeaderValue::as_bytes).unwrap_or_default();
         if values.next().is_some() || !is_token(value) {
             return Err(Reason::invalid_method(value));
         }
-        if self.allows_method_bytes(value) {
+        if tier.allows_method_bytes(value) {
             Ok(())
         } else {
             Err(Reason::MethodNotAllowed {
@@ -709,14 +763,18 @@ impl Policy {
 
     /// Validates `Access-Control-Request-Headers` (all lines, bounded) and checks each
     /// name. With `headers = "*"` returns the list to echo (lower-cased, `, `-joined).
-    fn check_request_headers(&self, headers: &HeaderMap) -> Result<Option<HeaderValue>, Reason> {
+    fn check_request_headers(
+        &self,
+        tier: &Tier,
+        headers: &HeaderMap,
+    ) -> Result<Option<HeaderValue>, Reason> {
         let all = headers.get_all(ACCESS_CONTROL_REQUEST_HEADERS);
         let lines = || all.iter().map(HeaderValue::as_bytes);
         let mut denied: Option<&[u8]> = None;
-        let echo = self.headers.any;
+        let echo = tier.headers.any;
         let mut echoed: Vec<u8> = Vec::new();
         scan(lines, self.limits, |name| {
-            if !self.allows_header_bytes(name) {
+            if !tier.allows_header_bytes(name) {
                 denied = Some(name);
                 return false;
             }
