@@ -46,11 +46,15 @@ pub enum CliError {
     /// a line.
     #[error("{0}")]
     Config(ConfigErrors),
+    /// The configuration built from `serve --upstream ...` flags is refused: every problem,
+    /// one a line, without the position of the generated text.
+    #[error("{}", .0.iter().map(|e| e.message()).collect::<Vec<_>>().join("\n"))]
+    Flags(ConfigErrors),
     /// The async runtime cannot start.
     #[error("cannot start the runtime: {0}")]
     Runtime(#[source] std::io::Error),
-    /// The gateway cannot bind its addresses.
-    #[error("cannot listen: {0}")]
+    /// The gateway cannot bind its addresses (the message names the address).
+    #[error("{0}")]
     Listen(#[source] std::io::Error),
     /// The gateway stopped with an error.
     #[error("{0}")]
@@ -65,7 +69,7 @@ impl CliError {
     /// and I/O errors (the README's exit codes).
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            CliError::Config(_) => ExitCode::from(1),
+            CliError::Config(_) | CliError::Flags(_) => ExitCode::from(1),
             _ => ExitCode::from(2),
         }
     }
@@ -75,6 +79,10 @@ impl CliError {
     pub fn report(&self, command: &str) -> ExitCode {
         let text = match self {
             CliError::Config(errors) => format!("{errors}\n"),
+            CliError::Flags(errors) => errors
+                .iter()
+                .map(|e| format!("corsica {command}: {}\n", e.message()))
+                .collect(),
             e => format!("corsica {command}: {e}\n"),
         };
         // Nothing more can be done if stderr is closed too.

@@ -1,9 +1,10 @@
 //! `corsica`: the command-line face of Corsica.
 //!
 //! - `corsica serve [--config FILE] [--listen ADDR] [--admin ADDR] [--log-format pretty|json]`:
-//!   the CORS gateway (embedded default without a file).
+//!   the CORS gateway (embedded default without a file); `corsica serve --upstream URL
+//!   --allow-origin ORIGIN...` builds a one-route configuration from flags.
 //! - `corsica lint CONFIG`: validates a gateway configuration with the gateway's own code
-//!   path, reporting every problem (exit 1 on errors).
+//!   path, reporting every problem (exit 1 on errors) and warnings (routes that never match).
 //! - `corsica check URL --origin ORIGIN ...`: what Chromium does for that `fetch()`, explained.
 //! - `corsica explain --har FILE`: the same for every cross-origin request of a HAR file.
 //! - `corsica scan URL...`: probes for CORS misconfigurations.
@@ -21,7 +22,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use corsica_doctor::output;
-use corsica_gateway::config::{Config, EMBEDDED_DEFAULT};
+use corsica_gateway::config::{Config, ConfigError, EMBEDDED_DEFAULT, QuickStart};
 
 use crate::error::{CliError, out, out_json};
 
@@ -44,11 +45,14 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the CORS gateway (reverse proxy). Without --config: the embedded default
-    /// (127.0.0.1:8080, built-in echo upstream, local development origins).
+    /// (127.0.0.1:8080, built-in echo upstream, local development origins), or with
+    /// --upstream and --allow-origin, one route built from the flags.
     Serve {
         /// TOML configuration file (reloaded on SIGHUP and when it changes).
-        #[arg(long, short)]
+        #[arg(long, short, conflicts_with = "upstream")]
         config: Option<PathBuf>,
+        #[command(flatten)]
+        quick: QuickArgs,
         /// Listen address, overriding the file's `listen`.
         #[arg(long)]
         listen: Option<SocketAddr>,
@@ -95,6 +99,13 @@ enum Command {
         /// Accept invalid TLS certificates (self-signed development servers).
         #[arg(long, short = 'k')]
         insecure: bool,
+        /// Trust the CA certificate(s) in this PEM file too (repeatable).
+        #[arg(long = "cacert", value_name = "FILE")]
+        cacert: Vec<PathBuf>,
+        /// The browser's stored cookie for the URL's host, NAME=VALUE (repeatable); sent
+        /// only where the browser would (credentialed requests, never preflights).
+        #[arg(long = "cookie", value_name = "NAME=VALUE")]
+        cookies: Vec<String>,
         /// Resolve HOST to ADDR, like curl (HOST:PORT:ADDR; repeatable).
         #[arg(long)]
         resolve: Vec<String>,
@@ -123,6 +134,9 @@ enum Command {
         /// Accept invalid TLS certificates.
         #[arg(long, short = 'k')]
         insecure: bool,
+        /// Resolve HOST to ADDR, like curl (HOST:PORT:ADDR; repeatable).
+        #[arg(long)]
+        resolve: Vec<String>,
         /// Per-request timeout in seconds.
         #[arg(long, default_value_t = 10.0)]
         timeout: f64,
@@ -149,6 +163,27 @@ impl Command {
             Command::Explain { .. } => "explain",
         }
     }
+}
+
+/// `serve`'s quick start: one route from flags, no file.
+#[derive(Debug, Clone, Args)]
+struct QuickArgs {
+    /// Quick start without a file: send every request to this upstream (http://host:port,
+    /// https://host:port or echo), with the CORS policy of the --allow-* flags.
+    #[arg(long, requires = "origins")]
+    upstream: Option<String>,
+    /// An origin the page runs on, e.g. http://localhost:5173 (repeatable; with --upstream).
+    #[arg(long = "allow-origin", requires = "upstream")]
+    origins: Vec<String>,
+    /// Allow credentials (cookies, Authorization) (with --upstream).
+    #[arg(long = "allow-credentials", requires = "upstream")]
+    credentials: bool,
+    /// A request header the page may send, e.g. content-type (repeatable; with --upstream).
+    #[arg(long = "allow-header", requires = "upstream")]
+    headers: Vec<String>,
+    /// A method the page may use (repeatable; with --upstream; default GET, HEAD, POST).
+    #[arg(long = "allow-method", requires = "upstream")]
+    methods: Vec<String>,
 }
 
 /// `--format` and its alias `--json`; `F` is the formats the command offers.
@@ -250,6 +285,8 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
             credentials,
             format,
             insecure,
+            cacert,
+            cookies,
             resolve,
             timeout,
         } => {
@@ -261,10 +298,9 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
             let live = corsica_doctor::LiveOptions {
                 insecure,
                 timeout: seconds(timeout)?,
-                resolve: resolve
-                    .iter()
-                    .map(|r| corsica_doctor::live::parse_resolve(r))
-                    .collect::<Result<_, _>>()?,
+                resolve: parse_resolves(&resolve)?,
+                cookies,
+                ca_certs: cacert,
             };
             let args = corsica_doctor::CheckArgs {
                 url,
@@ -284,6 +320,7 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
             fail_on,
             concurrency,
             insecure,
+            resolve,
             timeout,
         } => {
             let trusted = origins
@@ -293,6 +330,7 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
             let live = corsica_doctor::LiveOptions {
                 insecure,
                 timeout: seconds(timeout)?,
+                resolve: parse_resolves(&resolve)?,
                 ..Default::default()
             };
             scan(
@@ -306,6 +344,7 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
         }
         Command::Serve {
             config,
+            quick,
             listen,
             admin,
             log_format,
@@ -317,9 +356,24 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
                 return Ok(ExitCode::SUCCESS);
             }
             init_logs(log_format);
-            serve(config, listen, admin, format.get())
+            let quick = quick.upstream.map(|upstream| QuickStart {
+                upstream,
+                origins: quick.origins,
+                credentials: quick.credentials,
+                headers: quick.headers,
+                methods: quick.methods,
+            });
+            serve(config, quick, listen, admin, format.get())
         }
     }
+}
+
+/// `--resolve HOST:PORT:ADDR` arguments.
+fn parse_resolves(args: &[String]) -> Result<Vec<(String, std::net::IpAddr)>, CliError> {
+    Ok(args
+        .iter()
+        .map(|r| corsica_doctor::live::parse_resolve(r))
+        .collect::<Result<_, _>>()?)
 }
 
 /// A positive, finite number of seconds as a duration.
@@ -423,33 +477,57 @@ fn explain(path: &Path, format: Format) -> Result<ExitCode, CliError> {
     Ok(ExitCode::from(explanation.exit_code()))
 }
 
+/// A configuration problem or warning as the JSON/SARIF contract's entry.
+fn lint_entry(e: &ConfigError) -> output::LintError {
+    output::LintError {
+        column: e.column(),
+        file: e.file().to_owned(),
+        line: e.line(),
+        message: e.message().to_owned(),
+    }
+}
+
+/// A warning as a compiler prints it: `file:line:column: warning: message`.
+fn warning_line(w: &output::LintError) -> String {
+    format!("{}:{}:{}: warning: {}", w.file, w.line, w.column, w.message)
+}
+
+/// Prints warnings on stderr, one a line (a closed stderr is ignored).
+fn warn(warnings: &[output::LintError]) {
+    use std::io::Write;
+    let mut stderr = std::io::stderr().lock();
+    for w in warnings {
+        let _ = writeln!(stderr, "{}", warning_line(w));
+    }
+}
+
 /// Every problem of the file: in text, on stderr, one `file:line:column: message` a line
 /// (through [`CliError::Config`]); in JSON and SARIF, on stdout.
 fn lint(path: &Path, format: FindingsFormat) -> Result<ExitCode, CliError> {
     let text = read(path)?;
     let file = path.display().to_string();
     let lint = match Config::parse(&text, &file) {
-        Ok(c) => output::Lint::valid(&file, c.routes().len(), c.listen()),
+        Ok(c) => {
+            let mut lint = output::Lint::valid(&file, c.routes().len(), c.listen());
+            lint.warnings = c.warnings().iter().map(lint_entry).collect();
+            lint
+        }
         Err(errors) if format == FindingsFormat::Text => return Err(CliError::Config(errors)),
-        Err(errors) => output::Lint::invalid(
-            &file,
-            errors
-                .iter()
-                .map(|e| output::LintError {
-                    column: e.column(),
-                    file: e.file().to_owned(),
-                    line: e.line(),
-                    message: e.message().to_owned(),
-                })
-                .collect(),
-        ),
+        Err(errors) => output::Lint::invalid(&file, errors.iter().map(lint_entry).collect()),
     };
     match format {
-        FindingsFormat::Text => out(&format!(
-            "{file}: ok ({} route(s), listen {})\n",
-            lint.routes.unwrap_or_default(),
-            lint.listen.as_deref().unwrap_or_default()
-        ))?,
+        FindingsFormat::Text => {
+            warn(&lint.warnings);
+            out(&format!(
+                "{file}: ok ({} route(s), listen {}{})\n",
+                lint.routes.unwrap_or_default(),
+                lint.listen.as_deref().unwrap_or_default(),
+                match lint.warnings.len() {
+                    0 => String::new(),
+                    n => format!(", {n} warning(s)"),
+                }
+            ))?
+        }
         FindingsFormat::Json => out_json(&lint)?,
         FindingsFormat::Sarif => out_json(&lint.to_sarif())?,
     }
@@ -462,14 +540,21 @@ fn lint(path: &Path, format: FindingsFormat) -> Result<ExitCode, CliError> {
 
 fn serve(
     path: Option<PathBuf>,
+    quick: Option<QuickStart>,
     listen: Option<SocketAddr>,
     admin: Option<SocketAddr>,
     format: Format,
 ) -> Result<ExitCode, CliError> {
-    let mut config = match &path {
-        None => Config::embedded(),
-        Some(p) => Config::parse(&read(p)?, &p.display().to_string()).map_err(CliError::Config)?,
+    let mut config = match (&path, &quick) {
+        (Some(p), _) => {
+            Config::parse(&read(p)?, &p.display().to_string()).map_err(CliError::Config)?
+        }
+        (None, Some(q)) => q.config().map_err(CliError::Flags)?,
+        (None, None) => Config::embedded(),
     };
+    for w in config.warnings() {
+        tracing::warn!(target: "corsica::gateway", "{}", warning_line(&lint_entry(w)));
+    }
     if let Some(l) = listen {
         config.set_listen(l);
     }
@@ -478,7 +563,7 @@ fn serve(
     }
     let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
     runtime.block_on(async move {
-        let embedded = path.is_none();
+        let embedded = path.is_none() && quick.is_none();
         let routes: Vec<output::ServeRoute> = config
             .routes()
             .iter()

@@ -357,16 +357,10 @@ fn a_closed_stdout_ends_quietly_with_the_usual_exit_code() {
 
 #[test]
 fn serve_format_json_prints_where_it_listens() {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--format", "json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (mut child, line) = corsica_testkit::spawn_until_first_line(
+        BIN,
+        &["serve", "--listen", "127.0.0.1:0", "--format", "json"],
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     let banner: serde_json::Value = serde_json::from_str(&line).unwrap();

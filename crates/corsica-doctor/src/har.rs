@@ -61,6 +61,11 @@ struct Entry {
     page: Option<String>,
     /// [`canonical_url`] of `url`.
     key: String,
+    /// `startedDateTime` in milliseconds since the epoch.
+    started: Option<i64>,
+    /// DevTools' `_initiator`: a preflight's names the URL of its request (`url`); the hops
+    /// of a redirect chain share their request's.
+    initiator: Value,
 }
 
 impl Entry {
@@ -122,6 +127,8 @@ fn parse_entries(har: &Value) -> Result<Vec<Entry>, HarError> {
                             .unwrap_or_else(|_| r.to_owned())
                     }),
                 page: e["pageref"].as_str().map(str::to_owned),
+                started: e["startedDateTime"].as_str().and_then(epoch_millis),
+                initiator: e["_initiator"].clone(),
                 resource_type: e["_resourceType"]
                     .as_str()
                     .unwrap_or_default()
@@ -152,44 +159,156 @@ fn canonical_url(u: &str) -> String {
         .unwrap_or_else(|_| u.to_owned())
 }
 
-/// Replays recorded responses: each request gets the next unused entry with the same
-/// method and URL.
+/// An RFC 3339 timestamp (`2026-11-30T09:15:01.100Z`, `...+01:00`) in milliseconds since
+/// the epoch.
+fn epoch_millis(s: &str) -> Option<i64> {
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let rest = s.get(19..)?;
+    let (frac, zone) = match rest.strip_prefix('.') {
+        Some(r) => {
+            let end = r.find(|c: char| !c.is_ascii_digit()).unwrap_or(r.len());
+            let digits = format!("{:0<3}", &r[..end]);
+            (digits[..3].parse::<i64>().ok()?, &r[end..])
+        }
+        None => (0, rest),
+    };
+    let offset = match zone {
+        "" | "Z" | "z" => 0,
+        z => {
+            let sign = if z.starts_with('-') { -1 } else { 1 };
+            let zh = z.get(1..3)?.parse::<i64>().ok()?;
+            let zm = z.get(4..6)?.parse::<i64>().ok()?;
+            sign * (zh * 60 + zm)
+        }
+    };
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (mo + if mo > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some((((days * 24 + h) * 60 + mi - offset) * 60 + sec) * 1000 + frac)
+}
+
+/// How far apart two entries started: by their timestamps, else by their positions.
+fn distance(entries: &[Entry], a: usize, b: usize) -> u64 {
+    match (entries[a].started, entries[b].started) {
+        (Some(x), Some(y)) => x.abs_diff(y),
+        _ => a.abs_diff(b) as u64,
+    }
+}
+
+/// The header names a preflight asks about (`Access-Control-Request-Headers` through the
+/// engine's list parser; a list it cannot parse names nothing: a browser never sends one).
+fn asked_headers(preflight: &Entry) -> Vec<String> {
+    preflight
+        .header("access-control-request-headers")
+        .and_then(|v| corsica::HeaderList::parse_lowercase([v.as_bytes()], Default::default()).ok())
+        .map(|list| list.items().to_vec())
+        .unwrap_or_default()
+}
+
+/// The unconsumed preflight recorded for the request of entry `hop`: for its URL (and,
+/// when DevTools recorded it, naming that URL as `_initiator`), asking about its method and
+/// headers (`corsica::fetch::recorded::preflight_asks_about`; failing that, asking only
+/// about headers the request carried), nearest in time.
+fn paired_preflight(entries: &[Entry], consumed: &[bool], hop: usize) -> Option<usize> {
+    let e = &entries[hop];
+    let recorded = || {
+        e.request_headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+    };
+    let candidates: Vec<usize> = (0..entries.len())
+        .filter(|&j| {
+            let p = &entries[j];
+            !consumed[j]
+                && p.is_preflight()
+                && p.key == e.key
+                && p.initiator["url"]
+                    .as_str()
+                    .is_none_or(|u| canonical_url(u) == e.key)
+        })
+        .collect();
+    let asked = |j: usize| {
+        (
+            entries[j]
+                .header("access-control-request-method")
+                .unwrap_or_default(),
+            entries[j].header("access-control-request-headers"),
+        )
+    };
+    let nearest = |ok: &dyn Fn(usize) -> bool| {
+        candidates
+            .iter()
+            .copied()
+            .filter(|&j| ok(j))
+            .min_by_key(|&j| distance(entries, hop, j))
+    };
+    nearest(&|j| {
+        let (method, headers) = asked(j);
+        corsica::fetch::recorded::preflight_asks_about(method, headers, &e.method, recorded())
+    })
+    .or_else(|| {
+        nearest(&|j| {
+            let (method, headers) = asked(j);
+            method == corsica::method::normalize(&e.method)
+                && headers.is_some()
+                && asked_headers(&entries[j])
+                    .iter()
+                    .all(|n| e.header(n).is_some())
+        })
+    })
+}
+
+/// Replays the recorded exchanges of one `fetch()`: its redirect chain, hop by hop, and
+/// the preflights paired with it.
 struct Replay<'a> {
     entries: &'a [Entry],
-    used: Vec<bool>,
-    /// The first entry this request may use (its preflight or first hop).
-    start: usize,
+    /// The hops of the chain, in order.
+    hops: &'a [usize],
+    /// How many hops were served.
+    next: usize,
+    /// The preflights paired with the hops, each served once.
+    preflights: Vec<(usize, bool)>,
+    /// The URL of a preflight the model needed and the file does not have.
+    missing_preflight: Option<String>,
 }
 
 impl Server for Replay<'_> {
     fn send(&mut self, request: &HttpRequest) -> Result<HttpResponse, NetworkError> {
         let wanted = canonical_url(&request.url);
-        let found = self
-            .entries
-            .iter()
-            .enumerate()
-            .skip(self.start)
-            .find_map(|(i, e)| {
-                (!self.used[i]
-                    && e.method == request.method
-                    && e.key == wanted
-                    && e.is_preflight() == request.preflight)
-                    .then_some(i)
-            });
-        let Some(i) = found else {
-            return Err(NetworkError(if request.preflight {
-                format!(
-                    "the HAR has no preflight for {}: it was probably answered from Chromium's preflight cache, so this request cannot be explained from the file",
+        let i = if request.preflight {
+            let found = self
+                .preflights
+                .iter_mut()
+                .find(|(j, used)| !*used && self.entries[*j].key == wanted);
+            let Some((j, used)) = found else {
+                self.missing_preflight = Some(request.url.clone());
+                return Err(NetworkError(format!(
+                    "the HAR has no preflight for {}",
                     request.url
-                )
-            } else {
-                format!(
-                    "the HAR has no {} {} to replay",
-                    request.method, request.url
-                )
-            }));
+                )));
+            };
+            *used = true;
+            *j
+        } else {
+            match self.hops.get(self.next) {
+                Some(&j) if self.entries[j].key == wanted => {
+                    self.next += 1;
+                    j
+                }
+                _ => {
+                    return Err(NetworkError(format!(
+                        "the HAR has no {} {} to replay",
+                        request.method, request.url
+                    )));
+                }
+            }
         };
-        self.used[i] = true;
         let e = &self.entries[i];
         if e.status == 0 {
             return Err(NetworkError(format!(
@@ -200,6 +319,13 @@ impl Server for Replay<'_> {
         let mut r = HttpResponse::new(e.status);
         for (n, v) in &e.response_headers {
             r = r.header(n.clone(), v.clone());
+        }
+        // The chain is recorded by `redirectURL`; a file that lost the `Location` line
+        // still redirected there.
+        if let Some(to) = &e.redirect_url {
+            if r.get("location").is_none() {
+                r = r.header("Location", to.clone());
+            }
         }
         Ok(r)
     }
@@ -228,6 +354,8 @@ pub struct Explained {
     pub outcome: Outcome,
     /// Whether the browser recorded the load as failed (`net::ERR_FAILED`).
     pub failed_in_browser: bool,
+    /// Why the file cannot explain this request (a preflight it needed is not recorded).
+    pub incomplete: Option<String>,
 }
 
 /// The result of explaining a HAR file.
@@ -300,10 +428,24 @@ impl Explanation {
             requests: self
                 .requests
                 .iter()
-                .map(|r| output::Check {
-                    method: Some(r.request.method.clone()),
-                    url: Some(r.request.url.clone()),
-                    ..output::Check::new(&r.request, &r.outcome)
+                .map(|r| {
+                    let check = output::Check {
+                        method: Some(r.request.method.clone()),
+                        url: Some(r.request.url.clone()),
+                        ..output::Check::new(&r.request, &r.outcome)
+                    };
+                    match &r.incomplete {
+                        Some(why) => output::Check {
+                            error: None,
+                            fixes: None,
+                            hint: String::new(),
+                            incomplete: Some(why.clone()),
+                            message: format!("cannot be explained from this file: {why}"),
+                            verdict: "incomplete",
+                            ..check
+                        },
+                        None => check,
+                    }
                 })
                 .collect(),
         }
@@ -344,7 +486,13 @@ impl Explanation {
         );
         for (i, r) in self.requests.iter().enumerate() {
             out.push_str(&format!("\n=== #{} ===\n", i + 1));
-            out.push_str(&crate::report::to_text(&r.request, &r.outcome, color));
+            match &r.incomplete {
+                Some(why) => {
+                    out.push_str(&crate::report::trace_text(&r.request, &r.outcome, color));
+                    out.push_str(&format!("\nINCOMPLETE HAR: {why}\n"));
+                }
+                None => out.push_str(&crate::report::to_text(&r.request, &r.outcome, color)),
+            }
         }
         out
     }
@@ -443,14 +591,24 @@ pub fn explain(text: &str) -> Result<Explanation, HarError> {
         if !relevant {
             continue;
         }
-        // Follow the redirect chain so that its hops are not explained twice.
+        // Follow the redirect chain by `redirectURL` so that its hops are not explained
+        // twice: the next hop is a later entry for that URL, preferably with the same
+        // `_initiator` (a redirect keeps its request's), else the nearest in time.
         let mut chain = vec![i];
         let mut cur = i;
         while let Some(next_url) = entries[cur].redirect_url.as_deref() {
             let next_key = canonical_url(next_url);
-            let Some(j) = (cur + 1..entries.len()).find(|&j| {
-                !consumed[j] && !entries[j].is_preflight() && entries[j].key == next_key
-            }) else {
+            let Some(j) = (cur + 1..entries.len())
+                .filter(|&j| {
+                    !consumed[j] && !entries[j].is_preflight() && entries[j].key == next_key
+                })
+                .min_by_key(|&j| {
+                    (
+                        entries[j].initiator != entries[cur].initiator,
+                        distance(&entries, cur, j),
+                    )
+                })
+            else {
                 break;
             };
             chain.push(j);
@@ -465,26 +623,32 @@ pub fn explain(text: &str) -> Result<Explanation, HarError> {
         for &j in &chain {
             consumed[j] = true;
         }
-        // The preflight of the first hop (DevTools may list it before or after the
-        // request), for the page's header names.
-        let preflight = (0..entries.len())
-            .filter(|&j| !consumed[j] && entries[j].is_preflight() && entries[j].key == e.key)
-            .min_by_key(|&j| j.abs_diff(i));
-        if let Some(j) = preflight {
-            consumed[j] = true;
+        // The preflight of each hop: the one that asks about this hop's method and headers
+        // (and names its URL as initiator), nearest in time; never one for another request
+        // of the same URL.
+        let mut preflights = Vec::new();
+        for &hop in &chain {
+            if let Some(j) = paired_preflight(&entries, &consumed, hop) {
+                consumed[j] = true;
+                preflights.push(j);
+            }
         }
         let mut request = FetchRequest::new(page.clone(), e.url.clone()).method(e.method.clone());
         if chain.iter().any(|&j| entries[j].has_cookies) {
             request = request.credentials(Credentials::Include);
         }
-        // A list the engine cannot parse names nothing (the browser never sends one).
-        let mut names: Vec<String> = preflight
-            .and_then(|j| entries[j].header("access-control-request-headers"))
-            .and_then(|v| {
-                corsica::HeaderList::parse_lowercase([v.as_bytes()], Default::default()).ok()
-            })
-            .map(|list| list.items().to_vec())
-            .unwrap_or_default();
+        // The page's header names: those its preflight asked about, else those the
+        // recorded request shows the page set.
+        let recorded = || {
+            e.request_headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+        };
+        let mut names: Vec<String> = match preflights.first().filter(|&&j| entries[j].key == e.key)
+        {
+            Some(&j) => asked_headers(&entries[j]),
+            None => corsica::fetch::recorded::page_header_names(recorded()),
+        };
         for n in corsica::fetch::safelist::PAGE_SET_SAFELISTED_NAMES {
             if e.header(n).is_some() && !names.iter().any(|x| x == n) {
                 names.push(n.to_owned());
@@ -494,32 +658,49 @@ pub fn explain(text: &str) -> Result<Explanation, HarError> {
             let value = e.header(&n).unwrap_or("1").to_owned();
             request = request.header(n, value);
         }
-        let start = preflight.map_or(i, |j| j.min(i));
         let run = |request: &FetchRequest| {
             let mut replay = Replay {
                 entries: &entries,
-                used: vec![false; entries.len()],
-                start,
+                hops: &chain,
+                next: 0,
+                preflights: preflights.iter().map(|&j| (j, false)).collect(),
+                missing_preflight: None,
             };
-            simulate(request, &mut replay, None)
+            let outcome = simulate(request, &mut replay, None);
+            (outcome, replay.missing_preflight)
         };
-        let mut outcome = run(&request);
+        let (mut outcome, mut missing) = run(&request);
         // The HAR does not record the credentials mode. If the load failed but the model
         // allows it without credentials, it was a credentialed request (`include`): only
         // those fail on a response that passes the other checks.
         let failed = chain.iter().any(|&j| entries[j].failed);
         if failed && outcome.is_allowed() && request.credentials != Credentials::Include {
             let with = request.clone().credentials(Credentials::Include);
-            let retry = run(&with);
+            let (retry, retry_missing) = run(&with);
             if !retry.is_allowed() {
                 request = with;
                 outcome = retry;
+                missing = retry_missing;
             }
         }
+        let incomplete = missing.map(|url| {
+            format!(
+                "this request needed a preflight, and the HAR has none that asks about it (OPTIONS {url} with Access-Control-Request-Method: {}{}): Chromium probably answered it from its preflight cache (an earlier preflight's Access-Control-Max-Age), so the file cannot show whether it passed. Record the HAR again with the cache empty (a new incognito window) to explain it.",
+                corsica::method::normalize(&request.method),
+                corsica::fetch::preflight::request_headers_value(
+                    &corsica::fetch::safelist::unsafe_header_names(
+                        request.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+                    )
+                )
+                .map(|h| format!(", Access-Control-Request-Headers: {h}"))
+                .unwrap_or_default()
+            )
+        });
         requests.push(Explained {
             request,
             outcome,
             failed_in_browser: failed,
+            incomplete,
         });
     }
     Ok(Explanation {

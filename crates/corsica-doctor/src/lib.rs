@@ -42,9 +42,14 @@ pub use live::{LiveOptions, LiveServer};
 /// assert!(matches!(err, DoctorError::Url(_)));
 /// assert_eq!(err.to_string(), "`ftp://files.example.com/` is not an absolute http:// or https:// URL");
 ///
+/// args.url = "http://localhost:99999/".into();
+/// assert_eq!(fetch_request(&args).unwrap_err().to_string(), "`http://localhost:99999/`: the port must be a number from 0 to 65535");
+///
 /// args.url = "https://api.example.com/".into();
 /// args.headers = vec!["X-API-Key secret".into()];
 /// assert!(matches!(fetch_request(&args), Err(DoctorError::Header(h)) if h == "X-API-Key secret"));
+/// args.headers = vec!["Cookie: session=1".into()];
+/// assert!(fetch_request(&args).unwrap_err().to_string().contains("--cookie NAME=VALUE"));
 /// ```
 #[derive(Debug, thiserror::Error)]
 pub enum DoctorError {
@@ -57,6 +62,17 @@ pub enum DoctorError {
     /// The URL is not an absolute http(s) URL.
     #[error("`{0}` is not an absolute http:// or https:// URL")]
     Url(String),
+    /// The URL's port is not a port number.
+    #[error("`{0}`: the port must be a number from 0 to 65535")]
+    Port(String),
+    /// `-H 'Cookie: …'`: a page cannot set it.
+    #[error(
+        "-H `{0}`: a page cannot set `Cookie` (fetch() drops it); pass the browser's stored cookie with --cookie NAME=VALUE (sent when the credentials mode attaches cookies, e.g. --credentials include)"
+    )]
+    CookieHeader(String),
+    /// A `--cookie` argument is not `NAME=VALUE`.
+    #[error("--cookie `{0}`: write it as NAME=VALUE, e.g. --cookie session=abc123")]
+    Cookie(String),
     /// The HTTP client could not be set up.
     #[error(transparent)]
     Client(#[from] live::ClientError),
@@ -119,6 +135,7 @@ pub fn fetch_request(args: &CheckArgs) -> Result<FetchRequest, DoctorError> {
     let origin = Origin::parse(&args.origin)?;
     match url::Url::parse(&args.url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+        Err(url::ParseError::InvalidPort) => return Err(DoctorError::Port(args.url.clone())),
         _ => return Err(DoctorError::Url(args.url.clone())),
     }
     let mut request = FetchRequest::new(origin, args.url.clone())
@@ -131,6 +148,9 @@ pub fn fetch_request(args: &CheckArgs) -> Result<FetchRequest, DoctorError> {
         let name = name.trim();
         if !corsica::method::is_token(name.as_bytes()) {
             return Err(DoctorError::Header(h.clone()));
+        }
+        if name.eq_ignore_ascii_case("cookie") {
+            return Err(DoctorError::CookieHeader(h.clone()));
         }
         request = request.header(name, value.trim());
     }
@@ -155,7 +175,15 @@ pub fn fetch_request(args: &CheckArgs) -> Result<FetchRequest, DoctorError> {
 /// ```
 pub fn check(args: &CheckArgs) -> Result<(FetchRequest, Outcome), DoctorError> {
     let request = fetch_request(args)?;
-    let mut server = LiveServer::new(&args.live)?;
+    for c in &args.live.cookies {
+        if !c
+            .split_once('=')
+            .is_some_and(|(n, _)| corsica::method::is_token(n.trim().as_bytes()))
+        {
+            return Err(DoctorError::Cookie(c.clone()));
+        }
+    }
+    let mut server = LiveServer::new(&args.live)?.cookie_for(&request.url);
     let outcome = simulate(&request, &mut server, None);
     Ok((request, outcome))
 }

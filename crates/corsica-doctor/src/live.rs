@@ -20,6 +20,8 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 ///     insecure: true,
 ///     resolve: vec![parse_resolve("api.example.com:443:127.0.0.1")?],
 ///     timeout: Duration::from_secs(2),
+///     cookies: vec!["session=abc".into()],
+///     ca_certs: vec![],
 /// };
 /// assert!(LiveServer::new(&options).is_ok());
 /// # Ok::<(), corsica_doctor::live::ResolveError>(())
@@ -33,6 +35,12 @@ pub struct LiveOptions {
     pub resolve: Vec<(String, IpAddr)>,
     /// Per-request timeout (connect and response head).
     pub timeout: Duration,
+    /// The browser's stored cookies for the target (`NAME=VALUE`, `check --cookie`): sent
+    /// only on requests to the target's host whose credentials mode attaches cookies,
+    /// never on preflights.
+    pub cookies: Vec<String>,
+    /// Extra trusted root certificates (PEM files, `--cacert`).
+    pub ca_certs: Vec<std::path::PathBuf>,
 }
 
 impl Default for LiveOptions {
@@ -41,6 +49,8 @@ impl Default for LiveOptions {
             insecure: false,
             resolve: Vec::new(),
             timeout: Duration::from_secs(10),
+            cookies: Vec::new(),
+            ca_certs: Vec::new(),
         }
     }
 }
@@ -134,8 +144,19 @@ impl Resolve for Resolver {
 /// assert!(client().is_ok());
 /// ```
 #[derive(Debug, thiserror::Error)]
-#[error("cannot set up the HTTP client: {0}")]
-pub struct ClientError(#[source] reqwest::Error);
+pub enum ClientError {
+    /// The client could not be built.
+    #[error("cannot set up the HTTP client: {0}")]
+    Build(#[source] reqwest::Error),
+    /// A `--cacert` file could not be read or holds no PEM certificate.
+    #[error("--cacert {}: {reason}", path.display())]
+    CaCert {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why it is unusable.
+        reason: String,
+    },
+}
 
 /// The live server: a blocking HTTP client (rustls, system roots).
 ///
@@ -153,6 +174,9 @@ pub struct ClientError(#[source] reqwest::Error);
 pub struct LiveServer {
     client: reqwest::blocking::Client,
     timeout: Duration,
+    cookies: Vec<String>,
+    /// The host the cookies belong to (see [`LiveServer::cookie_for`]).
+    cookie_host: Option<String>,
 }
 
 static PROVIDER: Once = Once::new();
@@ -169,6 +193,19 @@ impl LiveServer {
             // Fails only if another provider was installed first, which is fine.
             let _ = rustls::crypto::ring::default_provider().install_default();
         });
+        let mut roots = Vec::new();
+        for path in &options.ca_certs {
+            let pem = std::fs::read(path).map_err(|e| ClientError::CaCert {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+            let certs =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ClientError::CaCert {
+                    path: path.clone(),
+                    reason: root_cause(&e),
+                })?;
+            roots.extend(certs);
+        }
         let client = reqwest::blocking::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             // Proxies from the environment would bypass the `*.localhost` and `--resolve`
@@ -177,15 +214,27 @@ impl LiveServer {
             .timeout(options.timeout)
             .connect_timeout(options.timeout)
             .danger_accept_invalid_certs(options.insecure)
+            .tls_certs_merge(roots)
             .dns_resolver(Arc::new(Resolver {
                 overrides: options.resolve.clone(),
             }))
             .build()
-            .map_err(ClientError)?;
+            .map_err(ClientError::Build)?;
         Ok(LiveServer {
             client,
             timeout: options.timeout,
+            cookies: options.cookies.clone(),
+            cookie_host: None,
         })
+    }
+
+    /// Sends the cookies of [`LiveOptions::cookies`] to `url`'s host only, as the browser
+    /// stored them for it.
+    pub fn cookie_for(mut self, url: &str) -> LiveServer {
+        self.cookie_host = url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+        self
     }
 }
 
@@ -196,6 +245,19 @@ impl Server for LiveServer {
         let mut builder = self.client.request(method, &request.url);
         for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());
+        }
+        // The browser attaches its cookies where the credentials mode lets it: never on
+        // a preflight, only to the host they were stored for.
+        let host = url::Url::parse(&request.url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+        if request.credentials
+            && !request.preflight
+            && !self.cookies.is_empty()
+            && host.is_some()
+            && host == self.cookie_host
+        {
+            builder = builder.header("cookie", self.cookies.join("; "));
         }
         let response = builder.send().map_err(|e| {
             if e.is_timeout() {
@@ -211,6 +273,14 @@ impl Server for LiveServer {
                 ))
             } else {
                 NetworkError(format!("{}: {}", request.url, root_cause(&e)))
+            }
+        })
+        .map_err(|NetworkError(m)| {
+            // A TLS verification failure: name both ways out.
+            if m.contains("certificate") || m.contains("UnknownIssuer") {
+                NetworkError(format!("{m} (a private CA or self-signed certificate? trust it with --cacert FILE, or skip verification with -k)"))
+            } else {
+                NetworkError(m)
             }
         })?;
         let mut out = HttpResponse::new(response.status().as_u16());

@@ -23,7 +23,7 @@
 //! }]);
 //! let json = serde_json::to_string(&lint)?;
 //! assert!(json.starts_with(r#"{"errors":[{"column":15,"file":"gw.toml","line":5,"#));
-//! assert!(json.ends_with(r#""file":"gw.toml","valid":false}"#));
+//! assert!(json.ends_with(r#""file":"gw.toml","valid":false,"warnings":[]}"#));
 //! # Ok::<(), serde_json::Error>(())
 //! ```
 
@@ -64,6 +64,10 @@ pub struct Check {
     pub fixes: Option<Fixes>,
     /// How to fix it (empty when allowed).
     pub hint: String,
+    /// Why a HAR cannot explain this request (`explain` only: a preflight it needed is not
+    /// in the file); the verdict is then `incomplete`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
     /// Chromium's console message, or what `fetch()` resolves with.
     pub message: String,
     /// The request's method (`explain` only).
@@ -82,8 +86,27 @@ pub struct Check {
     /// The request's URL (`explain` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    /// `allowed`, `blocked` or `failed`.
+    /// `allowed`, `blocked`, `failed` (or `incomplete` in `explain`).
     pub verdict: &'static str,
+    /// What works in Chromium today but not in every browser (omitted when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Warning>,
+}
+
+/// Something that passes in Chromium but fails by the Fetch standard (Firefox, Safari, and
+/// Chromium's announced behaviour).
+///
+/// ```
+/// let w = corsica_doctor::output::Warning { id: "authorization-covered-by-wildcard", message: "list it".into() };
+/// assert_eq!(serde_json::to_string(&w)?, r#"{"id":"authorization-covered-by-wildcard","message":"list it"}"#);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    /// A stable id.
+    pub id: &'static str,
+    /// What happens and what to change.
+    pub message: String,
 }
 
 /// The CORS error of a blocked request: Chromium's name for it and the failed parameter.
@@ -120,6 +143,7 @@ pub struct CheckError {
 ///     redirected: false,
 ///     request_headers: vec![("origin".into(), "https://app.example.com".into())],
 ///     response_headers: Some(vec![]),
+///     server_reason: None,
 ///     status: Some(200),
 ///     url: "https://api.example.com/x".into(),
 /// };
@@ -141,6 +165,10 @@ pub struct Step {
     pub request_headers: Vec<(String, String)>,
     /// The headers received, as `[name, value]` pairs (`null` without a response).
     pub response_headers: Option<Vec<(String, String)>>,
+    /// Why the server denied it, from a `corsica-reason: <label>; <message>` response
+    /// header (the gateway's debug mode); omitted otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_reason: Option<String>,
     /// The status received (`null` without a response).
     pub status: Option<u16>,
     /// The URL.
@@ -281,7 +309,7 @@ pub struct ScanFinding {
 /// let ok = corsica_doctor::output::Lint::valid("gw.toml", 2, "127.0.0.1:8080");
 /// assert_eq!(
 ///     serde_json::to_string(&ok)?,
-///     r#"{"errors":[],"file":"gw.toml","listen":"127.0.0.1:8080","routes":2,"valid":true}"#
+///     r#"{"errors":[],"file":"gw.toml","listen":"127.0.0.1:8080","routes":2,"valid":true,"warnings":[]}"#
 /// );
 /// # Ok::<(), serde_json::Error>(())
 /// ```
@@ -299,6 +327,9 @@ pub struct Lint {
     pub routes: Option<usize>,
     /// Whether the gateway accepts the file.
     pub valid: bool,
+    /// What the gateway accepts but is surely not meant (routes that never match), in
+    /// file order; they do not change `valid` or the exit code.
+    pub warnings: Vec<LintError>,
 }
 
 impl Lint {
@@ -315,6 +346,7 @@ impl Lint {
             listen: Some(listen.to_string()),
             routes: Some(routes),
             valid: true,
+            warnings: Vec::new(),
         }
     }
 
@@ -331,11 +363,12 @@ impl Lint {
             listen: None,
             routes: None,
             valid: false,
+            warnings: Vec::new(),
         }
     }
 
     /// The problems as SARIF 2.1.0 (rule [`LINT_RULE`], level `error`, each at its file,
-    /// line and column).
+    /// line and column), then the warnings (rule [`LINT_WARNING_RULE`], level `warning`).
     ///
     /// ```
     /// use corsica_doctor::output::{Lint, LintError};
@@ -345,27 +378,39 @@ impl Lint {
     /// assert_eq!((result.rule_id, result.level), ("invalid-configuration", "error"));
     /// let region = result.locations[0].physical_location.region.as_ref().unwrap();
     /// assert_eq!((region.start_line, region.start_column), (4, 3));
+    /// let mut ok = Lint::valid("gw.toml", 2, "127.0.0.1:8080");
+    /// ok.warnings.push(LintError { column: 1, file: "gw.toml".into(), line: 9, message: "never matches".into() });
+    /// let result = &ok.to_sarif().runs[0].results[0];
+    /// assert_eq!((result.rule_id, result.level), ("unreachable-route", "warning"));
     /// ```
     pub fn to_sarif(&self) -> Sarif {
-        let (id, description, fix) = LINT_RULE;
+        let result =
+            |e: &LintError, (level, (id, _, _)): (&'static str, (&'static str, &str, &str))| {
+                SarifResult {
+                    level,
+                    locations: vec![SarifLocation::at(
+                        &e.file,
+                        Some(SarifRegion {
+                            start_column: e.column,
+                            start_line: e.line,
+                        }),
+                    )],
+                    message: SarifText::new(&e.message),
+                    properties: BTreeMap::new(),
+                    rule_id: id,
+                }
+            };
         let results = self
             .errors
             .iter()
-            .map(|e| SarifResult {
-                level: "error",
-                locations: vec![SarifLocation::at(
-                    &e.file,
-                    Some(SarifRegion {
-                        start_column: e.column,
-                        start_line: e.line,
-                    }),
-                )],
-                message: SarifText::new(&e.message),
-                properties: BTreeMap::new(),
-                rule_id: id,
-            })
+            .map(|e| result(e, ("error", LINT_RULE)))
+            .chain(
+                self.warnings
+                    .iter()
+                    .map(|w| result(w, ("warning", LINT_WARNING_RULE))),
+            )
             .collect();
-        Sarif::new(&[(id, description, fix)], results)
+        Sarif::new(&[LINT_RULE, LINT_WARNING_RULE], results)
     }
 }
 
@@ -378,6 +423,17 @@ pub const LINT_RULE: (&str, &str, &str) = (
     "invalid-configuration",
     "The gateway refuses this configuration (an invalid value or an insecure CORS policy).",
     "Each message says what to write instead.",
+);
+
+/// The SARIF rule of `corsica lint`'s warnings: (id, description, fix).
+///
+/// ```
+/// assert_eq!(corsica_doctor::output::LINT_WARNING_RULE.0, "unreachable-route");
+/// ```
+pub const LINT_WARNING_RULE: (&str, &str, &str) = (
+    "unreachable-route",
+    "A route, or a method of a route, never matches: an earlier route always takes its requests.",
+    "Move the route above the one that takes its requests, or narrow that route's host, path or methods.",
 );
 
 /// One problem of a configuration file.

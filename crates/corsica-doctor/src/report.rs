@@ -1,7 +1,10 @@
 //! Rendering a simulated `fetch()`: the JSON contract of `corsica check --json`, the
 //! human step-by-step trace, and server-specific fix snippets.
 
-use corsica::fetch::{Blocked, Credentials, FetchRequest, Outcome, Step, Verdict};
+use corsica::fetch::{
+    Blocked, CorsError, Credentials, FetchRequest, HttpRequest, HttpResponse, NetworkError,
+    Options, Outcome, Server, Step, Verdict, simulate_with,
+};
 use serde_json::Value;
 
 use crate::output::{self, Fixes};
@@ -33,8 +36,110 @@ fn step(s: &Step) -> output::Step {
         redirected: s.redirected,
         request_headers: s.request.headers.clone(),
         response_headers: s.response.as_ref().map(|r| r.headers.clone()),
+        server_reason: server_reason(s),
         status: s.response.as_ref().map(|r| r.status),
         url: s.request.url.clone(),
+    }
+}
+
+/// The `corsica-reason` response header of a step (the gateway's debug mode:
+/// `<label>; <message>`), escaped for display.
+fn server_reason(s: &Step) -> Option<String> {
+    s.response
+        .as_ref()
+        .and_then(|r| r.get("corsica-reason"))
+        .map(|v| clean(&v))
+}
+
+/// The message for a failing response from a corsica gateway that has no route for the
+/// request (its 404 carries `corsica-route: none`): the CORS error is a consequence.
+fn no_route(outcome: &Outcome) -> Option<String> {
+    let s = outcome.steps.iter().find(|s| s.error.is_some())?;
+    let r = s.response.as_ref()?;
+    (r.get("corsica-route").as_deref() == Some("none")).then(|| {
+        format!(
+            "The gateway has no route for this request ({} {} was answered {} with `corsica-route: none`): add a route whose host and path match this URL to the gateway's configuration. The CORS error only follows from that answer.",
+            clean(&s.request.method),
+            clean(&s.request.url),
+            r.status
+        )
+    })
+}
+
+/// The hint and server snippets for a blocked request: the engine's, unless the gateway
+/// had no route for it.
+fn remedy(request: &FetchRequest, outcome: &Outcome, b: &Blocked) -> (String, Fixes) {
+    match no_route(outcome) {
+        Some(note) => (note.clone(), Fixes::Note { note }),
+        None => (b.hint.clone(), fixes(request, b)),
+    }
+}
+
+/// Replays a trace's responses in order (the same exchanges, judged again).
+struct Recorded<'a> {
+    steps: std::slice::Iter<'a, Step>,
+}
+
+impl Server for Recorded<'_> {
+    fn send(&mut self, request: &HttpRequest) -> Result<HttpResponse, NetworkError> {
+        match self.steps.next() {
+            Some(s) if s.request.url == request.url && s.request.preflight == request.preflight => {
+                s.response
+                    .clone()
+                    .ok_or_else(|| NetworkError("no response".into()))
+            }
+            _ => Err(NetworkError("not in the trace".into())),
+        }
+    }
+}
+
+/// What passes in Chromium but not by the Fetch standard: the same responses judged with
+/// [`Options::authorization_needs_listing`] (`*` in `Access-Control-Allow-Headers` does
+/// not cover `Authorization` in Firefox and Safari, and Chromium warns it will stop).
+///
+/// ```
+/// use corsica::Origin;
+/// use corsica::fetch::{FetchRequest, HttpRequest, HttpResponse, NetworkError, simulate};
+/// let request = FetchRequest::new(Origin::parse("https://app.example.com")?, "https://api.example.com/x")
+///     .header("Authorization", "Bearer t");
+/// let mut server = |_: &HttpRequest| -> Result<HttpResponse, NetworkError> {
+///     Ok(HttpResponse::new(200).header("Access-Control-Allow-Origin", "*").header("Access-Control-Allow-Headers", "*"))
+/// };
+/// let outcome = simulate(&request, &mut server, None);
+/// assert!(outcome.is_allowed());
+/// let w = corsica_doctor::report::warnings(&request, &outcome);
+/// assert_eq!(w[0].id, "authorization-covered-by-wildcard");
+/// # Ok::<(), corsica::OriginError>(())
+/// ```
+pub fn warnings(request: &FetchRequest, outcome: &Outcome) -> Vec<output::Warning> {
+    if !outcome.is_allowed() || !outcome.preflight {
+        return Vec::new();
+    }
+    let mut replay = Recorded {
+        steps: outcome.steps.iter(),
+    };
+    let standard = simulate_with(
+        request,
+        &mut replay,
+        Options {
+            authorization_needs_listing: true,
+            ..Options::default()
+        },
+    );
+    match standard.blocked() {
+        Some(b)
+            if b.error == CorsError::HeaderDisallowedByPreflightResponse
+                && b.parameter == "authorization" =>
+        {
+            vec![output::Warning {
+                id: "authorization-covered-by-wildcard",
+                message: format!(
+                    "Allowed in Chromium only: `Access-Control-Allow-Headers: *` does not cover `Authorization` by the Fetch standard (Firefox and Safari block this request, and Chromium warns it will). {}",
+                    b.hint
+                ),
+            }]
+        }
+        _ => Vec::new(),
     }
 }
 
@@ -46,6 +151,7 @@ impl output::Check {
             error: None,
             fixes: None,
             hint: String::new(),
+            incomplete: None,
             message: String::new(),
             method: None,
             preflight: outcome.preflight,
@@ -54,6 +160,7 @@ impl output::Check {
             steps: outcome.steps.iter().map(step).collect(),
             url: None,
             verdict: "",
+            warnings: warnings(request, outcome),
         };
         match &outcome.verdict {
             Verdict::Allowed {
@@ -77,8 +184,9 @@ impl output::Check {
                     parameter: b.parameter.clone(),
                 });
                 check.message = b.message.clone();
-                check.hint = b.hint.clone();
-                check.fixes = Some(fixes(request, b));
+                let (hint, fixes) = remedy(request, outcome, b);
+                check.hint = hint;
+                check.fixes = Some(fixes);
             }
             Verdict::Failed { reason } => {
                 check.verdict = "failed";
@@ -312,8 +420,8 @@ impl Style {
 }
 
 /// The human trace: one block per exchange (preflight → redirects → request) with the CORS
-/// headers sent and received, the offending header highlighted (marked `<--` without
-/// colour), then the verdict, Chromium's console message, the fix and server snippets.
+/// headers sent and received (and the server's `corsica-reason`, if any), the offending
+/// header highlighted (marked `<--` without colour). [`to_text`] adds the verdict.
 ///
 /// ```
 /// use corsica::Origin;
@@ -324,13 +432,13 @@ impl Style {
 ///     Ok(HttpResponse::new(200).header("Access-Control-Allow-Origin", "https://admin.example.com"))
 /// };
 /// let outcome = simulate(&request, &mut server, None);
-/// let text = corsica_doctor::report::to_text(&request, &outcome, false);
+/// let text = corsica_doctor::report::trace_text(&request, &outcome, false);
 /// assert!(text.starts_with("fetch GET https://api.example.com/x from origin https://app.example.com"));
 /// assert!(text.contains("Access-Control-Allow-Origin: https://admin.example.com  <--"));
-/// assert!(text.contains("BLOCKED AllowOriginMismatch"));
+/// assert!(!text.contains("BLOCKED"));
 /// # Ok::<(), corsica::OriginError>(())
 /// ```
-pub fn to_text(request: &FetchRequest, outcome: &Outcome, color: bool) -> String {
+pub fn trace_text(request: &FetchRequest, outcome: &Outcome, color: bool) -> String {
     let st = Style { color };
     let mut out = String::new();
     let push = |out: &mut String, s: String| {
@@ -367,6 +475,7 @@ pub fn to_text(request: &FetchRequest, outcome: &Outcome, color: bool) -> String
             .unwrap_or_else(|| "no response".into());
         let mark = match s.error {
             Some(e) => st.red(&format!("✘ {e}")),
+            None if s.response.is_none() => st.red("✘"),
             None if s.redirected => st.dim("→ redirect"),
             None => st.green("✔"),
         };
@@ -396,6 +505,9 @@ pub fn to_text(request: &FetchRequest, outcome: &Outcome, color: bool) -> String
                 &mut out,
                 format!("   {} {}", st.dim("sent"), sent.join(", ")),
             );
+        }
+        if let Some(reason) = server_reason(s) {
+            push(&mut out, format!("   {} {reason}", st.dim("server reason")));
         }
         if let Some(r) = &s.response {
             let cors: Vec<&(String, String)> = r
@@ -454,6 +566,28 @@ pub fn to_text(request: &FetchRequest, outcome: &Outcome, color: bool) -> String
             }
         }
     }
+    out
+}
+
+/// The human report of a simulated `fetch()`: the trace of every exchange, then the
+/// verdict with Chromium's message, the fix and server snippets.
+///
+/// ```
+/// use corsica::Origin;
+/// use corsica::fetch::{FetchRequest, HttpRequest, HttpResponse, NetworkError, simulate};
+/// let request = FetchRequest::new(Origin::parse("https://app.example.com")?, "https://api.example.com/x");
+/// let mut server = |_: &HttpRequest| -> Result<HttpResponse, NetworkError> { Ok(HttpResponse::new(200)) };
+/// let text = corsica_doctor::report::to_text(&request, &simulate(&request, &mut server, None), false);
+/// assert!(text.contains("BLOCKED MissingAllowOriginHeader"));
+/// # Ok::<(), corsica::OriginError>(())
+/// ```
+pub fn to_text(request: &FetchRequest, outcome: &Outcome, color: bool) -> String {
+    let st = Style { color };
+    let mut out = trace_text(request, outcome, color);
+    let push = |out: &mut String, s: String| {
+        out.push_str(&s);
+        out.push('\n');
+    };
     out.push('\n');
     match &outcome.verdict {
         Verdict::Allowed {
@@ -472,6 +606,9 @@ pub fn to_text(request: &FetchRequest, outcome: &Outcome, color: bool) -> String
                 &mut out,
                 format!("script can read: {}", readable_headers.join(", ")),
             );
+            for w in warnings(request, outcome) {
+                push(&mut out, format!("{} {}", st.red("WARNING"), w.message));
+            }
         }
         Verdict::Blocked(b) => {
             let param = if b.parameter.is_empty() {
@@ -484,10 +621,12 @@ pub fn to_text(request: &FetchRequest, outcome: &Outcome, color: bool) -> String
                 format!("{} {}{param}", st.red("BLOCKED"), b.error),
             );
             push(&mut out, format!("{} {}", st.bold("Chromium:"), b.message));
-            push(&mut out, format!("{} {}", st.bold("Fix:"), b.hint));
-            let f = fixes(request, b);
+            let (hint, f) = remedy(request, outcome, b);
+            push(&mut out, format!("{} {hint}", st.bold("Fix:")));
             if let Some(note) = f.get("note") {
-                push(&mut out, format!("{} {note}", st.bold("Note:")));
+                if note != hint {
+                    push(&mut out, format!("{} {note}", st.bold("Note:")));
+                }
             } else {
                 push(
                     &mut out,

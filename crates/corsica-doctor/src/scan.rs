@@ -106,6 +106,11 @@ pub enum ScanError {
     /// The HTTP client could not be set up.
     #[error("the HTTP client could not be set up")]
     Client,
+    /// Every probe was answered with an error status: nothing was tested.
+    #[error(
+        "untested: every probe was answered {0}, so no CORS behaviour could be observed; scan a URL the API answers with 2xx or 3xx"
+    )]
+    Untested(String),
 }
 
 /// The finding classes, with stable ids (a public contract).
@@ -135,7 +140,7 @@ pub const RULES: [(&str, &str, &str); 12] = [
     (
         "suffix-match-bypass",
         "An origin that only ends with a trusted host is trusted (an unanchored `endsWith` or regex).",
-        "Match whole origins exactly, or subdomains with a leading dot (`.example.com`) anchored at the end.",
+        "Match whole origins exactly, or subdomains only after a dot (in corsica: `https://*.example.com`; in a regex: `^https://([a-z0-9-]+\\.)*example\\.com$`).",
     ),
     (
         "prefix-match-bypass",
@@ -317,7 +322,7 @@ fn fix_of(id: &str) -> String {
 /// let has = |id: &str, origin: &str| p.iter().any(|(i, o)| *i == id && o == origin);
 /// assert!(has("origin-reflected", "https://corsica-probe.example"));
 /// assert!(has("null-origin-allowed", "null"));
-/// assert!(has("suffix-match-bypass", "https://corsicaprobeapp.example.com"));
+/// assert!(has("suffix-match-bypass", "https://corsicaprobeexample.com"));
 /// assert!(has("insecure-origin-trusted", "http://app.example.com"));
 /// assert!(has("any-subdomain-trusted", "https://corsica-probe.example.com"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -336,9 +341,16 @@ pub fn probes(target: &url::Url, trusted: &[Origin]) -> Vec<(&'static str, Strin
             continue;
         };
         let port = t.port().map(|p| format!(":{p}")).unwrap_or_default();
+        // Glued to the registrable domain, so that the probe is never a genuine
+        // subdomain (`corsicaprobeapi.example.com` is one of `*.example.com`).
+        let base = if t.is_ip() {
+            host
+        } else {
+            psl::domain_str(host).unwrap_or(host)
+        };
         out.push((
             "suffix-match-bypass",
-            format!("{s}://corsicaprobe{host}{port}"),
+            format!("{s}://corsicaprobe{base}{port}"),
         ));
         out.push((
             "prefix-match-bypass",
@@ -359,7 +371,6 @@ pub fn probes(target: &url::Url, trusted: &[Origin]) -> Vec<(&'static str, Strin
             out.push(("insecure-origin-trusted", format!("http://{host}{port}")));
         }
         if !t.is_ip() {
-            let base = psl::domain_str(host).unwrap_or(host);
             out.push((
                 "any-subdomain-trusted",
                 format!("{s}://corsica-probe.{base}{port}"),
@@ -486,6 +497,7 @@ pub fn scan_with(server: &mut dyn Server, url: &str, trusted: &[Origin]) -> Scan
             });
         }
     };
+    let mut statuses: Vec<u16> = Vec::new();
     // Probes derived from IP hosts (`corsicaprobe127.0.0.1`) are not origins: skip them.
     let usable = |o: &str| o == "null" || Origin::parse(o).is_ok();
     for (id, origin) in probes(&target, &trusted)
@@ -504,6 +516,7 @@ pub fn scan_with(server: &mut dyn Server, url: &str, trusted: &[Origin]) -> Scan
                 return result;
             }
         };
+        statuses.push(response.status);
         let acao = response.get("access-control-allow-origin");
         let acac = response.get("access-control-allow-credentials");
         if acao.as_deref() == Some("*") {
@@ -620,6 +633,12 @@ pub fn scan_with(server: &mut dyn Server, url: &str, trusted: &[Origin]) -> Scan
     result
         .findings
         .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(b.id)));
+    if result.findings.is_empty() && !statuses.is_empty() && statuses.iter().all(|&s| s >= 400) {
+        statuses.sort_unstable();
+        statuses.dedup();
+        let list: Vec<String> = statuses.iter().map(u16::to_string).collect();
+        result.error = Some(ScanError::Untested(list.join(" or ")));
+    }
     result
 }
 
@@ -751,8 +770,10 @@ pub fn to_text(results: &[ScanResult]) -> String {
     let mut out = String::new();
     for r in results {
         out.push_str(&format!("{}\n", r.url));
-        if let Some(e) = &r.error {
-            out.push_str(&format!("  error: {e}\n"));
+        match &r.error {
+            Some(e @ ScanError::Untested(_)) => out.push_str(&format!("  {e}\n")),
+            Some(e) => out.push_str(&format!("  error: {e}\n")),
+            None => {}
         }
         if r.findings.is_empty() && r.error.is_none() {
             out.push_str("  no findings\n");

@@ -347,3 +347,69 @@ fn usage_errors() {
     let bad_url = args("ftp://a/".into(), "GET", &[], Credentials::Omit);
     assert!(check(&bad_url).is_err());
 }
+
+/// `--cookie`: the stored cookie goes only where the browser sends it (the credentialed
+/// actual request, never the preflight), and a step without a response is not ✔.
+#[test]
+fn cookies_go_on_credentialed_requests_only_and_authorization_under_star_warns() {
+    let server = TestServer::blocking(|s: &Seen| {
+        Reply::ok("{}")
+            .status_code(if s.is_options() { 204 } else { 200 })
+            .header("access-control-allow-origin", s.origin())
+            .header("access-control-allow-credentials", "true")
+            .header("access-control-allow-headers", "x-api-key, *")
+            .header("access-control-allow-methods", "PUT")
+    });
+    let args = CheckArgs {
+        url: format!("{}/me", server.base()),
+        origin: "https://app.example.com".into(),
+        method: "PUT".into(),
+        headers: vec!["X-API-Key: k".into()],
+        credentials: Credentials::Include,
+        live: LiveOptions {
+            cookies: vec!["session=abc".into()],
+            ..LiveOptions::default()
+        },
+    };
+    let (_, outcome) = check(&args).unwrap();
+    assert!(outcome.preflight);
+    let seen = server.seen();
+    let cookie = |s: &Seen| {
+        s.headers
+            .get("cookie")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    assert_eq!(seen.len(), 2);
+    assert!(seen[0].is_options() && cookie(&seen[0]).is_none());
+    assert_eq!(cookie(&seen[1]).as_deref(), Some("session=abc"));
+
+    // Without credentials, no cookie at all.
+    let omit = CheckArgs {
+        credentials: Credentials::Omit,
+        method: "GET".into(),
+        headers: vec!["Authorization: Bearer t".into()],
+        ..args.clone()
+    };
+    let (request, outcome) = check(&omit).unwrap();
+    assert!(server.seen().iter().skip(2).all(|s| cookie(s).is_none()));
+    // `*` covers Authorization only in Chromium: allowed, with a warning.
+    assert!(outcome.is_allowed(), "{}", outcome.verdict);
+    let json = report::to_json(&request, &outcome);
+    assert_eq!(
+        json["warnings"][0]["id"],
+        "authorization-covered-by-wildcard"
+    );
+    assert!(
+        report::to_text(&request, &outcome, false).contains("WARNING Allowed in Chromium only")
+    );
+
+    // A step without a response is marked ✘, not ✔.
+    let refused = CheckArgs {
+        url: "http://127.0.0.1:9/x".into(),
+        live: LiveOptions::default(),
+        ..omit
+    };
+    let (request, outcome) = check(&refused).unwrap();
+    let text = report::to_text(&request, &outcome, false);
+    assert!(text.contains("→ no response  ✘"), "{text}");
+}

@@ -371,3 +371,66 @@ fn sarif_output_is_valid_sarif_2_1_0() {
         }
     }
 }
+
+/// The README's recommendation, `https://*.example.com` with credentials, answered by the
+/// engine itself: genuine subdomains are no bypass, so nothing is high.
+#[test]
+fn a_subdomain_pattern_with_credentials_has_no_high_finding() {
+    let policy = corsica::Policy::builder()
+        .allow_origins(["https://*.example.com"])
+        .allow_credentials(true)
+        .build()
+        .unwrap();
+    let server = TestServer::blocking(move |s: &Seen| {
+        let decision = policy.decide(&s.method, &s.headers);
+        let mut headers = http::HeaderMap::new();
+        decision.apply(&mut headers);
+        let lines: Vec<(String, String)> = headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or_default().to_owned()))
+            .collect();
+        Reply::ok(r#"{"secret": 42}"#)
+            .status_code(if s.is_options() { 204 } else { 200 })
+            .headers(lines)
+    });
+    let mut live = LiveServer::new(&LiveOptions::default()).unwrap();
+    let r = scan_server(&mut live, &server, "/me");
+    assert!(r.error.is_none(), "{:?}", r.error);
+    assert!(
+        r.findings.iter().all(|f| f.severity < Severity::High),
+        "{:#?}",
+        r.findings
+    );
+    let ids: Vec<&str> = r.findings.iter().map(|f| f.id).collect();
+    assert_eq!(ids, ["any-subdomain-trusted"]);
+    let fix = &RULES
+        .iter()
+        .find(|r| r.0 == "suffix-match-bypass")
+        .unwrap()
+        .2;
+    assert!(fix.contains("https://*.example.com"), "{fix}");
+}
+
+/// A URL that answers 404 to every probe tested nothing: exit 2, "untested".
+#[test]
+fn a_url_that_answers_404_everywhere_is_untested() {
+    let server = TestServer::blocking(|_: &Seen| Reply::ok("not found").status_code(404));
+    let mut live = LiveServer::new(&LiveOptions::default()).unwrap();
+    let r = scan_server(&mut live, &server, "/nope");
+    assert!(r.findings.is_empty());
+    assert!(
+        matches!(r.error, Some(scan::ScanError::Untested(_))),
+        "{:?}",
+        r.error
+    );
+    assert_eq!(
+        scan::exit_code(std::slice::from_ref(&r), Severity::Medium),
+        2
+    );
+    let text = scan::to_text(std::slice::from_ref(&r));
+    assert!(
+        text.contains("untested: every probe was answered 404"),
+        "{text}"
+    );
+    assert!(!text.contains("no findings"), "{text}");
+}

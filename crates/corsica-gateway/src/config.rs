@@ -41,6 +41,78 @@ expose = ["x-request-id"]
 max_age = 600
 "#;
 
+/// The file name of a configuration built from `corsica serve` flags ([`QuickStart`]).
+pub const COMMAND_LINE: &str = "<command line>";
+
+/// A one-route configuration from `corsica serve --upstream URL --allow-origin ORIGIN...`:
+/// every request goes to `upstream` with the policy the flags describe, on the default
+/// listener (127.0.0.1:8080). [`QuickStart::config`] builds it through [`Config::parse`], so
+/// the flags meet the same checks, and the same messages, as a file.
+///
+/// ```
+/// use corsica_gateway::config::QuickStart;
+/// let quick = QuickStart {
+///     upstream: "http://127.0.0.1:3000".into(),
+///     origins: vec!["http://localhost:5173".into()],
+///     credentials: true,
+///     ..QuickStart::default()
+/// };
+/// let config = quick.config()?;
+/// assert_eq!(config.routes()[0].name(), "quick-start");
+/// assert!(config.routes()[0].policy().allows_credentials());
+/// // The engine's checks apply: `*` with credentials is refused.
+/// let wild = QuickStart { origins: vec!["*".into()], ..quick };
+/// assert!(wild.config().unwrap_err().first().message().contains("credentials cannot be allowed"));
+/// # Ok::<(), corsica_gateway::config::ConfigErrors>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QuickStart {
+    /// `--upstream`: `http://host:port`, `https://host:port` or `echo`.
+    pub upstream: String,
+    /// `--allow-origin` (repeatable).
+    pub origins: Vec<String>,
+    /// `--allow-credentials`.
+    pub credentials: bool,
+    /// `--allow-header` (repeatable).
+    pub headers: Vec<String>,
+    /// `--allow-method` (repeatable; the engine's default methods when none).
+    pub methods: Vec<String>,
+}
+
+impl QuickStart {
+    /// The configuration as TOML: what a file with the same meaning says.
+    ///
+    /// ```
+    /// let quick = corsica_gateway::config::QuickStart { upstream: "echo".into(), ..Default::default() };
+    /// assert!(quick.to_toml().contains("upstream = \"echo\""));
+    /// ```
+    pub fn to_toml(&self) -> String {
+        let list = |items: &[String]| {
+            let quoted: Vec<String> = items
+                .iter()
+                .map(|i| toml::Value::String(i.clone()).to_string())
+                .collect();
+            format!("[{}]", quoted.join(", "))
+        };
+        let mut text = format!(
+            "[[route]]\nname = \"quick-start\"\nupstream = {}\n[route.cors]\norigins = {}\ncredentials = {}\nheaders = {}\n",
+            toml::Value::String(self.upstream.clone()),
+            list(&self.origins),
+            self.credentials,
+            list(&self.headers),
+        );
+        if !self.methods.is_empty() {
+            text.push_str(&format!("methods = {}\n", list(&self.methods)));
+        }
+        text
+    }
+
+    /// Builds the configuration (file name [`COMMAND_LINE`]); every problem at once.
+    pub fn config(&self) -> Result<Config, ConfigErrors> {
+        Config::parse(&self.to_toml(), COMMAND_LINE)
+    }
+}
+
 /// One configuration problem, with the file position it refers to.
 ///
 /// ```
@@ -196,6 +268,8 @@ struct RawRoute {
     path: Option<Spanned<String>>,
     methods: Option<Vec<Spanned<String>>>,
     upstream: Spanned<String>,
+    #[serde(default)]
+    guard: bool,
     cors: Spanned<RawCors>,
 }
 
@@ -331,6 +405,9 @@ pub struct Route {
     pub(crate) upstream: Upstream,
     /// The CORS policy.
     pub(crate) policy: Policy,
+    /// The edge guard (`guard = true`): refuse cross-origin state-changing requests the
+    /// policy denies ([`corsica::guard`]) instead of forwarding them.
+    pub(crate) guard: bool,
 }
 
 impl Route {
@@ -394,11 +471,23 @@ impl Route {
         &self.policy
     }
 
+    /// Whether the edge guard is on (`guard = true`): cross-origin state-changing requests
+    /// that the policy denies get 403 and never reach the upstream ([`corsica::guard`]).
+    ///
+    /// ```
+    /// let c = corsica_gateway::config::Config::embedded();
+    /// assert!(!c.routes()[0].guard());
+    /// ```
+    pub fn guard(&self) -> bool {
+        self.guard
+    }
+
     /// Whether the route matches a request (host without port, path, method — for a
     /// preflight, the method it asks for).
     ///
-    /// A path `"/api"` matches `/api` and `/api/...` but not `/apis`; `"/api/"` matches
-    /// what starts with `/api/`.
+    /// A path `"/api"` matches `/api` and `/api/...` but not `/apis`; so does `"/api/"`: a
+    /// prefix with a trailing slash also matches its collection URL, `/api`. A host
+    /// `"localhost"` also matches `127.0.0.1` and `[::1]`, the other names of the machine.
     ///
     /// ```
     /// let config = corsica_gateway::config::Config::parse(r#"
@@ -413,6 +502,7 @@ impl Route {
     /// let route = &config.routes()[0];
     /// assert!(route.matches(Some("api.example.com"), "/api", "GET"));
     /// assert!(route.matches(Some("API.example.com"), "/api/items", "GET"));
+    /// assert!(route.matches(Some("api.example.com"), "/api/", "GET"));
     /// assert!(!route.matches(Some("api.example.com"), "/apis", "GET"));
     /// assert!(!route.matches(Some("www.example.com"), "/api", "GET"));
     /// assert!(!route.matches(Some("api.example.com"), "/api", "DELETE"));
@@ -420,15 +510,12 @@ impl Route {
     /// ```
     pub fn matches(&self, host: Option<&str>, path: &str, method: &str) -> bool {
         if let Some(h) = &self.host {
-            if !host.is_some_and(|x| x.eq_ignore_ascii_case(h)) {
+            if !host.is_some_and(|x| host_matches(h, x)) {
                 return false;
             }
         }
         if let Some(p) = &self.path {
-            let ok = path == p
-                || (p.ends_with('/') && path.starts_with(p.as_str()))
-                || (path.starts_with(p.as_str()) && path.as_bytes().get(p.len()) == Some(&b'/'));
-            if !ok {
+            if !prefix_matches(p, path) {
                 return false;
             }
         }
@@ -439,6 +526,119 @@ impl Route {
         }
         true
     }
+}
+
+/// Whether a route's `host` (lower-case) matches a request's host: equal ignoring case, and
+/// `localhost` also matches `127.0.0.1` and `[::1]`.
+fn host_matches(route: &str, request: &str) -> bool {
+    request.eq_ignore_ascii_case(route)
+        || (route == "localhost" && matches!(request, "127.0.0.1" | "[::1]"))
+}
+
+/// Whether a path prefix matches a (normalized) path: the prefix without its trailing
+/// slashes, then the end of the path or a `/` (`/orders/` matches `/orders`, `/orders/1`,
+/// not `/ordersx`; `/` matches every path).
+fn prefix_matches(prefix: &str, path: &str) -> bool {
+    let base = prefix.trim_end_matches('/');
+    path.strip_prefix(base)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// Whether every request that route `b` matches by host and path, route `a` matches too.
+fn covers(a: &Route, b: &Route) -> bool {
+    let host = match (&a.host, &b.host) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(a), Some(b)) => host_matches(a, b),
+    };
+    let path = match (&a.path, &b.path) {
+        (None, _) => true,
+        (Some(a), None) => a.trim_end_matches('/').is_empty(),
+        (Some(a), Some(b)) => prefix_matches(a, b.trim_end_matches('/')),
+    };
+    host && path
+}
+
+/// Where a route is, for warnings: its `[[route]]` table and its `methods` entries.
+struct RouteSpans {
+    table: Range<usize>,
+    methods: Vec<Range<usize>>,
+}
+
+/// The warnings about routes that can never match, each at the later route: a route whose
+/// every request an earlier route takes (same or wider host and path prefix, and every
+/// method it matches), or one of its `methods` that an earlier route always takes. Routes
+/// match in order and a preflight matches by the method it asks for, so the same holds
+/// for preflights.
+fn unreachable_routes(
+    text: &str,
+    file: &str,
+    routes: &[Route],
+    spans: &[RouteSpans],
+) -> Vec<ConfigError> {
+    let line = |i: usize| ConfigError::at(text, file, Some(spans[i].table.clone()), "").line;
+    let mut warnings = Vec::new();
+    let mut warn = |span: &Range<usize>, message: String| {
+        warnings.push(ConfigError::at(text, file, Some(span.clone()), message));
+    };
+    for (j, b) in routes.iter().enumerate() {
+        let earlier = || routes[..j].iter().enumerate().filter(|(_, a)| covers(a, b));
+        // Per method of `b` (one entry, all methods, when it has no `methods`): the first
+        // earlier route that takes it.
+        let takers: Vec<Option<(usize, &Route)>> = match &b.methods {
+            None => vec![earlier().find(|(_, a)| a.methods.is_none())],
+            Some(methods) => methods
+                .iter()
+                .map(|m| {
+                    earlier().find(|(_, a)| a.methods.as_ref().is_none_or(|ms| ms.contains(m)))
+                })
+                .collect(),
+        };
+        if takers.iter().all(Option::is_some) {
+            let mut names: Vec<String> = Vec::new();
+            for (i, a) in takers.iter().flatten() {
+                let named = format!("route \"{}\" (line {})", a.name, line(*i));
+                if !names.contains(&named) {
+                    names.push(named);
+                }
+            }
+            warn(
+                &spans[j].table,
+                format!(
+                    "route \"{}\" never matches: {} {} every request it would (same or wider host and path, {}); move \"{}\" above or narrow the earlier route",
+                    b.name,
+                    names.join(" and "),
+                    if names.len() == 1 {
+                        "comes first and takes"
+                    } else {
+                        "come first and take"
+                    },
+                    if b.methods.is_some() {
+                        "each of its methods"
+                    } else {
+                        "every method"
+                    },
+                    b.name
+                ),
+            );
+            continue;
+        }
+        let methods = b.methods.as_deref().unwrap_or_default();
+        for ((m, taker), span) in methods.iter().zip(&takers).zip(&spans[j].methods) {
+            if let Some((i, a)) = taker {
+                warn(
+                    span,
+                    format!(
+                        "route \"{}\": method {m} never matches: route \"{}\" (line {}) comes first and takes every {m} request (and preflight asking for {m}) of this host and path",
+                        b.name,
+                        a.name,
+                        line(*i)
+                    ),
+                );
+            }
+        }
+    }
+    warnings
 }
 
 /// The path routes are matched against, so that the policy applied is the one for the
@@ -650,6 +850,8 @@ pub struct Config {
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     /// Extra roots trusted for `https://` upstreams, besides the system's.
     pub(crate) upstream_roots: Vec<rustls_pki_types::CertificateDer<'static>>,
+    /// What is valid but surely not meant (routes that never match), in file order.
+    pub(crate) warnings: Vec<ConfigError>,
 }
 
 /// The crypto provider of every TLS configuration (ring).
@@ -756,6 +958,33 @@ impl Config {
         &self.upstream_roots
     }
 
+    /// What is valid but surely not meant, each at its line and column: a route, or a
+    /// method of a route, that an earlier route always takes.
+    ///
+    /// ```
+    /// let c = corsica_gateway::config::Config::parse(r#"
+    /// [[route]]
+    /// name = "all"
+    /// upstream = "echo"
+    /// [route.cors]
+    /// origins = ["https://app.example.com"]
+    ///
+    /// [[route]]
+    /// name = "api"
+    /// path = "/api/"
+    /// upstream = "echo"
+    /// [route.cors]
+    /// origins = ["https://app.example.com"]
+    /// "#, "gw.toml")?;
+    /// let w = &c.warnings()[0];
+    /// assert_eq!(w.line(), 8);
+    /// assert!(w.message().starts_with("route \"api\" never matches: route \"all\" (line 2)"));
+    /// # Ok::<(), corsica_gateway::config::ConfigErrors>(())
+    /// ```
+    pub fn warnings(&self) -> &[ConfigError] {
+        &self.warnings
+    }
+
     /// Replaces the client listener's address (the command line's `--listen`).
     ///
     /// ```
@@ -817,15 +1046,17 @@ impl Config {
             let v = s.as_ref()?;
             let parsed = v.get_ref().parse::<SocketAddr>();
             if parsed.is_err() {
-                errors.push(ConfigError::at(
-                    text,
-                    file,
-                    Some(v.span()),
-                    format!(
+                let message = match port_over_max(v.get_ref()) {
+                    Some(port) => format!(
+                        "{key} = \"{}\": port {port} is over 65535; write a port from 1 to 65535 (0: any free port)",
+                        v.get_ref()
+                    ),
+                    None => format!(
                         "{key} = \"{}\" is not an address: write ip:port, e.g. \"127.0.0.1:8080\"",
                         v.get_ref()
                     ),
-                ));
+                };
+                errors.push(ConfigError::at(text, file, Some(v.span()), message));
             }
             parsed.ok()
         };
@@ -891,6 +1122,20 @@ impl Config {
             Some(t) => compile_tls(text, file, t, &mut errors),
             None => (None, Vec::new()),
         };
+        let spans: Vec<RouteSpans> = raw
+            .route
+            .iter()
+            .map(|r| RouteSpans {
+                table: r.span(),
+                methods: r
+                    .get_ref()
+                    .methods
+                    .iter()
+                    .flatten()
+                    .map(Spanned::span)
+                    .collect(),
+            })
+            .collect();
         let mut routes = Vec::with_capacity(raw.route.len());
         for (i, r) in raw.route.into_iter().enumerate() {
             let r = r.into_inner();
@@ -901,6 +1146,8 @@ impl Config {
         if let Some(errors) = sorted(errors) {
             return Err(errors);
         }
+        let mut warnings = unreachable_routes(text, file, &routes, &spans);
+        warnings.sort_by_key(|e| (e.line, e.column));
         Ok(Config {
             listen,
             admin,
@@ -908,6 +1155,7 @@ impl Config {
             routes,
             tls,
             upstream_roots,
+            warnings,
         })
     }
 }
@@ -983,6 +1231,7 @@ fn compile_route(
         errors.push(ConfigError::at(text, file, Some(span), msg));
     };
     let name = r.name.unwrap_or_else(|| format!("route-{}", index + 1));
+    let guard = r.guard;
     let upstream = parse_upstream(r.upstream.get_ref())
         .map_err(|m| err(r.upstream.span(), m))
         .ok();
@@ -1094,6 +1343,7 @@ fn compile_route(
         methods,
         upstream: upstream?,
         policy: policy?,
+        guard,
     })
 }
 
@@ -1127,6 +1377,17 @@ fn policy_error_span(c: &RawCors, problem: &PolicyError) -> Option<Range<usize>>
         .map(Spanned::span)
 }
 
+/// The port of `host:port` when it is a number over 65535 (so the address is refused for
+/// that reason, not for its form).
+fn port_over_max(addr: &str) -> Option<&str> {
+    let (_, port) = addr.rsplit_once(':')?;
+    let n: u64 = port
+        .parse()
+        .ok()
+        .filter(|_| port.bytes().all(|b| b.is_ascii_digit()))?;
+    (n > 65535).then_some(port)
+}
+
 fn parse_upstream(s: &str) -> Result<Upstream, String> {
     if s == "echo" {
         return Ok(Upstream::Echo);
@@ -1153,6 +1414,12 @@ fn parse_upstream(s: &str) -> Result<Upstream, String> {
         .authority()
         .cloned()
         .ok_or_else(|| format!("upstream = \"{s}\" has no host: {fix}"))?;
+    // `http` keeps such an authority but without a port.
+    if let Some(port) = port_over_max(authority.as_str()) {
+        return Err(format!(
+            "upstream = \"{s}\": port {port} is over 65535; write a port from 1 to 65535"
+        ));
+    }
     Ok(if https {
         Upstream::Https { authority }
     } else {
@@ -1226,6 +1493,16 @@ mod tests {
                 "starts with `/`",
             ),
             ("listen = \"127.0.0.1:1\"\n", (1, 1), "no [[route]]"),
+            (
+                "listen = \"127.0.0.1:70000\"\n[[route]]\nupstream=\"echo\"\n[route.cors]\norigins=[\"*\"]\n",
+                (1, 10),
+                "port 70000 is over 65535",
+            ),
+            (
+                "[[route]]\nupstream = \"http://127.0.0.1:70000\"\n[route.cors]\norigins=[\"*\"]\n",
+                (2, 12),
+                "port 70000 is over 65535",
+            ),
             (
                 "[limits]\nupstream_timeout_ms = 0\n[[route]]\nupstream = \"echo\"\n[route.cors]\norigins=[\"*\"]\n",
                 (2, 23),
@@ -1358,5 +1635,107 @@ max_age = 100000
         assert!(!r.matches(Some("other.example.com"), "/api", "GET"));
         assert!(!r.matches(None, "/api", "GET"));
         assert!(!r.matches(Some("api.example.com"), "/api", "POST"));
+    }
+
+    #[test]
+    fn collection_urls_and_localhost_names() {
+        let text = "[[route]]\nhost = \"localhost\"\npath = \"/orders/\"\nupstream = \"echo\"\n[route.cors]\norigins = [\"*\"]\n";
+        let c = Config::parse(text, "t").unwrap();
+        let r = &c.routes[0];
+        for host in ["localhost", "LOCALHOST", "127.0.0.1", "[::1]"] {
+            assert!(r.matches(Some(host), "/orders", "GET"), "{host}");
+            assert!(r.matches(Some(host), "/orders/", "GET"), "{host}");
+            assert!(r.matches(Some(host), "/orders/7", "GET"), "{host}");
+        }
+        assert!(!r.matches(Some("localhost"), "/ordersx", "GET"));
+        assert!(!r.matches(Some("127.0.0.2"), "/orders", "GET"));
+        assert!(!r.matches(Some("localhost.example"), "/orders", "GET"));
+        assert!(prefix_matches("/", "/anything"));
+        assert!(prefix_matches("/", "/"));
+    }
+
+    fn warnings(routes: &[(&str, &str)]) -> Vec<(usize, String)> {
+        let text: String = routes
+            .iter()
+            .map(|(name, lines)| {
+                format!("[[route]]\nname = \"{name}\"\n{lines}\nupstream = \"echo\"\n[route.cors]\norigins = [\"*\"]\n")
+            })
+            .collect();
+        let c = Config::parse(&text, "w.toml").unwrap();
+        c.warnings()
+            .iter()
+            .map(|w| (w.line(), w.message().to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn routes_that_never_match_are_warned_about() {
+        // Nothing shadowed: narrower routes first, different hosts, disjoint methods.
+        let ok: &[&[(&str, &str)]] = &[
+            &[("a", "path = \"/api/\""), ("b", "")],
+            &[("a", "host = \"a.example\""), ("b", "host = \"b.example\"")],
+            &[("a", "methods = [\"GET\"]"), ("b", "methods = [\"POST\"]")],
+            &[("a", "methods = [\"GET\"]"), ("b", "")],
+            &[("a", "host = \"127.0.0.1\""), ("b", "host = \"localhost\"")],
+            &[("a", "path = \"/api\""), ("b", "path = \"/apis\"")],
+        ];
+        for routes in ok {
+            assert_eq!(warnings(routes), [], "{routes:?}");
+        }
+        /// Routes (name, matching lines), the warning's line, its message.
+        type Case<'a> = (&'a [(&'a str, &'a str)], usize, &'a str);
+        let shadowed: &[Case] = &[
+            (
+                &[("a", ""), ("b", "path = \"/api/\"")],
+                7,
+                "route \"b\" never matches: route \"a\" (line 1)",
+            ),
+            (
+                &[("a", "path = \"/\""), ("b", "")],
+                7,
+                "route \"b\" never matches",
+            ),
+            (
+                &[("a", "path = \"/api\""), ("b", "path = \"/api/v1\"")],
+                7,
+                "route \"b\" never matches",
+            ),
+            (
+                &[("a", "path = \"/api/\""), ("b", "path = \"/api\"")],
+                7,
+                "route \"b\" never matches",
+            ),
+            (
+                &[("a", "host = \"localhost\""), ("b", "host = \"127.0.0.1\"")],
+                7,
+                "route \"b\" never matches",
+            ),
+            (
+                &[
+                    ("a", "methods = [\"GET\"]"),
+                    ("b", "methods = [\"POST\"]"),
+                    ("c", "methods = [\"POST\", \"GET\"]"),
+                ],
+                13,
+                "route \"b\" (line 7) and route \"a\" (line 1) come first and take every request",
+            ),
+            (
+                &[
+                    ("a", "methods = [\"GET\"]"),
+                    ("b", "methods = [\"PUT\", \"GET\"]"),
+                ],
+                9,
+                "route \"b\": method GET never matches: route \"a\" (line 1)",
+            ),
+        ];
+        for (routes, line, message) in shadowed {
+            let got = warnings(routes);
+            assert_eq!(got.len(), 1, "{routes:?}: {got:?}");
+            assert_eq!(got[0].0, *line, "{routes:?}: {got:?}");
+            assert!(
+                got[0].1.starts_with(message) || got[0].1.contains(message),
+                "{routes:?}: {got:?}"
+            );
+        }
     }
 }

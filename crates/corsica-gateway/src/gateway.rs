@@ -70,6 +70,23 @@ pub struct Running {
     tasks: Vec<JoinHandle<()>>,
 }
 
+/// Binds a listener; the error names the address and the setting it comes from, e.g.
+/// `cannot listen on 127.0.0.1:8080 (listen): address already in use (...)`.
+async fn bind(addr: SocketAddr, key: &str) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        let hint = match e.kind() {
+            std::io::ErrorKind::AddrInUse => format!(
+                "address already in use (another process listens there: stop it, or choose another address with `{key} = ...` or --{key})"
+            ),
+            std::io::ErrorKind::PermissionDenied => {
+                "permission denied (ports below 1024 need privileges)".to_owned()
+            }
+            _ => e.to_string(),
+        };
+        std::io::Error::new(e.kind(), format!("cannot listen on {addr} ({key}): {hint}"))
+    })
+}
+
 /// Starts the gateway with `config`; `source` is the file to reload from (watched for
 /// changes), if any.
 ///
@@ -100,10 +117,10 @@ pub struct Running {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub async fn start(config: Config, source: Option<PathBuf>) -> std::io::Result<Running> {
-    let listener = TcpListener::bind(config.listen).await?;
+    let listener = bind(config.listen, "listen").await?;
     let addr = listener.local_addr()?;
     let admin = match config.admin {
-        Some(a) => Some(TcpListener::bind(a).await?),
+        Some(a) => Some(bind(a, "admin").await?),
         None => None,
     };
     let admin_addr = admin.as_ref().map(TcpListener::local_addr).transpose()?;

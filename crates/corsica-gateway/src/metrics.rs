@@ -10,9 +10,10 @@ use prometheus::{
 pub struct Metrics {
     registry: Registry,
     /// Requests by route and outcome (`preflight_allowed`, `preflight_denied`,
-    /// `actual_allowed`, `actual_denied`, `not_cors`, `no_route`).
+    /// `actual_allowed`, `actual_denied`, `not_cors`, `no_route`, `guard_refused`).
+    /// `guard_refused`: the route's edge guard answered 403 (its reason is in `denials`).
     pub requests: IntCounterVec,
-    /// Denials by route and reason label.
+    /// Denials (and edge-guard refusals) by route and reason label.
     pub denials: IntCounterVec,
     /// Upstream response-head latency by route.
     pub upstream_latency: HistogramVec,

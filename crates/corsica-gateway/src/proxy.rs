@@ -181,6 +181,34 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// The gateway's answer when no route matches: the engine's readable 404 (a preflight is
+/// let through so the browser reports the 404), the gateway's fixed text as its body, and
+/// `corsica-route: none`.
+fn no_route<B>(config: &Config, req: &Request<B>) -> Response<Body> {
+    let mut response = corsica::unrouted_response(
+        config.routes.iter().map(|r| &r.policy),
+        req.method(),
+        req.headers(),
+        |status| {
+            if status == StatusCode::NOT_FOUND {
+                full("404 Not Found: no route of this gateway matches this request\n")
+            } else {
+                full(Bytes::new())
+            }
+        },
+    );
+    let not_found = response.status() == StatusCode::NOT_FOUND;
+    let headers = response.headers_mut();
+    if not_found {
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+    }
+    headers.insert("corsica-route", HeaderValue::from_static("none"));
+    response
+}
+
 /// The outcome label of a decision.
 fn outcome(d: &Decision) -> &'static str {
     match (d.kind(), d.is_allowed()) {
@@ -237,31 +265,66 @@ pub async fn handle(
             .requests
             .with_label_values(&["", "no_route"])
             .inc();
-        tracing::debug!(target: "corsica::gateway", method = %req.method(), path = req.uri().path(), "no route");
-        return plain(StatusCode::NOT_FOUND, "no route matches this request");
+        tracing::info!(
+            target: "corsica::gateway",
+            host = host.as_deref().unwrap_or("-"),
+            path = %path,
+            method = %match_method,
+            preflight = preflight_method.is_some(),
+            client = %remote.ip(),
+            "no route matches: 404"
+        );
+        return no_route(config, &req);
     };
     let decision = route.policy.decide(req.method(), req.headers());
+    let refused = if route.guard {
+        corsica::guard(req.method(), req.headers(), &decision).err()
+    } else {
+        None
+    };
+    let label = if refused.is_some() {
+        "guard_refused"
+    } else {
+        outcome(&decision)
+    };
     shared
         .metrics
         .requests
-        .with_label_values(&[route.name.as_str(), outcome(&decision)])
+        .with_label_values(&[route.name.as_str(), label])
         .inc();
-    if let Some(reason) = decision.reason() {
+    // A refusal by the edge guard, or the policy's denial: counted and logged alike.
+    let denial = match (&refused, decision.reason()) {
+        (Some(r), _) => Some((
+            r.label(),
+            format!("edge guard refused (403, not forwarded): {r}"),
+        )),
+        (None, Some(r)) => Some((r.label(), format!("CORS denied: {r}"))),
+        (None, None) => None,
+    };
+    if let Some((reason, message)) = &denial {
         shared
             .metrics
             .denials
-            .with_label_values(&[route.name.as_str(), reason.label()])
+            .with_label_values(&[route.name.as_str(), reason])
             .inc();
         tracing::info!(
             target: "corsica::gateway",
             route = %route.name,
             kind = decision.kind().as_str(),
-            reason = reason.label(),
+            reason,
             method = %req.method(),
             path = req.uri().path(),
             client = %remote.ip(),
-            "CORS denied: {reason}"
+            "{message}"
         );
+    }
+    if refused.is_some() {
+        let mut response = plain(
+            StatusCode::FORBIDDEN,
+            "403 Forbidden: the edge guard refused a cross-origin request that may change state, from an origin this route's CORS policy does not allow",
+        );
+        decision.apply(response.headers_mut());
+        return response;
     }
     if let Some(response) = decision.preflight_response(full(Bytes::new())) {
         return response;

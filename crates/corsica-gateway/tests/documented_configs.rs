@@ -19,8 +19,10 @@ fn readme_toml_blocks_compile() {
         let end = body.find("```").expect("closed block");
         let block = &body[..end];
         if block.contains("[[route]]") {
-            Config::parse(block, "README.md")
+            let c = Config::parse(block, "README.md")
                 .unwrap_or_else(|e| panic!("README block {blocks}: {e}"));
+            // What the README shows means what it says: no route that never matches.
+            assert_eq!(c.warnings(), [], "README block {blocks}");
             blocks += 1;
         } else {
             // A fragment (the `[tls]` table, whose files exist only on a server): valid
@@ -44,6 +46,7 @@ fn readme_toml_blocks_compile() {
 #[test]
 fn example_file_compiles_with_the_documented_routes() {
     let c = Config::parse(&repo_file("examples/gateway.toml"), "examples/gateway.toml").unwrap();
+    assert_eq!(c.warnings(), [], "examples/gateway.toml");
     let names: Vec<&str> = c.routes().iter().map(|r| r.name()).collect();
     assert_eq!(names, ["catalog", "orders", "users", "dev"]);
     // One route for the SaaS case: the company's front-ends with credentials, anyone else

@@ -46,6 +46,30 @@ pub fn free_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
+/// Starts a program (e.g. `corsica serve ...`) with its stdout piped and waits for its first
+/// line (the banner a server prints once it listens); the child and that line. Kill the
+/// child when done.
+///
+/// ```no_run
+/// let (mut child, banner) = corsica_testkit::spawn_until_first_line("corsica", &["serve"]);
+/// assert!(banner.contains("listening"));
+/// child.kill().unwrap();
+/// ```
+pub fn spawn_until_first_line(program: &str, args: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(program)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+    let mut line = String::new();
+    if let Some(stdout) = child.stdout.take() {
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+    }
+    (child, line)
+}
+
 /// A multi-threaded tokio runtime with two workers, for tests that are not `async`.
 ///
 /// ```

@@ -45,7 +45,9 @@ pub mod tower;
 
 mod display;
 mod errors;
+mod guard;
 mod header_list;
+mod no_route;
 mod origin;
 mod origin_entry;
 mod origin_set;
@@ -59,7 +61,9 @@ mod server;
 pub struct ReadmeDoctests;
 
 pub use errors::Errors;
+pub use guard::{GuardRefusal, guard};
 pub use header_list::{HeaderList, HeaderListError, HeaderListLimits};
+pub use no_route::unrouted_response;
 pub use origin::{MAX_ORIGIN_LEN, Origin, OriginError};
 pub use origin_entry::{OriginEntry, PatternError, PortRule};
 pub use origin_set::{OriginPredicate, OriginSet};

@@ -187,8 +187,10 @@ fn http_redirect_fetch_taints_the_origin_4_4() {
         "{}",
         b.message
     );
+    // The fix never tells the server to allow `null` (issue 19: it contradicted the note).
+    assert!(b.tainted_origin);
     assert!(
-        b.hint.contains("Access-Control-Allow-Origin: null"),
+        b.hint.contains("Do not allow `null`") && !b.hint.contains("Allow-Origin: null"),
         "{}",
         b.hint
     );
@@ -501,4 +503,35 @@ fn blocked_result_names_the_tainted_origin_4_4() {
     let outcome = simulate(&FetchRequest::new(page(), format!("{API}/a")), &mut s, None);
     let b = outcome.blocked().unwrap();
     assert_eq!((b.origin.as_str(), b.tainted_origin), (PAGE, false));
+}
+
+#[test]
+fn fix_hints_keep_what_the_preflight_response_allows() {
+    let page = Origin::parse(PAGE).unwrap();
+    let request = FetchRequest::new(page, format!("{API}/start"))
+        .method("PATCH")
+        .header("X-API-Key", "k");
+    let mut server = |_: &HttpRequest| -> Result<HttpResponse, NetworkError> {
+        Ok(HttpResponse::new(204)
+            .header("Access-Control-Allow-Origin", PAGE)
+            .header("Access-Control-Allow-Methods", "GET, PUT")
+            .header("Access-Control-Allow-Headers", "content-type, x-request-id"))
+    };
+    for (method, kind, line) in [
+        (
+            "PATCH",
+            CorsError::MethodDisallowedByPreflightResponse,
+            "`Access-Control-Allow-Methods: GET, PUT, PATCH`",
+        ),
+        (
+            "PUT",
+            CorsError::HeaderDisallowedByPreflightResponse,
+            "`Access-Control-Allow-Headers: content-type, x-request-id, x-api-key`",
+        ),
+    ] {
+        let o = simulate(&request.clone().method(method), &mut server, None);
+        let b = o.blocked().unwrap();
+        assert_eq!(b.error, kind);
+        assert!(b.hint.contains(line), "{}", b.hint);
+    }
 }

@@ -349,6 +349,42 @@ pub(crate) struct HintContext<'a> {
     pub(crate) unsafe_headers: &'a [String],
     /// The status of the failing response, if there was one.
     pub(crate) status: Option<u16>,
+    /// The failing response, if there was one (what it already allows is kept in the fix).
+    pub(crate) response: Option<&'a super::HttpResponse>,
+    /// A redirect through another origin tainted the origin to `null` (Fetch § 4.4).
+    pub(crate) tainted: bool,
+}
+
+/// What a failing response already allows in `name` (`Access-Control-Allow-Methods` or
+/// `-Headers`), then `wanted` where missing: the example line of a fix keeps what the
+/// server allows. `*` is kept only when it is a wildcard (no credentials).
+fn allowed_plus(cx: &HintContext<'_>, name: &str, wanted: &[String]) -> Vec<String> {
+    let lines: Vec<String> = cx
+        .response
+        .map(|r| {
+            r.headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut out: Vec<String> =
+        crate::HeaderList::parse(lines.iter().map(|v| v.as_bytes()), Default::default())
+            .map(|l| l.items().to_vec())
+            .unwrap_or_default();
+    out.retain(|i| i != "*" || !cx.credentials);
+    for w in wanted {
+        let seen = if name.eq_ignore_ascii_case("access-control-allow-headers") {
+            out.iter().any(|o| o.eq_ignore_ascii_case(w))
+        } else {
+            out.contains(w)
+        };
+        if !seen {
+            out.push(w.clone());
+        }
+    }
+    out
 }
 
 /// Corsica's fix hint: which header to add or change, with the exact value.
@@ -364,6 +400,19 @@ pub(crate) fn fix_hint(kind: CorsError, parameter: &str, cx: &HintContext<'_>) -
     } else {
         ""
     };
+    let about_origin = matches!(
+        kind.base(),
+        WildcardOriginNotAllowed
+            | MissingAllowOriginHeader
+            | AllowOriginMismatch
+            | InvalidAllowOriginValue
+    );
+    if cx.tainted && about_origin {
+        return format!(
+            "A redirect through another origin made this request's `Origin` `null` (a tainted origin), so {on} cannot pass by naming the page's origin. Do not allow `null` (any site can send it): have the page call {} directly, or keep the redirect on one origin.",
+            cx.url
+        );
+    }
     match kind.base() {
         DisallowedByMode => "The page asked for `mode: 'same-origin'`; use the default `mode: 'cors'` for a cross-origin URL (or keep the request on the page's own origin).".to_owned(),
         WildcardOriginNotAllowed => format!("On {on}, replace `Access-Control-Allow-Origin: *` with `Access-Control-Allow-Origin: {}` (the exact origin; `*` never works with credentials){acac}, and add `Vary: Origin`. Or call fetch without `credentials: 'include'`.", cx.origin),
@@ -392,14 +441,19 @@ pub(crate) fn fix_hint(kind: CorsError, parameter: &str, cx: &HintContext<'_>) -
         PreflightDisallowedRedirect => format!("Answer the preflight (OPTIONS {}) directly with 204 instead of redirecting it; call fetch with the final URL (check trailing slashes and http→https redirects).", cx.url),
         InvalidAllowMethodsPreflightResponse => format!("On {on}, make `Access-Control-Allow-Methods` a comma-separated list of method names, e.g. `Access-Control-Allow-Methods: {}`.", cx.actual_method),
         InvalidAllowHeadersPreflightResponse => format!("On {on}, make `Access-Control-Allow-Headers` a comma-separated list of header names, e.g. `Access-Control-Allow-Headers: {}`.", list_or(cx.unsafe_headers, "content-type")),
-        MethodDisallowedByPreflightResponse => format!("On {on}, add `{parameter}` to `Access-Control-Allow-Methods` (methods are case-sensitive; only DELETE, GET, HEAD, OPTIONS, POST and PUT are upper-cased by fetch()), e.g. `Access-Control-Allow-Methods: {parameter}`."),
+        MethodDisallowedByPreflightResponse => format!("On {on}, add `{parameter}` to `Access-Control-Allow-Methods` (methods are case-sensitive; only DELETE, GET, HEAD, OPTIONS, POST and PUT are upper-cased by fetch()), e.g. `Access-Control-Allow-Methods: {}`.", allowed_plus(cx, "access-control-allow-methods", &[parameter.to_owned()]).join(", ")),
         HeaderDisallowedByPreflightResponse => {
             let star = if parameter == "authorization" && !cx.credentials {
                 " (`*` does not cover `authorization`: list it by name)"
             } else {
                 ""
             };
-            format!("On {on}, add `{parameter}` to `Access-Control-Allow-Headers`{star}, e.g. `Access-Control-Allow-Headers: {}`.", list_or(cx.unsafe_headers, parameter))
+            let wanted = if cx.unsafe_headers.is_empty() {
+                vec![parameter.to_owned()]
+            } else {
+                cx.unsafe_headers.to_vec()
+            };
+            format!("On {on}, add `{parameter}` to `Access-Control-Allow-Headers`{star}, e.g. `Access-Control-Allow-Headers: {}`.", allowed_plus(cx, "access-control-allow-headers", &wanted).join(", "))
         }
         RedirectContainsCredentials => "Remove the user name and password from the redirect's `Location` (send credentials in a header instead).".to_owned(),
         NoCorsRedirectModeNotFollow => "Use `redirect: 'follow'` with `mode: 'no-cors'`.".to_owned(),

@@ -41,6 +41,7 @@ mod check;
 mod error;
 mod outcome;
 pub mod preflight;
+pub mod recorded;
 mod redirect;
 mod request;
 mod response;

@@ -183,6 +183,7 @@ impl Simulation<'_, '_> {
                 origin: self.request.origin.as_str(),
             },
         );
+        let tainted = cx.origin == "null" && self.request.origin.as_str() != "null";
         let hint = fix_hint(
             kind,
             &parameter,
@@ -198,6 +199,8 @@ impl Simulation<'_, '_> {
                     .last()
                     .and_then(|s| s.response.as_ref())
                     .map(|r| r.status),
+                response: self.steps.last().and_then(|s| s.response.as_ref()),
+                tainted,
             },
         );
         Verdict::Blocked(Blocked {
@@ -208,7 +211,7 @@ impl Simulation<'_, '_> {
             message,
             hint,
             origin: cx.origin.to_owned(),
-            tainted_origin: cx.origin == "null" && self.request.origin.as_str() != "null",
+            tainted_origin: tainted,
         })
     }
 
