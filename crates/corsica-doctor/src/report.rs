@@ -230,23 +230,12 @@ struct Needs {
 }
 
 fn needs(request: &FetchRequest, blocked: &Blocked, outcome_origin: &str) -> Needs {
-    let method = corsica::method::normalize(&request.method).into_owned();
-    let headers = corsica::fetch::safelist::unsafe_header_names(
-        request
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str())),
-    );
-    let _ = blocked;
+    // The engine's lists: what the server already allows, plus what this request needs.
     Needs {
         origin: outcome_origin.to_owned(),
         credentials: request.credentials == Credentials::Include,
-        methods: if corsica::fetch::safelist::is_safelisted_method(&method) {
-            Vec::new()
-        } else {
-            vec![method]
-        },
-        headers,
+        methods: blocked.fix_methods.clone(),
+        headers: blocked.fix_headers.clone(),
     }
 }
 
@@ -339,10 +328,16 @@ pub fn fixes(request: &FetchRequest, blocked: &Blocked) -> Fixes {
         corsica.push_str(".allow_credentials(true)");
     }
     if !n.methods.is_empty() {
-        corsica.push_str(&format!(
-            ".allow_methods([\"GET\", \"HEAD\", \"POST\", {}])",
-            dq(&n.methods)
-        ));
+        // Corsica's list is complete (it replaces GET, HEAD, POST): keep those too.
+        let mut methods: Vec<String> = ["GET", "HEAD", "POST"].map(String::from).to_vec();
+        methods.extend(
+            n.methods
+                .iter()
+                .filter(|m| !methods.contains(m))
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+        corsica.push_str(&format!(".allow_methods([{}])", dq(&methods)));
     }
     if !n.headers.is_empty() {
         corsica.push_str(&format!(".allow_headers([{}])", dq(&n.headers)));

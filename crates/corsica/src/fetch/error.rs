@@ -358,7 +358,7 @@ pub(crate) struct HintContext<'a> {
 /// What a failing response already allows in `name` (`Access-Control-Allow-Methods` or
 /// `-Headers`), then `wanted` where missing: the example line of a fix keeps what the
 /// server allows. `*` is kept only when it is a wildcard (no credentials).
-fn allowed_plus(cx: &HintContext<'_>, name: &str, wanted: &[String]) -> Vec<String> {
+pub(crate) fn allowed_plus(cx: &HintContext<'_>, name: &str, wanted: &[String]) -> Vec<String> {
     let lines: Vec<String> = cx
         .response
         .map(|r| {

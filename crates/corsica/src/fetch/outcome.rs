@@ -57,6 +57,13 @@ pub struct Blocked {
     /// Whether that `Origin` is `null` because a redirect through another origin tainted
     /// it (Fetch § 4.4): the fix is on the redirect, never allowing `null`.
     pub tainted_origin: bool,
+    /// The methods the server should allow for this request to pass: what the failing
+    /// response already allows in `Access-Control-Allow-Methods`, plus the request's method
+    /// when it is not CORS-safelisted. Empty when no method needs listing.
+    pub fix_methods: Vec<String>,
+    /// The request headers the server should allow: what the failing response already
+    /// allows in `Access-Control-Allow-Headers`, plus the request's CORS-unsafe names.
+    pub fix_headers: Vec<String>,
 }
 
 /// The result of a simulated `fetch()`.

@@ -4,12 +4,13 @@
 //! HTTP-redirect fetch in `redirect`; this module strings them together.
 
 use super::CorsError;
-use super::error::{HintContext, MessageContext, console_message, fix_hint};
+use super::error::{HintContext, MessageContext, allowed_plus, console_message, fix_hint};
 use super::outcome::{Blocked, Outcome, Step, Verdict};
 use super::preflight::{PreflightCache, needs_preflight};
 use super::request::{Constructed, FetchSite, construct, refused_before_sending, same_origin};
 use super::request::{Credentials, FetchRequest, HttpRequest, Mode};
 use super::response::{HttpResponse, NetworkError, Server};
+use super::safelist::is_safelisted_method;
 use super::safelist::unsafe_header_names;
 
 /// Options of a simulation beyond the request.
@@ -184,25 +185,37 @@ impl Simulation<'_, '_> {
             },
         );
         let tainted = cx.origin == "null" && self.request.origin.as_str() != "null";
-        let hint = fix_hint(
-            kind,
-            &parameter,
-            &HintContext {
-                origin: cx.origin,
-                method: cx.method,
-                actual_method: cx.actual_method,
-                url,
-                credentials: self.include(),
-                unsafe_headers: cx.unsafe_headers,
-                status: self
-                    .steps
-                    .last()
-                    .and_then(|s| s.response.as_ref())
-                    .map(|r| r.status),
-                response: self.steps.last().and_then(|s| s.response.as_ref()),
-                tainted,
-            },
-        );
+        let hint_cx = HintContext {
+            origin: cx.origin,
+            method: cx.method,
+            actual_method: cx.actual_method,
+            url,
+            credentials: self.include(),
+            unsafe_headers: cx.unsafe_headers,
+            status: self
+                .steps
+                .last()
+                .and_then(|s| s.response.as_ref())
+                .map(|r| r.status),
+            response: self.steps.last().and_then(|s| s.response.as_ref()),
+            tainted,
+        };
+        let hint = fix_hint(kind, &parameter, &hint_cx);
+        let wanted_method: Vec<String> = if is_safelisted_method(cx.actual_method) {
+            Vec::new()
+        } else {
+            vec![cx.actual_method.to_owned()]
+        };
+        // Lists only where the request needs one; then keep what the server already allows.
+        let list = |name: &str, wanted: &[String]| {
+            if wanted.is_empty() {
+                Vec::new()
+            } else {
+                allowed_plus(&hint_cx, name, wanted)
+            }
+        };
+        let fix_methods = list("access-control-allow-methods", &wanted_method);
+        let fix_headers = list("access-control-allow-headers", cx.unsafe_headers);
         Verdict::Blocked(Blocked {
             error: kind,
             parameter,
@@ -211,6 +224,8 @@ impl Simulation<'_, '_> {
             message,
             hint,
             origin: cx.origin.to_owned(),
+            fix_methods,
+            fix_headers,
             tainted_origin: tainted,
         })
     }
