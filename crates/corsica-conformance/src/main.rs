@@ -16,6 +16,7 @@
 
 mod cdp;
 mod har;
+mod policy_scenarios;
 mod scenario;
 mod server;
 mod situations;

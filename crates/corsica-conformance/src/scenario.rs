@@ -839,6 +839,8 @@ pub fn generate() -> Vec<Scenario> {
             }
         }
     }
+    // The engine's own answers, judged by the browser.
+    crate::policy_scenarios::push_all(&mut out);
     out
 }
 

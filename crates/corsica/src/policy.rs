@@ -771,14 +771,32 @@ impl PolicyBuilder {
         self
     }
 
-    /// Adds allowed request headers (case-insensitive); `"*"` allows any (not with
-    /// credentials) except `authorization`, which, as in browsers, a wildcard never covers:
-    /// list it next to `"*"` to allow it too. CORS-safelisted headers need no listing, except `content-type` with a
-    /// non-safelisted value such as `application/json`.
+    /// Adds allowed request headers (case-insensitive); `"*"` allows any except
+    /// `authorization`, which, as in browsers, a wildcard never covers: list it next to
+    /// `"*"` to allow it too. Preflights are answered with the names they ask for (mirrored,
+    /// with `Vary: Access-Control-Request-Headers`), so `"*"` works with credentials too,
+    /// where a literal `*` would not. CORS-safelisted headers need no listing, except
+    /// `content-type` with a non-safelisted value such as `application/json`.
     ///
     /// ```
-    /// let p = corsica::Policy::builder().allow_origins(["*"]).allow_headers(["content-type", "x-api-key"]).build()?;
-    /// # Ok::<(), corsica::ConfigErrors>(())
+    /// use corsica::Policy;
+    /// use http::{HeaderMap, HeaderValue, Method};
+    /// let p = Policy::builder()
+    ///     .allow_origins(["https://app.example.com"])
+    ///     .allow_credentials(true)
+    ///     .allow_methods(["GET", "PUT"])
+    ///     .allow_headers(["*"])
+    ///     .build()?;
+    /// let mut req = HeaderMap::new();
+    /// req.insert("origin", HeaderValue::from_static("https://app.example.com"));
+    /// req.insert("access-control-request-method", HeaderValue::from_static("PUT"));
+    /// req.insert("access-control-request-headers", HeaderValue::from_static("X-Trace,x-api-key"));
+    /// let mut resp = HeaderMap::new();
+    /// p.decide(&Method::OPTIONS, &req).apply(&mut resp);
+    /// assert_eq!(resp["access-control-allow-headers"], "x-trace, x-api-key");
+    /// assert_eq!(resp["access-control-allow-credentials"], "true");
+    /// assert!(resp["vary"].to_str()?.contains("Access-Control-Request-Headers"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn allow_headers<I, S>(mut self, headers: I) -> Self
     where
@@ -994,7 +1012,8 @@ impl PolicyBuilder {
         if self.credentials {
             for (key, any) in [
                 ("methods", trusted.methods == Allowed::Any),
-                ("headers", trusted.headers.any),
+                // `headers = ["*"]` with credentials is allowed: preflights are answered
+                // with the names they ask for (mirrored), never a literal `*`.
                 ("expose", trusted.expose == Allowed::Any),
             ] {
                 if any {
