@@ -88,12 +88,17 @@ impl std::str::FromStr for Severity {
 /// let result = scan_with(&mut server, "ftp://files.example.com/", &[]);
 /// assert_eq!(result.error, Some(ScanError::Url("ftp://files.example.com/".into())));
 /// assert_eq!(result.error.unwrap().to_string(), "`ftp://files.example.com/` is not an absolute http(s) URL");
+/// let result = scan_with(&mut server, "http://localhost:99999/", &[]);
+/// assert_eq!(result.error.unwrap().to_string(), "`http://localhost:99999/`: the port must be a number from 0 to 65535");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScanError {
     /// The URL is not an absolute `http(s)` URL.
     #[error("`{0}` is not an absolute http(s) URL")]
     Url(String),
+    /// The URL's port is not a port number.
+    #[error("`{0}`: the port must be a number from 0 to 65535")]
+    Port(String),
     /// A probe origin is not an origin.
     #[error("probe origin: {0}")]
     Origin(#[from] corsica::OriginError),
@@ -475,6 +480,10 @@ pub fn scan_with(server: &mut dyn Server, url: &str, trusted: &[Origin]) -> Scan
     };
     let target = match url::Url::parse(url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => u,
+        Err(url::ParseError::InvalidPort) => {
+            result.error = Some(ScanError::Port(url.to_owned()));
+            return result;
+        }
         _ => {
             result.error = Some(ScanError::Url(url.to_owned()));
             return result;
