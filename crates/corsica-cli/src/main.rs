@@ -54,10 +54,10 @@ enum Command {
         #[command(flatten)]
         quick: QuickArgs,
         /// Listen address, overriding the file's `listen`.
-        #[arg(long)]
+        #[arg(long, value_parser = socket_addr)]
         listen: Option<SocketAddr>,
         /// Admin address for /metrics and /healthz, overriding the file's `admin`.
-        #[arg(long)]
+        #[arg(long, value_parser = socket_addr)]
         admin: Option<SocketAddr>,
         /// Log format.
         #[arg(long, value_enum, default_value_t = LogFormat::Pretty)]
@@ -249,6 +249,11 @@ enum CredentialsArg {
 enum LogFormat {
     Pretty,
     Json,
+}
+
+/// `--listen`/`--admin`: the gateway's own address rule, so a port over 65535 says so.
+fn socket_addr(s: &str) -> Result<SocketAddr, String> {
+    corsica_gateway::config::parse_socket_addr(s).map_err(|problem| format!("`{s}`{problem}"))
 }
 
 fn init_logs(format: LogFormat) {

@@ -1044,18 +1044,9 @@ impl Config {
         let mut errors = Vec::new();
         let mut addr = |s: &Option<Spanned<String>>, key: &str| -> Option<SocketAddr> {
             let v = s.as_ref()?;
-            let parsed = v.get_ref().parse::<SocketAddr>();
-            if parsed.is_err() {
-                let message = match port_over_max(v.get_ref()) {
-                    Some(port) => format!(
-                        "{key} = \"{}\": port {port} is over 65535; write a port from 1 to 65535 (0: any free port)",
-                        v.get_ref()
-                    ),
-                    None => format!(
-                        "{key} = \"{}\" is not an address: write ip:port, e.g. \"127.0.0.1:8080\"",
-                        v.get_ref()
-                    ),
-                };
+            let parsed = parse_socket_addr(v.get_ref());
+            if let Err(problem) = &parsed {
+                let message = format!("{key} = \"{}\"{problem}", v.get_ref());
                 errors.push(ConfigError::at(text, file, Some(v.span()), message));
             }
             parsed.ok()
@@ -1375,6 +1366,28 @@ fn policy_error_span(c: &RawCors, problem: &PolicyError) -> Option<Range<usize>>
                 || corsica::OriginEntry::parse(v.get_ref()).is_ok_and(|p| p.to_string() == entry)
         })
         .map(Spanned::span)
+}
+
+/// Parses a listening address (`ip:port`), as the `listen` and `admin` keys and the
+/// `--listen` and `--admin` flags take it. The error is what follows the address in a
+/// message: why it is refused and what to write.
+///
+/// ```
+/// use corsica_gateway::config::parse_socket_addr;
+/// assert_eq!(parse_socket_addr("127.0.0.1:8080").unwrap().port(), 8080);
+/// assert_eq!(
+///     parse_socket_addr("127.0.0.1:70000").unwrap_err(),
+///     ": port 70000 is over 65535; write a port from 1 to 65535 (0: any free port)"
+/// );
+/// assert!(parse_socket_addr("localhost").unwrap_err().contains("is not an address"));
+/// ```
+pub fn parse_socket_addr(s: &str) -> Result<SocketAddr, String> {
+    s.parse::<SocketAddr>().map_err(|_| match port_over_max(s) {
+        Some(port) => {
+            format!(": port {port} is over 65535; write a port from 1 to 65535 (0: any free port)")
+        }
+        None => " is not an address: write ip:port, e.g. \"127.0.0.1:8080\"".to_owned(),
+    })
 }
 
 /// The port of `host:port` when it is a number over 65535 (so the address is refused for
