@@ -9,6 +9,9 @@
 //! - patterns broader than a registrable domain (`https://*.com`), unanchored patterns;
 //! - plain `http://` origins (other than loopback) with credentials, unless opted in;
 //! - forbidden methods (`CONNECT`, `TRACE`, `TRACK`), invalid methods and header names;
+//! - header names no page can use: forbidden request headers in `headers` (`Connection`,
+//!   `Sec-*`, `Proxy-*`), forbidden response headers in `expose` (`Set-Cookie`), and the
+//!   CORS protocol's own `Access-Control-*` names in either;
 //! - a max-age over 24 hours; no origins at all; `*` mixed with other origins.
 
 use std::fmt;
@@ -18,6 +21,10 @@ use http::{HeaderName, HeaderValue, StatusCode};
 
 use crate::errors::Errors;
 use crate::header_list::HeaderListLimits;
+use crate::header_name::{
+    is_cors_protocol_header_name, is_forbidden_request_header_name,
+    is_forbidden_response_header_name,
+};
 use crate::method::{is_forbidden, is_token, normalize};
 use crate::origin::is_loopback_host;
 use crate::origin_entry::{OriginEntry, PatternError};
@@ -118,6 +125,32 @@ pub enum ConfigError {
         /// The name as written.
         name: String,
     },
+    /// A forbidden request-header name in `headers` (Fetch § forbidden request-header).
+    #[error(
+        "headers: `{name}` is a forbidden request header: browsers never let a page send it, so allowing it has no effect; remove it"
+    )]
+    ForbiddenRequestHeader {
+        /// The name as written.
+        name: String,
+    },
+    /// A forbidden response-header name in `expose` (Fetch § forbidden response-header name).
+    #[error(
+        "expose: `{name}` is a forbidden response header: browsers never let a script read it, exposed or not, so exposing it has no effect; remove it"
+    )]
+    ForbiddenResponseHeader {
+        /// The name as written.
+        name: String,
+    },
+    /// One of the CORS protocol's own `Access-Control-*` names in `headers` or `expose`.
+    #[error(
+        "{key}: `{name}` is a CORS protocol header: the browser and the server exchange it (Corsica sends the response ones itself), a page never sends it and a script has no use for it, so listing it has no effect; remove it"
+    )]
+    CorsProtocolHeader {
+        /// `headers` or `expose`.
+        key: &'static str,
+        /// The name as written.
+        name: String,
+    },
     /// `*` mixed with other entries in methods, headers or expose.
     #[error(
         "{key}: \"*\" already covers every name, so `{other}` has no effect; keep \"*\" alone or list the names"
@@ -195,8 +228,11 @@ impl ConfigError {
             }
             ConfigError::CredentialsWithWildcard { key }
             | ConfigError::InvalidHeaderName { key, .. }
+            | ConfigError::CorsProtocolHeader { key, .. }
             | ConfigError::WildcardWithOthers { key, .. } => key,
             ConfigError::ForbiddenMethod { .. } | ConfigError::InvalidMethod { .. } => "methods",
+            ConfigError::ForbiddenRequestHeader { .. } => "headers",
+            ConfigError::ForbiddenResponseHeader { .. } => "expose",
             ConfigError::MaxAgeTooLarge { .. } => "max_age",
             ConfigError::InvalidPreflightStatus { .. } => "preflight_status",
             ConfigError::InvalidDeniedStatus { .. } => "denied_preflight_status",
@@ -232,7 +268,10 @@ impl ConfigError {
             ConfigError::ForbiddenMethod { method } | ConfigError::InvalidMethod { method } => {
                 Some(method)
             }
-            ConfigError::InvalidHeaderName { name, .. } => Some(name),
+            ConfigError::InvalidHeaderName { name, .. }
+            | ConfigError::ForbiddenRequestHeader { name }
+            | ConfigError::ForbiddenResponseHeader { name }
+            | ConfigError::CorsProtocolHeader { name, .. } => Some(name),
             ConfigError::CredentialsWithWildcard { .. } => Some("*"),
             ConfigError::InPublic(inner) => inner.entry(),
             _ => None,
@@ -1121,6 +1160,22 @@ fn parse_request_headers(names: &[String], errors: &mut Vec<ConfigError>) -> Hea
     }
 }
 
+/// Why a valid header name can never work in `key` (`headers` or `expose`), if it cannot:
+/// browsers never let a page send a forbidden request header, nor a script read a forbidden
+/// response header, and the CORS protocol's own headers are the browser's business.
+fn unusable_header(key: &'static str, name: &str) -> Option<ConfigError> {
+    let name = name.to_owned();
+    if key == "headers" && is_forbidden_request_header_name(&name) {
+        Some(ConfigError::ForbiddenRequestHeader { name })
+    } else if key == "expose" && is_forbidden_response_header_name(&name) {
+        Some(ConfigError::ForbiddenResponseHeader { name })
+    } else if is_cors_protocol_header_name(&name) {
+        Some(ConfigError::CorsProtocolHeader { key, name })
+    } else {
+        None
+    }
+}
+
 fn parse_names(
     key: &'static str,
     names: &[String],
@@ -1142,13 +1197,14 @@ fn parse_names(
         } else {
             None
         };
-        match name {
-            None => errors.push(ConfigError::InvalidHeaderName {
+        match (name, unusable_header(key, n)) {
+            (None, _) => errors.push(ConfigError::InvalidHeaderName {
                 key,
                 name: n.clone(),
             }),
-            Some(name) if !out.contains(&name) => out.push(name),
-            Some(_) => {}
+            (Some(_), Some(e)) => errors.push(e),
+            (Some(name), None) if !out.contains(&name) => out.push(name),
+            (Some(_), None) => {}
         }
     }
     Allowed::List(out)

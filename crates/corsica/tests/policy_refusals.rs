@@ -60,6 +60,16 @@ fn refusals() {
         ("invalid header name", || any_origin().allow_headers(["x api key"]), |e| matches!(e, ConfigError::InvalidHeaderName { key: "headers", .. }), "e.g. \"x-api-key\""),
         ("header name with a colon", || any_origin().allow_headers(["x-api-key:"]), |e| matches!(e, ConfigError::InvalidHeaderName { .. }), "not a valid header name"),
         ("invalid exposed header", || any_origin().expose_headers(["x-réquest"]), |e| matches!(e, ConfigError::InvalidHeaderName { key: "expose", .. }), "not a valid header name"),
+        // Header names no page can use (issue 12, "refuse what can never work").
+        ("forbidden request header", || any_origin().allow_headers(["Connection"]), |e| matches!(e, ConfigError::ForbiddenRequestHeader { name } if name == "Connection"), "browsers never let a page send it"), // jub0bs/cors: "forbidden request-header name"
+        ("Sec- request header", || any_origin().allow_headers(["Sec-Foo"]), |e| matches!(e, ConfigError::ForbiddenRequestHeader { .. }), "remove it"), // jub0bs/cors: "with Sec- prefix"
+        ("Proxy- request header", || any_origin().allow_headers(["Proxy-Foo"]), |e| matches!(e, ConfigError::ForbiddenRequestHeader { .. }), "remove it"), // jub0bs/cors: "with Proxy- prefix"
+        ("forbidden request header beside *", || any_origin().allow_headers(["*", "cookie"]), |e| matches!(e, ConfigError::WildcardWithOthers { .. }), "keep \"*\" alone"),
+        ("forbidden request header in public", || base().allow_origins(["https://a.example"]).allow_public(corsica::PublicAccess::read_only().allow_headers(["Cookie"])), |e| e.key() == "public.headers" && e.entry() == Some("Cookie"), "forbidden request header"),
+        ("CORS protocol request header", || any_origin().allow_headers(["Access-Control-Allow-Origin"]), |e| matches!(e, ConfigError::CorsProtocolHeader { key: "headers", .. }), "remove it"), // jub0bs/cors: "prohibited request-header name"
+        ("forbidden response header", || any_origin().expose_headers(["Set-Cookie"]), |e| matches!(e, ConfigError::ForbiddenResponseHeader { name } if name == "Set-Cookie"), "never let a script read it"), // jub0bs/cors: forbidden response-header name
+        ("Set-Cookie2 exposed", || any_origin().expose_headers(["set-cookie2"]), |e| matches!(e, ConfigError::ForbiddenResponseHeader { .. }), "remove it"),
+        ("CORS protocol header exposed", || any_origin().expose_headers(["Access-Control-Allow-Origin"]), |e| matches!(e, ConfigError::CorsProtocolHeader { key: "expose", .. }), "remove it"), // jub0bs/cors: prohibited response-header name
         ("absurd max-age", || any_origin().max_age(Duration::from_secs(86_401)), |e| matches!(e, ConfigError::MaxAgeTooLarge { secs: 86_401 }), "use at most 86400"),
         ("non-2xx preflight status", || any_origin().preflight_status(StatusCode::FOUND), |e| matches!(e, ConfigError::InvalidPreflightStatus { status: 302 }), "use 204 or 200"),
         ("2xx denied status", || any_origin().denied_preflight_status(StatusCode::OK), |e| matches!(e, ConfigError::InvalidDeniedStatus { status: 200 }), "use 403"),
