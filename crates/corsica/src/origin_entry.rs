@@ -176,6 +176,16 @@ impl OriginEntry {
     /// # Ok::<(), corsica::PatternError>(())
     /// ```
     pub fn parse(input: &str) -> Result<OriginEntry, PatternError> {
+        OriginEntry::parse_with(input, false)
+    }
+
+    /// [`OriginEntry::parse`], but a subdomain pattern over a public suffix
+    /// (`https://*.kin`) is accepted: the policy builder allows it without credentials.
+    pub(crate) fn parse_over_public_suffix(input: &str) -> Result<OriginEntry, PatternError> {
+        OriginEntry::parse_with(input, true)
+    }
+
+    fn parse_with(input: &str, over_public_suffix: bool) -> Result<OriginEntry, PatternError> {
         match input {
             "*" => return Ok(OriginEntry::Any),
             "null" => return Ok(OriginEntry::Null),
@@ -254,10 +264,12 @@ impl OriginEntry {
         } else {
             PortRule::Exact(origin.port())
         };
-        if host.starts_with('.') || host.ends_with('.') || host.contains("..") {
+        // A trailing dot must not dodge the public-suffix check; below `localhost.` there
+        // is none to dodge (every name there is loopback).
+        if host.ends_with('.') && !is_loopback_host(&host) {
             return Err(PatternError::EmptyLabel { input: show() });
         }
-        if !is_loopback_host(&host) {
+        if !is_loopback_host(&host) && !over_public_suffix {
             let suffix = psl::suffix_str(&host).unwrap_or(&host);
             if suffix == host || psl::domain_str(&host).is_none() {
                 return Err(PatternError::TooBroad {
@@ -375,6 +387,7 @@ mod tests {
             ("https://example..com", |e| { matches!(e, PatternError::EmptyLabel { .. }) }), // jub0bs/cors: empty label
             ("https://.example.com", |e| { matches!(e, PatternError::EmptyLabel { .. }) }),
             ("https://a..example.com:*", |e| { matches!(e, PatternError::EmptyLabel { .. }) }),
+            ("http://*.localhost..", |e| { matches!(e, PatternError::EmptyLabel { .. }) }),
         ];
         for (input, check) in cases {
             match OriginEntry::parse(input) {
@@ -417,6 +430,31 @@ mod tests {
         }
         // The trailing dot is not part of the name's length.
         assert!(OriginEntry::parse(&format!("https://{}.", host(253))).is_ok());
+    }
+
+    #[test]
+    fn loopback_names_with_a_trailing_dot() {
+        // Secure Contexts § 3.2 trusts "localhost." and names ending in ".localhost.".
+        for e in [
+            "http://localhost.",
+            "http://*.localhost.",
+            "http://*.localhost.:*",
+        ] {
+            let parsed = OriginEntry::parse(e).unwrap_or_else(|err| panic!("{e}: {err}"));
+            assert_eq!(parsed.to_string(), e);
+        }
+    }
+
+    #[test]
+    fn public_suffix_patterns_parse_only_on_request() {
+        // jub0bs/cors refuses `https://*.kin` with credentials and allows it without.
+        assert!(matches!(
+            OriginEntry::parse("https://*.kin"),
+            Err(PatternError::TooBroad { .. })
+        ));
+        let parsed = OriginEntry::parse_over_public_suffix("https://*.kin").unwrap();
+        assert_eq!(parsed.to_string(), "https://*.kin");
+        assert!(OriginEntry::parse_over_public_suffix("https://*.kin.").is_err());
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! Refused, each with a [`ConfigError`] that names the problem and the fix:
 //! - credentials with origin `*`, or with `*` in methods, headers or exposed headers;
 //! - `null` in the origins without the explicit opt-in, and `null` with credentials at all;
-//! - patterns broader than a registrable domain (`https://*.com`), unanchored patterns;
+//! - patterns over a public suffix (`https://*.kin`) with credentials (without, they are
+//!   accepted with a warning, [`Policy::warnings`]: they allow no more than `*`), unanchored
+//!   patterns;
 //! - plain `http://` origins (other than loopback) with credentials, unless opted in;
 //! - forbidden methods (`CONNECT`, `TRACE`, `TRACK`), invalid methods and header names;
 //! - header names no page can use: forbidden request headers in `headers` (`Connection`,
@@ -54,6 +56,31 @@ pub enum ConfigError {
         /// What is wrong with it.
         #[source]
         source: PatternError,
+    },
+    /// A subdomain pattern over a public suffix (`https://*.kin`) with credentials.
+    #[error(
+        "origins: `{entry}` trusts every site under the public suffix `{suffix}`, other owners' sites too, and credentials are on: any of them could read your users' data; list your own domain, e.g. `{example}`"
+    )]
+    PublicSuffixWithCredentials {
+        /// The entry as written.
+        entry: String,
+        /// The public suffix.
+        suffix: String,
+        /// An acceptable pattern.
+        example: String,
+    },
+    /// A warning ([`Policy::warnings`]), not an error: a subdomain pattern over a public
+    /// suffix (`https://*.kin`) without credentials, which allows no more than `*` does.
+    #[error(
+        "origins: `{entry}` trusts every site under the public suffix `{suffix}`, other owners' sites too: without credentials that is allowed, but it is no narrower than \"*\"; write \"*\" if that is meant, or list your own domain, e.g. `{example}`"
+    )]
+    PublicSuffixPattern {
+        /// The entry as written.
+        entry: String,
+        /// The public suffix.
+        suffix: String,
+        /// An acceptable pattern.
+        example: String,
     },
     /// No origins at all.
     #[error(
@@ -219,6 +246,8 @@ impl ConfigError {
     pub fn key(&self) -> &'static str {
         match self {
             ConfigError::InvalidOrigin { .. }
+            | ConfigError::PublicSuffixWithCredentials { .. }
+            | ConfigError::PublicSuffixPattern { .. }
             | ConfigError::NoOrigins
             | ConfigError::AnyOriginWithOthers { .. }
             | ConfigError::NullOriginNotOptedIn
@@ -257,7 +286,9 @@ impl ConfigError {
     /// ```
     pub fn entry(&self) -> Option<&str> {
         match self {
-            ConfigError::InvalidOrigin { entry, .. } => Some(entry),
+            ConfigError::InvalidOrigin { entry, .. }
+            | ConfigError::PublicSuffixWithCredentials { entry, .. }
+            | ConfigError::PublicSuffixPattern { entry, .. } => Some(entry),
             ConfigError::AnyOriginWithOthers { other }
             | ConfigError::WildcardWithOthers { other, .. } => Some(other),
             ConfigError::NullOriginNotOptedIn | ConfigError::NullOriginWithCredentials => {
@@ -504,6 +535,8 @@ pub struct Policy {
     pub(crate) denied_status: StatusCode,
     pub(crate) limits: HeaderListLimits,
     pub(crate) debug: bool,
+    /// What is valid but likely not meant.
+    pub(crate) warnings: Vec<ConfigError>,
 }
 
 impl fmt::Debug for Policy {
@@ -611,6 +644,19 @@ impl Policy {
     /// ```
     pub fn max_age(&self) -> Option<Duration> {
         self.max_age
+    }
+
+    /// What the builder accepted but you likely did not mean, each with its key and entry
+    /// like an error: a subdomain pattern over a public suffix without credentials
+    /// ([`ConfigError::PublicSuffixPattern`]).
+    ///
+    /// ```
+    /// let p = corsica::Policy::builder().allow_origins(["https://*.kin"]).build()?;
+    /// assert_eq!(p.warnings()[0].entry(), Some("https://*.kin"));
+    /// # Ok::<(), corsica::ConfigErrors>(())
+    /// ```
+    pub fn warnings(&self) -> &[ConfigError] {
+        &self.warnings
     }
 
     /// The limits applied to `Access-Control-Request-Headers`.
@@ -958,7 +1004,7 @@ impl PolicyBuilder {
     /// ```
     /// use corsica::{ConfigError, Policy};
     /// let err = Policy::builder()
-    ///     .allow_origins(["https://*.com"])
+    ///     .allow_origins(["https://*example.com"])
     ///     .allow_methods(["GET", "BAD METHOD"])
     ///     .build()
     ///     .unwrap_err();
@@ -968,10 +1014,34 @@ impl PolicyBuilder {
     /// ```
     pub fn build(self) -> Result<Policy, ConfigErrors> {
         let mut errors = Vec::new();
+        let mut warnings = Vec::new();
         let mut origins = self.origin_set.clone();
         for entry in &self.origins {
             match OriginEntry::parse(entry) {
                 Ok(parsed) => origins.push_entry(parsed),
+                Err(PatternError::TooBroad {
+                    suffix, example, ..
+                }) => {
+                    let (entry, suffix, example) = (entry.clone(), suffix, example);
+                    match OriginEntry::parse_over_public_suffix(&entry) {
+                        _ if self.credentials => {
+                            errors.push(ConfigError::PublicSuffixWithCredentials {
+                                entry,
+                                suffix,
+                                example,
+                            });
+                        }
+                        Ok(parsed) => {
+                            origins.push_public_suffix_entry(parsed);
+                            warnings.push(ConfigError::PublicSuffixPattern {
+                                entry,
+                                suffix,
+                                example,
+                            });
+                        }
+                        Err(source) => errors.push(ConfigError::InvalidOrigin { entry, source }),
+                    }
+                }
                 Err(source) => errors.push(ConfigError::InvalidOrigin {
                     entry: entry.clone(),
                     source,
@@ -1077,6 +1147,7 @@ impl PolicyBuilder {
             denied_status: self.denied_status,
             limits: self.limits,
             debug: self.debug,
+            warnings,
         })
     }
 }
