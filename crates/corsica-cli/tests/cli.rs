@@ -132,7 +132,7 @@ fn serve_reloads_on_sighup_and_stops_on_sigterm() {
     // An invalid file keeps the running configuration.
     std::fs::write(
         &path,
-        "[[route]]\nupstream = \"echo\"\n[route.cors]\norigins = [\"https://*.com\"]\n",
+        "[[route]]\nupstream = \"echo\"\n[route.cors]\norigins = [\"https://*.com\"]\ncredentials = true\n",
     )
     .unwrap();
     kill("HUP", &pid);

@@ -1128,16 +1128,20 @@ impl Config {
             })
             .collect();
         let mut routes = Vec::with_capacity(raw.route.len());
+        let mut policy_warnings = Vec::new();
         for (i, r) in raw.route.into_iter().enumerate() {
             let r = r.into_inner();
-            if let Some(route) = compile_route(text, file, i, r, raw.debug, &mut errors) {
+            let compiled = compile_route(text, file, i, r, raw.debug, &mut errors);
+            if let Some((route, warned)) = compiled {
                 routes.push(route);
+                policy_warnings.extend(warned);
             }
         }
         if let Some(errors) = sorted(errors) {
             return Err(errors);
         }
         let mut warnings = unreachable_routes(text, file, &routes, &spans);
+        warnings.extend(policy_warnings);
         warnings.sort_by_key(|e| (e.line, e.column));
         Ok(Config {
             listen,
@@ -1208,7 +1212,8 @@ fn compile_tls(
 }
 
 /// Compiles one route, reporting every problem of it (its own keys and its CORS policy's)
-/// into `errors`; `None` when there was any.
+/// into `errors`; `None` when there was any. Else the route and its policy's warnings, at
+/// their entries.
 fn compile_route(
     text: &str,
     file: &str,
@@ -1216,7 +1221,7 @@ fn compile_route(
     r: RawRoute,
     debug: bool,
     errors: &mut Vec<ConfigError>,
-) -> Option<Route> {
+) -> Option<(Route, Vec<ConfigError>)> {
     let before = errors.len();
     let mut err = |span: Range<usize>, msg: String| {
         errors.push(ConfigError::at(text, file, Some(span), msg));
@@ -1314,28 +1319,39 @@ fn compile_route(
             ),
         }
     }
+    let at = |problem: &PolicyError| {
+        let span = policy_error_span(&c, problem).unwrap_or(cors_span.clone());
+        ConfigError::at(
+            text,
+            file,
+            Some(span),
+            format!("route \"{name}\": {problem}"),
+        )
+    };
     let policy = match b.build() {
         Ok(p) => Some(p),
         Err(problems) => {
-            for problem in &problems {
-                let span = policy_error_span(&c, problem).unwrap_or(cors_span.clone());
-                err(span, format!("route \"{name}\": {problem}"));
-            }
+            errors.extend(problems.iter().map(at));
             None
         }
     };
     if errors.len() > before {
         return None;
     }
-    Some(Route {
-        name,
-        host,
-        path,
-        methods,
-        upstream: upstream?,
-        policy: policy?,
-        guard,
-    })
+    let policy = policy?;
+    let warnings = policy.warnings().iter().map(at).collect();
+    Some((
+        Route {
+            name,
+            host,
+            path,
+            methods,
+            upstream: upstream?,
+            policy,
+            guard,
+        },
+        warnings,
+    ))
 }
 
 /// Where a policy problem is in the `[route.cors]` table: the offending entry of the key's
@@ -1486,7 +1502,7 @@ mod tests {
                 "needs both",
             ),
             (
-                "[[route]]\nupstream = \"echo\"\n[route.cors]\norigins = [\"https://a.example\", \"https://*.com\"]\n",
+                "[[route]]\nupstream = \"echo\"\n[route.cors]\norigins = [\"https://a.example\", \"https://*.com\"]\ncredentials = true\n",
                 (4, 33),
                 "public suffix",
             ),
@@ -1679,6 +1695,25 @@ max_age = 100000
             .iter()
             .map(|w| (w.line(), w.message().to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn public_suffix_patterns_are_warned_about_at_their_entry() {
+        // jub0bs/cors: allowed without credentials (no broader than "*"), refused with.
+        let text = "[[route]]\nupstream = \"echo\"\n[route.cors]\norigins = [\"https://a.example\", \"https://*.kin\"]\n";
+        let c = Config::parse(text, "w.toml").unwrap();
+        let w: Vec<_> = c
+            .warnings()
+            .iter()
+            .map(|w| (w.line(), w.column(), w.message().to_owned()))
+            .collect();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert_eq!((w[0].0, w[0].1), (4, 33), "{w:?}");
+        assert!(w[0].2.contains("public suffix `kin`"), "{w:?}");
+        let with = format!("{text}credentials = true\n");
+        let e = Config::parse(&with, "w.toml").unwrap_err();
+        assert_eq!((e.first().line(), e.first().column()), (4, 33), "{e}");
+        assert!(e.first().message().contains("credentials are on"), "{e}");
     }
 
     #[test]

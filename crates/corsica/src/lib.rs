@@ -39,6 +39,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod fetch;
+pub mod header_name;
 pub mod method;
 #[cfg(feature = "tower")]
 pub mod tower;

@@ -514,10 +514,11 @@ impl Origin {
     }
 }
 
-/// Whether a serialized host is loopback: `localhost`, a `.localhost` name, `127.0.0.0/8`
-/// or `[::1]`.
+/// Whether a serialized host is loopback: `localhost`, a `.localhost` name (either with a
+/// trailing dot, as in Secure Contexts § 3.2), `127.0.0.0/8` or `[::1]`.
 pub(crate) fn is_loopback_host(host: &str) -> bool {
-    if host == "localhost" || host.ends_with(".localhost") || host == "[::1]" {
+    let name = host.strip_suffix('.').unwrap_or(host);
+    if name == "localhost" || name.ends_with(".localhost") || host == "[::1]" {
         return true;
     }
     host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
@@ -886,6 +887,10 @@ mod tests {
             ("http://127.0.0.1", true),
             ("http://127.9.9.9", true),
             ("http://[::1]", true),
+            // Secure Contexts § 3.2: "localhost." and names ending in ".localhost." too.
+            ("http://localhost.", true),
+            ("http://app.localhost.:3000", true),
+            ("http://localhost..", false),
             ("http://a.example", false),
             ("http://localhost.example", false),
             ("http://10.0.0.1", false),

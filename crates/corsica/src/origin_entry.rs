@@ -114,13 +114,43 @@ pub enum PatternError {
         /// An example of an acceptable pattern.
         example: String,
     },
-    /// A subdomain pattern whose domain has an empty label or a trailing dot.
+    /// A host with an empty label (`example..com`, a leading dot), or a subdomain pattern
+    /// with a trailing dot (outside `localhost.`).
     #[error(
-        "`{input}` has an empty label or a trailing dot: write the domain as letters, digits and hyphens separated by single dots, e.g. `https://*.example.com`"
+        "`{input}` has an empty label (`..`, a leading dot, or a trailing dot in a pattern): no page is served from such a host; write the domain as letters, digits and hyphens separated by single dots, e.g. `https://*.example.com`"
     )]
     EmptyLabel {
         /// The entry, escaped and bounded.
         input: String,
+    },
+    /// A `file:` origin: pages loaded from `file:` URLs have an opaque origin.
+    #[error(
+        "`{input}` can never match: pages loaded from file: URLs send `Origin: null`, never a file:// origin; remove it (or list \"null\" with `allow_null_origin = true`, which trusts every file page and sandboxed iframe)"
+    )]
+    FileScheme {
+        /// The entry, escaped and bounded.
+        input: String,
+    },
+    /// Port 0, which browsers never connect to (Fetch § bad port).
+    #[error(
+        "`{input}` has port 0, which no page can be served from (browsers refuse to connect to it); write the port your front-end is served on, or none for the default"
+    )]
+    PortZero {
+        /// The entry, escaped and bounded.
+        input: String,
+    },
+    /// A host longer than a DNS name can be (253 bytes), or a subdomain pattern whose
+    /// shortest match (`a.` and the domain) would be.
+    #[error(
+        "`{input}` can never match: its host{pattern} is {len} bytes long, and a DNS name has at most 253; write the domain of your front-end"
+    )]
+    HostTooLong {
+        /// The entry, escaped and bounded.
+        input: String,
+        /// The length of the (shortest matching) host.
+        len: usize,
+        /// `" (at its shortest)"` for a pattern, else empty.
+        pattern: &'static str,
     },
     /// A subdomain pattern over an IP address.
     #[error(
@@ -146,15 +176,33 @@ impl OriginEntry {
     /// # Ok::<(), corsica::PatternError>(())
     /// ```
     pub fn parse(input: &str) -> Result<OriginEntry, PatternError> {
+        OriginEntry::parse_with(input, false)
+    }
+
+    /// [`OriginEntry::parse`], but a subdomain pattern over a public suffix
+    /// (`https://*.kin`) is accepted: the policy builder allows it without credentials.
+    pub(crate) fn parse_over_public_suffix(input: &str) -> Result<OriginEntry, PatternError> {
+        OriginEntry::parse_with(input, true)
+    }
+
+    fn parse_with(input: &str, over_public_suffix: bool) -> Result<OriginEntry, PatternError> {
         match input {
             "*" => return Ok(OriginEntry::Any),
             "null" => return Ok(OriginEntry::Null),
             _ => {}
         }
-        if !input.contains('*') {
-            return Ok(OriginEntry::Exact(Origin::parse(input)?));
-        }
         let show = || shown_str(input);
+        if input
+            .get(..7)
+            .is_some_and(|p| p.eq_ignore_ascii_case("file://"))
+        {
+            return Err(PatternError::FileScheme { input: show() });
+        }
+        if !input.contains('*') {
+            let origin = Origin::parse(input)?;
+            check_possible(&origin, 0, input)?;
+            return Ok(OriginEntry::Exact(origin));
+        }
         let Some((scheme, rest)) = input.split_once("://") else {
             return Err(PatternError::MissingScheme { input: show() });
         };
@@ -202,6 +250,8 @@ impl OriginEntry {
         // Validate and normalize host (and port) with the origin parser.
         let origin = Origin::parse(&format!("{scheme}://{host_and_port}"))?;
         let host = origin.host().unwrap_or_default().to_owned();
+        // The shortest host a subdomain pattern matches is `a.` and its domain.
+        check_possible(&origin, if subdomains { 2 } else { 0 }, input)?;
         if !subdomains {
             // `scheme://host:*`
             return Ok(OriginEntry::AnyPort { scheme, host });
@@ -214,10 +264,12 @@ impl OriginEntry {
         } else {
             PortRule::Exact(origin.port())
         };
-        if host.starts_with('.') || host.ends_with('.') || host.contains("..") {
+        // A trailing dot must not dodge the public-suffix check; below `localhost.` there
+        // is none to dodge (every name there is loopback).
+        if host.ends_with('.') && !is_loopback_host(&host) {
             return Err(PatternError::EmptyLabel { input: show() });
         }
-        if !is_loopback_host(&host) {
+        if !is_loopback_host(&host) && !over_public_suffix {
             let suffix = psl::suffix_str(&host).unwrap_or(&host);
             if suffix == host || psl::domain_str(&host).is_none() {
                 return Err(PatternError::TooBroad {
@@ -234,6 +286,34 @@ impl OriginEntry {
         })
     }
 }
+
+/// Refuses what no browser ever sends: port 0, an empty label, a host over 253 bytes (the
+/// most a DNS name has, without its trailing dot) once `extra` bytes are added in front.
+fn check_possible(origin: &Origin, extra: usize, input: &str) -> Result<(), PatternError> {
+    let input = || shown_str(input);
+    if origin.port() == Some(0) {
+        return Err(PatternError::PortZero { input: input() });
+    }
+    if origin.is_ip() {
+        return Ok(());
+    }
+    let host = origin.host().unwrap_or_default();
+    if host.starts_with('.') || host.contains("..") {
+        return Err(PatternError::EmptyLabel { input: input() });
+    }
+    let len = host.strip_suffix('.').unwrap_or(host).len() + extra;
+    if len > MAX_HOST_LEN {
+        return Err(PatternError::HostTooLong {
+            input: input(),
+            len,
+            pattern: if extra > 0 { " (at its shortest)" } else { "" },
+        });
+    }
+    Ok(())
+}
+
+/// The most bytes a DNS name has (RFC 1035, without the trailing dot).
+const MAX_HOST_LEN: usize = 253;
 
 /// Whether `host[:port]` has a port part.
 fn split_has_port(s: &str) -> bool {
@@ -296,6 +376,18 @@ mod tests {
             ("https://*.example.com.", |e| { matches!(e, PatternError::EmptyLabel { .. }) }),
             ("https://*..com", |e| { matches!(e, PatternError::EmptyLabel { .. } | PatternError::Origin(_)) }),
             ("https://*", |e| { matches!(e, PatternError::Unanchored { .. }) }),
+            // Origins no browser ever sends (issue 12, "refuse what can never work").
+            ("file://example.com", |e| { matches!(e, PatternError::FileScheme { .. }) }), // jub0bs/cors: file scheme refused
+            ("FILE://example.com", |e| { matches!(e, PatternError::FileScheme { .. }) }),
+            ("file:///", |e| { matches!(e, PatternError::FileScheme { .. }) }),
+            ("file://*.example.com", |e| { matches!(e, PatternError::FileScheme { .. }) }),
+            ("https://example.com:0", |e| { matches!(e, PatternError::PortZero { .. }) }), // jub0bs/cors: "invalid port 0"
+            ("https://*.example.com:0", |e| { matches!(e, PatternError::PortZero { .. }) }),
+            ("http://localhost:00", |e| { matches!(e, PatternError::PortZero { .. }) }),
+            ("https://example..com", |e| { matches!(e, PatternError::EmptyLabel { .. }) }), // jub0bs/cors: empty label
+            ("https://.example.com", |e| { matches!(e, PatternError::EmptyLabel { .. }) }),
+            ("https://a..example.com:*", |e| { matches!(e, PatternError::EmptyLabel { .. }) }),
+            ("http://*.localhost..", |e| { matches!(e, PatternError::EmptyLabel { .. }) }),
         ];
         for (input, check) in cases {
             match OriginEntry::parse(input) {
@@ -303,6 +395,66 @@ mod tests {
                 Err(e) => assert!(check(&e), "{input}: {e:?}"),
             }
         }
+    }
+
+    #[test]
+    fn hosts_longer_than_a_dns_name_are_refused() {
+        // (host, pattern?, accepted); 253 bytes is the most a DNS name has (jub0bs/cors:
+        // "host longer than 253 bytes", and patterns whose shortest match would be).
+        let host = |len: usize| {
+            let n = len - 4;
+            let h = if n % 2 == 0 {
+                format!("{}aa.com", "a.".repeat(n / 2 - 1))
+            } else {
+                format!("{}a.com", "a.".repeat(n / 2))
+            };
+            assert_eq!(h.len(), len);
+            h
+        };
+        for (len, pattern, accepted) in [
+            (253, false, true),
+            (254, false, false),
+            (251, true, true),
+            (252, true, false),
+        ] {
+            let entry = if pattern {
+                format!("https://*.{}", host(len))
+            } else {
+                format!("https://{}", host(len))
+            };
+            let parsed = OriginEntry::parse(&entry);
+            assert_eq!(parsed.is_ok(), accepted, "{len} {pattern}: {parsed:?}");
+            if !accepted {
+                assert!(matches!(parsed, Err(PatternError::HostTooLong { .. })));
+            }
+        }
+        // The trailing dot is not part of the name's length.
+        assert!(OriginEntry::parse(&format!("https://{}.", host(253))).is_ok());
+    }
+
+    #[test]
+    fn loopback_names_with_a_trailing_dot() {
+        // Secure Contexts § 3.2 trusts "localhost." and names ending in ".localhost.".
+        for e in [
+            "http://localhost.",
+            "http://*.localhost.",
+            "http://*.localhost.:*",
+        ] {
+            let parsed = OriginEntry::parse(e).unwrap_or_else(|err| panic!("{e}: {err}"));
+            assert_eq!(parsed.to_string(), e);
+        }
+    }
+
+    #[test]
+    fn public_suffix_patterns_parse_only_on_request() {
+        // jub0bs/cors refuses `https://*.kin` with credentials and allows it without.
+        assert!(matches!(
+            OriginEntry::parse("https://*.kin"),
+            Err(PatternError::TooBroad { .. })
+        ));
+        let parsed = OriginEntry::parse_over_public_suffix("https://*.kin").unwrap();
+        assert_eq!(parsed.to_string(), "https://*.kin");
+        assert!(OriginEntry::parse_over_public_suffix("https://*.kin.").is_err());
     }
 
     #[test]

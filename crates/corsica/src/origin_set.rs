@@ -34,6 +34,10 @@ struct SubdomainRule {
     registrable: Option<Box<str>>,
     /// Whether the domain is `localhost` or below it (every name there is loopback).
     loopback: bool,
+    /// Whether the domain is a public suffix, every name below it matching (the policy
+    /// builder allows such a pattern only without credentials, where it is no broader
+    /// than `*`).
+    public_suffix: bool,
 }
 
 /// A set of trusted origins, compiled for fast matching.
@@ -165,6 +169,16 @@ impl OriginSet {
 
     /// Adds an entry that came out of [`OriginEntry::parse`].
     pub(crate) fn push_entry(&mut self, entry: OriginEntry) {
+        self.push(entry, false);
+    }
+
+    /// Adds a subdomain pattern over a public suffix, out of
+    /// [`OriginEntry::parse_over_public_suffix`]: it matches every name below the suffix.
+    pub(crate) fn push_public_suffix_entry(&mut self, entry: OriginEntry) {
+        self.push(entry, true);
+    }
+
+    fn push(&mut self, entry: OriginEntry, public_suffix: bool) {
         if self.entries.contains(&entry) {
             return;
         }
@@ -194,6 +208,7 @@ impl OriginSet {
                         port: *port,
                         registrable: psl::domain_str(domain).map(Box::from),
                         loopback: is_loopback_host(domain),
+                        public_suffix,
                     });
             }
         }
@@ -331,7 +346,7 @@ impl OriginSet {
                 if &*rule.scheme != scheme || !rule.port.matches(port) {
                     continue;
                 }
-                let ok = rule.loopback || {
+                let ok = rule.loopback || rule.public_suffix || {
                     let have = *registrable.get_or_insert_with(|| psl::domain_str(host));
                     // Fails closed: without a registrable domain on both sides, no match.
                     have.is_some() && have == rule.registrable.as_deref()
@@ -387,6 +402,10 @@ mod tests {
             (&["http://localhost:*"], "http://localhost.evil.net:3000", false),
             (&["http://localhost:*"], "http://app.localhost:3000", false),
             (&["http://*.localhost:*"], "http://app.localhost:3000", true),
+            // Secure Contexts § 3.2: the trailing-dot names are loopback too.
+            (&["http://*.localhost.:*"], "http://app.localhost.:3000", true),
+            (&["http://*.localhost.:*"], "http://app.localhost:3000", false),
+            (&["http://localhost.:*"], "http://localhost.:3000", true),
             (&["http://127.0.0.1:*"], "http://127.0.0.1:5173", true),
             (&["http://[::1]:*"], "http://[::1]:5173", true),
             (&["*"], "https://anything.example", true),

@@ -6,9 +6,14 @@
 //! Refused, each with a [`ConfigError`] that names the problem and the fix:
 //! - credentials with origin `*`, or with `*` in methods, headers or exposed headers;
 //! - `null` in the origins without the explicit opt-in, and `null` with credentials at all;
-//! - patterns broader than a registrable domain (`https://*.com`), unanchored patterns;
+//! - patterns over a public suffix (`https://*.kin`) with credentials (without, they are
+//!   accepted with a warning, [`Policy::warnings`]: they allow no more than `*`), unanchored
+//!   patterns;
 //! - plain `http://` origins (other than loopback) with credentials, unless opted in;
 //! - forbidden methods (`CONNECT`, `TRACE`, `TRACK`), invalid methods and header names;
+//! - header names no page can use: forbidden request headers in `headers` (`Connection`,
+//!   `Sec-*`, `Proxy-*`), forbidden response headers in `expose` (`Set-Cookie`), and the
+//!   CORS protocol's own `Access-Control-*` names in either;
 //! - a max-age over 24 hours; no origins at all; `*` mixed with other origins.
 
 use std::fmt;
@@ -18,6 +23,10 @@ use http::{HeaderName, HeaderValue, StatusCode};
 
 use crate::errors::Errors;
 use crate::header_list::HeaderListLimits;
+use crate::header_name::{
+    is_cors_protocol_header_name, is_forbidden_request_header_name,
+    is_forbidden_response_header_name,
+};
 use crate::method::{is_forbidden, is_token, normalize};
 use crate::origin::is_loopback_host;
 use crate::origin_entry::{OriginEntry, PatternError};
@@ -47,6 +56,31 @@ pub enum ConfigError {
         /// What is wrong with it.
         #[source]
         source: PatternError,
+    },
+    /// A subdomain pattern over a public suffix (`https://*.kin`) with credentials.
+    #[error(
+        "origins: `{entry}` trusts every site under the public suffix `{suffix}`, other owners' sites too, and credentials are on: any of them could read your users' data; list your own domain, e.g. `{example}`"
+    )]
+    PublicSuffixWithCredentials {
+        /// The entry as written.
+        entry: String,
+        /// The public suffix.
+        suffix: String,
+        /// An acceptable pattern.
+        example: String,
+    },
+    /// A warning ([`Policy::warnings`]), not an error: a subdomain pattern over a public
+    /// suffix (`https://*.kin`) without credentials, which allows no more than `*` does.
+    #[error(
+        "origins: `{entry}` trusts every site under the public suffix `{suffix}`, other owners' sites too: without credentials that is allowed, but it is no narrower than \"*\"; write \"*\" if that is meant, or list your own domain, e.g. `{example}`"
+    )]
+    PublicSuffixPattern {
+        /// The entry as written.
+        entry: String,
+        /// The public suffix.
+        suffix: String,
+        /// An acceptable pattern.
+        example: String,
     },
     /// No origins at all.
     #[error(
@@ -113,6 +147,32 @@ pub enum ConfigError {
         "{key}: `{name}` is not a valid header name (a token: letters, digits and !#$%&'*+-.^_`|~), e.g. \"x-api-key\""
     )]
     InvalidHeaderName {
+        /// `headers` or `expose`.
+        key: &'static str,
+        /// The name as written.
+        name: String,
+    },
+    /// A forbidden request-header name in `headers` (Fetch § forbidden request-header).
+    #[error(
+        "headers: `{name}` is a forbidden request header: browsers never let a page send it, so allowing it has no effect; remove it"
+    )]
+    ForbiddenRequestHeader {
+        /// The name as written.
+        name: String,
+    },
+    /// A forbidden response-header name in `expose` (Fetch § forbidden response-header name).
+    #[error(
+        "expose: `{name}` is a forbidden response header: browsers never let a script read it, exposed or not, so exposing it has no effect; remove it"
+    )]
+    ForbiddenResponseHeader {
+        /// The name as written.
+        name: String,
+    },
+    /// One of the CORS protocol's own `Access-Control-*` names in `headers` or `expose`.
+    #[error(
+        "{key}: `{name}` is a CORS protocol header: the browser and the server exchange it (Corsica sends the response ones itself), a page never sends it and a script has no use for it, so listing it has no effect; remove it"
+    )]
+    CorsProtocolHeader {
         /// `headers` or `expose`.
         key: &'static str,
         /// The name as written.
@@ -186,6 +246,8 @@ impl ConfigError {
     pub fn key(&self) -> &'static str {
         match self {
             ConfigError::InvalidOrigin { .. }
+            | ConfigError::PublicSuffixWithCredentials { .. }
+            | ConfigError::PublicSuffixPattern { .. }
             | ConfigError::NoOrigins
             | ConfigError::AnyOriginWithOthers { .. }
             | ConfigError::NullOriginNotOptedIn
@@ -195,8 +257,11 @@ impl ConfigError {
             }
             ConfigError::CredentialsWithWildcard { key }
             | ConfigError::InvalidHeaderName { key, .. }
+            | ConfigError::CorsProtocolHeader { key, .. }
             | ConfigError::WildcardWithOthers { key, .. } => key,
             ConfigError::ForbiddenMethod { .. } | ConfigError::InvalidMethod { .. } => "methods",
+            ConfigError::ForbiddenRequestHeader { .. } => "headers",
+            ConfigError::ForbiddenResponseHeader { .. } => "expose",
             ConfigError::MaxAgeTooLarge { .. } => "max_age",
             ConfigError::InvalidPreflightStatus { .. } => "preflight_status",
             ConfigError::InvalidDeniedStatus { .. } => "denied_preflight_status",
@@ -221,7 +286,9 @@ impl ConfigError {
     /// ```
     pub fn entry(&self) -> Option<&str> {
         match self {
-            ConfigError::InvalidOrigin { entry, .. } => Some(entry),
+            ConfigError::InvalidOrigin { entry, .. }
+            | ConfigError::PublicSuffixWithCredentials { entry, .. }
+            | ConfigError::PublicSuffixPattern { entry, .. } => Some(entry),
             ConfigError::AnyOriginWithOthers { other }
             | ConfigError::WildcardWithOthers { other, .. } => Some(other),
             ConfigError::NullOriginNotOptedIn | ConfigError::NullOriginWithCredentials => {
@@ -232,7 +299,10 @@ impl ConfigError {
             ConfigError::ForbiddenMethod { method } | ConfigError::InvalidMethod { method } => {
                 Some(method)
             }
-            ConfigError::InvalidHeaderName { name, .. } => Some(name),
+            ConfigError::InvalidHeaderName { name, .. }
+            | ConfigError::ForbiddenRequestHeader { name }
+            | ConfigError::ForbiddenResponseHeader { name }
+            | ConfigError::CorsProtocolHeader { name, .. } => Some(name),
             ConfigError::CredentialsWithWildcard { .. } => Some("*"),
             ConfigError::InPublic(inner) => inner.entry(),
             _ => None,
@@ -465,6 +535,8 @@ pub struct Policy {
     pub(crate) denied_status: StatusCode,
     pub(crate) limits: HeaderListLimits,
     pub(crate) debug: bool,
+    /// What is valid but likely not meant.
+    pub(crate) warnings: Vec<ConfigError>,
 }
 
 impl fmt::Debug for Policy {
@@ -572,6 +644,19 @@ impl Policy {
     /// ```
     pub fn max_age(&self) -> Option<Duration> {
         self.max_age
+    }
+
+    /// What the builder accepted but you likely did not mean, each with its key and entry
+    /// like an error: a subdomain pattern over a public suffix without credentials
+    /// ([`ConfigError::PublicSuffixPattern`]).
+    ///
+    /// ```
+    /// let p = corsica::Policy::builder().allow_origins(["https://*.kin"]).build()?;
+    /// assert_eq!(p.warnings()[0].entry(), Some("https://*.kin"));
+    /// # Ok::<(), corsica::ConfigErrors>(())
+    /// ```
+    pub fn warnings(&self) -> &[ConfigError] {
+        &self.warnings
     }
 
     /// The limits applied to `Access-Control-Request-Headers`.
@@ -937,7 +1022,7 @@ impl PolicyBuilder {
     /// ```
     /// use corsica::{ConfigError, Policy};
     /// let err = Policy::builder()
-    ///     .allow_origins(["https://*.com"])
+    ///     .allow_origins(["https://*example.com"])
     ///     .allow_methods(["GET", "BAD METHOD"])
     ///     .build()
     ///     .unwrap_err();
@@ -947,10 +1032,34 @@ impl PolicyBuilder {
     /// ```
     pub fn build(self) -> Result<Policy, ConfigErrors> {
         let mut errors = Vec::new();
+        let mut warnings = Vec::new();
         let mut origins = self.origin_set.clone();
         for entry in &self.origins {
             match OriginEntry::parse(entry) {
                 Ok(parsed) => origins.push_entry(parsed),
+                Err(PatternError::TooBroad {
+                    suffix, example, ..
+                }) => {
+                    let (entry, suffix, example) = (entry.clone(), suffix, example);
+                    match OriginEntry::parse_over_public_suffix(&entry) {
+                        _ if self.credentials => {
+                            errors.push(ConfigError::PublicSuffixWithCredentials {
+                                entry,
+                                suffix,
+                                example,
+                            });
+                        }
+                        Ok(parsed) => {
+                            origins.push_public_suffix_entry(parsed);
+                            warnings.push(ConfigError::PublicSuffixPattern {
+                                entry,
+                                suffix,
+                                example,
+                            });
+                        }
+                        Err(source) => errors.push(ConfigError::InvalidOrigin { entry, source }),
+                    }
+                }
                 Err(source) => errors.push(ConfigError::InvalidOrigin {
                     entry: entry.clone(),
                     source,
@@ -1057,6 +1166,7 @@ impl PolicyBuilder {
             denied_status: self.denied_status,
             limits: self.limits,
             debug: self.debug,
+            warnings,
         })
     }
 }
@@ -1140,6 +1250,22 @@ fn parse_request_headers(names: &[String], errors: &mut Vec<ConfigError>) -> Hea
     }
 }
 
+/// Why a valid header name can never work in `key` (`headers` or `expose`), if it cannot:
+/// browsers never let a page send a forbidden request header, nor a script read a forbidden
+/// response header, and the CORS protocol's own headers are the browser's business.
+fn unusable_header(key: &'static str, name: &str) -> Option<ConfigError> {
+    let name = name.to_owned();
+    if key == "headers" && is_forbidden_request_header_name(&name) {
+        Some(ConfigError::ForbiddenRequestHeader { name })
+    } else if key == "expose" && is_forbidden_response_header_name(&name) {
+        Some(ConfigError::ForbiddenResponseHeader { name })
+    } else if is_cors_protocol_header_name(&name) {
+        Some(ConfigError::CorsProtocolHeader { key, name })
+    } else {
+        None
+    }
+}
+
 fn parse_names(
     key: &'static str,
     names: &[String],
@@ -1161,13 +1287,14 @@ fn parse_names(
         } else {
             None
         };
-        match name {
-            None => errors.push(ConfigError::InvalidHeaderName {
+        match (name, unusable_header(key, n)) {
+            (None, _) => errors.push(ConfigError::InvalidHeaderName {
                 key,
                 name: n.clone(),
             }),
-            Some(name) if !out.contains(&name) => out.push(name),
-            Some(_) => {}
+            (Some(_), Some(e)) => errors.push(e),
+            (Some(name), None) if !out.contains(&name) => out.push(name),
+            (Some(_), None) => {}
         }
     }
     Allowed::List(out)

@@ -2,6 +2,7 @@
 //! scripts may read: CORS-safelisted methods, request headers (with their value rules),
 //! forbidden request headers, and CORS-safelisted response headers.
 
+use crate::header_name::is_forbidden_request_header_name;
 use crate::method::is_safelisted;
 
 /// The most bytes a safelisted request-header value may have
@@ -48,32 +49,6 @@ pub fn is_unsafe_byte(b: u8) -> bool {
         )
 }
 
-/// Forbidden request-header names (Fetch § forbidden request-header): a page's `fetch()`
-/// silently drops them.
-const FORBIDDEN: [&str; 21] = [
-    "accept-charset",
-    "accept-encoding",
-    "access-control-request-headers",
-    "access-control-request-method",
-    "connection",
-    "content-length",
-    "cookie",
-    "cookie2",
-    "date",
-    "dnt",
-    "expect",
-    "host",
-    "keep-alive",
-    "origin",
-    "referer",
-    "set-cookie",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "via",
-];
-
 /// Whether `fetch()` drops this request header (Fetch § forbidden request-header),
 /// including `Proxy-`/`Sec-` names and the method-override headers naming a forbidden method.
 ///
@@ -85,13 +60,10 @@ const FORBIDDEN: [&str; 21] = [
 /// assert!(!is_forbidden_request_header("X-API-Key", "k"));
 /// ```
 pub fn is_forbidden_request_header(name: &str, value: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    if FORBIDDEN.contains(&lower.as_str())
-        || lower.starts_with("proxy-")
-        || lower.starts_with("sec-")
-    {
+    if is_forbidden_request_header_name(name) {
         return true;
     }
+    let lower = name.to_ascii_lowercase();
     if matches!(
         lower.as_str(),
         "x-http-method" | "x-http-method-override" | "x-method-override"
