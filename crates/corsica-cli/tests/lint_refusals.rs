@@ -59,9 +59,12 @@ fn refuses_what_can_never_work() {
 #[test]
 fn accepts_what_the_standard_trusts() {
     // Secure Contexts § 3.2: `localhost.` is loopback, so credentials need no opt-in.
+    // Any request header with credentials: mirrored (jub0bs/cors; tower-http's
+    // `mirror_request`), so `"*"` is accepted with credentials too.
     for cors in [
         "origins = [\"http://localhost.\"]\ncredentials = true",
         "origins = [\"http://*.localhost.:*\"]\ncredentials = true",
+        "origins = [\"https://app.example.com\"]\ncredentials = true\nheaders = [\"*\"]",
     ] {
         let (code, out, err) = lint(cors, "text");
         assert_eq!(code, 0, "{cors}: {out}{err}");
