@@ -21,12 +21,12 @@ fn origins(n: usize) -> Vec<String> {
 
 fn policy(n: usize) -> Policy {
     Policy::builder()
-        .allow_origins(origins(n))
+        .max_age_secs(7200)
         .allow_credentials(true)
+        .allow_origins(origins(n))
+        .expose_headers(["x-request-id"])
         .allow_methods(["GET", "POST", "PUT", "DELETE"])
         .allow_headers(["content-type", "x-api-key"])
-        .expose_headers(["x-request-id"])
-        .max_age_secs(7200)
         .build()
         .expect("valid policy")
 }
