@@ -229,10 +229,10 @@ struct Needs {
     headers: Vec<String>,
 }
 
-fn needs(request: &FetchRequest, blocked: &Blocked, outcome_origin: &str) -> Needs {
+fn needs(request: &FetchRequest, blocked: &Blocked) -> Needs {
     // The engine's lists: what the server already allows, plus what this request needs.
     Needs {
-        origin: outcome_origin.to_owned(),
+        origin: blocked.origin.clone(),
         credentials: request.credentials == Credentials::Include,
         methods: blocked.fix_methods.clone(),
         headers: blocked.fix_headers.clone(),
@@ -275,7 +275,7 @@ pub fn fixes(request: &FetchRequest, blocked: &Blocked) -> Fixes {
             note: "The page's origin is opaque (`Origin: null`: a sandboxed iframe, a `file:` or `data:` page). Do not allow `null` (any site can send it): serve the page from a real origin, or make the API public (`*`, without credentials).".into(),
         };
     }
-    let n = needs(request, blocked, &blocked.origin);
+    let n = needs(request, blocked);
     let mut nginx = vec![
         format!(
             "add_header Access-Control-Allow-Origin \"{}\" always;",

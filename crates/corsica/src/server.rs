@@ -607,15 +607,13 @@ impl Policy {
                 count: extra_origins + 1,
             });
         }
-        match self.check_origin(origin) {
-            Ok(()) if self.origins.is_any() => Ok((&self.trusted, None)),
-            Ok(()) => Ok((&self.trusted, Some(origin))),
-            Err(Reason::OriginNotAllowed { .. } | Reason::NullOriginNotAllowed)
-                if self.public.is_some() =>
-            {
-                Ok((self.public.as_ref().unwrap_or(&self.trusted), None))
+        match (self.check_origin(origin), &self.public) {
+            (Ok(()), _) if self.origins.is_any() => Ok((&self.trusted, None)),
+            (Ok(()), _) => Ok((&self.trusted, Some(origin))),
+            (Err(Reason::OriginNotAllowed { .. } | Reason::NullOriginNotAllowed), Some(public)) => {
+                Ok((public, None))
             }
-            Err(reason) => Err(reason),
+            (Err(reason), _) => Err(reason),
         }
     }
 
