@@ -9,12 +9,19 @@
 //! - `situations [--bless] [--verbose]`: the README's situations alone: the real
 //!   `corsica serve`, real Chromium, `corsica check` and `explain` agreeing, and the README's
 //!   blocks equal to the run's output (`--bless` rewrites them).
-//! - `bench`: the engine's criterion benchmarks (the engine alone; the tower layer beside
-//!   tower-http's).
+//! - `bench [--gateway-only | --layer-only] [--rounds N] [--duration SECS] [--bless]`: the
+//!   engine's criterion benchmarks (the engine alone; the tower layer beside tower-http and
+//!   actix-cors) and the gateway beside nginx, Caddy and a bare hyper server (installing
+//!   Debian's `nginx`, `caddy` and `wrk` when missing; servers pinned to core 0, wrk to
+//!   core 1); writes `target/bench/report.md`. `--bless` copies its tables into the README.
+//!   The peers stay out of `test`. See [`bench`].
 //! - `fuzz-build`: builds the cargo-fuzz targets (needs the nightly toolchain and cargo-fuzz).
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
+
+mod bench;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -23,11 +30,12 @@ fn main() -> ExitCode {
         "test" => test(),
         "conformance" => conformance(&args[1..]),
         "situations" => situations(&args[1..]),
-        "bench" => bench(&args[1..]),
+        "bench" => bench::run(&args[1..]),
         "fuzz-build" => fuzz_build(),
         "help" | "-h" | "--help" => {
             println!(
-                "usage: cargo xtask <test | conformance [args] | situations [--bless] | bench [criterion args] | fuzz-build>"
+                "usage: cargo xtask <test | conformance [args] | situations [--bless] | {} | fuzz-build>",
+                bench::USAGE
             );
             Ok(())
         }
@@ -89,19 +97,32 @@ fn ensure_chromium() -> Result<(), String> {
     if std::env::var_os("CHROMIUM").is_some() || on_path("chromium") {
         return Ok(());
     }
-    let uid = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
-    if uid != "0" {
+    if !is_root() {
         return Err("the conformance suite needs Chromium: install Debian's package with `sudo apt-get update && sudo apt-get install chromium` (or set CHROMIUM to a Chromium binary), then run again".into());
     }
     eprintln!("xtask: chromium is missing; installing Debian's package with apt-get");
-    for args in [
-        &["update", "-qq"][..],
-        &["install", "-y", "-qq", "chromium"][..],
-    ] {
+    apt_get_install(&["chromium"])?;
+    if on_path("chromium") {
+        Ok(())
+    } else {
+        Err("apt-get installed chromium but `chromium` is not on the PATH".into())
+    }
+}
+
+/// Whether xtask runs as root (and may use apt-get).
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// `apt-get update && apt-get install -y PACKAGES`, non-interactive.
+fn apt_get_install(packages: &[&str]) -> Result<(), String> {
+    let mut install = vec!["install", "-y", "-qq"];
+    install.extend_from_slice(packages);
+    for args in [&["update", "-qq"][..], &install[..]] {
         let status = Command::new("apt-get")
             .args(args)
             .env("DEBIAN_FRONTEND", "noninteractive")
@@ -111,11 +132,21 @@ fn ensure_chromium() -> Result<(), String> {
             return Err(format!("`apt-get {}` failed ({status})", args.join(" ")));
         }
     }
-    if on_path("chromium") {
-        Ok(())
-    } else {
-        Err("apt-get installed chromium but `chromium` is not on the PATH".into())
-    }
+    Ok(())
+}
+
+/// The workspace's root directory.
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+/// cargo's target directory (`CARGO_TARGET_DIR`, else the workspace's `target`).
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace_root().join("target"), PathBuf::from)
 }
 
 fn on_path(binary: &str) -> bool {
@@ -153,11 +184,7 @@ fn suite(name: &str, what: &str, extra: &[String]) -> Result<(), String> {
         &[],
     )?;
     let started = Instant::now();
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
-        std::path::PathBuf::from,
-    );
-    let output = Command::new(target.join("debug/corsica-conformance"))
+    let output = Command::new(target_dir().join("debug/corsica-conformance"))
         .args(extra)
         .stderr(std::process::Stdio::inherit())
         .output()
@@ -186,14 +213,6 @@ fn suite(name: &str, what: &str, extra: &[String]) -> Result<(), String> {
         // The summary line stays last: report the failure through the exit code only.
         std::process::exit(1)
     }
-}
-
-fn bench(extra: &[String]) -> Result<(), String> {
-    // Every criterion bench of the engine: `decide` (the engine alone) and `layer` (the
-    // tower layer next to tower-http's, in the same run).
-    let mut args = vec!["bench", "-p", "corsica", "--all-features", "--"];
-    args.extend(extra.iter().map(String::as_str));
-    cargo(&args, &[])
 }
 
 fn fuzz_build() -> Result<(), String> {

@@ -1,0 +1,1883 @@
+//! `cargo xtask bench`: the engine's criterion benchmarks and the gateway side by side with
+//! nginx, Caddy and a bare hyper server; writes `target/bench/report.md`.
+//!
+//! The gateway part (std only, like the rest of xtask):
+//! - installs Debian's `nginx`, `caddy` and `wrk` when missing (as root), builds `corsica`
+//!   and `corsica-bench` in release;
+//! - starts, pinned to core 0 with `taskset -c 0`: nginx (one worker), Caddy
+//!   (`GOMAXPROCS=1`), the bare hyper server (`corsica-bench bare`) and `corsica serve`, all
+//!   with the same CORS policy ([`POLICY`]); pinned to core 1: the shared upstream
+//!   (`corsica-bench upstream`), wrk and the idle-connection client;
+//! - checks that every server answers the probes (preflight and GET from the exact origin,
+//!   a pattern origin and a denied origin) with corsica's status and CORS headers, and
+//!   reports no ratio for a peer that differs;
+//! - runs interleaved rounds (each server, preflight then GET, the order rotated per round),
+//!   and takes medians of the per-round ratios to nginx, CPU per request (user+system ticks
+//!   of the server's processes from `/proc/PID/stat` ÷ requests), wrk's p50/p99, and the RSS
+//!   with 10,000 idle keep-alive connections.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The policy every server applies: one exact origin and one subdomain pattern, with
+/// credentials.
+pub struct Policy {
+    pub exact: &'static str,
+    /// The pattern's domain: `https://*.` + this.
+    pub domain: &'static str,
+    pub methods: &'static str,
+    pub headers: &'static str,
+    pub expose: &'static str,
+    pub max_age: u32,
+}
+
+/// The benchmark's policy.
+pub const POLICY: Policy = Policy {
+    exact: "https://app.example.com",
+    domain: "example.net",
+    methods: "GET, POST, PUT, DELETE",
+    headers: "content-type, authorization",
+    expose: "x-request-id",
+    max_age: 7200,
+};
+
+/// An origin the pattern allows (wrk sends it: the pattern is the costlier match).
+const PATTERN_ORIGIN: &str = "https://shop.example.net";
+/// An origin the policy denies.
+const DENIED_ORIGIN: &str = "https://evil.example.org";
+/// The request path every run uses.
+const PATH: &str = "/api/orders";
+/// The preflight's `Access-Control-Request-Method` and `-Headers`.
+const ACRM: &str = "PUT";
+const ACRH: &str = "content-type, authorization";
+/// The CORS headers compared between servers.
+const CORS_HEADERS: [&str; 7] = [
+    "access-control-allow-origin",
+    "access-control-allow-credentials",
+    "access-control-allow-methods",
+    "access-control-allow-headers",
+    "access-control-expose-headers",
+    "access-control-max-age",
+    "vary",
+];
+
+/// The options of `cargo xtask bench`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    pub gateway: bool,
+    pub layer: bool,
+    pub rounds: usize,
+    pub duration: u64,
+    pub connections: u32,
+    pub idle: usize,
+    pub bless: bool,
+    /// Arguments after `--`, for criterion.
+    pub criterion: Vec<String>,
+}
+
+/// The usage line of `cargo xtask bench`.
+pub const USAGE: &str = "bench [--gateway-only | --layer-only] [--rounds N (3)] [--duration SECS (10)] [--connections N (64)] [--idle N (10000)] [--bless] [-- criterion args]";
+
+impl Options {
+    /// Parses the arguments after `bench`.
+    pub fn parse(args: &[String]) -> Result<Self, String> {
+        let mut o = Options {
+            gateway: true,
+            layer: true,
+            rounds: 3,
+            duration: 10,
+            connections: 64,
+            idle: 10_000,
+            bless: false,
+            criterion: Vec::new(),
+        };
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            let mut number = |name: &str| -> Result<u64, String> {
+                let v = it
+                    .next()
+                    .ok_or_else(|| format!("`{name}` needs a number"))?;
+                v.parse::<u64>()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| format!("`{name} {v}`: expected a positive number"))
+            };
+            match a.as_str() {
+                "--gateway-only" => o.layer = false,
+                "--layer-only" => o.gateway = false,
+                "--rounds" => o.rounds = number(a)? as usize,
+                "--duration" => o.duration = number(a)?,
+                "--connections" => o.connections = number(a)? as u32,
+                "--idle" => o.idle = number(a)? as usize,
+                "--bless" => o.bless = true,
+                "--" => o.criterion.extend(it.by_ref().cloned()),
+                other => {
+                    return Err(format!(
+                        "unknown bench option `{other}`; usage: cargo xtask {USAGE}"
+                    ));
+                }
+            }
+        }
+        if !o.gateway && !o.layer {
+            return Err("`--gateway-only` and `--layer-only` exclude each other".into());
+        }
+        Ok(o)
+    }
+}
+
+/// Where the report goes, and the run's scratch directory.
+fn bench_dir() -> PathBuf {
+    crate::target_dir().join("bench")
+}
+
+/// Runs `cargo xtask bench`.
+pub fn run(args: &[String]) -> Result<(), String> {
+    let o = Options::parse(args)?;
+    let report = bench_dir().join("report.md");
+    if o.bless {
+        return bless(&report, &crate::workspace_root().join("README.md"));
+    }
+    if o.layer {
+        let mut args = vec![
+            "bench",
+            "-p",
+            "corsica",
+            "--all-features",
+            "--bench",
+            "decide",
+            "--bench",
+            "layer",
+            "--",
+        ];
+        args.extend(o.criterion.iter().map(String::as_str));
+        crate::cargo(&args, &[])?;
+    }
+    let previous = std::fs::read_to_string(&report).unwrap_or_default();
+    let gateway = if o.gateway {
+        gateway(&o)?
+    } else {
+        block(&previous, "gateway").map_or_else(
+            || {
+                "The gateway part was not run (`--layer-only`) and no earlier report holds it.\n"
+                    .to_owned()
+            },
+            |b| format!("{b}\n_(kept from the previous report: this run was `--layer-only`.)_\n"),
+        )
+    };
+    let layer = layer_table(&crate::target_dir().join("criterion/layer"));
+    let text = report_text(&gateway, &layer);
+    std::fs::create_dir_all(bench_dir()).map_err(|e| format!("cannot create target/bench: {e}"))?;
+    std::fs::write(&report, &text)
+        .map_err(|e| format!("cannot write {}: {e}", report.display()))?;
+    println!("{text}");
+    eprintln!(
+        "xtask: wrote {} (copy it into the README with `cargo xtask bench --bless`)",
+        report.display()
+    );
+    Ok(())
+}
+
+/// The report: machine, versions and method come inside the gateway block.
+fn report_text(gateway: &str, layer: &str) -> String {
+    format!(
+        "# Corsica benchmark report\n\nWritten by `cargo xtask bench`.\n\n## The gateway beside nginx, Caddy and a bare hyper server\n\n<!-- bench:gateway -->\n{}<!-- /bench:gateway -->\n\n## The tower layer beside tower-http and actix-cors\n\n<!-- bench:layer -->\n{}<!-- /bench:layer -->\n",
+        ensure_newline(gateway),
+        ensure_newline(layer)
+    )
+}
+
+fn ensure_newline(s: &str) -> String {
+    if s.ends_with('\n') {
+        s.to_owned()
+    } else {
+        format!("{s}\n")
+    }
+}
+
+/// The text between `<!-- bench:NAME -->\n` and `<!-- /bench:NAME -->` in `text`.
+pub fn block<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    let open = format!("<!-- bench:{name} -->\n");
+    let close = format!("<!-- /bench:{name} -->");
+    let start = text.find(&open)? + open.len();
+    let len = text[start..].find(&close)?;
+    Some(&text[start..start + len])
+}
+
+/// `text` with the block `name` replaced by `content`; `None` when `text` has no such block.
+pub fn replace_block(text: &str, name: &str, content: &str) -> Option<String> {
+    let open = format!("<!-- bench:{name} -->\n");
+    let close = format!("<!-- /bench:{name} -->");
+    let start = text.find(&open)? + open.len();
+    let end = start + text[start..].find(&close)?;
+    Some(format!("{}{}{}", &text[..start], content, &text[end..]))
+}
+
+/// Copies the report's blocks into the README's.
+fn bless(report: &Path, readme: &Path) -> Result<(), String> {
+    let r = std::fs::read_to_string(report).map_err(|e| {
+        format!(
+            "cannot read {} ({e}): run `cargo xtask bench` first",
+            report.display()
+        )
+    })?;
+    let mut text = std::fs::read_to_string(readme)
+        .map_err(|e| format!("cannot read {}: {e}", readme.display()))?;
+    for name in ["gateway", "layer"] {
+        let content = block(&r, name)
+            .ok_or_else(|| format!("{} has no `bench:{name}` block", report.display()))?;
+        text = replace_block(&text, name, content).ok_or_else(|| {
+            format!(
+                "{} has no `<!-- bench:{name} -->` … `<!-- /bench:{name} -->` block",
+                readme.display()
+            )
+        })?;
+    }
+    std::fs::write(readme, text).map_err(|e| format!("cannot write {}: {e}", readme.display()))?;
+    eprintln!(
+        "xtask: README's benchmark tables rewritten from {}",
+        report.display()
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// The gateway part.
+
+/// The servers, in the report's column order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Peer {
+    Nginx,
+    Caddy,
+    Bare,
+    Corsica,
+}
+
+const PEERS: [Peer; 4] = [Peer::Nginx, Peer::Caddy, Peer::Bare, Peer::Corsica];
+
+impl Peer {
+    fn name(self) -> &'static str {
+        match self {
+            Peer::Nginx => "nginx",
+            Peer::Caddy => "Caddy",
+            Peer::Bare => "bare hyper",
+            Peer::Corsica => "corsica serve",
+        }
+    }
+
+    /// Whether it proxies `GET` to the upstream (the bare server answers it itself).
+    fn proxies(self) -> bool {
+        self != Peer::Bare
+    }
+}
+
+/// The two request kinds wrk sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Preflight,
+    Get,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Preflight => "preflight",
+            Kind::Get => "GET",
+        }
+    }
+}
+
+/// One wrk run's numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WrkResult {
+    pub requests: u64,
+    pub rps: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    /// Non-2xx/3xx answers plus socket errors.
+    pub errors: u64,
+}
+
+/// One measured run: wrk's numbers and the server's CPU microseconds over it.
+#[derive(Debug, Clone)]
+struct Sample {
+    wrk: WrkResult,
+    cpu_us: f64,
+}
+
+/// A process started by the harness: killed (with every descendant) when dropped.
+struct Proc {
+    name: String,
+    child: Child,
+    stderr: PathBuf,
+}
+
+impl Proc {
+    fn spawn(name: &str, mut cmd: Command, dir: &Path) -> Result<Self, String> {
+        let stderr = dir.join(format!("{}.stderr", name.replace(' ', "-")));
+        let file = std::fs::File::create(&stderr)
+            .map_err(|e| format!("cannot create {}: {e}", stderr.display()))?;
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .map_err(|e| format!("cannot start {name} ({cmd:?}): {e}"))?;
+        Ok(Proc {
+            name: name.to_owned(),
+            child,
+            stderr,
+        })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Fails with the process's stderr when it has exited.
+    fn check_alive(&mut self) -> Result<(), String> {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            let err = std::fs::read_to_string(&self.stderr).unwrap_or_default();
+            return Err(format!(
+                "{} exited ({status}); its stderr:\n{}",
+                self.name,
+                tail(&err, 30)
+            ));
+        }
+        Ok(())
+    }
+
+    /// Waits until 127.0.0.1:`port` accepts connections (up to 15 s).
+    fn wait_listening(&mut self, port: u16) -> Result<(), String> {
+        let started = Instant::now();
+        loop {
+            self.check_alive()?;
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(());
+            }
+            if started.elapsed() > Duration::from_secs(15) {
+                let err = std::fs::read_to_string(&self.stderr).unwrap_or_default();
+                return Err(format!(
+                    "{} does not accept connections on 127.0.0.1:{port} after 15 s (is the port taken?); its stderr:\n{}",
+                    self.name,
+                    tail(&err, 30)
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let descendants = descendants(self.child.id());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if !descendants.is_empty() {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .args(descendants.iter().map(u32::to_string))
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Every process whose parent chain leads to `pid` (not `pid` itself).
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for e in dir.flatten() {
+            let Some(p) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
+            if let Some(stat) = read_stat(p) {
+                parents.push((p, stat.ppid));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut frontier = vec![pid];
+    while let Some(parent) = frontier.pop() {
+        for &(p, pp) in &parents {
+            if pp == parent && !out.contains(&p) {
+                out.push(p);
+                frontier.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// The fields of `/proc/PID/stat` the harness reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    pub ppid: u32,
+    /// utime + stime, in clock ticks.
+    pub ticks: u64,
+}
+
+fn read_stat(pid: u32) -> Option<Stat> {
+    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// Parses `/proc/PID/stat`: fields after the `comm` in parentheses (which may hold spaces);
+/// ppid is field 4, utime and stime fields 14 and 15.
+pub fn parse_stat(text: &str) -> Option<Stat> {
+    let rest = &text[text.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // `rest` starts at field 3 (state).
+    let ppid = f.get(1)?.parse().ok()?;
+    let utime: u64 = f.get(11)?.parse().ok()?;
+    let stime: u64 = f.get(12)?.parse().ok()?;
+    Some(Stat {
+        ppid,
+        ticks: utime + stime,
+    })
+}
+
+/// CPU ticks of `pid` and all its descendants.
+fn tree_ticks(pid: u32) -> u64 {
+    std::iter::once(pid)
+        .chain(descendants(pid))
+        .filter_map(read_stat)
+        .map(|s| s.ticks)
+        .sum()
+}
+
+/// VmRSS (KiB) of `pid` and all its descendants.
+fn tree_rss_kib(pid: u32) -> u64 {
+    std::iter::once(pid)
+        .chain(descendants(pid))
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/status")).ok())
+        .filter_map(|s| parse_vmrss(&s))
+        .sum()
+}
+
+/// The `VmRSS:` line of `/proc/PID/status`, in KiB.
+pub fn parse_vmrss(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// One running server under test.
+struct Server {
+    peer: Peer,
+    port: u16,
+    proc: Proc,
+}
+
+fn free_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("cannot find a free port: {e}"))
+}
+
+/// The hard limit on open files (`/proc/self/limits`), which every process may raise its
+/// soft limit to without privileges.
+fn nofile_hard_limit() -> u64 {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|t| {
+            let line = t.lines().find(|l| l.starts_with("Max open files"))?;
+            let hard = line.split_whitespace().nth(4)?;
+            Some(if hard == "unlimited" {
+                1 << 20
+            } else {
+                hard.parse().ok()?
+            })
+        })
+        .unwrap_or(1024)
+}
+
+/// A command pinned to `core` with its open-files limit raised to the hard limit.
+fn pinned(core: u32, program: &Path) -> Command {
+    let n = nofile_hard_limit();
+    let mut c = Command::new("taskset");
+    c.args([
+        "-c",
+        &core.to_string(),
+        "prlimit",
+        &format!("--nofile={n}:{n}"),
+        "--",
+    ])
+    .arg(program);
+    c
+}
+
+fn gateway(o: &Options) -> Result<String, String> {
+    ensure_packages(&[("nginx", "nginx"), ("caddy", "caddy"), ("wrk", "wrk")])?;
+    for tool in ["taskset", "prlimit"] {
+        if !crate::on_path(tool) {
+            return Err(format!(
+                "`{tool}` is missing: install Debian's util-linux (`apt-get install util-linux`)"
+            ));
+        }
+    }
+    let nofile = nofile_hard_limit();
+    if nofile < o.idle as u64 + 1000 {
+        return Err(format!(
+            "{} idle connections need more open files than the hard limit allows ({nofile}): raise it (`ulimit -Hn`, as root) or pass a smaller `--idle`",
+            o.idle
+        ));
+    }
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        return Err("the gateway benchmark pins servers to core 0 and wrk to core 1: it needs at least 2 cores".into());
+    }
+    crate::cargo(
+        &[
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "corsica-cli",
+            "-p",
+            "corsica-bench",
+        ],
+        &[],
+    )?;
+    let release = crate::target_dir().join("release");
+    let dir = bench_dir().join("run");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let dir = dir
+        .canonicalize()
+        .map_err(|e| format!("cannot resolve {}: {e}", dir.display()))?;
+
+    // The shared upstream, on core 1 beside wrk.
+    let up_port = free_port()?;
+    let mut upstream = Proc::spawn(
+        "upstream",
+        {
+            let mut c = pinned(1, &release.join("corsica-bench"));
+            c.args(["upstream", "--port", &up_port.to_string()]);
+            c
+        },
+        &dir,
+    )?;
+    upstream.wait_listening(up_port)?;
+
+    let mut servers = Vec::new();
+    for peer in PEERS {
+        let port = free_port()?;
+        let cmd = server_command(peer, port, up_port, &dir, &release)?;
+        let mut proc = Proc::spawn(peer.name(), cmd, &dir)?;
+        proc.wait_listening(port)?;
+        servers.push(Server { peer, port, proc });
+    }
+
+    // Same job: every server's answers against corsica's.
+    let mut differs: BTreeMap<Peer, String> = BTreeMap::new();
+    let reference = probes(servers.iter().find(|s| s.peer == Peer::Corsica).unwrap())?;
+    for s in &servers {
+        let got = probes(s)?;
+        let mut diff = String::new();
+        for ((what, want), (_, have)) in reference.iter().zip(&got) {
+            if s.peer == Peer::Bare && what.contains("GET") {
+                continue;
+            }
+            if want != have {
+                let _ = writeln!(
+                    diff,
+                    "  {what}:\n    corsica: {want}\n    {}: {have}",
+                    s.peer.name()
+                );
+            }
+        }
+        if diff.is_empty() {
+            eprintln!(
+                "xtask: {} answers every probe as corsica serve does",
+                s.peer.name()
+            );
+        } else {
+            eprintln!(
+                "xtask: {} answers differently from corsica serve; no ratio will be reported for it:\n{diff}",
+                s.peer.name()
+            );
+            differs.insert(s.peer, diff);
+        }
+    }
+
+    let scripts = wrk_scripts(&dir)?;
+    let clk_tck = clk_tck();
+    let measure = |s: &mut Server, kind: Kind, secs: u64| -> Result<Sample, String> {
+        s.proc.check_alive()?;
+        let before = tree_ticks(s.proc.pid());
+        let wrk = run_wrk(s.port, &scripts[&kind], o.connections, secs)?;
+        let after = tree_ticks(s.proc.pid());
+        s.proc.check_alive()?;
+        let cpu_us = (after.saturating_sub(before)) as f64 * 1e6 / clk_tck as f64;
+        Ok(Sample { wrk, cpu_us })
+    };
+
+    eprintln!("xtask: warming every server up (1 s per path)");
+    for s in &mut servers {
+        for &kind in kinds(s.peer) {
+            measure(s, kind, 1)?;
+        }
+    }
+    let mut samples: BTreeMap<(Peer, Kind), Vec<Sample>> = BTreeMap::new();
+    for round in 0..o.rounds {
+        let n = servers.len();
+        for i in 0..n {
+            let s = &mut servers[(i + round) % n];
+            for &kind in kinds(s.peer) {
+                let sample = measure(s, kind, o.duration)?;
+                eprintln!(
+                    "xtask: round {}/{}: {:<13} {:<9} {:>9.0} req/s, {:>6.2} µs CPU/request, p50 {:.0} µs, p99 {:.0} µs{}",
+                    round + 1,
+                    o.rounds,
+                    s.peer.name(),
+                    kind.name(),
+                    sample.wrk.rps,
+                    sample.cpu_us / sample.wrk.requests.max(1) as f64,
+                    sample.wrk.p50_us,
+                    sample.wrk.p99_us,
+                    if sample.wrk.errors > 0 {
+                        format!(", {} errors", sample.wrk.errors)
+                    } else {
+                        String::new()
+                    }
+                );
+                samples.entry((s.peer, kind)).or_default().push(sample);
+            }
+        }
+    }
+
+    // Memory: each server holding the idle keep-alive connections.
+    let mut rss: BTreeMap<Peer, (u64, u64)> = BTreeMap::new();
+    for s in &mut servers {
+        let base = tree_rss_kib(s.proc.pid());
+        let loaded = idle_rss(s, o.idle, &release, &dir)?;
+        eprintln!(
+            "xtask: {:<13} RSS {} KiB, {} KiB with {} idle connections",
+            s.peer.name(),
+            base,
+            loaded,
+            o.idle
+        );
+        rss.insert(s.peer, (base, loaded));
+        // Let the server close them before the next one is measured.
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    drop(servers);
+    drop(upstream);
+
+    let results = Results {
+        samples,
+        rss,
+        differs,
+    };
+    Ok(format!(
+        "{}\n{}",
+        machine_and_method(o)?,
+        results.render(o.idle)
+    ))
+}
+
+fn kinds(peer: Peer) -> &'static [Kind] {
+    if peer.proxies() {
+        &[Kind::Preflight, Kind::Get]
+    } else {
+        &[Kind::Preflight]
+    }
+}
+
+/// The command that starts `peer` on `port` (configuration files written into `dir`).
+fn server_command(
+    peer: Peer,
+    port: u16,
+    upstream: u16,
+    dir: &Path,
+    release: &Path,
+) -> Result<Command, String> {
+    let write = |name: &str, text: String| -> Result<PathBuf, String> {
+        let p = dir.join(name);
+        std::fs::write(&p, text).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+        Ok(p)
+    };
+    Ok(match peer {
+        Peer::Nginx => {
+            let prefix = dir.join("nginx");
+            std::fs::create_dir_all(&prefix)
+                .map_err(|e| format!("cannot create {}: {e}", prefix.display()))?;
+            let conf = write(
+                "nginx.conf",
+                nginx_conf(port, upstream, &prefix, nofile_hard_limit()),
+            )?;
+            let mut c = pinned(0, Path::new("nginx"));
+            c.arg("-p")
+                .arg(&prefix)
+                .arg("-e")
+                .arg(prefix.join("error.log"))
+                .arg("-c")
+                .arg(conf);
+            c
+        }
+        Peer::Caddy => {
+            let conf = write("Caddyfile", caddyfile(port, upstream))?;
+            let home = dir.join("caddy-home");
+            let mut c = pinned(0, Path::new("caddy"));
+            c.args(["run", "--adapter", "caddyfile", "--config"])
+                .arg(conf)
+                .env("GOMAXPROCS", "1")
+                .env("HOME", &home)
+                .env("XDG_DATA_HOME", home.join("data"))
+                .env("XDG_CONFIG_HOME", home.join("config"));
+            c
+        }
+        Peer::Bare => {
+            let mut c = pinned(0, &release.join("corsica-bench"));
+            c.args(["bare", "--port", &port.to_string()])
+                .args(["--exact", POLICY.exact])
+                .args(["--suffix", &format!(".{}", POLICY.domain)])
+                .args(["--methods", POLICY.methods, "--headers", POLICY.headers])
+                .args(["--expose", POLICY.expose])
+                .args(["--max-age", &POLICY.max_age.to_string()]);
+            c
+        }
+        Peer::Corsica => {
+            let conf = write("corsica.toml", corsica_toml(port, upstream))?;
+            let mut c = pinned(0, &release.join("corsica"));
+            c.args(["serve", "--config"])
+                .arg(conf)
+                .env("RUST_LOG", "warn");
+            c
+        }
+    })
+}
+
+fn quoted_list(list: &str) -> String {
+    list.split(", ")
+        .map(|s| format!("\"{s}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `corsica serve`'s configuration: one route doing the benchmark's CORS job.
+pub fn corsica_toml(port: u16, upstream: u16) -> String {
+    format!(
+        r#"# Written by `cargo xtask bench`.
+listen = "127.0.0.1:{port}"
+
+[limits]
+max_connections = 20000           # the 10,000 idle connections of the RSS test
+header_read_timeout_ms = 60000
+
+[[route]]
+name = "api"
+upstream = "http://127.0.0.1:{upstream}"
+[route.cors]
+origins = ["{exact}", "https://*.{domain}"]
+credentials = true
+methods = [{methods}]
+headers = [{headers}]
+expose = [{expose}]
+max_age = {max_age}
+"#,
+        exact = POLICY.exact,
+        domain = POLICY.domain,
+        methods = quoted_list(POLICY.methods),
+        headers = quoted_list(POLICY.headers),
+        expose = quoted_list(POLICY.expose),
+        max_age = POLICY.max_age,
+    )
+}
+
+/// A regular expression for an origin: `s` with its dots escaped.
+fn escaped(s: &str) -> String {
+    s.replace('.', "\\.")
+}
+
+/// The origin regex: the exact origin, or `https://` + labels + `.domain` (anchored).
+pub fn origin_regex() -> String {
+    format!(
+        "^({}|https://([a-z0-9-]+\\.)+{})$",
+        escaped(POLICY.exact),
+        escaped(POLICY.domain)
+    )
+}
+
+/// nginx's configuration: one worker, its own files under `prefix`, the CORS snippet a
+/// careful operator writes (anchored origin map, `always`, upstream CORS headers hidden,
+/// `204` for allowed preflights), and keep-alive to the upstream.
+pub fn nginx_conf(port: u16, upstream: u16, prefix: &Path, nofile: u64) -> String {
+    let p = prefix.display();
+    let preflight_vary = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
+    format!(
+        r#"# Written by `cargo xtask bench`.
+worker_processes 1;
+daemon off;
+pid {p}/nginx.pid;
+error_log {p}/error.log warn;
+worker_rlimit_nofile {nofile};
+
+events {{
+    worker_connections {nofile};
+}}
+
+http {{
+    access_log off;
+    client_body_temp_path {p}/body;
+    proxy_temp_path {p}/proxy;
+    fastcgi_temp_path {p}/fastcgi;
+    uwsgi_temp_path {p}/uwsgi;
+    scgi_temp_path {p}/scgi;
+    keepalive_timeout 300s;
+    keepalive_requests 1000000;
+
+    # The request's Origin when the policy allows it, else empty (no header is added).
+    map $http_origin $cors_origin {{
+        default "";
+        "~^{exact_re}$" $http_origin;
+        "~^https://([a-z0-9-]+\.)+{domain_re}$" $http_origin;
+    }}
+    map $cors_origin $cors_credentials {{
+        "" "";
+        default "true";
+    }}
+    map $cors_origin $cors_expose {{
+        "" "";
+        default "{expose}";
+    }}
+    # A CORS preflight: OPTIONS with Origin and Access-Control-Request-Method.
+    map "$request_method:$http_access_control_request_method:$http_origin:$cors_origin" $preflight {{
+        default "";
+        "~^OPTIONS:[^:]+:.+::?$" denied;
+        "~^OPTIONS:[^:]+:.+:.+$" allowed;
+    }}
+
+    upstream backend {{
+        server 127.0.0.1:{upstream};
+        keepalive 64;
+    }}
+
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+
+        location / {{
+            if ($preflight = allowed) {{
+                add_header Access-Control-Allow-Origin $cors_origin always;
+                add_header Access-Control-Allow-Credentials true always;
+                add_header Access-Control-Allow-Methods "{methods}" always;
+                add_header Access-Control-Allow-Headers "{headers}" always;
+                add_header Access-Control-Max-Age {max_age} always;
+                add_header Vary "{preflight_vary}" always;
+                return 204;
+            }}
+            if ($preflight = denied) {{
+                add_header Vary "{preflight_vary}" always;
+                return 403;
+            }}
+            add_header Access-Control-Allow-Origin $cors_origin always;
+            add_header Access-Control-Allow-Credentials $cors_credentials always;
+            add_header Access-Control-Expose-Headers $cors_expose always;
+            add_header Vary Origin always;
+            proxy_hide_header Access-Control-Allow-Origin;
+            proxy_hide_header Access-Control-Allow-Credentials;
+            proxy_hide_header Access-Control-Allow-Methods;
+            proxy_hide_header Access-Control-Allow-Headers;
+            proxy_hide_header Access-Control-Expose-Headers;
+            proxy_hide_header Access-Control-Max-Age;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_pass http://backend;
+        }}
+    }}
+}}
+"#,
+        exact_re = escaped(POLICY.exact),
+        domain_re = escaped(POLICY.domain),
+        expose = POLICY.expose,
+        methods = POLICY.methods,
+        headers = POLICY.headers,
+        max_age = POLICY.max_age,
+    )
+}
+
+/// Caddy's configuration: admin off, HTTP only, the same CORS job, keep-alive upstream.
+pub fn caddyfile(port: u16, upstream: u16) -> String {
+    let re = origin_regex();
+    let preflight_vary = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
+    format!(
+        r#"# Written by `cargo xtask bench`.
+{{
+    admin off
+    auto_https off
+    servers {{
+        protocols h1
+        timeouts {{
+            idle 5m
+        }}
+    }}
+}}
+
+http://127.0.0.1:{port} {{
+    @preflight_allowed {{
+        method OPTIONS
+        header Access-Control-Request-Method *
+        header_regexp Origin {re}
+    }}
+    @preflight_denied {{
+        method OPTIONS
+        header Access-Control-Request-Method *
+        header Origin *
+        not header_regexp Origin {re}
+    }}
+    @allowed header_regexp Origin {re}
+
+    handle @preflight_allowed {{
+        header {{
+            Access-Control-Allow-Origin {{http.request.header.Origin}}
+            Access-Control-Allow-Credentials true
+            Access-Control-Allow-Methods "{methods}"
+            Access-Control-Allow-Headers "{headers}"
+            Access-Control-Max-Age {max_age}
+            Vary "{preflight_vary}"
+        }}
+        respond 204
+    }}
+    handle @preflight_denied {{
+        header Vary "{preflight_vary}"
+        respond 403
+    }}
+    handle {{
+        header {{
+            -Access-Control-Allow-Methods
+            -Access-Control-Allow-Headers
+            -Access-Control-Max-Age
+            Vary Origin
+            defer
+        }}
+        header @allowed {{
+            Access-Control-Allow-Origin {{http.request.header.Origin}}
+            Access-Control-Allow-Credentials true
+            Access-Control-Expose-Headers "{expose}"
+            defer
+        }}
+        reverse_proxy 127.0.0.1:{upstream} {{
+            header_down -Access-Control-Allow-Origin
+            header_down -Access-Control-Allow-Credentials
+            header_down -Access-Control-Expose-Headers
+            transport http {{
+                keepalive 5m
+                keepalive_idle_conns 64
+                keepalive_idle_conns_per_host 64
+            }}
+        }}
+    }}
+}}
+"#,
+        methods = POLICY.methods,
+        headers = POLICY.headers,
+        expose = POLICY.expose,
+        max_age = POLICY.max_age,
+    )
+}
+
+/// wrk scripts for both kinds, written into `dir`.
+fn wrk_scripts(dir: &Path) -> Result<BTreeMap<Kind, PathBuf>, String> {
+    let mut out = BTreeMap::new();
+    for (kind, text) in [
+        (
+            Kind::Preflight,
+            format!(
+                "wrk.method = \"OPTIONS\"\nwrk.headers[\"Origin\"] = \"{PATTERN_ORIGIN}\"\nwrk.headers[\"Access-Control-Request-Method\"] = \"{ACRM}\"\nwrk.headers[\"Access-Control-Request-Headers\"] = \"{ACRH}\"\n"
+            ),
+        ),
+        (
+            Kind::Get,
+            format!("wrk.method = \"GET\"\nwrk.headers[\"Origin\"] = \"{PATTERN_ORIGIN}\"\n"),
+        ),
+    ] {
+        let p = dir.join(format!("{}.lua", kind.name().to_lowercase()));
+        std::fs::write(&p, text).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+        out.insert(kind, p);
+    }
+    Ok(out)
+}
+
+fn run_wrk(port: u16, script: &Path, connections: u32, secs: u64) -> Result<WrkResult, String> {
+    let out = Command::new("taskset")
+        .args(["-c", "1", "wrk", "-t1", "--latency"])
+        .arg(format!("-c{connections}"))
+        .arg(format!("-d{secs}s"))
+        .arg("-s")
+        .arg(script)
+        .arg(format!("http://127.0.0.1:{port}{PATH}"))
+        .output()
+        .map_err(|e| format!("cannot run wrk: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(format!(
+            "wrk failed ({}): {}{}",
+            out.status,
+            stdout,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    parse_wrk(&stdout).ok_or_else(|| format!("cannot read wrk's output:\n{stdout}"))
+}
+
+/// A wrk latency such as `530.00us`, `1.20ms` or `2.01s`, in microseconds.
+pub fn parse_duration_us(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let (num, scale) = if let Some(n) = s.strip_suffix("us") {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix("ms") {
+        (n, 1e3)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1e6)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60e6)
+    } else {
+        return None;
+    };
+    num.parse::<f64>().ok().map(|v| v * scale)
+}
+
+/// Reads `wrk --latency`'s output: requests, req/s, p50, p99 and errors.
+pub fn parse_wrk(out: &str) -> Option<WrkResult> {
+    let mut requests = None;
+    let mut rps = None;
+    let mut p50 = None;
+    let mut p99 = None;
+    let mut errors = 0;
+    for line in out.lines().map(str::trim) {
+        let mut words = line.split_whitespace();
+        let first = words.next().unwrap_or_default();
+        if line.contains(" requests in ") {
+            requests = first.parse().ok();
+        } else if first == "Requests/sec:" {
+            rps = words.next().and_then(|v| v.parse().ok());
+        } else if first == "50%" {
+            p50 = words.next().and_then(parse_duration_us);
+        } else if first == "99%" {
+            p99 = words.next().and_then(parse_duration_us);
+        } else if let Some(n) = line.strip_prefix("Non-2xx or 3xx responses:") {
+            errors += n.trim().parse::<u64>().unwrap_or(0);
+        } else if let Some(list) = line.strip_prefix("Socket errors:") {
+            errors += list
+                .split(',')
+                .filter_map(|p| p.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum::<u64>();
+        }
+    }
+    Some(WrkResult {
+        requests: requests?,
+        rps: rps?,
+        p50_us: p50?,
+        p99_us: p99?,
+        errors,
+    })
+}
+
+fn clk_tck() -> u64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100)
+}
+
+/// Opens `count` idle keep-alive connections to the server (one GET answered on each), then
+/// reads the RSS of its processes.
+fn idle_rss(s: &mut Server, count: usize, release: &Path, dir: &Path) -> Result<u64, String> {
+    let mut cmd = pinned(1, &release.join("corsica-bench"));
+    cmd.args(["idle", "--port", &s.port.to_string()])
+        .args(["--connections", &count.to_string()])
+        .args(["--origin", PATTERN_ORIGIN])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    let stderr = dir.join("idle.stderr");
+    let file = std::fs::File::create(&stderr)
+        .map_err(|e| format!("cannot create {}: {e}", stderr.display()))?;
+    let child = cmd
+        .stderr(file)
+        .spawn()
+        .map_err(|e| format!("cannot start the idle client: {e}"))?;
+    let mut client = Proc {
+        name: "the idle client".into(),
+        child,
+        stderr,
+    };
+    let stdout = client.child.stdout.take().expect("piped");
+    let mut line = String::new();
+    let _ = BufReader::new(stdout).read_line(&mut line);
+    if !line.starts_with("ready") {
+        client.check_alive()?;
+        return Err(format!(
+            "the idle client did not open its connections to {}: `{}`",
+            s.peer.name(),
+            line.trim()
+        ));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    s.proc.check_alive()?;
+    let rss = tree_rss_kib(s.proc.pid());
+    drop(client);
+    Ok(rss)
+}
+
+// ---------------------------------------------------------------------------------------
+// Probes: is it the same job?
+
+/// Status and CORS headers of each probe, as `(what, summary)`.
+fn probes(s: &Server) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for origin in [POLICY.exact, PATTERN_ORIGIN, DENIED_ORIGIN] {
+        for kind in [Kind::Preflight, Kind::Get] {
+            let extra = match kind {
+                Kind::Preflight => format!(
+                    "Access-Control-Request-Method: {ACRM}\r\nAccess-Control-Request-Headers: {ACRH}\r\n"
+                ),
+                Kind::Get => String::new(),
+            };
+            let method = if kind == Kind::Preflight {
+                "OPTIONS"
+            } else {
+                "GET"
+            };
+            let req = format!(
+                "{method} {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nOrigin: {origin}\r\n{extra}Connection: close\r\n\r\n",
+                s.port
+            );
+            let raw =
+                exchange(s.port, &req).map_err(|e| format!("probing {}: {e}", s.peer.name()))?;
+            out.push((format!("{} from {origin}", kind.name()), summarize(&raw)));
+        }
+    }
+    Ok(out)
+}
+
+fn exchange(port: u16, req: &str) -> Result<String, String> {
+    let mut c = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    c.set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    c.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    c.read_to_end(&mut buf).map_err(|e| e.to_string())?;
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// A response's status and CORS headers, normalized: names lowercased, repeated headers
+/// joined, list values split on commas (case kept for methods and origins, lowercased for
+/// header names), in a fixed order.
+pub fn summarize(raw: &str) -> String {
+    let head = raw.split("\r\n\r\n").next().unwrap_or_default();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or("?")
+        .to_owned();
+    let mut values: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let name = name.trim().to_ascii_lowercase();
+        let Some(&known) = CORS_HEADERS.iter().find(|&&h| h == name) else {
+            continue;
+        };
+        let lower = matches!(
+            known,
+            "vary" | "access-control-allow-headers" | "access-control-expose-headers"
+        );
+        for item in value.split(',').map(str::trim).filter(|v| !v.is_empty()) {
+            values.entry(known).or_default().push(if lower {
+                item.to_ascii_lowercase()
+            } else {
+                item.to_owned()
+            });
+        }
+    }
+    let mut s = status;
+    for h in CORS_HEADERS {
+        if let Some(v) = values.get(h) {
+            let _ = write!(s, "; {h}: {}", v.join(", "));
+        }
+    }
+    s
+}
+
+// ---------------------------------------------------------------------------------------
+// Packages, machine, versions.
+
+/// Installs the Debian packages whose binaries are missing (as root, with apt-get).
+fn ensure_packages(needed: &[(&str, &str)]) -> Result<(), String> {
+    let missing: Vec<&str> = needed
+        .iter()
+        .filter(|(binary, _)| {
+            !crate::on_path(binary) && !Path::new("/usr/sbin").join(binary).is_file()
+        })
+        .map(|&(_, package)| package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !crate::is_root() {
+        return Err(format!(
+            "the gateway benchmark needs {}: install Debian's packages with `sudo apt-get update && sudo apt-get install {}`, then run again",
+            missing.join(", "),
+            missing.join(" ")
+        ));
+    }
+    eprintln!(
+        "xtask: {} missing; installing Debian's packages with apt-get",
+        missing.join(", ")
+    );
+    crate::apt_get_install(&missing)
+}
+
+fn command_output(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .map(|o| {
+            let mut s = String::from_utf8_lossy(&o.stdout).into_owned();
+            s.push_str(&String::from_utf8_lossy(&o.stderr));
+            s.lines().next().unwrap_or_default().trim().to_owned()
+        })
+        .unwrap_or_else(|e| format!("({program}: {e})"))
+}
+
+fn machine_and_method(o: &Options) -> Result<String, String> {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    let date = command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
+    let commit = command_output("git", &["rev-parse", "--short=12", "HEAD"]);
+    let dirty = Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=no"])
+        .output()
+        .map(|o| !o.stdout.is_empty())
+        .unwrap_or(false);
+    let nginx = command_output("nginx", &["-v"]);
+    let caddy = command_output("caddy", &["version"]);
+    let wrk = command_output("wrk", &["-v"]);
+    let wrk = wrk.split(" Copyright").next().unwrap_or(&wrk).to_owned();
+    let rustc = command_output("rustc", &["-V"]);
+    Ok(format!(
+        "Machine: {cpu}, {cores} cores, Linux {kernel}; {date}.\n\
+         Versions: {nginx}; Caddy {caddy}; {wrk}; {rustc}; corsica at commit {commit}{dirty}.\n\n\
+         Method: every server on core 0 (`taskset -c 0`), wrk, the shared upstream and the idle client on core 1; \
+         nginx with 1 worker, Caddy with `GOMAXPROCS=1`, the bare hyper server and `corsica serve` on one core's runtime. \
+         One route: the exact origin `{exact}` and the pattern `https://*.{domain}`, credentials, methods, headers, \
+         max-age and an exposed header; every peer's answers to a preflight and a GET from an exact, a pattern \
+         and a denied origin were compared with corsica's first. `wrk -t1 -c{conns} -d{dur}s --latency` with the \
+         origin `{PATTERN_ORIGIN}`: a preflight (`OPTIONS`, `PUT`, two request headers) and a GET proxied to the \
+         upstream ({body} bytes of JSON, keep-alive); {rounds} interleaved rounds (every server, preflight then GET, \
+         the order rotated per round), medians of the per-round values (range in parentheses). CPU per request: \
+         user+system ticks of all the server's processes (`/proc/PID/stat`) over the run ÷ the requests wrk completed. \
+         RSS: VmRSS of all the server's processes holding {idle} idle keep-alive connections (one GET answered on each).\n",
+        dirty = if dirty {
+            " (with uncommitted changes)"
+        } else {
+            ""
+        },
+        exact = POLICY.exact,
+        domain = POLICY.domain,
+        conns = o.connections,
+        dur = o.duration,
+        rounds = o.rounds,
+        body = 30,
+        idle = fmt_int(o.idle as u64),
+    ))
+}
+
+// ---------------------------------------------------------------------------------------
+// Results and the tables.
+
+struct Results {
+    samples: BTreeMap<(Peer, Kind), Vec<Sample>>,
+    rss: BTreeMap<Peer, (u64, u64)>,
+    differs: BTreeMap<Peer, String>,
+}
+
+/// The median of `v` (the mean of the middle two for an even count).
+pub fn median(v: &[f64]) -> Option<f64> {
+    let mut v: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+/// `12345` → `12,345`.
+pub fn fmt_int(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+impl Results {
+    fn per_round<F: Fn(&Sample) -> f64>(&self, peer: Peer, kind: Kind, f: F) -> Vec<f64> {
+        self.samples
+            .get(&(peer, kind))
+            .map(|v| v.iter().map(f).collect())
+            .unwrap_or_default()
+    }
+
+    /// Per-round ratio of `peer`'s req/s to `base`'s.
+    fn ratios(&self, peer: Peer, base: Peer, kind: Kind) -> Vec<f64> {
+        let a = self.per_round(peer, kind, |s| s.wrk.rps);
+        let b = self.per_round(base, kind, |s| s.wrk.rps);
+        a.iter().zip(&b).map(|(x, y)| x / y).collect()
+    }
+
+    fn cpu_per_request(&self, peer: Peer, kind: Kind) -> Vec<f64> {
+        self.per_round(peer, kind, |s| s.cpu_us / s.wrk.requests.max(1) as f64)
+    }
+
+    fn comparable(&self, peer: Peer) -> bool {
+        !self.differs.contains_key(&peer)
+    }
+
+    fn render(&self, idle: usize) -> String {
+        let mut t = String::new();
+        let _ = writeln!(
+            t,
+            "| | nginx | Caddy | bare hyper | corsica serve |\n|---|---|---|---|---|"
+        );
+        let with_range = |v: &[f64], digits: usize| -> String {
+            let Some(m) = median(v) else {
+                return "–".into();
+            };
+            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            if v.len() > 1 {
+                format!("{m:.digits$} ({lo:.digits$}–{hi:.digits$})")
+            } else {
+                format!("{m:.digits$}")
+            }
+        };
+        for kind in [Kind::Preflight, Kind::Get] {
+            let label = match kind {
+                Kind::Preflight => "preflight req/s, ratio to nginx",
+                Kind::Get => "proxied GET req/s, ratio to nginx",
+            };
+            let cells: Vec<String> = PEERS
+                .iter()
+                .map(|&p| {
+                    if !kinds(p).contains(&kind) {
+                        "–".into()
+                    } else if p == Peer::Nginx {
+                        format!(
+                            "1.00 ({} req/s)",
+                            fmt_int(
+                                median(&self.per_round(p, kind, |s| s.wrk.rps)).unwrap_or(0.0)
+                                    as u64
+                            )
+                        )
+                    } else if !self.comparable(p) || !self.comparable(Peer::Nginx) {
+                        format!(
+                            "not the same job ({} req/s)",
+                            fmt_int(
+                                median(&self.per_round(p, kind, |s| s.wrk.rps)).unwrap_or(0.0)
+                                    as u64
+                            )
+                        )
+                    } else {
+                        with_range(&self.ratios(p, Peer::Nginx, kind), 2)
+                    }
+                })
+                .collect();
+            let _ = writeln!(t, "| {label} | {} |", cells.join(" | "));
+        }
+        for kind in [Kind::Preflight, Kind::Get] {
+            let cells: Vec<String> = PEERS
+                .iter()
+                .map(|&p| {
+                    if kinds(p).contains(&kind) {
+                        with_range(&self.cpu_per_request(p, kind), 1)
+                    } else {
+                        "–".into()
+                    }
+                })
+                .collect();
+            let _ = writeln!(
+                t,
+                "| CPU µs per {} (user+system) | {} |",
+                kind.name(),
+                cells.join(" | ")
+            );
+        }
+        for kind in [Kind::Preflight, Kind::Get] {
+            let cells: Vec<String> = PEERS
+                .iter()
+                .map(|&p| {
+                    if !kinds(p).contains(&kind) {
+                        return "–".into();
+                    }
+                    let p50 = median(&self.per_round(p, kind, |s| s.wrk.p50_us));
+                    let p99 = median(&self.per_round(p, kind, |s| s.wrk.p99_us));
+                    match (p50, p99) {
+                        (Some(a), Some(b)) => format!("{a:.0} / {b:.0}"),
+                        _ => "–".into(),
+                    }
+                })
+                .collect();
+            let _ = writeln!(
+                t,
+                "| {} latency p50 / p99, µs | {} |",
+                kind.name(),
+                cells.join(" | ")
+            );
+        }
+        let rss_cells: Vec<String> = PEERS
+            .iter()
+            .map(|&p| {
+                self.rss.get(&p).map_or("–".into(), |&(base, loaded)| {
+                    format!(
+                        "{:.1} MiB (idle: {:.1})",
+                        loaded as f64 / 1024.0,
+                        base as f64 / 1024.0
+                    )
+                })
+            })
+            .collect();
+        let _ = writeln!(
+            t,
+            "| RSS with {} idle connections | {} |",
+            fmt_int(idle as u64),
+            rss_cells.join(" | ")
+        );
+        let errors: Vec<String> = self
+            .samples
+            .iter()
+            .filter(|(_, v)| v.iter().any(|s| s.wrk.errors > 0))
+            .map(|((p, k), v)| {
+                format!(
+                    "{} {}: {} errors",
+                    p.name(),
+                    k.name(),
+                    v.iter().map(|s| s.wrk.errors).sum::<u64>()
+                )
+            })
+            .collect();
+        if !errors.is_empty() {
+            let _ = writeln!(
+                t,
+                "\nwrk saw non-2xx answers or socket errors: {}.",
+                errors.join("; ")
+            );
+        }
+        for (p, diff) in &self.differs {
+            let _ = writeln!(
+                t,
+                "\n{} does not answer as corsica serve does, so no ratio is reported for it:\n\n```text\n{diff}```",
+                p.name()
+            );
+        }
+        t.push_str(
+            "\nTargets (`corsica serve`, medians):\n\n| target | measured | |\n|---|---|---|\n",
+        );
+        for row in self.targets() {
+            let _ = writeln!(t, "{row}");
+        }
+        t
+    }
+
+    /// The issue's targets as table rows.
+    fn targets(&self) -> Vec<String> {
+        let c = Peer::Corsica;
+        let row = |what: &str, value: Option<f64>, unit: &str, ok: &dyn Fn(f64) -> bool| match value
+        {
+            Some(v) => format!(
+                "| {what} | {v:.2}{unit} | {} |",
+                if ok(v) { "met" } else { "**missed**" }
+            ),
+            None => format!("| {what} | not measured | – |"),
+        };
+        let nginx_ok = self.comparable(Peer::Nginx);
+        let ratio = |peer, kind| -> Option<f64> {
+            if self.comparable(peer) {
+                median(&self.ratios(c, peer, kind))
+            } else {
+                None
+            }
+        };
+        let cpu_ratio = |kind| -> Option<f64> {
+            Some(
+                median(&self.cpu_per_request(c, kind))?
+                    / median(&self.cpu_per_request(Peer::Nginx, kind))?,
+            )
+            .filter(|_| nginx_ok)
+        };
+        let p99_ratio = |kind| -> Option<f64> {
+            Some(
+                median(&self.per_round(c, kind, |s| s.wrk.p99_us))?
+                    / median(&self.per_round(Peer::Nginx, kind, |s| s.wrk.p99_us))?,
+            )
+            .filter(|_| nginx_ok)
+        };
+        let rss_ratio = match (self.rss.get(&c), self.rss.get(&Peer::Nginx)) {
+            (Some(a), Some(b)) if nginx_ok => Some(a.1 as f64 / b.1 as f64),
+            _ => None,
+        };
+        let mut rows = vec![
+            row(
+                "preflight req/s ≥ 1.0× nginx's",
+                ratio(Peer::Nginx, Kind::Preflight),
+                "×",
+                &|v| v >= 1.0,
+            ),
+            row(
+                "preflight req/s ≥ 0.95× the bare hyper server's",
+                ratio(Peer::Bare, Kind::Preflight),
+                "×",
+                &|v| v >= 0.95,
+            ),
+            row(
+                "proxied GET req/s ≥ 1.0× nginx's",
+                ratio(Peer::Nginx, Kind::Get),
+                "×",
+                &|v| v >= 1.0,
+            ),
+        ];
+        for kind in [Kind::Preflight, Kind::Get] {
+            let r = cpu_ratio(kind);
+            rows.push(row(
+                &format!("CPU per {} ≤ nginx's (stretch: ≤ 0.8×)", kind.name()),
+                r,
+                "× nginx's",
+                &|v| v <= 1.0,
+            ));
+            if let Some(v) = r {
+                let last = rows.last_mut().unwrap();
+                if v <= 1.0 {
+                    last.truncate(last.len() - 2);
+                    last.push_str(if v <= 0.8 {
+                        ", stretch met |"
+                    } else {
+                        ", stretch missed |"
+                    });
+                }
+            }
+        }
+        for kind in [Kind::Preflight, Kind::Get] {
+            rows.push(row(
+                &format!("{} p99 ≤ nginx's", kind.name()),
+                p99_ratio(kind),
+                "× nginx's",
+                &|v| v <= 1.0,
+            ));
+        }
+        rows.push(row(
+            "RSS with the idle connections < nginx's",
+            rss_ratio,
+            "× nginx's",
+            &|v| v < 1.0,
+        ));
+        rows
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The layer table, from criterion's files.
+
+/// The value of `"key":"..."` in a JSON text (criterion's compact files).
+pub fn json_str<'a>(json: &'a str, key: &str) -> Option<&'a str> {
+    let pat = format!("\"{key}\":\"");
+    let start = json.find(&pat)? + pat.len();
+    let len = json[start..].find('"')?;
+    Some(&json[start..start + len])
+}
+
+/// The median's `point_estimate` (ns) in criterion's `estimates.json`.
+pub fn median_estimate(json: &str) -> Option<f64> {
+    let at = json.find("\"median\"")?;
+    let rest = &json[at..];
+    let pat = "\"point_estimate\":";
+    let start = rest.find(pat)? + pat.len();
+    let end = rest[start..]
+        .find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '-' | '+')))
+        .map_or(rest.len(), |i| start + i);
+    rest[start..end].parse().ok()
+}
+
+/// Every `(function_id, value_str)` → median ns found under `dir` (criterion's
+/// `target/criterion/layer`).
+fn criterion_medians(dir: &Path) -> BTreeMap<(String, String), f64> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                if p.file_name().is_some_and(|n| n == "new") {
+                    let bench =
+                        std::fs::read_to_string(p.join("benchmark.json")).unwrap_or_default();
+                    let est = std::fs::read_to_string(p.join("estimates.json")).unwrap_or_default();
+                    if let (Some(f), Some(v), Some(m)) = (
+                        json_str(&bench, "function_id"),
+                        json_str(&bench, "value_str"),
+                        median_estimate(&est),
+                    ) {
+                        out.insert((f.to_owned(), v.to_owned()), m);
+                    }
+                } else {
+                    stack.push(p);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The layer table: each middleware's own cost (total − the same harness without it).
+pub fn layer_table(dir: &Path) -> String {
+    render_layer(&criterion_medians(dir))
+}
+
+/// Renders the layer table from `(function_id, origins)` → median ns.
+pub fn render_layer(m: &BTreeMap<(String, String), f64>) -> String {
+    let cost = |mw: &str, base: &str, kind: &str, n: &str| -> Option<f64> {
+        let total = m.get(&(format!("{mw}/{kind}"), n.to_owned()))?;
+        let base = m.get(&(format!("{base}/{kind}"), n.to_owned()))?;
+        Some(total - base)
+    };
+    let ns = |v: Option<f64>| v.map_or("not measured".to_owned(), |v| format!("{v:.0} ns"));
+    let mut t = String::from(
+        "Criterion medians of `layer` (`crates/corsica/benches/layer.rs`): each middleware's own cost = \
+         its total − the same harness around no middleware (`none-tower` for corsica and tower-http, \
+         `none-actix` for actix-cors).\n\n\
+         | request | origins | corsica | tower-http | actix-cors | corsica ≥ 2× lower than both | corsica < 100 ns at 10,000 |\n\
+         |---|---|---|---|---|---|---|\n",
+    );
+    let mut any = false;
+    for kind in ["preflight", "actual"] {
+        for n in ["1", "100", "10000"] {
+            let c = cost("corsica", "none-tower", kind, n);
+            let tw = cost("tower-http", "none-tower", kind, n);
+            let ax = cost("actix-cors", "none-actix", kind, n);
+            any |= c.is_some();
+            let twice = match (c, tw, ax) {
+                (Some(c), Some(tw), Some(ax)) => format!(
+                    "{} ({:.1}× / {:.1}×)",
+                    if c * 2.0 <= tw && c * 2.0 <= ax {
+                        "met"
+                    } else {
+                        "**missed**"
+                    },
+                    tw / c.max(0.1),
+                    ax / c.max(0.1)
+                ),
+                _ => "not measured".into(),
+            };
+            let fast = if n == "10000" {
+                match c {
+                    Some(c) if c < 100.0 => "met".to_owned(),
+                    Some(_) => "**missed**".to_owned(),
+                    None => "not measured".to_owned(),
+                }
+            } else {
+                "–".to_owned()
+            };
+            let _ = writeln!(
+                t,
+                "| {kind} | {} | {} | {} | {} | {twice} | {fast} |",
+                fmt_int(n.parse().unwrap_or(0)),
+                ns(c),
+                ns(tw),
+                ns(ax)
+            );
+        }
+    }
+    if !any {
+        t.push_str("\nNot measured: no criterion results for `layer/corsica/*` under target/criterion (run `cargo xtask bench` without `--gateway-only`).\n");
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn options_have_defaults_and_refuse_unknown_ones() {
+        let o = Options::parse(&[]).unwrap();
+        assert!(o.gateway && o.layer && !o.bless);
+        assert_eq!((o.rounds, o.duration, o.idle), (3, 10, 10_000));
+        let o = Options::parse(&s(&[
+            "--gateway-only",
+            "--rounds",
+            "1",
+            "--duration",
+            "3",
+            "--",
+            "--noplot",
+        ]))
+        .unwrap();
+        assert!(o.gateway && !o.layer);
+        assert_eq!((o.rounds, o.duration), (1, 3));
+        assert_eq!(o.criterion, s(&["--noplot"]));
+        assert!(Options::parse(&s(&["--rounds", "0"])).is_err());
+        assert!(Options::parse(&s(&["--rounds"])).is_err());
+        assert!(Options::parse(&s(&["--fast"])).is_err());
+        assert!(Options::parse(&s(&["--gateway-only", "--layer-only"])).is_err());
+    }
+
+    const WRK: &str = "Running 3s test @ http://127.0.0.1:1/api/orders
+  1 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     1.52ms  220.00us   5.00ms   90.00%
+    Req/Sec    42.00k     1.00k   44.00k    80.00%
+  Latency Distribution
+     50%  530.00us
+     75%    1.60ms
+     90%    1.80ms
+     99%    2.00s
+  126000 requests in 3.00s, 12.34MB read
+  Non-2xx or 3xx responses: 5
+  Socket errors: connect 0, read 2, write 0, timeout 1
+Requests/sec:  41999.50
+Transfer/sec:      4.11MB
+";
+
+    #[test]
+    fn wrk_output_is_read() {
+        let r = parse_wrk(WRK).unwrap();
+        assert_eq!(r.requests, 126_000);
+        assert_eq!(r.rps, 41_999.5);
+        assert_eq!(r.p50_us, 530.0);
+        assert_eq!(r.p99_us, 2_000_000.0);
+        assert_eq!(r.errors, 8);
+        assert!(parse_wrk("garbage").is_none());
+        assert_eq!(parse_duration_us("1.20ms"), Some(1200.0));
+    }
+
+    #[test]
+    fn proc_files_are_read() {
+        let stat = "1234 (nginx: worker (x)) S 1200 1234 1234 0 -1 4194560 100 0 0 0 250 30 0 0 20 0 1 0 100 1000 100";
+        assert_eq!(
+            parse_stat(stat),
+            Some(Stat {
+                ppid: 1200,
+                ticks: 280
+            })
+        );
+        assert_eq!(parse_vmrss("Name:\tx\nVmRSS:\t   12345 kB\n"), Some(12345));
+    }
+
+    #[test]
+    fn medians_and_numbers() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0]), Some(2.5));
+        assert_eq!(median(&[]), None);
+        assert_eq!(fmt_int(1234567), "1,234,567");
+        assert_eq!(fmt_int(999), "999");
+    }
+
+    #[test]
+    fn probes_compare_cors_headers_only_and_normalized() {
+        let a = "HTTP/1.1 204 No Content\r\naccess-control-allow-methods: GET, POST\r\nVary: Origin, Access-Control-Request-Method\r\ndate: x\r\n\r\n";
+        let b = "HTTP/1.1 204 No Content\r\nServer: nginx\r\nAccess-Control-Allow-Methods: GET,POST\r\nvary: origin\r\nVary: access-control-request-method\r\n\r\n";
+        assert_eq!(summarize(a), summarize(b));
+        assert_eq!(
+            summarize(a),
+            "204; access-control-allow-methods: GET, POST; vary: origin, access-control-request-method"
+        );
+        assert_ne!(summarize(a), summarize("HTTP/1.1 403 Forbidden\r\n\r\n"));
+    }
+
+    #[test]
+    fn readme_blocks_are_replaced() {
+        let text = "a\n<!-- bench:gateway -->\nold\n<!-- /bench:gateway -->\nb\n";
+        assert_eq!(block(text, "gateway"), Some("old\n"));
+        let new = replace_block(text, "gateway", "new\n").unwrap();
+        assert_eq!(
+            new,
+            "a\n<!-- bench:gateway -->\nnew\n<!-- /bench:gateway -->\nb\n"
+        );
+        assert!(replace_block(text, "layer", "x").is_none());
+    }
+
+    #[test]
+    fn criterion_files_are_read() {
+        let bench = r#"{"group_id":"layer","function_id":"corsica/preflight","value_str":"100","throughput":null}"#;
+        assert_eq!(json_str(bench, "function_id"), Some("corsica/preflight"));
+        let est = r#"{"mean":{"confidence_interval":{"confidence_level":0.95,"lower_bound":1.0,"upper_bound":2.0},"point_estimate":9.5,"standard_error":0.1},"median":{"confidence_interval":{"confidence_level":0.95,"lower_bound":1.0,"upper_bound":2.0},"point_estimate":412.25,"standard_error":0.1}}"#;
+        assert_eq!(median_estimate(est), Some(412.25));
+    }
+
+    #[test]
+    fn the_layer_table_subtracts_the_baseline_and_says_what_is_missing() {
+        let mut m = BTreeMap::new();
+        for (f, v) in [
+            ("corsica/preflight", 150.0),
+            ("none-tower/preflight", 100.0),
+            ("tower-http/preflight", 300.0),
+            ("actix-cors/preflight", 400.0),
+            ("none-actix/preflight", 200.0),
+        ] {
+            m.insert((f.to_owned(), "10000".to_owned()), v);
+        }
+        let t = render_layer(&m);
+        assert!(
+            t.contains(
+                "| preflight | 10,000 | 50 ns | 200 ns | 200 ns | met (4.0× / 4.0×) | met |"
+            ),
+            "{t}"
+        );
+        assert!(t.contains("| actual | 1 | not measured |"), "{t}");
+        assert!(render_layer(&BTreeMap::new()).contains("Not measured"));
+    }
+
+    #[test]
+    fn configurations_carry_the_policy() {
+        let toml = corsica_toml(8080, 9000);
+        assert!(toml.contains(r#"origins = ["https://app.example.com", "https://*.example.net"]"#));
+        assert!(toml.contains(r#"methods = ["GET", "POST", "PUT", "DELETE"]"#));
+        let nginx = nginx_conf(8080, 9000, Path::new("/tmp/x"), 20000);
+        assert!(nginx.contains(r#""~^https://app\.example\.com$" $http_origin;"#));
+        assert!(nginx.contains("keepalive 64;"));
+        assert_eq!(
+            origin_regex(),
+            r"^(https://app\.example\.com|https://([a-z0-9-]+\.)+example\.net)$"
+        );
+        assert!(caddyfile(8080, 9000).contains("admin off"));
+    }
+}
