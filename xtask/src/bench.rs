@@ -143,17 +143,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return bless(&report, &crate::workspace_root().join("README.md"));
     }
     if o.layer {
-        let mut args = vec![
-            "bench",
-            "-p",
-            "corsica",
-            "--all-features",
-            "--bench",
-            "decide",
-            "--bench",
-            "layer",
-            "--",
-        ];
+        // Every criterion bench of the engine: `decide` (the engine alone) and `layer` (the
+        // tower layer beside tower-http and actix-cors, and the harnesses without middleware).
+        let mut args = vec!["bench", "-p", "corsica", "--all-features", "--"];
         args.extend(o.criterion.iter().map(String::as_str));
         crate::cargo(&args, &[])?;
     }
