@@ -1106,8 +1106,20 @@ fn idle_rss(s: &mut Server, count: usize, release: &Path, dir: &Path) -> Result<
         stderr,
     };
     let stdout = client.child.stdout.take().expect("piped");
-    let mut line = String::new();
-    let _ = BufReader::new(stdout).read_line(&mut line);
+    // The client prints `ready N` once every connection got its answer; a server that
+    // never answers must not hang the run.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(Duration::from_secs(120)).map_err(|_| {
+        format!(
+            "the idle client did not get answers on its {count} connections to {} within 120 s",
+            s.peer.name()
+        )
+    })?;
     if !line.starts_with("ready") {
         client.check_alive()?;
         return Err(format!(
@@ -1667,7 +1679,19 @@ pub fn render_layer(m: &BTreeMap<(String, String), f64>) -> String {
         let base = m.get(&(format!("{base}/{kind}"), n.to_owned()))?;
         Some(total - base)
     };
-    let ns = |v: Option<f64>| v.map_or("not measured".to_owned(), |v| format!("{v:.0} ns"));
+    // A cell: the cost, else the total when the baseline is missing, else "not measured".
+    let cell = |mw: &str, base: &str, kind: &str, n: &str| -> String {
+        match (
+            cost(mw, base, kind, n),
+            m.get(&(format!("{mw}/{kind}"), n.to_owned())),
+        ) {
+            (Some(c), _) => format!("{c:.0} ns"),
+            (None, Some(total)) => {
+                format!("not measured (total {total:.0} ns, no `{base}` baseline)")
+            }
+            (None, None) => "not measured".to_owned(),
+        }
+    };
     let mut t = String::from(
         "Criterion medians of `layer` (`crates/corsica/benches/layer.rs`): each middleware's own cost = \
          its total − the same harness around no middleware (`none-tower` for corsica and tower-http, \
@@ -1708,14 +1732,14 @@ pub fn render_layer(m: &BTreeMap<(String, String), f64>) -> String {
                 t,
                 "| {kind} | {} | {} | {} | {} | {twice} | {fast} |",
                 fmt_int(n.parse().unwrap_or(0)),
-                ns(c),
-                ns(tw),
-                ns(ax)
+                cell("corsica", "none-tower", kind, n),
+                cell("tower-http", "none-tower", kind, n),
+                cell("actix-cors", "none-actix", kind, n)
             );
         }
     }
     if !any {
-        t.push_str("\nNot measured: no criterion results for `layer/corsica/*` under target/criterion (run `cargo xtask bench` without `--gateway-only`).\n");
+        t.push_str("\nNot measured: no criterion results for `layer/corsica/*` with their `none-tower` baseline under target/criterion (run `cargo xtask bench` without `--gateway-only`).\n");
     }
     t
 }
@@ -1855,6 +1879,12 @@ Transfer/sec:      4.11MB
             "{t}"
         );
         assert!(t.contains("| actual | 1 | not measured |"), "{t}");
+        m.insert(("corsica/actual".to_owned(), "1".to_owned()), 300.0);
+        let t = render_layer(&m);
+        assert!(
+            t.contains("| actual | 1 | not measured (total 300 ns, no `none-tower` baseline) |"),
+            "{t}"
+        );
         assert!(render_layer(&BTreeMap::new()).contains("Not measured"));
     }
 
