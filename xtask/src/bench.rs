@@ -563,7 +563,9 @@ fn gateway(o: &Options) -> Result<String, String> {
     let mut servers = Vec::new();
     for peer in PEERS {
         let port = free_port()?;
-        let cmd = server_command(peer, port, up_port, &dir, &release)?;
+        // Idle upstream connections kept by the proxies: well above wrk's connections (Caddy's
+        // Go transport reconnects under load when its pool only equals them).
+        let cmd = server_command(peer, port, up_port, o.connections * 4, &dir, &release)?;
         let mut proc = Proc::spawn(peer.name(), cmd, &dir)?;
         proc.wait_listening(port)?;
         servers.push(Server { peer, port, proc });
@@ -691,6 +693,7 @@ fn server_command(
     peer: Peer,
     port: u16,
     upstream: u16,
+    pool: u32,
     dir: &Path,
     release: &Path,
 ) -> Result<Command, String> {
@@ -706,7 +709,7 @@ fn server_command(
                 .map_err(|e| format!("cannot create {}: {e}", prefix.display()))?;
             let conf = write(
                 "nginx.conf",
-                nginx_conf(port, upstream, &prefix, nofile_hard_limit()),
+                nginx_conf(port, upstream, &prefix, nofile_hard_limit(), pool),
             )?;
             let mut c = pinned(0, Path::new("nginx"));
             c.arg("-p")
@@ -718,7 +721,7 @@ fn server_command(
             c
         }
         Peer::Caddy => {
-            let conf = write("Caddyfile", caddyfile(port, upstream))?;
+            let conf = write("Caddyfile", caddyfile(port, upstream, pool))?;
             let home = dir.join("caddy-home");
             let mut c = pinned(0, Path::new("caddy"));
             c.args(["run", "--adapter", "caddyfile", "--config"])
@@ -804,7 +807,10 @@ pub fn origin_regex() -> String {
 /// nginx's configuration: one worker, its own files under `prefix`, the CORS snippet a
 /// careful operator writes (anchored origin map, `always`, upstream CORS headers hidden,
 /// `204` for allowed preflights), and keep-alive to the upstream.
-pub fn nginx_conf(port: u16, upstream: u16, prefix: &Path, nofile: u64) -> String {
+///
+/// `pool`: idle upstream connections kept (at least the client connections, so that no
+/// server reconnects to the upstream under load).
+pub fn nginx_conf(port: u16, upstream: u16, prefix: &Path, nofile: u64, pool: u32) -> String {
     let p = prefix.display();
     let preflight_vary = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
     format!(
@@ -852,7 +858,7 @@ http {{
 
     upstream backend {{
         server 127.0.0.1:{upstream};
-        keepalive 64;
+        keepalive {pool};
     }}
 
     server {{
@@ -898,8 +904,9 @@ http {{
     )
 }
 
-/// Caddy's configuration: admin off, HTTP only, the same CORS job, keep-alive upstream.
-pub fn caddyfile(port: u16, upstream: u16) -> String {
+/// Caddy's configuration: admin off, HTTP only, the same CORS job, keep-alive upstream
+/// (`pool` idle connections, as nginx's).
+pub fn caddyfile(port: u16, upstream: u16, pool: u32) -> String {
     let re = origin_regex();
     let preflight_vary = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
     format!(
@@ -964,8 +971,8 @@ http://127.0.0.1:{port} {{
             header_down -Access-Control-Expose-Headers
             transport http {{
                 keepalive 5m
-                keepalive_idle_conns 64
-                keepalive_idle_conns_per_host 64
+                keepalive_idle_conns {pool}
+                keepalive_idle_conns_per_host {pool}
             }}
         }}
     }}
@@ -1293,7 +1300,7 @@ fn machine_and_method(o: &Options) -> Result<String, String> {
          max-age and an exposed header; every peer's answers to a preflight and a GET from an exact, a pattern \
          and a denied origin were compared with corsica's first. `wrk -t1 -c{conns} -d{dur}s --latency` with the \
          origin `{PATTERN_ORIGIN}`: a preflight (`OPTIONS`, `PUT`, two request headers) and a GET proxied to the \
-         upstream ({body} bytes of JSON, keep-alive); {rounds} interleaved rounds (every server, preflight then GET, \
+         upstream ({body} bytes of JSON; nginx and Caddy keep up to {pool} idle upstream connections); {rounds} interleaved rounds (every server, preflight then GET, \
          the order rotated per round), medians of the per-round values (range in parentheses). CPU per request: \
          user+system ticks of all the server's processes (`/proc/PID/stat`) over the run ÷ the requests wrk completed. \
          RSS: VmRSS of all the server's processes holding {idle} idle keep-alive connections (one GET answered on each).\n",
@@ -1308,6 +1315,7 @@ fn machine_and_method(o: &Options) -> Result<String, String> {
         dur = o.duration,
         rounds = o.rounds,
         body = 30,
+        pool = o.connections * 4,
         idle = fmt_int(o.idle as u64),
     ))
 }
@@ -1893,13 +1901,13 @@ Transfer/sec:      4.11MB
         let toml = corsica_toml(8080, 9000);
         assert!(toml.contains(r#"origins = ["https://app.example.com", "https://*.example.net"]"#));
         assert!(toml.contains(r#"methods = ["GET", "POST", "PUT", "DELETE"]"#));
-        let nginx = nginx_conf(8080, 9000, Path::new("/tmp/x"), 20000);
+        let nginx = nginx_conf(8080, 9000, Path::new("/tmp/x"), 20000, 256);
         assert!(nginx.contains(r#""~^https://app\.example\.com$" $http_origin;"#));
-        assert!(nginx.contains("keepalive 64;"));
+        assert!(nginx.contains("keepalive 256;"));
         assert_eq!(
             origin_regex(),
             r"^(https://app\.example\.com|https://([a-z0-9-]+\.)+example\.net)$"
         );
-        assert!(caddyfile(8080, 9000).contains("admin off"));
+        assert!(caddyfile(8080, 9000, 256).contains("keepalive_idle_conns_per_host 256"));
     }
 }
