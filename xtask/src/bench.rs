@@ -1287,6 +1287,7 @@ fn machine_and_method(o: &Options) -> Result<String, String> {
         .map(|o| !o.stdout.is_empty())
         .unwrap_or(false);
     let nginx = command_output("nginx", &["-v"]);
+    let nginx = nginx.trim_start_matches("nginx version: ");
     let caddy = command_output("caddy", &["version"]);
     let wrk = command_output("wrk", &["-v"]);
     let wrk = wrk.split(" Copyright").next().unwrap_or(&wrk).to_owned();
@@ -1747,7 +1748,7 @@ pub fn render_layer(m: &BTreeMap<(String, String), f64>) -> String {
         }
     }
     if !any {
-        t.push_str("\nNot measured: no criterion results for `layer/corsica/*` with their `none-tower` baseline under target/criterion (run `cargo xtask bench` without `--gateway-only`).\n");
+        t.push_str("\nNot measured: a cost needs criterion results for the middleware and for its baseline (`layer/none-tower/*`, `layer/none-actix/*`) under target/criterion; run `cargo xtask bench --layer-only` with a `benches/layer.rs` that measures them.\n");
     }
     t
 }
