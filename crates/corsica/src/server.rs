@@ -19,6 +19,7 @@
 //!
 //! Malformed request headers are denied with a [`Reason`], never guessed at.
 
+use http::header::Entry;
 use http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
     ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE,
@@ -41,6 +42,9 @@ pub const CORSICA_REASON: HeaderName = HeaderName::from_static("corsica-reason")
 /// `Access-Control-Allow-Private-Network` (Private Network Access).
 pub const ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK: HeaderName =
     HeaderName::from_static("access-control-allow-private-network");
+
+/// `*`, as a header value (a constant, so never validated at run time).
+const STAR: HeaderValue = HeaderValue::from_static("*");
 
 /// Which kind of request the policy saw.
 ///
@@ -101,25 +105,29 @@ impl Vary {
         .map(|(_, t)| t)
     }
 
-    /// The whole value, rendered without allocation for the combinations that occur.
+    /// The whole value, rendered without allocation (nor validation: the values are
+    /// constants) for the combinations that occur.
     fn value(self) -> Option<HeaderValue> {
         const O: u8 = Vary::ORIGIN;
         const P: u8 = Vary::PREFLIGHT;
         const N: u8 = Vary::PRIVATE_NETWORK;
-        Some(HeaderValue::from_static(match self.0 {
-            0 => return None,
-            O => "Origin",
-            x if x == O | P => {
-                "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
-            }
-            x if x == O | P | N => {
-                "Origin, Access-Control-Request-Method, Access-Control-Request-Headers, Access-Control-Request-Private-Network"
-            }
+        const ORIGIN: HeaderValue = HeaderValue::from_static("Origin");
+        const PREFLIGHT: HeaderValue = HeaderValue::from_static(
+            "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
+        );
+        const PRIVATE: HeaderValue = HeaderValue::from_static(
+            "Origin, Access-Control-Request-Method, Access-Control-Request-Headers, Access-Control-Request-Private-Network",
+        );
+        match self.0 {
+            0 => None,
+            O => Some(ORIGIN),
+            x if x == O | P => Some(PREFLIGHT),
+            x if x == O | P | N => Some(PRIVATE),
             _ => {
                 let joined = self.tokens().collect::<Vec<_>>().join(", ");
-                return HeaderValue::from_str(&joined).ok();
+                HeaderValue::from_str(&joined).ok()
             }
-        }))
+        }
     }
 }
 
@@ -355,14 +363,17 @@ impl Decision {
     /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn preflight_response<B>(&self, body: B) -> Option<http::Response<B>> {
+        (self.kind == RequestKind::Preflight)
+            .then(|| preflight_response(self.status, self.headers.clone(), body))
+    }
+
+    /// [`Decision::preflight_response`], moving the headers out of the decision instead of
+    /// sharing them: the decision comes back unchanged when it is not a preflight's.
+    pub(crate) fn into_preflight_response<B>(self, body: B) -> Result<http::Response<B>, Decision> {
         if self.kind != RequestKind::Preflight {
-            return None;
+            return Err(self);
         }
-        let mut response = http::Response::new(body);
-        // `decide` sets a status on every preflight decision; 204 is the policy's default.
-        *response.status_mut() = self.status.unwrap_or(StatusCode::NO_CONTENT);
-        self.apply(response.headers_mut());
-        Some(response)
+        Ok(preflight_response(self.status, self.headers, body))
     }
 
     /// Writes the decision into response headers: removes every `Access-Control-*` header
@@ -385,30 +396,59 @@ impl Decision {
     /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn apply(&self, response: &mut HeaderMap) {
+        self.headers.clone().write(response);
+    }
+
+    /// [`Decision::apply`], moving the headers out of the decision instead of sharing them.
+    pub(crate) fn apply_owned(self, response: &mut HeaderMap) {
+        self.headers.write(response);
+    }
+}
+
+/// The response to a preflight: `status` (204 unless said otherwise), `headers` and `body`.
+fn preflight_response<B>(
+    status: Option<StatusCode>,
+    headers: CorsHeaders,
+    body: B,
+) -> http::Response<B> {
+    let mut response = http::Response::new(body);
+    // `decide` sets a status on every preflight decision; 204 is the policy's default.
+    *response.status_mut() = status.unwrap_or(StatusCode::NO_CONTENT);
+    headers.insert_into(response.headers_mut());
+    response
+}
+
+impl CorsHeaders {
+    /// Writes these headers into a response's: see [`Decision::apply`].
+    fn write(self, response: &mut HeaderMap) {
         strip_cors_headers(response);
+        self.insert_into(response);
+    }
+
+    /// Inserts these headers, replacing any of the same names, and merges `Vary`.
+    fn insert_into(self, response: &mut HeaderMap) {
         const TRUE: HeaderValue = HeaderValue::from_static("true");
-        let h = &self.headers;
         for (name, value) in [
-            (ACCESS_CONTROL_ALLOW_ORIGIN, h.allow_origin.as_ref()),
+            (ACCESS_CONTROL_ALLOW_ORIGIN, self.allow_origin),
             (
                 ACCESS_CONTROL_ALLOW_CREDENTIALS,
-                h.allow_credentials.then_some(&TRUE),
+                self.allow_credentials.then_some(TRUE),
             ),
-            (ACCESS_CONTROL_ALLOW_METHODS, h.allow_methods.as_ref()),
-            (ACCESS_CONTROL_ALLOW_HEADERS, h.allow_headers.as_ref()),
-            (ACCESS_CONTROL_MAX_AGE, h.max_age.as_ref()),
-            (ACCESS_CONTROL_EXPOSE_HEADERS, h.expose_headers.as_ref()),
+            (ACCESS_CONTROL_ALLOW_METHODS, self.allow_methods),
+            (ACCESS_CONTROL_ALLOW_HEADERS, self.allow_headers),
+            (ACCESS_CONTROL_MAX_AGE, self.max_age),
+            (ACCESS_CONTROL_EXPOSE_HEADERS, self.expose_headers),
             (
                 ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK,
-                h.allow_private_network.then_some(&TRUE),
+                self.allow_private_network.then_some(TRUE),
             ),
-            (CORSICA_REASON, h.reason.as_ref()),
+            (CORSICA_REASON, self.reason),
         ] {
             if let Some(v) = value {
-                response.insert(name, v.clone());
+                response.insert(name, v);
             }
         }
-        merge_vary(response, h.vary);
+        merge_vary(response, self.vary);
     }
 }
 
@@ -428,8 +468,8 @@ fn strip_cors_headers(response: &mut HeaderMap) {
 /// Merges the decision's `Vary` tokens into the response's.
 fn merge_vary(response: &mut HeaderMap, vary: Vary) {
     let Some(ours) = vary.value() else { return };
-    if !response.contains_key(VARY) {
-        response.insert(VARY, ours);
+    if let Entry::Vacant(slot) = response.entry(VARY) {
+        slot.insert(ours);
         return;
     }
     let mut existing: Vec<&str> = Vec::new();
@@ -553,7 +593,7 @@ impl Policy {
         match verdict {
             Ok((tier, acao)) => {
                 out.allow_credentials = self.credentials && acao.is_some();
-                out.allow_origin = Some(acao.cloned().unwrap_or(HeaderValue::from_static("*")));
+                out.allow_origin = Some(acao.cloned().unwrap_or(STAR));
                 out.expose_headers = tier.rendered.expose_headers.clone();
                 self.decision(RequestKind::Actual, None, None, out)
             }
@@ -623,7 +663,7 @@ impl Policy {
         let headers = if any && self.trusted.allows_method_bytes(method.as_str().as_bytes()) {
             // The answer is the same for every request: send it to all, cache-safe without Vary.
             CorsHeaders {
-                allow_origin: Some(HeaderValue::from_static("*")),
+                allow_origin: Some(STAR),
                 expose_headers: self.trusted.rendered.expose_headers.clone(),
                 ..CorsHeaders::default()
             }
@@ -694,7 +734,7 @@ impl Policy {
         };
         let trusted = acao.is_some() || self.public.is_none();
         let mut allowed = CorsHeaders {
-            allow_origin: Some(acao.cloned().unwrap_or(HeaderValue::from_static("*"))),
+            allow_origin: Some(acao.cloned().unwrap_or(STAR)),
             allow_credentials: self.credentials && acao.is_some(),
             allow_methods: tier.rendered.allow_methods.clone(),
             allow_headers: tier.rendered.allow_headers.clone(),
@@ -726,7 +766,7 @@ impl Policy {
             // let the browser name the missing method or header.
             Err(reason) if self.debug => {
                 if tier.headers.any {
-                    allowed.allow_headers = Some(HeaderValue::from_static("*"));
+                    allowed.allow_headers = Some(STAR);
                 }
                 self.decision(
                     RequestKind::Preflight,

@@ -196,17 +196,17 @@ where
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let decision = self.policy.load().decide(req.method(), req.headers());
         trace_denial(&req, &decision);
-        if let Some(response) = decision.preflight_response(ResBody::default()) {
-            return ResponseFuture {
+        match decision.into_preflight_response(ResBody::default()) {
+            Ok(response) => ResponseFuture {
                 state: State::Preflight {
                     response: Some(response),
                 },
-            };
-        }
-        ResponseFuture {
-            state: State::Inner {
-                future: self.inner.call(req),
-                decision: Some(decision),
+            },
+            Err(decision) => ResponseFuture {
+                state: State::Inner {
+                    future: self.inner.call(req),
+                    decision: Some(decision),
+                },
             },
         }
     }
@@ -243,7 +243,7 @@ where
             StateProj::Inner { future, decision } => {
                 let mut response = std::task::ready!(future.poll(cx))?;
                 if let Some(d) = decision.take() {
-                    d.apply(response.headers_mut());
+                    d.apply_owned(response.headers_mut());
                 }
                 Poll::Ready(Ok(response))
             }
