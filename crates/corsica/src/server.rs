@@ -19,12 +19,12 @@
 //!
 //! Malformed request headers are denied with a [`Reason`], never guessed at.
 
-use http::header::Entry;
 use http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
     ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE,
     ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, ORIGIN, VARY,
 };
+use http::header::{Entry, GetAll};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 
 use crate::header_list::scan;
@@ -368,10 +368,13 @@ impl Decision {
     }
 
     /// [`Decision::preflight_response`], moving the headers out of the decision instead of
-    /// sharing them: the decision comes back unchanged when it is not a preflight's.
-    pub(crate) fn into_preflight_response<B>(self, body: B) -> Result<http::Response<B>, Decision> {
+    /// sharing them; for any other request, the headers [`Decision::apply`] would write.
+    pub(crate) fn into_preflight_response<B>(
+        self,
+        body: B,
+    ) -> Result<http::Response<B>, ResponseHeaders> {
         if self.kind != RequestKind::Preflight {
-            return Err(self);
+            return Err(self.headers.split().0);
         }
         Ok(preflight_response(self.status, self.headers, body))
     }
@@ -396,12 +399,9 @@ impl Decision {
     /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn apply(&self, response: &mut HeaderMap) {
-        self.headers.clone().write(response);
-    }
-
-    /// [`Decision::apply`], moving the headers out of the decision instead of sharing them.
-    pub(crate) fn apply_owned(self, response: &mut HeaderMap) {
-        self.headers.write(response);
+        strip_cors_headers(response);
+        let (headers, preflight) = self.headers.clone().split();
+        insert_headers(headers, preflight, response);
     }
 }
 
@@ -414,42 +414,89 @@ fn preflight_response<B>(
     let mut response = http::Response::new(body);
     // `decide` sets a status on every preflight decision; 204 is the policy's default.
     *response.status_mut() = status.unwrap_or(StatusCode::NO_CONTENT);
-    headers.insert_into(response.headers_mut());
+    let (headers, preflight) = headers.split();
+    insert_headers(headers, preflight, response.headers_mut());
     response
 }
 
-impl CorsHeaders {
-    /// Writes these headers into a response's: see [`Decision::apply`].
-    fn write(self, response: &mut HeaderMap) {
-        strip_cors_headers(response);
-        self.insert_into(response);
-    }
+/// The headers of a decision that the response to an actual request gets: [`CorsHeaders`]
+/// without those only a preflight's answer has (which no other decision sets). Small, so
+/// that the tower layer's response future, which holds them, stays small.
+#[derive(Debug)]
+pub(crate) struct ResponseHeaders {
+    allow_origin: Option<HeaderValue>,
+    allow_credentials: bool,
+    expose_headers: Option<HeaderValue>,
+    reason: Option<HeaderValue>,
+    vary: Vary,
+}
 
-    /// Inserts these headers, replacing any of the same names, and merges `Vary`.
-    fn insert_into(self, response: &mut HeaderMap) {
-        const TRUE: HeaderValue = HeaderValue::from_static("true");
-        for (name, value) in [
-            (ACCESS_CONTROL_ALLOW_ORIGIN, self.allow_origin),
-            (
-                ACCESS_CONTROL_ALLOW_CREDENTIALS,
-                self.allow_credentials.then_some(TRUE),
-            ),
-            (ACCESS_CONTROL_ALLOW_METHODS, self.allow_methods),
-            (ACCESS_CONTROL_ALLOW_HEADERS, self.allow_headers),
-            (ACCESS_CONTROL_MAX_AGE, self.max_age),
-            (ACCESS_CONTROL_EXPOSE_HEADERS, self.expose_headers),
-            (
-                ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK,
-                self.allow_private_network.then_some(TRUE),
-            ),
-            (CORSICA_REASON, self.reason),
-        ] {
-            if let Some(v) = value {
-                response.insert(name, v);
-            }
-        }
-        merge_vary(response, self.vary);
+impl ResponseHeaders {
+    /// Writes these headers into a response's: see [`Decision::apply`].
+    pub(crate) fn write(self, response: &mut HeaderMap) {
+        strip_cors_headers(response);
+        insert_headers(self, PreflightHeaders::default(), response);
     }
+}
+
+/// The headers only a preflight's answer has.
+#[derive(Default)]
+struct PreflightHeaders {
+    allow_methods: Option<HeaderValue>,
+    allow_headers: Option<HeaderValue>,
+    max_age: Option<HeaderValue>,
+    allow_private_network: bool,
+}
+
+impl CorsHeaders {
+    fn split(self) -> (ResponseHeaders, PreflightHeaders) {
+        (
+            ResponseHeaders {
+                allow_origin: self.allow_origin,
+                allow_credentials: self.allow_credentials,
+                expose_headers: self.expose_headers,
+                reason: self.reason,
+                vary: self.vary,
+            },
+            PreflightHeaders {
+                allow_methods: self.allow_methods,
+                allow_headers: self.allow_headers,
+                max_age: self.max_age,
+                allow_private_network: self.allow_private_network,
+            },
+        )
+    }
+}
+
+/// Inserts the headers, replacing any of the same names, and merges `Vary`. One `if` per
+/// header rather than a loop over a table: this runs on every response.
+fn insert_headers(h: ResponseHeaders, p: PreflightHeaders, response: &mut HeaderMap) {
+    const TRUE: HeaderValue = HeaderValue::from_static("true");
+    if let Some(v) = h.allow_origin {
+        response.insert(ACCESS_CONTROL_ALLOW_ORIGIN, v);
+    }
+    if h.allow_credentials {
+        response.insert(ACCESS_CONTROL_ALLOW_CREDENTIALS, TRUE);
+    }
+    if let Some(v) = p.allow_methods {
+        response.insert(ACCESS_CONTROL_ALLOW_METHODS, v);
+    }
+    if let Some(v) = p.allow_headers {
+        response.insert(ACCESS_CONTROL_ALLOW_HEADERS, v);
+    }
+    if let Some(v) = p.max_age {
+        response.insert(ACCESS_CONTROL_MAX_AGE, v);
+    }
+    if let Some(v) = h.expose_headers {
+        response.insert(ACCESS_CONTROL_EXPOSE_HEADERS, v);
+    }
+    if p.allow_private_network {
+        response.insert(ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK, TRUE);
+    }
+    if let Some(v) = h.reason {
+        response.insert(CORSICA_REASON, v);
+    }
+    merge_vary(response, h.vary);
 }
 
 /// Removes every `Access-Control-*` and `corsica-reason` response header (a scan of the names first, so the
@@ -567,8 +614,12 @@ impl Policy {
             return self.not_cors(any, method);
         };
         let extra_origins = origins.count();
-        if preflight_method(method, headers).is_some() {
-            return self.preflight(origin, extra_origins, headers);
+        // `preflight_method`'s test, without looking `Origin` up again.
+        if method == Method::OPTIONS {
+            let requested = headers.get_all(ACCESS_CONTROL_REQUEST_METHOD);
+            if requested.iter().next().is_some() {
+                return self.preflight(origin, extra_origins, requested, headers);
+            }
         }
         // Actual CORS request.
         let mut out = CorsHeaders {
@@ -706,6 +757,7 @@ impl Policy {
         &self,
         origin: &HeaderValue,
         extra_origins: usize,
+        requested: GetAll<'_, HeaderValue>,
         headers: &HeaderMap,
     ) -> Decision {
         let vary = Vary(
@@ -748,7 +800,7 @@ impl Policy {
             vary,
             reason: None,
         };
-        match Self::check_request_method(tier, headers)
+        match Self::check_request_method(tier, requested)
             .and_then(|()| self.check_request_headers(tier, headers))
         {
             Ok(echo_headers) => {
@@ -784,8 +836,8 @@ impl Policy {
         }
     }
 
-    fn check_request_method(tier: &Tier, headers: &HeaderMap) -> Result<(), Reason> {
-        let mut values = headers.get_all(ACCESS_CONTROL_REQUEST_METHOD).iter();
+    fn check_request_method(tier: &Tier, requested: GetAll<'_, HeaderValue>) -> Result<(), Reason> {
+        let mut values = requested.iter();
         let value = values.next().map(HeaderValue::as_bytes).unwrap_or_default();
         if values.next().is_some() || !is_token(value) {
             return Err(Reason::invalid_method(value));

@@ -40,7 +40,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::Policy;
-use crate::server::Decision;
+use crate::server::{Decision, ResponseHeaders};
 
 /// A handle to the policy of one or more [`CorsLayer`]s, to replace it at runtime.
 ///
@@ -202,10 +202,10 @@ where
                     response: Some(response),
                 },
             },
-            Err(decision) => ResponseFuture {
+            Err(headers) => ResponseFuture {
                 state: State::Inner {
                     future: self.inner.call(req),
-                    decision: Some(decision),
+                    headers: Some(headers),
                 },
             },
         }
@@ -224,7 +224,7 @@ pin_project! {
     #[project = StateProj]
     enum State<F, B> {
         Preflight { response: Option<Response<B>> },
-        Inner { #[pin] future: F, decision: Option<Decision> },
+        Inner { #[pin] future: F, headers: Option<ResponseHeaders> },
     }
 }
 
@@ -240,10 +240,10 @@ where
                 Some(r) => Poll::Ready(Ok(r)),
                 None => panic!("ResponseFuture polled after completion"),
             },
-            StateProj::Inner { future, decision } => {
+            StateProj::Inner { future, headers } => {
                 let mut response = std::task::ready!(future.poll(cx))?;
-                if let Some(d) = decision.take() {
-                    d.apply_owned(response.headers_mut());
+                if let Some(h) = headers.take() {
+                    h.write(response.headers_mut());
                 }
                 Poll::Ready(Ok(response))
             }
