@@ -34,6 +34,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use arc_swap::ArcSwap;
+use arc_swap::cache::Cache;
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
@@ -126,7 +127,8 @@ impl<S> Layer<S> for CorsLayer {
     fn layer(&self, inner: S) -> CorsService<S> {
         CorsService {
             inner,
-            policy: self.policy.clone(),
+            policy: Cache::new(self.policy.clone()),
+            shared: self.policy.clone(),
         }
     }
 }
@@ -145,7 +147,13 @@ impl<S> Layer<S> for CorsLayer {
 #[derive(Clone, Debug)]
 pub struct CorsService<S> {
     inner: S,
-    policy: Arc<ArcSwap<Policy>>,
+    /// The shared policy, with this service's own reference to its current value: a call
+    /// checks with one atomic load that the policy was not replaced, and takes neither a
+    /// lock nor a reference count (`arc_swap::Cache`). Until its next call a service keeps
+    /// the policy it last used alive.
+    policy: Cache<Arc<ArcSwap<Policy>>, Arc<Policy>>,
+    /// The shared policy itself, for [`CorsService::handle`].
+    shared: Arc<ArcSwap<Policy>>,
 }
 
 impl<S> CorsService<S> {
@@ -162,7 +170,7 @@ impl<S> CorsService<S> {
     /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn handle(&self) -> PolicyHandle {
-        PolicyHandle(self.policy.clone())
+        PolicyHandle(self.shared.clone())
     }
 }
 
