@@ -369,14 +369,11 @@ impl Decision {
 
     /// [`Decision::preflight_response`], moving the headers out of the decision instead of
     /// sharing them; for any other request, the headers [`Decision::apply`] would write.
-    pub(crate) fn into_preflight_response<B>(
-        self,
-        body: B,
-    ) -> Result<http::Response<B>, ResponseHeaders> {
+    pub(crate) fn into_outcome<B>(self, body: B) -> Outcome<B> {
         if self.kind != RequestKind::Preflight {
-            return Err(self.headers.split().0);
+            return Outcome::Forward(self.headers.split().0);
         }
-        Ok(preflight_response(self.status, self.headers, body))
+        Outcome::Answer(preflight_response(self.status, self.headers, body))
     }
 
     /// Writes the decision into response headers: removes every `Access-Control-*` header
@@ -417,6 +414,13 @@ fn preflight_response<B>(
     let (headers, preflight) = headers.split();
     insert_headers(headers, preflight, response.headers_mut());
     response
+}
+
+/// What a middleware does with a decision: answer a preflight itself, or forward the request
+/// and write these headers on the response.
+pub(crate) enum Outcome<B> {
+    Answer(http::Response<B>),
+    Forward(ResponseHeaders),
 }
 
 /// The headers of a decision that the response to an actual request gets: [`CorsHeaders`]

@@ -41,7 +41,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::Policy;
-use crate::server::{Decision, ResponseHeaders};
+use crate::server::{Decision, Outcome, ResponseHeaders};
 
 /// A handle to the policy of one or more [`CorsLayer`]s, to replace it at runtime.
 ///
@@ -204,13 +204,13 @@ where
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let decision = self.policy.load().decide(req.method(), req.headers());
         trace_denial(&req, &decision);
-        match decision.into_preflight_response(ResBody::default()) {
-            Ok(response) => ResponseFuture {
+        match decision.into_outcome(ResBody::default()) {
+            Outcome::Answer(response) => ResponseFuture {
                 state: State::Preflight {
                     response: Some(response),
                 },
             },
-            Err(headers) => ResponseFuture {
+            Outcome::Forward(headers) => ResponseFuture {
                 state: State::Inner {
                     future: self.inner.call(req),
                     headers: Some(headers),
