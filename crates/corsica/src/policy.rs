@@ -414,11 +414,15 @@ impl Tier {
     }
 
     pub(crate) fn allows_header_bytes(&self, name: &[u8]) -> bool {
+        // The listed names are lower-case, and browsers send lower-case names: an exact
+        // comparison first, a case-insensitive one only for a name with upper-case bytes.
         let listed = || {
-            self.headers
-                .names
-                .iter()
-                .any(|h| h.as_str().as_bytes().eq_ignore_ascii_case(name))
+            let names = &self.headers.names;
+            names.iter().any(|h| h.as_str().as_bytes() == name)
+                || (name.iter().any(u8::is_ascii_uppercase)
+                    && names
+                        .iter()
+                        .any(|h| h.as_str().as_bytes().eq_ignore_ascii_case(name)))
         };
         (self.headers.any && !name.eq_ignore_ascii_case(b"authorization")) || listed()
     }

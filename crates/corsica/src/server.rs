@@ -24,6 +24,7 @@ use http::header::{
     ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE,
     ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, ORIGIN, VARY,
 };
+use http::header::{Entry, GetAll};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 
 use crate::header_list::scan;
@@ -41,6 +42,9 @@ pub const CORSICA_REASON: HeaderName = HeaderName::from_static("corsica-reason")
 /// `Access-Control-Allow-Private-Network` (Private Network Access).
 pub const ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK: HeaderName =
     HeaderName::from_static("access-control-allow-private-network");
+
+/// `*`, as a header value (a constant, so never validated at run time).
+const STAR: HeaderValue = HeaderValue::from_static("*");
 
 /// Which kind of request the policy saw.
 ///
@@ -101,25 +105,29 @@ impl Vary {
         .map(|(_, t)| t)
     }
 
-    /// The whole value, rendered without allocation for the combinations that occur.
+    /// The whole value, rendered without allocation (nor validation: the values are
+    /// constants) for the combinations that occur.
     fn value(self) -> Option<HeaderValue> {
         const O: u8 = Vary::ORIGIN;
         const P: u8 = Vary::PREFLIGHT;
         const N: u8 = Vary::PRIVATE_NETWORK;
-        Some(HeaderValue::from_static(match self.0 {
-            0 => return None,
-            O => "Origin",
-            x if x == O | P => {
-                "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
-            }
-            x if x == O | P | N => {
-                "Origin, Access-Control-Request-Method, Access-Control-Request-Headers, Access-Control-Request-Private-Network"
-            }
+        const ORIGIN: HeaderValue = HeaderValue::from_static("Origin");
+        const PREFLIGHT: HeaderValue = HeaderValue::from_static(
+            "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
+        );
+        const PRIVATE: HeaderValue = HeaderValue::from_static(
+            "Origin, Access-Control-Request-Method, Access-Control-Request-Headers, Access-Control-Request-Private-Network",
+        );
+        match self.0 {
+            0 => None,
+            O => Some(ORIGIN),
+            x if x == O | P => Some(PREFLIGHT),
+            x if x == O | P | N => Some(PRIVATE),
             _ => {
                 let joined = self.tokens().collect::<Vec<_>>().join(", ");
-                return HeaderValue::from_str(&joined).ok();
+                HeaderValue::from_str(&joined).ok()
             }
-        }))
+        }
     }
 }
 
@@ -355,14 +363,17 @@ impl Decision {
     /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn preflight_response<B>(&self, body: B) -> Option<http::Response<B>> {
+        (self.kind == RequestKind::Preflight)
+            .then(|| preflight_response(self.status, self.headers.clone(), body))
+    }
+
+    /// [`Decision::preflight_response`], moving the headers out of the decision instead of
+    /// sharing them; for any other request, the headers [`Decision::apply`] would write.
+    pub(crate) fn into_outcome<B>(self, body: B) -> Outcome<B> {
         if self.kind != RequestKind::Preflight {
-            return None;
+            return Outcome::Forward(self.headers.split().0);
         }
-        let mut response = http::Response::new(body);
-        // `decide` sets a status on every preflight decision; 204 is the policy's default.
-        *response.status_mut() = self.status.unwrap_or(StatusCode::NO_CONTENT);
-        self.apply(response.headers_mut());
-        Some(response)
+        Outcome::Answer(preflight_response(self.status, self.headers, body))
     }
 
     /// Writes the decision into response headers: removes every `Access-Control-*` header
@@ -386,30 +397,106 @@ impl Decision {
     /// ```
     pub fn apply(&self, response: &mut HeaderMap) {
         strip_cors_headers(response);
-        const TRUE: HeaderValue = HeaderValue::from_static("true");
-        let h = &self.headers;
-        for (name, value) in [
-            (ACCESS_CONTROL_ALLOW_ORIGIN, h.allow_origin.as_ref()),
-            (
-                ACCESS_CONTROL_ALLOW_CREDENTIALS,
-                h.allow_credentials.then_some(&TRUE),
-            ),
-            (ACCESS_CONTROL_ALLOW_METHODS, h.allow_methods.as_ref()),
-            (ACCESS_CONTROL_ALLOW_HEADERS, h.allow_headers.as_ref()),
-            (ACCESS_CONTROL_MAX_AGE, h.max_age.as_ref()),
-            (ACCESS_CONTROL_EXPOSE_HEADERS, h.expose_headers.as_ref()),
-            (
-                ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK,
-                h.allow_private_network.then_some(&TRUE),
-            ),
-            (CORSICA_REASON, h.reason.as_ref()),
-        ] {
-            if let Some(v) = value {
-                response.insert(name, v.clone());
-            }
-        }
-        merge_vary(response, h.vary);
+        let (headers, preflight) = self.headers.clone().split();
+        insert_headers(headers, preflight, response);
     }
+}
+
+/// The response to a preflight: `status` (204 unless said otherwise), `headers` and `body`.
+fn preflight_response<B>(
+    status: Option<StatusCode>,
+    headers: CorsHeaders,
+    body: B,
+) -> http::Response<B> {
+    let mut response = http::Response::new(body);
+    // `decide` sets a status on every preflight decision; 204 is the policy's default.
+    *response.status_mut() = status.unwrap_or(StatusCode::NO_CONTENT);
+    let (headers, preflight) = headers.split();
+    insert_headers(headers, preflight, response.headers_mut());
+    response
+}
+
+/// What a middleware does with a decision: answer a preflight itself, or forward the request
+/// and write these headers on the response.
+pub(crate) enum Outcome<B> {
+    Answer(http::Response<B>),
+    Forward(ResponseHeaders),
+}
+
+/// The headers of a decision that the response to an actual request gets: [`CorsHeaders`]
+/// without those only a preflight's answer has (which no other decision sets). Small, so
+/// that the tower layer's response future, which holds them, stays small.
+#[derive(Debug)]
+pub(crate) struct ResponseHeaders {
+    allow_origin: Option<HeaderValue>,
+    allow_credentials: bool,
+    expose_headers: Option<HeaderValue>,
+    reason: Option<HeaderValue>,
+    vary: Vary,
+}
+
+impl ResponseHeaders {
+    /// Writes these headers into a response's: see [`Decision::apply`].
+    pub(crate) fn write(self, response: &mut HeaderMap) {
+        strip_cors_headers(response);
+        insert_headers(self, PreflightHeaders::default(), response);
+    }
+}
+
+/// The headers only a preflight's answer has.
+#[derive(Default)]
+struct PreflightHeaders {
+    allow_methods: Option<HeaderValue>,
+    allow_headers: Option<HeaderValue>,
+    max_age: Option<HeaderValue>,
+    allow_private_network: bool,
+}
+
+impl CorsHeaders {
+    fn split(self) -> (ResponseHeaders, PreflightHeaders) {
+        (
+            ResponseHeaders {
+                allow_origin: self.allow_origin,
+                allow_credentials: self.allow_credentials,
+                expose_headers: self.expose_headers,
+                reason: self.reason,
+                vary: self.vary,
+            },
+            PreflightHeaders {
+                allow_methods: self.allow_methods,
+                allow_headers: self.allow_headers,
+                max_age: self.max_age,
+                allow_private_network: self.allow_private_network,
+            },
+        )
+    }
+}
+
+/// Inserts the headers, replacing any of the same names, and merges `Vary`. Straight-line
+/// code rather than a loop over a table of names: this runs on every response.
+fn insert_headers(h: ResponseHeaders, p: PreflightHeaders, response: &mut HeaderMap) {
+    const TRUE: HeaderValue = HeaderValue::from_static("true");
+    #[inline(always)]
+    fn put(response: &mut HeaderMap, name: HeaderName, value: Option<HeaderValue>) {
+        if let Some(v) = value {
+            response.insert(name, v);
+        }
+    }
+    put(response, ACCESS_CONTROL_ALLOW_ORIGIN, h.allow_origin);
+    let credentials = h.allow_credentials.then_some(TRUE);
+    put(response, ACCESS_CONTROL_ALLOW_CREDENTIALS, credentials);
+    put(response, ACCESS_CONTROL_ALLOW_METHODS, p.allow_methods);
+    put(response, ACCESS_CONTROL_ALLOW_HEADERS, p.allow_headers);
+    put(response, ACCESS_CONTROL_MAX_AGE, p.max_age);
+    put(response, ACCESS_CONTROL_EXPOSE_HEADERS, h.expose_headers);
+    let private_network = p.allow_private_network.then_some(TRUE);
+    put(
+        response,
+        ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK,
+        private_network,
+    );
+    put(response, CORSICA_REASON, h.reason);
+    merge_vary(response, h.vary);
 }
 
 /// Removes every `Access-Control-*` and `corsica-reason` response header (a scan of the names first, so the
@@ -428,8 +515,8 @@ fn strip_cors_headers(response: &mut HeaderMap) {
 /// Merges the decision's `Vary` tokens into the response's.
 fn merge_vary(response: &mut HeaderMap, vary: Vary) {
     let Some(ours) = vary.value() else { return };
-    if !response.contains_key(VARY) {
-        response.insert(VARY, ours);
+    if let Entry::Vacant(slot) = response.entry(VARY) {
+        slot.insert(ours);
         return;
     }
     let mut existing: Vec<&str> = Vec::new();
@@ -527,8 +614,12 @@ impl Policy {
             return self.not_cors(any, method);
         };
         let extra_origins = origins.count();
-        if preflight_method(method, headers).is_some() {
-            return self.preflight(origin, extra_origins, headers);
+        // `preflight_method`'s test, without looking `Origin` up again.
+        if method == Method::OPTIONS {
+            let requested = headers.get_all(ACCESS_CONTROL_REQUEST_METHOD);
+            if requested.iter().next().is_some() {
+                return self.preflight(origin, extra_origins, requested, headers);
+            }
         }
         // Actual CORS request.
         let mut out = CorsHeaders {
@@ -553,7 +644,7 @@ impl Policy {
         match verdict {
             Ok((tier, acao)) => {
                 out.allow_credentials = self.credentials && acao.is_some();
-                out.allow_origin = Some(acao.cloned().unwrap_or(HeaderValue::from_static("*")));
+                out.allow_origin = Some(acao.cloned().unwrap_or(STAR));
                 out.expose_headers = tier.rendered.expose_headers.clone();
                 self.decision(RequestKind::Actual, None, None, out)
             }
@@ -623,7 +714,7 @@ impl Policy {
         let headers = if any && self.trusted.allows_method_bytes(method.as_str().as_bytes()) {
             // The answer is the same for every request: send it to all, cache-safe without Vary.
             CorsHeaders {
-                allow_origin: Some(HeaderValue::from_static("*")),
+                allow_origin: Some(STAR),
                 expose_headers: self.trusted.rendered.expose_headers.clone(),
                 ..CorsHeaders::default()
             }
@@ -666,6 +757,7 @@ impl Policy {
         &self,
         origin: &HeaderValue,
         extra_origins: usize,
+        requested: GetAll<'_, HeaderValue>,
         headers: &HeaderMap,
     ) -> Decision {
         let vary = Vary(
@@ -694,7 +786,7 @@ impl Policy {
         };
         let trusted = acao.is_some() || self.public.is_none();
         let mut allowed = CorsHeaders {
-            allow_origin: Some(acao.cloned().unwrap_or(HeaderValue::from_static("*"))),
+            allow_origin: Some(acao.cloned().unwrap_or(STAR)),
             allow_credentials: self.credentials && acao.is_some(),
             allow_methods: tier.rendered.allow_methods.clone(),
             allow_headers: tier.rendered.allow_headers.clone(),
@@ -708,7 +800,7 @@ impl Policy {
             vary,
             reason: None,
         };
-        match Self::check_request_method(tier, headers)
+        match Self::check_request_method(tier, requested)
             .and_then(|()| self.check_request_headers(tier, headers))
         {
             Ok(echo_headers) => {
@@ -726,7 +818,7 @@ impl Policy {
             // let the browser name the missing method or header.
             Err(reason) if self.debug => {
                 if tier.headers.any {
-                    allowed.allow_headers = Some(HeaderValue::from_static("*"));
+                    allowed.allow_headers = Some(STAR);
                 }
                 self.decision(
                     RequestKind::Preflight,
@@ -744,8 +836,8 @@ impl Policy {
         }
     }
 
-    fn check_request_method(tier: &Tier, headers: &HeaderMap) -> Result<(), Reason> {
-        let mut values = headers.get_all(ACCESS_CONTROL_REQUEST_METHOD).iter();
+    fn check_request_method(tier: &Tier, requested: GetAll<'_, HeaderValue>) -> Result<(), Reason> {
+        let mut values = requested.iter();
         let value = values.next().map(HeaderValue::as_bytes).unwrap_or_default();
         if values.next().is_some() || !is_token(value) {
             return Err(Reason::invalid_method(value));

@@ -34,13 +34,14 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use arc_swap::ArcSwap;
+use arc_swap::cache::Cache;
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::Policy;
-use crate::server::Decision;
+use crate::server::{Decision, Outcome, ResponseHeaders};
 
 /// A handle to the policy of one or more [`CorsLayer`]s, to replace it at runtime.
 ///
@@ -126,7 +127,8 @@ impl<S> Layer<S> for CorsLayer {
     fn layer(&self, inner: S) -> CorsService<S> {
         CorsService {
             inner,
-            policy: self.policy.clone(),
+            policy: Cache::new(self.policy.clone()),
+            shared: self.policy.clone(),
         }
     }
 }
@@ -145,7 +147,13 @@ impl<S> Layer<S> for CorsLayer {
 #[derive(Clone, Debug)]
 pub struct CorsService<S> {
     inner: S,
-    policy: Arc<ArcSwap<Policy>>,
+    /// The shared policy, with this service's own reference to its current value: a call
+    /// checks with one atomic load that the policy was not replaced, and takes neither a
+    /// lock nor a reference count (`arc_swap::Cache`). Until its next call a service keeps
+    /// the policy it last used alive.
+    policy: Cache<Arc<ArcSwap<Policy>>, Arc<Policy>>,
+    /// The shared policy itself, for [`CorsService::handle`].
+    shared: Arc<ArcSwap<Policy>>,
 }
 
 impl<S> CorsService<S> {
@@ -162,7 +170,7 @@ impl<S> CorsService<S> {
     /// # Ok::<(), corsica::ConfigErrors>(())
     /// ```
     pub fn handle(&self) -> PolicyHandle {
-        PolicyHandle(self.policy.clone())
+        PolicyHandle(self.shared.clone())
     }
 }
 
@@ -196,17 +204,17 @@ where
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let decision = self.policy.load().decide(req.method(), req.headers());
         trace_denial(&req, &decision);
-        if let Some(response) = decision.preflight_response(ResBody::default()) {
-            return ResponseFuture {
+        match decision.into_outcome(ResBody::default()) {
+            Outcome::Answer(response) => ResponseFuture {
                 state: State::Preflight {
                     response: Some(response),
                 },
-            };
-        }
-        ResponseFuture {
-            state: State::Inner {
-                future: self.inner.call(req),
-                decision: Some(decision),
+            },
+            Outcome::Forward(headers) => ResponseFuture {
+                state: State::Inner {
+                    future: self.inner.call(req),
+                    headers: Some(headers),
+                },
             },
         }
     }
@@ -224,7 +232,7 @@ pin_project! {
     #[project = StateProj]
     enum State<F, B> {
         Preflight { response: Option<Response<B>> },
-        Inner { #[pin] future: F, decision: Option<Decision> },
+        Inner { #[pin] future: F, headers: Option<ResponseHeaders> },
     }
 }
 
@@ -240,10 +248,10 @@ where
                 Some(r) => Poll::Ready(Ok(r)),
                 None => panic!("ResponseFuture polled after completion"),
             },
-            StateProj::Inner { future, decision } => {
+            StateProj::Inner { future, headers } => {
                 let mut response = std::task::ready!(future.poll(cx))?;
-                if let Some(d) = decision.take() {
-                    d.apply(response.headers_mut());
+                if let Some(h) = headers.take() {
+                    h.write(response.headers_mut());
                 }
                 Poll::Ready(Ok(response))
             }
