@@ -19,6 +19,7 @@ use hyper_util::rt::TokioExecutor;
 
 use crate::config::{Config, Route, Upstream};
 use crate::metrics::Metrics;
+use prometheus::{Histogram, IntCounter};
 
 /// Errors inside bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -46,6 +47,122 @@ pub struct State {
     pub config: Arc<Config>,
     /// The upstream client (keeps connections alive per upstream).
     pub client: UpstreamClient,
+    /// What each route needs per request and can be built once (in the order of
+    /// `config.routes`): its metric series, the `Host` its upstream gets.
+    routes: Vec<RouteState>,
+    /// The series of requests that match no route (route label `""`).
+    unrouted: Unrouted,
+}
+
+/// A route's per-request needs, resolved when the configuration is set: the request path
+/// does no label lookup and no formatting for them.
+#[derive(Clone)]
+struct RouteState {
+    /// `corsica_requests_total{route, outcome}`, indexed by [`Outcome`].
+    requests: [IntCounter; Outcome::COUNT],
+    /// `corsica_upstream_response_seconds{route}`.
+    upstream_latency: Histogram,
+    /// `corsica_upstream_errors_total{route, kind="connect"}`.
+    connect_errors: IntCounter,
+    /// `corsica_upstream_errors_total{route, kind="timeout"}`.
+    timeouts: IntCounter,
+    /// The `Host` header for the upstream (its authority), if it is an HTTP(S) upstream.
+    upstream_host: Option<HeaderValue>,
+}
+
+/// The series of requests that match no route.
+#[derive(Clone)]
+struct Unrouted {
+    /// `corsica_requests_total{route="", outcome="bad_path"}`.
+    bad_path: IntCounter,
+    /// `corsica_requests_total{route="", outcome="no_route"}`.
+    no_route: IntCounter,
+}
+
+/// The outcome label of a routed request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    PreflightAllowed,
+    PreflightDenied,
+    ActualAllowed,
+    ActualDenied,
+    NotCors,
+    GuardRefused,
+}
+
+impl Outcome {
+    /// How many outcomes there are.
+    const COUNT: usize = 6;
+    /// Every outcome, in index order.
+    const ALL: [Outcome; Outcome::COUNT] = [
+        Outcome::PreflightAllowed,
+        Outcome::PreflightDenied,
+        Outcome::ActualAllowed,
+        Outcome::ActualDenied,
+        Outcome::NotCors,
+        Outcome::GuardRefused,
+    ];
+
+    /// The outcome of a decision.
+    fn of(d: &Decision) -> Outcome {
+        match (d.kind(), d.is_allowed()) {
+            (RequestKind::Preflight, true) => Outcome::PreflightAllowed,
+            (RequestKind::Preflight, false) => Outcome::PreflightDenied,
+            (RequestKind::Actual, true) => Outcome::ActualAllowed,
+            (RequestKind::Actual, false) => Outcome::ActualDenied,
+            (RequestKind::NotCors, _) => Outcome::NotCors,
+        }
+    }
+
+    /// The metric label.
+    fn label(self) -> &'static str {
+        match self {
+            Outcome::PreflightAllowed => "preflight_allowed",
+            Outcome::PreflightDenied => "preflight_denied",
+            Outcome::ActualAllowed => "actual_allowed",
+            Outcome::ActualDenied => "actual_denied",
+            Outcome::NotCors => "not_cors",
+            Outcome::GuardRefused => "guard_refused",
+        }
+    }
+}
+
+impl State {
+    /// A generation: `config`, `client`, and each route's handles in `metrics`.
+    fn new(config: Config, client: UpstreamClient, metrics: &Metrics) -> State {
+        let routes = config
+            .routes
+            .iter()
+            .map(|route| {
+                let name = route.name.as_str();
+                RouteState {
+                    requests: Outcome::ALL
+                        .map(|o| metrics.requests.with_label_values(&[name, o.label()])),
+                    upstream_latency: metrics.upstream_latency.with_label_values(&[name]),
+                    connect_errors: metrics
+                        .upstream_errors
+                        .with_label_values(&[name, "connect"]),
+                    timeouts: metrics
+                        .upstream_errors
+                        .with_label_values(&[name, "timeout"]),
+                    upstream_host: route
+                        .upstream
+                        .target()
+                        .and_then(|(_, a)| HeaderValue::from_str(a.as_str()).ok()),
+                }
+            })
+            .collect();
+        let unrouted = Unrouted {
+            bad_path: metrics.requests.with_label_values(&["", "bad_path"]),
+            no_route: metrics.requests.with_label_values(&["", "no_route"]),
+        };
+        State {
+            config: Arc::new(config),
+            client,
+            routes,
+            unrouted,
+        }
+    }
 }
 
 /// Builds the upstream client: `https://` upstreams are verified against the system's
@@ -99,10 +216,7 @@ impl Shared {
     pub fn new(config: Config, metrics: Metrics) -> Shared {
         let client = build_client(&config);
         Shared {
-            state: ArcSwap::from_pointee(State {
-                config: Arc::new(config),
-                client,
-            }),
+            state: ArcSwap::from_pointee(State::new(config, client, &metrics)),
             metrics,
         }
     }
@@ -124,10 +238,8 @@ impl Shared {
         } else {
             build_client(&config)
         };
-        self.state.store(Arc::new(State {
-            config: Arc::new(config),
-            client,
-        }));
+        self.state
+            .store(Arc::new(State::new(config, client, &self.metrics)));
     }
 }
 
@@ -147,47 +259,62 @@ fn plain(status: StatusCode, text: &str) -> Response<Body> {
     r
 }
 
-/// The request's host, lower-case, without port (Host header, else the URI's authority).
-/// The target's authority wins over `Host` for absolute-form requests (RFC 9112 § 3.2.2);
-/// a trailing dot is dropped (`api.example.com.` is the same host).
-fn host_of<B>(req: &Request<B>) -> Option<String> {
-    let raw = req
-        .uri()
-        .authority()
-        .map(|a| a.as_str().to_owned())
-        .or_else(|| {
-            req.headers()
-                .get(HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_owned)
-        })?;
-    let host = match raw.strip_prefix('[') {
-        Some(v6) => format!("[{}]", v6.split(']').next().unwrap_or_default()),
-        None => raw.split(':').next().unwrap_or_default().to_owned(),
+/// The request's host, without port (Host header, else the URI's authority), as sent
+/// (routes compare it ignoring case). The target's authority wins over `Host` for
+/// absolute-form requests (RFC 9112 § 3.2.2); a trailing dot is dropped
+/// (`api.example.com.` is the same host). Borrowed from the request: no copy.
+fn host_of<B>(req: &Request<B>) -> Option<&str> {
+    let raw = match req.uri().authority() {
+        Some(a) => a.as_str(),
+        None => req.headers().get(HOST)?.to_str().ok()?,
     };
-    Some(host.trim_end_matches('.').to_ascii_lowercase())
+    let host = if raw.starts_with('[') {
+        // `[v6]` or `[v6]:port`: up to the closing bracket, kept.
+        match raw.find(']') {
+            Some(end) => &raw[..=end],
+            None => raw,
+        }
+    } else {
+        raw.split(':').next().unwrap_or_default()
+    };
+    Some(host.trim_end_matches('.'))
 }
+
+/// `Keep-Alive` (no constant in `http`).
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+/// `Proxy-Connection` (no constant in `http`).
+const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+/// `X-Forwarded-For`.
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+/// `X-Forwarded-Host`.
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+/// `X-Forwarded-Proto`.
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
 /// Hop-by-hop headers (RFC 9110 § 7.6.1), plus those named in `Connection`.
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(http::header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
-        .collect();
-    for n in named {
-        headers.remove(n);
+    use http::header::{CONNECTION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
+    // Most messages have no `Connection` header: nothing to collect then.
+    if headers.contains_key(CONNECTION) {
+        let named: Vec<HeaderName> = headers
+            .get_all(CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+            .collect();
+        for n in named {
+            headers.remove(n);
+        }
+        headers.remove(CONNECTION);
     }
     for n in [
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
+        KEEP_ALIVE,
+        PROXY_CONNECTION,
+        TE,
+        TRAILER,
+        TRANSFER_ENCODING,
+        UPGRADE,
     ] {
         headers.remove(n);
     }
@@ -221,17 +348,6 @@ fn no_route<B>(config: &Config, req: &Request<B>) -> Response<Body> {
     response
 }
 
-/// The outcome label of a decision.
-fn outcome(d: &Decision) -> &'static str {
-    match (d.kind(), d.is_allowed()) {
-        (RequestKind::Preflight, true) => "preflight_allowed",
-        (RequestKind::Preflight, false) => "preflight_denied",
-        (RequestKind::Actual, true) => "actual_allowed",
-        (RequestKind::Actual, false) => "actual_denied",
-        (RequestKind::NotCors, _) => "not_cors",
-    }
-}
-
 /// Handles one client request.
 ///
 /// The gateway's listeners (`gateway.rs`) serve it over HTTP/1.1, h2c and TLS, with limits
@@ -257,29 +373,22 @@ pub async fn handle(
     // Route on the path the upstream will understand, so `/%61dmin` cannot borrow the
     // policy of `/`; paths that upstreams read in different ways are refused.
     let Some(path) = crate::config::normalize_path(req.uri().path()) else {
-        shared
-            .metrics
-            .requests
-            .with_label_values(&["", "bad_path"])
-            .inc();
+        state.unrouted.bad_path.inc();
         return plain(
             StatusCode::BAD_REQUEST,
             "ambiguous path: an encoded `/` or `\\`, or a `.` or `..` segment",
         );
     };
-    let Some(route) = config
+    let Some((route, handles)) = config
         .routes
         .iter()
-        .find(|r| r.matches(host.as_deref(), &path, match_method))
+        .zip(&state.routes)
+        .find(|(r, _)| r.matches(host, &path, match_method))
     else {
-        shared
-            .metrics
-            .requests
-            .with_label_values(&["", "no_route"])
-            .inc();
+        state.unrouted.no_route.inc();
         tracing::info!(
             target: "corsica::gateway",
-            host = host.as_deref().unwrap_or("-"),
+            host = host.unwrap_or("-"),
             path = %path,
             method = %match_method,
             preflight = preflight_method.is_some(),
@@ -294,16 +403,12 @@ pub async fn handle(
     } else {
         None
     };
-    let label = if refused.is_some() {
-        "guard_refused"
+    let outcome = if refused.is_some() {
+        Outcome::GuardRefused
     } else {
-        outcome(&decision)
+        Outcome::of(&decision)
     };
-    shared
-        .metrics
-        .requests
-        .with_label_values(&[route.name.as_str(), label])
-        .inc();
+    handles.requests[outcome as usize].inc();
     // A refusal by the edge guard, or the policy's denial: counted and logged alike.
     let denial = match (&refused, decision.reason()) {
         (Some(r), _) => Some((
@@ -350,9 +455,9 @@ pub async fn handle(
                 "http"
             };
             forward(
-                &shared,
                 &state,
                 route,
+                handles,
                 (scheme, authority),
                 req,
                 remote,
@@ -367,10 +472,10 @@ pub async fn handle(
 
 /// Forwards to an HTTP upstream, streaming both bodies.
 async fn forward(
-    shared: &Shared,
     state: &State,
     route: &Route,
-    (scheme, authority): (&str, &http::uri::Authority),
+    handles: &RouteState,
+    (scheme, authority): (&'static str, &http::uri::Authority),
     req: Request<Incoming>,
     remote: SocketAddr,
     tls: bool,
@@ -386,56 +491,63 @@ async fn forward(
     strip_hop_by_hop(&mut parts.headers);
     // HTTP/2 clients may split `cookie` into several fields; an HTTP/1.1 upstream must get
     // one, joined with "; " (RFC 9113 § 8.2.3).
-    let cookies: Vec<Vec<u8>> = parts
-        .headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .map(|v| v.as_bytes().to_vec())
-        .collect();
-    if cookies.len() > 1 {
-        if let Ok(v) = HeaderValue::from_bytes(&cookies.join(&b"; "[..])) {
+    let mut cookies = parts.headers.get_all(http::header::COOKIE).iter();
+    if cookies.next().is_some() && cookies.next().is_some() {
+        let joined = parts
+            .headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .map(HeaderValue::as_bytes)
+            .collect::<Vec<_>>()
+            .join(&b"; "[..]);
+        if let Ok(v) = HeaderValue::from_bytes(&joined) {
             parts.headers.insert(http::header::COOKIE, v);
         }
     }
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
-    let uri = match http::Uri::builder()
-        .scheme(scheme)
-        .authority(authority.clone())
-        .path_and_query(path_and_query)
-        .build()
-    {
+    // The upstream's absolute URI, from parts already parsed (no text to parse again).
+    let mut target = http::uri::Parts::default();
+    target.scheme = Some(if scheme == "https" {
+        http::uri::Scheme::HTTPS
+    } else {
+        http::uri::Scheme::HTTP
+    });
+    target.authority = Some(authority.clone());
+    target.path_and_query = Some(
+        parts
+            .uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
+    );
+    let uri = match http::Uri::from_parts(target) {
         Ok(u) => u,
         Err(_) => return plain(StatusCode::BAD_REQUEST, "invalid request target"),
     };
     parts.uri = uri;
     parts.version = Version::HTTP_11;
-    if let Ok(h) = HeaderValue::from_str(authority.as_str()) {
-        parts.headers.insert(HOST, h);
+    if let Some(h) = &handles.upstream_host {
+        parts.headers.insert(HOST, h.clone());
     }
     let xff = match parts
         .headers
-        .get("x-forwarded-for")
+        .get(X_FORWARDED_FOR)
         .and_then(|v| v.to_str().ok())
     {
         Some(prev) => format!("{prev}, {}", remote.ip()),
         None => remote.ip().to_string(),
     };
-    if let Ok(v) = HeaderValue::from_str(&xff) {
-        parts.headers.insert("x-forwarded-for", v);
+    if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(xff)) {
+        parts.headers.insert(X_FORWARDED_FOR, v);
     }
     // The gateway speaks for the client here: whatever the client claimed is replaced.
-    parts.headers.remove("forwarded");
-    parts.headers.remove("x-forwarded-host");
+    parts.headers.remove(http::header::FORWARDED);
+    parts.headers.remove(X_FORWARDED_HOST);
     parts.headers.insert(
-        "x-forwarded-proto",
+        X_FORWARDED_PROTO,
         HeaderValue::from_static(if tls { "https" } else { "http" }),
     );
     if let Some(h) = original_host {
-        parts.headers.insert("x-forwarded-host", h);
+        parts.headers.insert(X_FORWARDED_HOST, h);
     }
     let upstream_req = Request::from_parts(parts, body.map_err(BoxError::from).boxed());
     let started = Instant::now();
@@ -444,10 +556,8 @@ async fn forward(
         state.client.request(upstream_req),
     )
     .await;
-    shared
-        .metrics
+    handles
         .upstream_latency
-        .with_label_values(&[route.name.as_str()])
         .observe(started.elapsed().as_secs_f64());
     match result {
         Ok(Ok(response)) => {
@@ -456,11 +566,7 @@ async fn forward(
             Response::from_parts(parts, body.map_err(BoxError::from).boxed())
         }
         Ok(Err(e)) => {
-            shared
-                .metrics
-                .upstream_errors
-                .with_label_values(&[route.name.as_str(), "connect"])
-                .inc();
+            handles.connect_errors.inc();
             tracing::warn!(target: "corsica::gateway", route = %route.name, upstream = %authority, error = %e, "upstream unreachable: 502");
             plain(
                 StatusCode::BAD_GATEWAY,
@@ -468,11 +574,7 @@ async fn forward(
             )
         }
         Err(_) => {
-            shared
-                .metrics
-                .upstream_errors
-                .with_label_values(&[route.name.as_str(), "timeout"])
-                .inc();
+            handles.timeouts.inc();
             tracing::warn!(
                 target: "corsica::gateway",
                 route = %route.name,
