@@ -13,12 +13,11 @@ use http::header::{HOST, HeaderName, HeaderValue};
 use http::{HeaderMap, Request, Response, StatusCode, Version};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 
 use crate::config::{Config, Route, Upstream};
 use crate::metrics::Metrics;
+use crate::upstream::Upstreams;
 use prometheus::{Histogram, IntCounter};
 
 /// Errors inside bodies.
@@ -26,8 +25,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The body type of the gateway's requests and responses (streamed).
 pub type Body = http_body_util::combinators::BoxBody<Bytes, BoxError>;
 
-/// The pooled upstream client (HTTP and HTTPS).
-pub type UpstreamClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Body>;
+/// The pooled upstream client (HTTP and HTTPS), see [`Upstreams`].
+pub type UpstreamClient = Arc<Upstreams>;
 
 /// What every request handler shares: the current configuration and its upstream client
 /// (swapped together on reload), the metrics.
@@ -68,6 +67,8 @@ struct RouteState {
     timeouts: IntCounter,
     /// The `Host` header for the upstream (its authority), if it is an HTTP(S) upstream.
     upstream_host: Option<HeaderValue>,
+    /// The upstream's `scheme://authority/` (what its connections are pooled by).
+    upstream_target: Option<http::Uri>,
 }
 
 /// The series of requests that match no route.
@@ -149,6 +150,14 @@ impl State {
                         .upstream
                         .target()
                         .and_then(|(_, a)| HeaderValue::from_str(a.as_str()).ok()),
+                    upstream_target: route.upstream.target().and_then(|(scheme, a)| {
+                        http::Uri::builder()
+                            .scheme(scheme)
+                            .authority(a.clone())
+                            .path_and_query("/")
+                            .build()
+                            .ok()
+                    }),
                 }
             })
             .collect();
@@ -194,10 +203,11 @@ pub fn build_client(config: &Config) -> UpstreamClient {
         .https_or_http()
         .enable_http1()
         .wrap_connector(http);
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(UPSTREAM_IDLE_TIMEOUT)
-        .pool_max_idle_per_host(max_idle_upstream(config))
-        .build(https)
+    Arc::new(Upstreams::new(
+        https,
+        max_idle_upstream(config),
+        UPSTREAM_IDLE_TIMEOUT,
+    ))
 }
 
 /// How long an idle upstream connection is kept for reuse.
@@ -449,21 +459,7 @@ pub async fn handle(
     let mut response = match &route.upstream {
         Upstream::Echo => echo(req, remote).await,
         Upstream::Http { authority } | Upstream::Https { authority } => {
-            let scheme = if matches!(route.upstream, Upstream::Https { .. }) {
-                "https"
-            } else {
-                "http"
-            };
-            forward(
-                &state,
-                route,
-                handles,
-                (scheme, authority),
-                req,
-                remote,
-                tls,
-            )
-            .await
+            forward(&state, route, handles, authority, req, remote, tls).await
         }
     };
     decision.apply(response.headers_mut());
@@ -475,7 +471,7 @@ async fn forward(
     state: &State,
     route: &Route,
     handles: &RouteState,
-    (scheme, authority): (&'static str, &http::uri::Authority),
+    authority: &http::uri::Authority,
     req: Request<Incoming>,
     remote: SocketAddr,
     tls: bool,
@@ -504,14 +500,8 @@ async fn forward(
             parts.headers.insert(http::header::COOKIE, v);
         }
     }
-    // The upstream's absolute URI, from parts already parsed (no text to parse again).
+    // The target in origin form, from parts already parsed (no text to parse again).
     let mut target = http::uri::Parts::default();
-    target.scheme = Some(if scheme == "https" {
-        http::uri::Scheme::HTTPS
-    } else {
-        http::uri::Scheme::HTTP
-    });
-    target.authority = Some(authority.clone());
     target.path_and_query = Some(
         parts
             .uri
@@ -519,6 +509,9 @@ async fn forward(
             .cloned()
             .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
     );
+    let Some(upstream) = &handles.upstream_target else {
+        return plain(StatusCode::BAD_GATEWAY, "502 Bad Gateway: no upstream");
+    };
     let uri = match http::Uri::from_parts(target) {
         Ok(u) => u,
         Err(_) => return plain(StatusCode::BAD_REQUEST, "invalid request target"),
@@ -549,11 +542,11 @@ async fn forward(
     if let Some(h) = original_host {
         parts.headers.insert(X_FORWARDED_HOST, h);
     }
-    let upstream_req = Request::from_parts(parts, body.map_err(BoxError::from).boxed());
+    let upstream_req = Request::from_parts(parts, body);
     let started = Instant::now();
     let result = tokio::time::timeout(
         config.limits.upstream_timeout,
-        state.client.request(upstream_req),
+        state.client.send(upstream, upstream_req),
     )
     .await;
     handles
@@ -563,7 +556,7 @@ async fn forward(
         Ok(Ok(response)) => {
             let (mut parts, body) = response.into_parts();
             strip_hop_by_hop(&mut parts.headers);
-            Response::from_parts(parts, body.map_err(BoxError::from).boxed())
+            Response::from_parts(parts, body)
         }
         Ok(Err(e)) => {
             handles.connect_errors.inc();
