@@ -11,7 +11,7 @@ use bytes::Bytes;
 use corsica::{Decision, RequestKind};
 use http::header::{HOST, HeaderName, HeaderValue};
 use http::{HeaderMap, Request, Response, StatusCode, Version};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::HttpConnector;
 
@@ -22,8 +22,56 @@ use prometheus::{Histogram, IntCounter};
 
 /// Errors inside bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-/// The body type of the gateway's requests and responses (streamed).
-pub type Body = http_body_util::combinators::BoxBody<Bytes, BoxError>;
+/// The body of the gateway's responses: its own text, or an upstream's body, streamed.
+/// An enum rather than a boxed trait object: no allocation per response for it.
+pub enum Body {
+    /// The gateway's own text (`None` once read, or empty).
+    Full(Option<Bytes>),
+    /// An upstream's body, streamed (see [`crate::upstream`]).
+    Upstream(crate::upstream::PooledBody),
+}
+
+impl Body {
+    /// The gateway's own text.
+    pub fn text(text: impl Into<Bytes>) -> Body {
+        Body::Full(Some(text.into()))
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            Body::Full(text) => std::task::Poll::Ready(
+                text.take()
+                    .filter(|t| !t.is_empty())
+                    .map(|t| Ok(http_body::Frame::data(t))),
+            ),
+            Body::Upstream(body) => std::pin::Pin::new(body).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Body::Full(text) => text.as_ref().is_none_or(Bytes::is_empty),
+            Body::Upstream(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match self {
+            Body::Full(text) => {
+                http_body::SizeHint::with_exact(text.as_ref().map_or(0, |t| t.len() as u64))
+            }
+            Body::Upstream(body) => body.size_hint(),
+        }
+    }
+}
 
 /// The pooled upstream client (HTTP and HTTPS), see [`Upstreams`].
 pub type UpstreamClient = Arc<Upstreams>;
@@ -254,9 +302,7 @@ impl Shared {
 }
 
 fn full(text: impl Into<Bytes>) -> Body {
-    Full::new(text.into())
-        .map_err(|never| match never {})
-        .boxed()
+    Body::text(text)
 }
 
 fn plain(status: StatusCode, text: &str) -> Response<Body> {
@@ -677,9 +723,7 @@ mod tests {
         assert!(config.upstream_roots().is_empty());
         let client = build_client(&config);
         // A full body reaches the client's type.
-        let body: Body = Full::new(Bytes::from("hello"))
-            .map_err(|never| match never {})
-            .boxed();
+        let body = Body::text("hello");
         assert_eq!(body.collect().await.unwrap().to_bytes(), "hello");
         drop(client.clone());
     }

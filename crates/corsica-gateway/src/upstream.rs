@@ -70,7 +70,7 @@ impl Conn {
 
 /// An idle connection and when it became idle.
 struct Idle {
-    conn: Conn,
+    conn: Box<Conn>,
     since: Instant,
 }
 
@@ -134,7 +134,9 @@ impl Upstreams {
         loop {
             let (mut conn, reused) = match self.take(&key) {
                 Some(c) => (c, true),
-                None => (self.connect(target).await?, false),
+                // Boxed: a rare path, kept out of the request's future (smaller, so cheaper
+                // to move).
+                None => (Box::pin(self.connect(target)).await?, false),
             };
             let sent = conn.sender.try_send_request(req);
             match drive(&mut conn, sent).await {
@@ -148,7 +150,7 @@ impl Upstreams {
                     };
                     return Ok(Response::from_parts(
                         parts,
-                        http_body_util::BodyExt::boxed(body),
+                        crate::proxy::Body::Upstream(body),
                     ));
                 }
                 Err(mut e) => match e.take_message() {
@@ -162,7 +164,7 @@ impl Upstreams {
     }
 
     /// An idle connection to `key` that is still open, if any.
-    fn take(&self, key: &Key) -> Option<Conn> {
+    fn take(&self, key: &Key) -> Option<Box<Conn>> {
         let waker = std::task::Waker::noop();
         let mut cx = Context::from_waker(waker);
         loop {
@@ -183,7 +185,7 @@ impl Upstreams {
     }
 
     /// Gives a connection whose response was read to the end back to the pool.
-    fn give_back(&self, key: Key, conn: Conn) {
+    fn give_back(&self, key: Key, conn: Box<Conn>) {
         let now = Instant::now();
         let mut lists = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         let list = lists.entry(key).or_default();
@@ -198,7 +200,7 @@ impl Upstreams {
     }
 
     /// A new connection to `target` (its TCP connect bounded by the connector's timeout).
-    async fn connect(&self, target: &Uri) -> Result<Conn, UpstreamError> {
+    async fn connect(&self, target: &Uri) -> Result<Box<Conn>, UpstreamError> {
         let mut connector = self.connector.clone();
         std::future::poll_fn(|cx| connector.poll_ready(cx))
             .await
@@ -211,10 +213,11 @@ impl Upstreams {
             .handshake(io)
             .await
             .map_err(|e| UpstreamError(e.into()))?;
-        Ok(Conn {
+        // Boxed once here: what holds it (the idle list, a response body) stays small.
+        Ok(Box::new(Conn {
             sender,
             conn: Some(conn),
-        })
+        }))
     }
 }
 
@@ -234,9 +237,9 @@ where
 
 /// A response body that polls its upstream connection while it is read, and gives the
 /// connection back to the pool once read to the end (or closes it if dropped before).
-struct PooledBody {
+pub struct PooledBody {
     body: Incoming,
-    conn: Option<Conn>,
+    conn: Option<Box<Conn>>,
     pool: std::sync::Arc<Upstreams>,
     key: Key,
 }
