@@ -1,6 +1,7 @@
 //! The gateway's TOML configuration: parsing (errors point at line and column) and
 //! compilation into routes whose CORS policies are built, and so validated, by the engine.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -653,8 +654,15 @@ fn unreachable_routes(
 /// assert_eq!(normalize_path("/a/%2e%2e/admin"), None);
 /// assert_eq!(normalize_path("/caf%C3%A9").as_deref(), Some("/caf%C3%A9"));
 /// ```
-pub fn normalize_path(path: &str) -> Option<String> {
+pub fn normalize_path(path: &str) -> Option<Cow<'_, str>> {
     let bytes = path.as_bytes();
+    // The common case, nothing to decode or merge: the path itself, no copy.
+    if path.is_ascii() && !bytes.contains(&b'%') && !path.contains("//") {
+        if path.split('/').any(|seg| seg == "." || seg == "..") {
+            return None;
+        }
+        return Some(Cow::Borrowed(path));
+    }
     let mut out = String::with_capacity(path.len());
     let mut i = 0;
     while i < bytes.len() {
@@ -687,7 +695,7 @@ pub fn normalize_path(path: &str) -> Option<String> {
     if out.split('/').any(|seg| seg == "." || seg == "..") {
         return None;
     }
-    Some(out)
+    Some(Cow::Owned(out))
 }
 
 /// The most simultaneous client connections a configuration may ask for.

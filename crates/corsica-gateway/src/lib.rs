@@ -27,3 +27,4 @@ pub mod config;
 pub mod gateway;
 mod metrics;
 mod proxy;
+mod upstream;

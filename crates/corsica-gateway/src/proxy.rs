@@ -11,22 +11,70 @@ use bytes::Bytes;
 use corsica::{Decision, RequestKind};
 use http::header::{HOST, HeaderName, HeaderValue};
 use http::{HeaderMap, Request, Response, StatusCode, Version};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 
 use crate::config::{Config, Route, Upstream};
 use crate::metrics::Metrics;
+use crate::upstream::Upstreams;
+use prometheus::{Histogram, IntCounter};
 
 /// Errors inside bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-/// The body type of the gateway's requests and responses (streamed).
-pub type Body = http_body_util::combinators::BoxBody<Bytes, BoxError>;
+/// The body of the gateway's responses: its own text, or an upstream's body, streamed.
+/// An enum rather than a boxed trait object: no allocation per response for it.
+pub enum Body {
+    /// The gateway's own text (`None` once read, or empty).
+    Full(Option<Bytes>),
+    /// An upstream's body, streamed (see [`crate::upstream`]).
+    Upstream(crate::upstream::PooledBody),
+}
 
-/// The pooled upstream client (HTTP and HTTPS).
-pub type UpstreamClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Body>;
+impl Body {
+    /// The gateway's own text.
+    pub fn text(text: impl Into<Bytes>) -> Body {
+        Body::Full(Some(text.into()))
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            Body::Full(text) => std::task::Poll::Ready(
+                text.take()
+                    .filter(|t| !t.is_empty())
+                    .map(|t| Ok(http_body::Frame::data(t))),
+            ),
+            Body::Upstream(body) => std::pin::Pin::new(body).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Body::Full(text) => text.as_ref().is_none_or(Bytes::is_empty),
+            Body::Upstream(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match self {
+            Body::Full(text) => {
+                http_body::SizeHint::with_exact(text.as_ref().map_or(0, |t| t.len() as u64))
+            }
+            Body::Upstream(body) => body.size_hint(),
+        }
+    }
+}
+
+/// The pooled upstream client (HTTP and HTTPS), see [`Upstreams`].
+pub type UpstreamClient = Arc<Upstreams>;
 
 /// What every request handler shares: the current configuration and its upstream client
 /// (swapped together on reload), the metrics.
@@ -46,6 +94,132 @@ pub struct State {
     pub config: Arc<Config>,
     /// The upstream client (keeps connections alive per upstream).
     pub client: UpstreamClient,
+    /// What each route needs per request and can be built once (in the order of
+    /// `config.routes`): its metric series, the `Host` its upstream gets.
+    routes: Vec<RouteState>,
+    /// The series of requests that match no route (route label `""`).
+    unrouted: Unrouted,
+}
+
+/// A route's per-request needs, resolved when the configuration is set: the request path
+/// does no label lookup and no formatting for them.
+#[derive(Clone)]
+struct RouteState {
+    /// `corsica_requests_total{route, outcome}`, indexed by [`Outcome`].
+    requests: [IntCounter; Outcome::COUNT],
+    /// `corsica_upstream_response_seconds{route}`.
+    upstream_latency: Histogram,
+    /// `corsica_upstream_errors_total{route, kind="connect"}`.
+    connect_errors: IntCounter,
+    /// `corsica_upstream_errors_total{route, kind="timeout"}`.
+    timeouts: IntCounter,
+    /// The `Host` header for the upstream (its authority), if it is an HTTP(S) upstream.
+    upstream_host: Option<HeaderValue>,
+    /// The upstream's `scheme://authority/` (what its connections are pooled by).
+    upstream_target: Option<http::Uri>,
+}
+
+/// The series of requests that match no route.
+#[derive(Clone)]
+struct Unrouted {
+    /// `corsica_requests_total{route="", outcome="bad_path"}`.
+    bad_path: IntCounter,
+    /// `corsica_requests_total{route="", outcome="no_route"}`.
+    no_route: IntCounter,
+}
+
+/// The outcome label of a routed request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    PreflightAllowed,
+    PreflightDenied,
+    ActualAllowed,
+    ActualDenied,
+    NotCors,
+    GuardRefused,
+}
+
+impl Outcome {
+    /// How many outcomes there are.
+    const COUNT: usize = 6;
+    /// Every outcome, in index order.
+    const ALL: [Outcome; Outcome::COUNT] = [
+        Outcome::PreflightAllowed,
+        Outcome::PreflightDenied,
+        Outcome::ActualAllowed,
+        Outcome::ActualDenied,
+        Outcome::NotCors,
+        Outcome::GuardRefused,
+    ];
+
+    /// The outcome of a decision.
+    fn of(d: &Decision) -> Outcome {
+        match (d.kind(), d.is_allowed()) {
+            (RequestKind::Preflight, true) => Outcome::PreflightAllowed,
+            (RequestKind::Preflight, false) => Outcome::PreflightDenied,
+            (RequestKind::Actual, true) => Outcome::ActualAllowed,
+            (RequestKind::Actual, false) => Outcome::ActualDenied,
+            (RequestKind::NotCors, _) => Outcome::NotCors,
+        }
+    }
+
+    /// The metric label.
+    fn label(self) -> &'static str {
+        match self {
+            Outcome::PreflightAllowed => "preflight_allowed",
+            Outcome::PreflightDenied => "preflight_denied",
+            Outcome::ActualAllowed => "actual_allowed",
+            Outcome::ActualDenied => "actual_denied",
+            Outcome::NotCors => "not_cors",
+            Outcome::GuardRefused => "guard_refused",
+        }
+    }
+}
+
+impl State {
+    /// A generation: `config`, `client`, and each route's handles in `metrics`.
+    fn new(config: Config, client: UpstreamClient, metrics: &Metrics) -> State {
+        let routes = config
+            .routes
+            .iter()
+            .map(|route| {
+                let name = route.name.as_str();
+                RouteState {
+                    requests: Outcome::ALL
+                        .map(|o| metrics.requests.with_label_values(&[name, o.label()])),
+                    upstream_latency: metrics.upstream_latency.with_label_values(&[name]),
+                    connect_errors: metrics
+                        .upstream_errors
+                        .with_label_values(&[name, "connect"]),
+                    timeouts: metrics
+                        .upstream_errors
+                        .with_label_values(&[name, "timeout"]),
+                    upstream_host: route
+                        .upstream
+                        .target()
+                        .and_then(|(_, a)| HeaderValue::from_str(a.as_str()).ok()),
+                    upstream_target: route.upstream.target().and_then(|(scheme, a)| {
+                        http::Uri::builder()
+                            .scheme(scheme)
+                            .authority(a.clone())
+                            .path_and_query("/")
+                            .build()
+                            .ok()
+                    }),
+                }
+            })
+            .collect();
+        let unrouted = Unrouted {
+            bad_path: metrics.requests.with_label_values(&["", "bad_path"]),
+            no_route: metrics.requests.with_label_values(&["", "no_route"]),
+        };
+        State {
+            config: Arc::new(config),
+            client,
+            routes,
+            unrouted,
+        }
+    }
 }
 
 /// Builds the upstream client: `https://` upstreams are verified against the system's
@@ -77,10 +251,22 @@ pub fn build_client(config: &Config) -> UpstreamClient {
         .https_or_http()
         .enable_http1()
         .wrap_connector(http);
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(std::time::Duration::from_secs(60))
-        .pool_max_idle_per_host(32)
-        .build(https)
+    Arc::new(Upstreams::new(
+        https,
+        max_idle_upstream(config),
+        UPSTREAM_IDLE_TIMEOUT,
+    ))
+}
+
+/// How long an idle upstream connection is kept for reuse.
+const UPSTREAM_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The most idle connections kept per upstream: one per client connection the gateway
+/// admits. An HTTP/1.1 client connection holds at most one upstream connection at a time,
+/// so a smaller bound would close connections that the next requests need at once (with
+/// 64 busy clients and a bound of 32, half the requests paid a new TCP connection).
+fn max_idle_upstream(config: &Config) -> usize {
+    config.limits.max_connections
 }
 
 impl Shared {
@@ -88,10 +274,7 @@ impl Shared {
     pub fn new(config: Config, metrics: Metrics) -> Shared {
         let client = build_client(&config);
         Shared {
-            state: ArcSwap::from_pointee(State {
-                config: Arc::new(config),
-                client,
-            }),
+            state: ArcSwap::from_pointee(State::new(config, client, &metrics)),
             metrics,
         }
     }
@@ -107,22 +290,19 @@ impl Shared {
         // Keep the pooled connections unless what the client depends on changed.
         let client = if old.config.upstream_roots == config.upstream_roots
             && old.config.limits.upstream_timeout == config.limits.upstream_timeout
+            && max_idle_upstream(&old.config) == max_idle_upstream(&config)
         {
             old.client.clone()
         } else {
             build_client(&config)
         };
-        self.state.store(Arc::new(State {
-            config: Arc::new(config),
-            client,
-        }));
+        self.state
+            .store(Arc::new(State::new(config, client, &self.metrics)));
     }
 }
 
 fn full(text: impl Into<Bytes>) -> Body {
-    Full::new(text.into())
-        .map_err(|never| match never {})
-        .boxed()
+    Body::text(text)
 }
 
 fn plain(status: StatusCode, text: &str) -> Response<Body> {
@@ -135,47 +315,62 @@ fn plain(status: StatusCode, text: &str) -> Response<Body> {
     r
 }
 
-/// The request's host, lower-case, without port (Host header, else the URI's authority).
-/// The target's authority wins over `Host` for absolute-form requests (RFC 9112 § 3.2.2);
-/// a trailing dot is dropped (`api.example.com.` is the same host).
-fn host_of<B>(req: &Request<B>) -> Option<String> {
-    let raw = req
-        .uri()
-        .authority()
-        .map(|a| a.as_str().to_owned())
-        .or_else(|| {
-            req.headers()
-                .get(HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_owned)
-        })?;
-    let host = match raw.strip_prefix('[') {
-        Some(v6) => format!("[{}]", v6.split(']').next().unwrap_or_default()),
-        None => raw.split(':').next().unwrap_or_default().to_owned(),
+/// The request's host, without port (Host header, else the URI's authority), as sent
+/// (routes compare it ignoring case). The target's authority wins over `Host` for
+/// absolute-form requests (RFC 9112 § 3.2.2); a trailing dot is dropped
+/// (`api.example.com.` is the same host). Borrowed from the request: no copy.
+fn host_of<B>(req: &Request<B>) -> Option<&str> {
+    let raw = match req.uri().authority() {
+        Some(a) => a.as_str(),
+        None => req.headers().get(HOST)?.to_str().ok()?,
     };
-    Some(host.trim_end_matches('.').to_ascii_lowercase())
+    let host = if raw.starts_with('[') {
+        // `[v6]` or `[v6]:port`: up to the closing bracket, kept.
+        match raw.find(']') {
+            Some(end) => &raw[..=end],
+            None => raw,
+        }
+    } else {
+        raw.split(':').next().unwrap_or_default()
+    };
+    Some(host.trim_end_matches('.'))
 }
+
+/// `Keep-Alive` (no constant in `http`).
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+/// `Proxy-Connection` (no constant in `http`).
+const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+/// `X-Forwarded-For`.
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+/// `X-Forwarded-Host`.
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+/// `X-Forwarded-Proto`.
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
 /// Hop-by-hop headers (RFC 9110 § 7.6.1), plus those named in `Connection`.
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(http::header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
-        .collect();
-    for n in named {
-        headers.remove(n);
+    use http::header::{CONNECTION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
+    // Most messages have no `Connection` header: nothing to collect then.
+    if headers.contains_key(CONNECTION) {
+        let named: Vec<HeaderName> = headers
+            .get_all(CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+            .collect();
+        for n in named {
+            headers.remove(n);
+        }
+        headers.remove(CONNECTION);
     }
     for n in [
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
+        KEEP_ALIVE,
+        PROXY_CONNECTION,
+        TE,
+        TRAILER,
+        TRANSFER_ENCODING,
+        UPGRADE,
     ] {
         headers.remove(n);
     }
@@ -209,17 +404,6 @@ fn no_route<B>(config: &Config, req: &Request<B>) -> Response<Body> {
     response
 }
 
-/// The outcome label of a decision.
-fn outcome(d: &Decision) -> &'static str {
-    match (d.kind(), d.is_allowed()) {
-        (RequestKind::Preflight, true) => "preflight_allowed",
-        (RequestKind::Preflight, false) => "preflight_denied",
-        (RequestKind::Actual, true) => "actual_allowed",
-        (RequestKind::Actual, false) => "actual_denied",
-        (RequestKind::NotCors, _) => "not_cors",
-    }
-}
-
 /// Handles one client request.
 ///
 /// The gateway's listeners (`gateway.rs`) serve it over HTTP/1.1, h2c and TLS, with limits
@@ -245,29 +429,22 @@ pub async fn handle(
     // Route on the path the upstream will understand, so `/%61dmin` cannot borrow the
     // policy of `/`; paths that upstreams read in different ways are refused.
     let Some(path) = crate::config::normalize_path(req.uri().path()) else {
-        shared
-            .metrics
-            .requests
-            .with_label_values(&["", "bad_path"])
-            .inc();
+        state.unrouted.bad_path.inc();
         return plain(
             StatusCode::BAD_REQUEST,
             "ambiguous path: an encoded `/` or `\\`, or a `.` or `..` segment",
         );
     };
-    let Some(route) = config
+    let Some((route, handles)) = config
         .routes
         .iter()
-        .find(|r| r.matches(host.as_deref(), &path, match_method))
+        .zip(&state.routes)
+        .find(|(r, _)| r.matches(host, &path, match_method))
     else {
-        shared
-            .metrics
-            .requests
-            .with_label_values(&["", "no_route"])
-            .inc();
+        state.unrouted.no_route.inc();
         tracing::info!(
             target: "corsica::gateway",
-            host = host.as_deref().unwrap_or("-"),
+            host = host.unwrap_or("-"),
             path = %path,
             method = %match_method,
             preflight = preflight_method.is_some(),
@@ -282,16 +459,12 @@ pub async fn handle(
     } else {
         None
     };
-    let label = if refused.is_some() {
-        "guard_refused"
+    let outcome = if refused.is_some() {
+        Outcome::GuardRefused
     } else {
-        outcome(&decision)
+        Outcome::of(&decision)
     };
-    shared
-        .metrics
-        .requests
-        .with_label_values(&[route.name.as_str(), label])
-        .inc();
+    handles.requests[outcome as usize].inc();
     // A refusal by the edge guard, or the policy's denial: counted and logged alike.
     let denial = match (&refused, decision.reason()) {
         (Some(r), _) => Some((
@@ -332,21 +505,7 @@ pub async fn handle(
     let mut response = match &route.upstream {
         Upstream::Echo => echo(req, remote).await,
         Upstream::Http { authority } | Upstream::Https { authority } => {
-            let scheme = if matches!(route.upstream, Upstream::Https { .. }) {
-                "https"
-            } else {
-                "http"
-            };
-            forward(
-                &shared,
-                &state,
-                route,
-                (scheme, authority),
-                req,
-                remote,
-                tls,
-            )
-            .await
+            forward(&state, route, handles, authority, req, remote, tls).await
         }
     };
     decision.apply(response.headers_mut());
@@ -355,10 +514,10 @@ pub async fn handle(
 
 /// Forwards to an HTTP upstream, streaming both bodies.
 async fn forward(
-    shared: &Shared,
     state: &State,
     route: &Route,
-    (scheme, authority): (&str, &http::uri::Authority),
+    handles: &RouteState,
+    authority: &http::uri::Authority,
     req: Request<Incoming>,
     remote: SocketAddr,
     tls: bool,
@@ -374,81 +533,79 @@ async fn forward(
     strip_hop_by_hop(&mut parts.headers);
     // HTTP/2 clients may split `cookie` into several fields; an HTTP/1.1 upstream must get
     // one, joined with "; " (RFC 9113 § 8.2.3).
-    let cookies: Vec<Vec<u8>> = parts
-        .headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .map(|v| v.as_bytes().to_vec())
-        .collect();
-    if cookies.len() > 1 {
-        if let Ok(v) = HeaderValue::from_bytes(&cookies.join(&b"; "[..])) {
+    let mut cookies = parts.headers.get_all(http::header::COOKIE).iter();
+    if cookies.next().is_some() && cookies.next().is_some() {
+        let joined = parts
+            .headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .map(HeaderValue::as_bytes)
+            .collect::<Vec<_>>()
+            .join(&b"; "[..]);
+        if let Ok(v) = HeaderValue::from_bytes(&joined) {
             parts.headers.insert(http::header::COOKIE, v);
         }
     }
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
-    let uri = match http::Uri::builder()
-        .scheme(scheme)
-        .authority(authority.clone())
-        .path_and_query(path_and_query)
-        .build()
-    {
+    // The target in origin form, from parts already parsed (no text to parse again).
+    let mut target = http::uri::Parts::default();
+    target.path_and_query = Some(
+        parts
+            .uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
+    );
+    let Some(upstream) = &handles.upstream_target else {
+        return plain(StatusCode::BAD_GATEWAY, "502 Bad Gateway: no upstream");
+    };
+    let uri = match http::Uri::from_parts(target) {
         Ok(u) => u,
         Err(_) => return plain(StatusCode::BAD_REQUEST, "invalid request target"),
     };
     parts.uri = uri;
     parts.version = Version::HTTP_11;
-    if let Ok(h) = HeaderValue::from_str(authority.as_str()) {
-        parts.headers.insert(HOST, h);
+    if let Some(h) = &handles.upstream_host {
+        parts.headers.insert(HOST, h.clone());
     }
     let xff = match parts
         .headers
-        .get("x-forwarded-for")
+        .get(X_FORWARDED_FOR)
         .and_then(|v| v.to_str().ok())
     {
         Some(prev) => format!("{prev}, {}", remote.ip()),
         None => remote.ip().to_string(),
     };
-    if let Ok(v) = HeaderValue::from_str(&xff) {
-        parts.headers.insert("x-forwarded-for", v);
+    if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(xff)) {
+        parts.headers.insert(X_FORWARDED_FOR, v);
     }
     // The gateway speaks for the client here: whatever the client claimed is replaced.
-    parts.headers.remove("forwarded");
-    parts.headers.remove("x-forwarded-host");
+    parts.headers.remove(http::header::FORWARDED);
+    parts.headers.remove(X_FORWARDED_HOST);
     parts.headers.insert(
-        "x-forwarded-proto",
+        X_FORWARDED_PROTO,
         HeaderValue::from_static(if tls { "https" } else { "http" }),
     );
     if let Some(h) = original_host {
-        parts.headers.insert("x-forwarded-host", h);
+        parts.headers.insert(X_FORWARDED_HOST, h);
     }
-    let upstream_req = Request::from_parts(parts, body.map_err(BoxError::from).boxed());
+    let upstream_req = Request::from_parts(parts, body);
     let started = Instant::now();
     let result = tokio::time::timeout(
         config.limits.upstream_timeout,
-        state.client.request(upstream_req),
+        state.client.send(upstream, upstream_req),
     )
     .await;
-    shared
-        .metrics
+    handles
         .upstream_latency
-        .with_label_values(&[route.name.as_str()])
         .observe(started.elapsed().as_secs_f64());
     match result {
         Ok(Ok(response)) => {
             let (mut parts, body) = response.into_parts();
             strip_hop_by_hop(&mut parts.headers);
-            Response::from_parts(parts, body.map_err(BoxError::from).boxed())
+            Response::from_parts(parts, body)
         }
         Ok(Err(e)) => {
-            shared
-                .metrics
-                .upstream_errors
-                .with_label_values(&[route.name.as_str(), "connect"])
-                .inc();
+            handles.connect_errors.inc();
             tracing::warn!(target: "corsica::gateway", route = %route.name, upstream = %authority, error = %e, "upstream unreachable: 502");
             plain(
                 StatusCode::BAD_GATEWAY,
@@ -456,11 +613,7 @@ async fn forward(
             )
         }
         Err(_) => {
-            shared
-                .metrics
-                .upstream_errors
-                .with_label_values(&[route.name.as_str(), "timeout"])
-                .inc();
+            handles.timeouts.inc();
             tracing::warn!(
                 target: "corsica::gateway",
                 route = %route.name,
@@ -570,9 +723,7 @@ mod tests {
         assert!(config.upstream_roots().is_empty());
         let client = build_client(&config);
         // A full body reaches the client's type.
-        let body: Body = Full::new(Bytes::from("hello"))
-            .map_err(|never| match never {})
-            .boxed();
+        let body = Body::text("hello");
         assert_eq!(body.collect().await.unwrap().to_bytes(), "hello");
         drop(client.clone());
     }

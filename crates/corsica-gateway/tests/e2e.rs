@@ -1283,3 +1283,67 @@ async fn admin_serves_metrics_and_health() {
     assert_eq!(on_proxy.one("x-upstream"), Some("app"), "{on_proxy:?}");
     gw.shutdown().await;
 }
+
+/// A raw HTTP/1.1 upstream answering every request `200 ok`; when `close_after_each`, it
+/// closes the connection after each response (without saying so, as an upstream whose
+/// keep-alive timeout ends does). Returns its address and the count of connections it
+/// accepted.
+async fn raw_upstream(
+    close_after_each: bool,
+) -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Ok(n) = stream.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        buf.drain(..end + 4);
+                        let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        if stream.write_all(reply).await.is_err() || close_after_each {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+// Upstream connections are kept and reused; one the upstream closed while idle is not
+// used again: the request goes on a new connection, not to a 502.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_connections_are_reused_and_closed_ones_replaced() {
+    let client = HttpClient::h1();
+    for close_after_each in [false, true] {
+        let (up, accepted) = raw_upstream(close_after_each).await;
+        let gw = app_gateway(up, "").await;
+        for _ in 0..3 {
+            let r = client.call("GET", gw.addr, "/x", &[("origin", APP)]).await;
+            assert_eq!(r.status, StatusCode::OK, "{r:?}");
+            assert_eq!(r.one(ACAO), Some(APP), "{r:?}");
+            // Time for the upstream's close to reach the gateway.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let want = if close_after_each { 3 } else { 1 };
+        assert_eq!(
+            accepted.load(std::sync::atomic::Ordering::SeqCst),
+            want,
+            "close_after_each = {close_after_each}"
+        );
+        gw.shutdown().await;
+    }
+}

@@ -1,0 +1,319 @@
+//! Upstream HTTP/1.1 connections, pooled per upstream and driven by the request that uses
+//! them.
+//!
+//! hyper-util's legacy client runs each upstream connection in a task of its own: every
+//! request crosses a channel to that task and its response comes back through another
+//! (one more task wake-up each way, and one more spawned task per request to give the
+//! connection back to its pool). Here the request's own task polls the connection, from
+//! sending the request to the end of the response body; then the connection goes back to
+//! an idle list, unpolled, until the next request takes it.
+//!
+//! What the legacy client did and this keeps: `https://` upstreams through rustls (the
+//! system's roots plus `[tls] upstream_ca`), the connect timeout, reuse, at most
+//! `max_idle` idle connections per upstream, an idle timeout, and one retry on a fresh
+//! connection for a request that a pooled connection could not send because it was
+//! closed meanwhile (the upstream's keep-alive timeout ended it).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::uri::{Authority, Scheme};
+use http::{Request, Response, Uri};
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper::client::conn::http1;
+use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioIo;
+use tower_service::Service;
+
+use crate::proxy::BoxError;
+
+/// An upstream connection's I/O.
+type Io = MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>;
+
+/// Where a connection goes: scheme and authority.
+type Key = (Scheme, Authority);
+
+/// One HTTP/1.1 connection to an upstream: the sender of its requests and the connection
+/// itself, which whoever uses it polls (`None` once finished).
+struct Conn {
+    sender: http1::SendRequest<Incoming>,
+    conn: Option<http1::Connection<Io, Incoming>>,
+}
+
+impl Conn {
+    /// Polls the connection: `Ready` once it is finished (closed, or failed). A finished
+    /// connection is dropped at once, which fails the requests it had not sent (with the
+    /// request given back, see [`Upstreams::send`]).
+    fn poll_conn(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(conn) = &mut self.conn else {
+            return Poll::Ready(());
+        };
+        if conn.poll_without_shutdown(cx).is_ready() {
+            self.conn = None;
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+
+    /// Whether the connection is still open.
+    fn is_open(&self) -> bool {
+        self.conn.is_some()
+    }
+}
+
+/// An idle connection and when it became idle.
+struct Idle {
+    conn: Box<Conn>,
+    since: Instant,
+}
+
+/// The pool of upstream connections of one generation of the configuration (kept across
+/// reloads that change nothing it depends on).
+pub struct Upstreams {
+    connector: HttpsConnector<HttpConnector>,
+    idle: Mutex<HashMap<Key, Vec<Idle>>>,
+    max_idle: usize,
+    idle_timeout: Duration,
+}
+
+/// Why an upstream exchange failed (the gateway answers 502).
+#[derive(Debug)]
+pub struct UpstreamError(BoxError);
+
+impl std::fmt::Display for UpstreamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for UpstreamError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
+
+impl Upstreams {
+    /// A pool connecting with `connector`, keeping at most `max_idle` idle connections per
+    /// upstream, each for at most `idle_timeout`.
+    pub fn new(
+        connector: HttpsConnector<HttpConnector>,
+        max_idle: usize,
+        idle_timeout: Duration,
+    ) -> Upstreams {
+        Upstreams {
+            connector,
+            idle: Mutex::new(HashMap::new()),
+            max_idle,
+            idle_timeout,
+        }
+    }
+
+    /// Sends `req` (origin-form target, `Host` set) to `target` (an absolute URI: scheme
+    /// and authority) on a pooled connection, or a new one, and returns the response head;
+    /// its body keeps the connection and gives it back to the pool once read to the end.
+    pub async fn send(
+        self: &std::sync::Arc<Self>,
+        target: &Uri,
+        mut req: Request<Incoming>,
+    ) -> Result<Response<crate::proxy::Body>, UpstreamError> {
+        let key: Key = match (target.scheme(), target.authority()) {
+            (Some(s), Some(a)) => (s.clone(), a.clone()),
+            _ => {
+                return Err(UpstreamError(
+                    "the upstream has no scheme or authority".into(),
+                ));
+            }
+        };
+        loop {
+            let (mut conn, reused) = match self.take(&key) {
+                Some(c) => (c, true),
+                // Boxed: a rare path, kept out of the request's future (smaller, so cheaper
+                // to move).
+                None => (Box::pin(self.connect(target)).await?, false),
+            };
+            let sent = conn.sender.try_send_request(req);
+            match drive(&mut conn, sent).await {
+                Ok(response) => {
+                    let (parts, body) = response.into_parts();
+                    let body = PooledBody {
+                        body,
+                        conn: conn.is_open().then_some(conn),
+                        pool: self.clone(),
+                        key,
+                    };
+                    return Ok(Response::from_parts(
+                        parts,
+                        crate::proxy::Body::Upstream(body),
+                    ));
+                }
+                Err(mut e) => match e.take_message() {
+                    // A pooled connection closed before the request went out: once more,
+                    // on another.
+                    Some(again) if reused => req = again,
+                    _ => return Err(UpstreamError(e.into_error().into())),
+                },
+            }
+        }
+    }
+
+    /// An idle connection to `key` that is still open, if any.
+    fn take(&self, key: &Key) -> Option<Box<Conn>> {
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        loop {
+            let idle = {
+                let mut lists = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+                lists.get_mut(key)?.pop()?
+            };
+            if idle.since.elapsed() >= self.idle_timeout {
+                continue;
+            }
+            let mut conn = idle.conn;
+            // One poll, here: a connection the upstream closed meanwhile reads its end of
+            // file and finishes; an open one becomes ready for a request.
+            if conn.poll_conn(&mut cx).is_pending() && conn.sender.is_ready() {
+                return Some(conn);
+            }
+        }
+    }
+
+    /// Gives a connection whose response was read to the end back to the pool.
+    fn give_back(&self, key: Key, conn: Box<Conn>) {
+        let now = Instant::now();
+        let mut lists = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let list = lists.entry(key).or_default();
+        // The oldest first: drop those past the idle timeout, and make room.
+        list.retain(|i| now.duration_since(i.since) < self.idle_timeout);
+        if list.len() >= self.max_idle {
+            list.remove(0);
+        }
+        if self.max_idle > 0 {
+            list.push(Idle { conn, since: now });
+        }
+    }
+
+    /// A new connection to `target` (its TCP connect bounded by the connector's timeout).
+    async fn connect(&self, target: &Uri) -> Result<Box<Conn>, UpstreamError> {
+        let mut connector = self.connector.clone();
+        std::future::poll_fn(|cx| connector.poll_ready(cx))
+            .await
+            .map_err(UpstreamError)?;
+        let io = connector
+            .call(target.clone())
+            .await
+            .map_err(UpstreamError)?;
+        let (sender, conn) = http1::Builder::new()
+            .handshake(io)
+            .await
+            .map_err(|e| UpstreamError(e.into()))?;
+        // Boxed once here: what holds it (the idle list, a response body) stays small.
+        Ok(Box::new(Conn {
+            sender,
+            conn: Some(conn),
+        }))
+    }
+}
+
+/// Polls the connection and the response future together until the response head comes
+/// (or the connection fails it).
+async fn drive<F, T>(conn: &mut Conn, sent: F) -> T
+where
+    F: Future<Output = T>,
+{
+    let mut sent = std::pin::pin!(sent);
+    std::future::poll_fn(|cx| {
+        let _ = conn.poll_conn(cx);
+        sent.as_mut().poll(cx)
+    })
+    .await
+}
+
+/// A response body that polls its upstream connection while it is read, and gives the
+/// connection back to the pool once read to the end (or closes it if dropped before).
+pub struct PooledBody {
+    body: Incoming,
+    conn: Option<Box<Conn>>,
+    pool: std::sync::Arc<Upstreams>,
+    key: Key,
+}
+
+impl PooledBody {
+    /// Polls the connection (it reads the upstream's body into `body`); forgets it once
+    /// finished.
+    fn poll_conn(&mut self, cx: &mut Context<'_>) {
+        if let Some(c) = &mut self.conn {
+            if c.poll_conn(cx).is_ready() {
+                self.conn = None;
+            }
+        }
+    }
+
+    /// The body is read to the end: the connection goes back to the pool.
+    fn release(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.pool.give_back(self.key.clone(), conn);
+        }
+    }
+}
+
+impl HttpBody for PooledBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        // The body first (it asks the connection for more), then the connection (it reads
+        // what was asked), then the body again (what the connection read).
+        let mut polled = Pin::new(&mut this.body).poll_frame(cx);
+        if polled.is_pending() {
+            this.poll_conn(cx);
+            polled = Pin::new(&mut this.body).poll_frame(cx);
+        }
+        match polled {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(None) => {
+                this.release();
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some(Ok(frame))) => {
+                if this.body.is_end_stream() {
+                    this.release();
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                this.conn = None;
+                Poll::Ready(Some(Err(e.into())))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Drop for PooledBody {
+    fn drop(&mut self) {
+        // Not read to the end (the client went away): the connection is in the middle of
+        // a response and cannot serve another; it closes. Read to the end (or without a
+        // body, which a server may drop unread): it goes back.
+        if self.body.is_end_stream() {
+            self.release();
+        }
+    }
+}
