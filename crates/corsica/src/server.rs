@@ -369,6 +369,7 @@ impl Decision {
 
     /// [`Decision::preflight_response`], moving the headers out of the decision instead of
     /// sharing them; for any other request, the headers [`Decision::apply`] would write.
+    #[cfg(feature = "tower")]
     pub(crate) fn into_outcome<B>(self, body: B) -> Outcome<B> {
         if self.kind != RequestKind::Preflight {
             return Outcome::Forward(self.headers.split().0);
@@ -418,6 +419,7 @@ fn preflight_response<B>(
 
 /// What a middleware does with a decision: answer a preflight itself, or forward the request
 /// and write these headers on the response.
+#[cfg(feature = "tower")]
 pub(crate) enum Outcome<B> {
     Answer(http::Response<B>),
     Forward(ResponseHeaders),
@@ -437,6 +439,7 @@ pub(crate) struct ResponseHeaders {
 
 impl ResponseHeaders {
     /// Writes these headers into a response's: see [`Decision::apply`].
+    #[cfg(feature = "tower")]
     pub(crate) fn write(self, response: &mut HeaderMap) {
         strip_cors_headers(response);
         insert_headers(self, PreflightHeaders::default(), response);
