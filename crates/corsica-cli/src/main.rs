@@ -582,6 +582,9 @@ fn serve(
                 },
             })
             .collect();
+        // The default soft limit of many systems (1024) is below what the default
+        // `max_connections` needs; `start` sizes the connections against what is left.
+        corsica_gateway::gateway::raise_open_file_limit();
         let running = corsica_gateway::gateway::start(config, path)
             .await
             .map_err(CliError::Listen)?;

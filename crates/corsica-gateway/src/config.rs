@@ -256,6 +256,7 @@ struct RawLimits {
     max_header_bytes: Option<usize>,
     max_headers: Option<usize>,
     max_connections: Option<usize>,
+    max_admin_connections: Option<usize>,
     upstream_timeout_ms: Option<Spanned<u64>>,
     header_read_timeout_ms: Option<Spanned<u64>>,
     shutdown_grace_ms: Option<u64>,
@@ -730,6 +731,8 @@ pub struct Limits {
     pub(crate) max_headers: usize,
     /// Most simultaneous client connections. Default 1024.
     pub(crate) max_connections: usize,
+    /// Most simultaneous connections to the admin listener. Default 64.
+    pub(crate) max_admin_connections: usize,
     /// Time for the upstream to answer with a response head (then 504). Default 30 s.
     pub(crate) upstream_timeout: Duration,
     /// Time for a client to send its request head. Default 10 s.
@@ -769,6 +772,17 @@ impl Limits {
         self.max_connections
     }
 
+    /// Most simultaneous connections to the admin listener (`/metrics`, `/healthz`); more
+    /// are closed as soon as they are accepted. Default 64.
+    ///
+    /// ```
+    /// let c = corsica_gateway::config::Config::embedded();
+    /// assert_eq!(c.limits().max_admin_connections(), 64);
+    /// ```
+    pub fn max_admin_connections(&self) -> usize {
+        self.max_admin_connections
+    }
+
     /// Time for the upstream to answer with a response head (then 504). Default 30 s.
     ///
     /// ```
@@ -779,7 +793,7 @@ impl Limits {
         self.upstream_timeout
     }
 
-    /// Time for a client to send its request head. Default 10 s.
+    /// Time for a client to send its request head (on the admin listener too). Default 10 s.
     ///
     /// ```
     /// let c = corsica_gateway::config::Config::embedded();
@@ -806,6 +820,7 @@ impl Default for Limits {
             max_header_bytes: 16 * 1024,
             max_headers: 100,
             max_connections: 1024,
+            max_admin_connections: 64,
             upstream_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(10),
@@ -1100,6 +1115,11 @@ impl Config {
                 .limits
                 .max_connections
                 .unwrap_or(d.max_connections)
+                .clamp(1, MAX_CONNECTIONS),
+            max_admin_connections: raw
+                .limits
+                .max_admin_connections
+                .unwrap_or(d.max_admin_connections)
                 .clamp(1, MAX_CONNECTIONS),
             upstream_timeout,
             header_read_timeout,

@@ -3,16 +3,23 @@
 //! - Clients: HTTP/1.1 and h2c (prior knowledge) on one port, at most
 //!   `limits.max_connections` at once, request heads bounded (431 beyond), header read
 //!   timeout.
-//! - Admin: `GET /metrics` (Prometheus text) and `GET /healthz`.
-//! - Reload: [`Running::reload`] (called on SIGHUP and when the file changes) swaps the
-//!   configuration atomically; requests in flight finish with the one they started with. An
-//!   invalid file is logged with its line and column and the running configuration stays.
-//! - Shutdown: stop accepting, let in-flight requests finish within `shutdown_grace`.
+//! - Admin: `GET /metrics` (Prometheus text) and `GET /healthz` (503 `draining` during
+//!   the shutdown drain), at most `limits.max_admin_connections` at once (more are closed
+//!   at once), with the same header read timeout as the clients.
+//! - File descriptors: the client connections are sized at start against the open-file
+//!   limit, so that the admin connections and a reserve always fit; `accept` failures
+//!   (out of descriptors) back off instead of spinning and are logged once per interval.
+//! - Reload: [`Running::reload`] (called on SIGHUP) swaps the configuration atomically;
+//!   requests in flight finish with the one they started with. An invalid file is logged
+//!   with its line and column and the running configuration stays. The file watcher
+//!   ([`Running::watch_file`]) applies a change only once the file has stopped changing.
+//! - Shutdown: stop accepting, let in-flight requests finish within `shutdown_grace`; the
+//!   admin listener stays up until then (`/healthz` says `draining`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -24,7 +31,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::config::{Config, ConfigError, ConfigErrors};
+use crate::config::{Config, ConfigError, ConfigErrors, Limits};
 use crate::metrics::Metrics;
 use crate::proxy::{self, Body, Shared};
 
@@ -64,8 +71,12 @@ pub struct Running {
     pub admin_addr: Option<SocketAddr>,
     shared: Arc<Shared>,
     source: Option<PathBuf>,
+    /// Stops the client listener and starts the drain (the admin says `draining`).
     stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    /// Closes the admin listener, once the drain is over.
+    admin_stop: watch::Sender<bool>,
+    clients: JoinHandle<()>,
+    admin: Option<JoinHandle<()>>,
 }
 
 /// Binds a listener; the error names the address and the setting it comes from, e.g.
@@ -122,29 +133,227 @@ pub async fn start(config: Config, source: Option<PathBuf>) -> std::io::Result<R
         None => None,
     };
     let admin_addr = admin.as_ref().map(TcpListener::local_addr).transpose()?;
+    let slots = client_slots(&config.limits, admin.is_some(), open_file_limit())
+        .map_err(std::io::Error::other)?;
     let shared = Arc::new(Shared::new(config, Metrics::new()));
     let (stop, stop_rx) = watch::channel(false);
-    let mut tasks = vec![tokio::spawn(serve_clients(
+    let (admin_stop, admin_stop_rx) = watch::channel(false);
+    let clients = tokio::spawn(serve_clients(
         listener,
         shared.clone(),
         stop_rx.clone(),
-    ))];
-    if let Some(admin) = admin {
-        tasks.push(tokio::spawn(serve_admin(
+        slots,
+    ));
+    let admin = admin.map(|admin| {
+        tokio::spawn(serve_admin(
             admin,
             shared.clone(),
             stop_rx.clone(),
-        )));
-    }
+            admin_stop_rx,
+        ))
+    });
     let running = Running {
         addr,
         admin_addr,
         shared,
         source,
         stop,
-        tasks,
+        admin_stop,
+        clients,
+        admin,
     };
     Ok(running)
+}
+
+/// How long a changed configuration file must stay the same before the watcher applies it.
+pub const WATCH_SETTLE: Duration = Duration::from_millis(500);
+
+/// What the watcher compares between looks: modification time and size.
+type FileStamp = (SystemTime, u64);
+
+/// The file's modification time and size, if it can be read.
+fn file_stamp(path: &std::path::Path) -> Option<FileStamp> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
+/// Logs every problem of a refused reload, then that the running configuration stays.
+fn log_reload_errors(errors: &ConfigErrors) {
+    for e in errors {
+        tracing::error!(target: "corsica::gateway", error = %e, "configuration reload: problem");
+    }
+    tracing::error!(target: "corsica::gateway", problems = errors.len(), "configuration reload failed; the running configuration stays");
+}
+
+/// File descriptors kept free beyond the connections the limits allow: the listeners, the
+/// runtime's own, the log output, the files read at a reload, DNS lookups.
+pub const FD_RESERVE: u64 = 64;
+
+/// The soft limit on open files of the process (`RLIMIT_NOFILE`), if there is one.
+fn open_file_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        rlimit::getrlimit(rlimit::Resource::NOFILE)
+            .ok()
+            .map(|(soft, _)| soft)
+            .filter(|&soft| soft != rlimit::INFINITY)
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit (as Go programs and nginx's
+/// `worker_rlimit_nofile` do), and returns the limit now in force. `corsica serve` calls it
+/// before [`start`]: the default soft limit of many systems (1024) is below what the
+/// default `max_connections` needs.
+///
+/// ```
+/// if let Some(limit) = corsica_gateway::gateway::raise_open_file_limit() {
+///     assert!(limit >= 1);
+/// }
+/// ```
+pub fn raise_open_file_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        match rlimit::increase_nofile_limit(u64::MAX) {
+            Ok(limit) => Some(limit),
+            Err(e) => {
+                tracing::debug!(target: "corsica::gateway", error = %e, "cannot raise the open-file limit");
+                open_file_limit()
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// How many client connections the gateway serves at once: `max_connections`, unless the
+/// open-file limit `nofile` cannot hold them (two descriptors each, the client's socket and
+/// an upstream connection) beside the admin connections and [`FD_RESERVE`]; then as many
+/// as fit, with a warning. An error when not even one fits.
+fn client_slots(limits: &Limits, admin: bool, nofile: Option<u64>) -> Result<usize, String> {
+    let wanted = limits.max_connections;
+    let Some(nofile) = nofile else {
+        return Ok(wanted);
+    };
+    let admin_fds = if admin {
+        limits.max_admin_connections as u64
+    } else {
+        0
+    };
+    let kept = admin_fds + FD_RESERVE;
+    let needed = 2 * wanted as u64 + kept;
+    if nofile >= needed {
+        return Ok(wanted);
+    }
+    let fit = usize::try_from(nofile.saturating_sub(kept) / 2).unwrap_or(usize::MAX);
+    let raise = format!(
+        "raise the limit (`ulimit -n {needed}`, or `LimitNOFILE={needed}` in a systemd unit) or lower [limits] max_connections"
+    );
+    if fit == 0 {
+        return Err(format!(
+            "the open-file limit ({nofile}) leaves no room for client connections: \
+             {admin_fds} admin connections and {FD_RESERVE} kept in reserve already need {kept}; \
+             {raise}{}",
+            if admin {
+                " or max_admin_connections"
+            } else {
+                ""
+            }
+        ));
+    }
+    tracing::warn!(
+        target: "corsica::gateway",
+        "the open-file limit ({nofile}) is too low for max_connections = {wanted} \
+         ({needed} descriptors: two per client connection, {admin_fds} for the admin listener, \
+         {FD_RESERVE} in reserve): serving at most {fit} client connections at once; {raise}"
+    );
+    Ok(fit)
+}
+
+/// Paces a listener's accept loop after failures: a failing `accept` (out of file
+/// descriptors, typically) is retried after a delay that doubles up to one second instead
+/// of spinning, and logged at most once per [`ACCEPT_LOG_EVERY`] with how many failures
+/// were not logged.
+struct AcceptFailures {
+    listener: &'static str,
+    delay: Duration,
+    logged: Option<Instant>,
+    unlogged: u64,
+}
+
+/// The shortest and longest waits after a failed `accept`.
+const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(1));
+
+/// How often a listener logs its failures (or refusals) at most.
+const ACCEPT_LOG_EVERY: Duration = Duration::from_secs(10);
+
+impl AcceptFailures {
+    fn new(listener: &'static str) -> AcceptFailures {
+        AcceptFailures {
+            listener,
+            delay: ACCEPT_BACKOFF.0,
+            logged: None,
+            unlogged: 0,
+        }
+    }
+
+    /// Logs `e` (unless logged recently) and waits before the next `accept`.
+    async fn failed(&mut self, e: &std::io::Error) {
+        if let Some(not_logged) = self.log_due() {
+            // EMFILE (24) and ENFILE (23), the same numbers on Linux and the BSDs.
+            let out_of_fds = matches!(e.raw_os_error(), Some(23 | 24));
+            let hint = if out_of_fds {
+                "out of file descriptors: raise the open-file limit (ulimit -n, LimitNOFILE=) or lower [limits] max_connections"
+            } else {
+                "retrying"
+            };
+            tracing::warn!(
+                target: "corsica::gateway",
+                listener = self.listener,
+                error = %e,
+                not_logged,
+                "accept failed ({hint}); backing off, logged at most every {}s",
+                ACCEPT_LOG_EVERY.as_secs()
+            );
+        }
+        tokio::time::sleep(self.delay).await;
+        self.delay = (self.delay * 2).min(ACCEPT_BACKOFF.1);
+    }
+
+    /// A connection was accepted and closed at once, every slot being taken: logged at
+    /// most once per [`ACCEPT_LOG_EVERY`].
+    fn refused(&mut self) {
+        if let Some(not_logged) = self.log_due() {
+            tracing::warn!(
+                target: "corsica::gateway",
+                listener = self.listener,
+                not_logged,
+                "connection closed: every slot is taken (raise [limits] max_admin_connections if the scrapers need more); logged at most every {}s",
+                ACCEPT_LOG_EVERY.as_secs()
+            );
+        }
+    }
+
+    /// Whether to log an event now (at most once per [`ACCEPT_LOG_EVERY`]): the number of
+    /// events not logged since the last line, or `None` (and the event is counted).
+    fn log_due(&mut self) -> Option<u64> {
+        if self.logged.is_some_and(|t| t.elapsed() < ACCEPT_LOG_EVERY) {
+            self.unlogged += 1;
+            return None;
+        }
+        self.logged = Some(Instant::now());
+        Some(std::mem::take(&mut self.unlogged))
+    }
+
+    /// An `accept` succeeded: the next failure waits the shortest delay again.
+    fn succeeded(&mut self) {
+        self.delay = ACCEPT_BACKOFF.0;
+    }
 }
 
 impl Running {
@@ -182,15 +391,22 @@ impl Running {
             .into());
         };
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigError::whole_file(&file, format!("cannot read the file: {e}")).into()
-        });
-        let result = text.and_then(|t| self.reload_text(&t, &file));
-        if let Err(errors) = &result {
-            for e in errors {
-                tracing::error!(target: "corsica::gateway", error = %e, "configuration reload: problem");
+        match std::fs::read_to_string(path) {
+            Ok(text) => self.reload_logged(&text, &file),
+            Err(e) => {
+                let errors: ConfigErrors =
+                    ConfigError::whole_file(&file, format!("cannot read the file: {e}")).into();
+                log_reload_errors(&errors);
+                Err(errors)
             }
-            tracing::error!(target: "corsica::gateway", problems = errors.len(), "configuration reload failed; the running configuration stays");
+        }
+    }
+
+    /// [`reload_text`](Running::reload_text), logging every problem when it fails.
+    fn reload_logged(&self, text: &str, file: &str) -> Result<(), ConfigErrors> {
+        let result = self.reload_text(text, file);
+        if let Err(errors) = &result {
+            log_reload_errors(errors);
         }
         result
     }
@@ -298,8 +514,14 @@ impl Running {
         self.shared.load().config.clone()
     }
 
-    /// Watches the source file (polling its size and modification time every
-    /// `interval`; portable, and cheap at one `stat` per interval) and reloads on change.
+    /// Watches the source file and applies it once it has stopped changing: every `poll`
+    /// it looks at the file's size and modification time, and when they differ from the
+    /// configuration in force it reads the file; the text is applied (validated whole, as
+    /// [`reload`](Running::reload) does) only when the same size, modification time and text
+    /// were seen at looks at least [`WATCH_SETTLE`] (or `poll`, if longer) apart with no
+    /// other change between. A file written in two steps (an editor, a `>` redirect) is
+    /// thus never applied half, unless its writer pauses longer than that: writing a
+    /// sibling file and renaming it over the configuration is atomic and always safe.
     ///
     /// ```
     /// use std::sync::Arc;
@@ -313,9 +535,11 @@ impl Running {
     /// rt.block_on(async {
     ///     let running = Arc::new(gateway::start(config, Some(file.path().to_path_buf())).await?);
     ///     let watcher = running.watch_file(Duration::from_millis(20)).expect("started from a file");
-    ///     // Let the watcher take its first look at the file, then change it.
-    ///     tokio::time::sleep(Duration::from_millis(200)).await;
-    ///     std::fs::write(file.path(), route("second"))?;
+    ///     // Atomically: a sibling file renamed over the configuration.
+    ///     let next = file.path().with_extension("new");
+    ///     std::fs::write(&next, route("second"))?;
+    ///     std::fs::rename(&next, file.path())?;
+    ///     // Applied once it has stayed the same for `WATCH_SETTLE` (0.5 s).
     ///     for _ in 0..250 {
     ///         if running.config().routes()[0].name() == "second" {
     ///             break;
@@ -332,28 +556,56 @@ impl Running {
     /// })?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn watch_file(self: &Arc<Self>, interval: Duration) -> Option<JoinHandle<()>> {
+    pub fn watch_file(self: &Arc<Self>, poll: Duration) -> Option<JoinHandle<()>> {
         let path = self.source.clone()?;
+        let settle = WATCH_SETTLE.max(poll);
         let me = self.clone();
         let mut stop = self.stop.subscribe();
+        // The file as it is now is the one in force (taken before returning, so a change
+        // made right after is seen).
+        let mut applied = file_stamp(&path);
         Some(tokio::spawn(async move {
-            let stamp = |p: &PathBuf| -> Option<(SystemTime, u64)> {
-                let m = std::fs::metadata(p).ok()?;
-                Some((m.modified().ok()?, m.len()))
-            };
-            let mut last = stamp(&path);
+            // The text seen last while the file differs from the one in force, its stamp,
+            // and when it was first seen so.
+            let mut pending: Option<(FileStamp, String, Instant)> = None;
             loop {
                 tokio::select! {
-                    _ = tokio::time::sleep(interval) => {}
+                    _ = tokio::time::sleep(poll) => {}
                     _ = stop.changed() => return,
                 }
-                let now = stamp(&path);
-                if now != last && now.is_some() {
-                    last = now;
-                    // Reading files (and maybe the system's roots) blocks: off the workers.
-                    let again = me.clone();
-                    let _ = tokio::task::spawn_blocking(move || again.reload()).await;
+                let now = file_stamp(&path);
+                let Some(stamp) = now.filter(|_| now != applied) else {
+                    // Unchanged, or gone for a moment (a rename in progress).
+                    pending = None;
+                    continue;
+                };
+                // Reading files (and maybe the system's roots) blocks: off the workers.
+                let p = path.clone();
+                let Ok(Ok(text)) =
+                    tokio::task::spawn_blocking(move || std::fs::read_to_string(p)).await
+                else {
+                    pending = None;
+                    continue;
+                };
+                match &pending {
+                    Some((s, t, since)) if *s == stamp && *t == text => {
+                        if since.elapsed() < settle {
+                            continue;
+                        }
+                    }
+                    _ => {
+                        pending = Some((stamp, text, Instant::now()));
+                        continue;
+                    }
                 }
+                // The same for `settle`: applied (or refused whole, and not tried again
+                // until it changes).
+                pending = None;
+                applied = now;
+                let again = me.clone();
+                let file = path.display().to_string();
+                let _ =
+                    tokio::task::spawn_blocking(move || again.reload_logged(&text, &file)).await;
             }
         }))
     }
@@ -378,8 +630,11 @@ impl Running {
     /// ```
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        for t in self.tasks {
-            let _ = t.await;
+        let _ = self.clients.await;
+        // The admin listener stays up through the drain (`/healthz` says `draining`).
+        let _ = self.admin_stop.send(true);
+        if let Some(admin) = self.admin {
+            let _ = admin.await;
         }
     }
 
@@ -411,7 +666,7 @@ impl Running {
         let mut int = signal(SignalKind::interrupt())?;
         Ok(async move {
             let me = Arc::new(self);
-            let watcher = me.watch_file(Duration::from_millis(500));
+            let watcher = me.watch_file(Duration::from_millis(200));
             loop {
                 tokio::select! {
                     _ = hup.recv() => {
@@ -442,9 +697,10 @@ async fn serve_clients(
     listener: TcpListener,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
+    slots: usize,
 ) {
-    let limits = shared.load().config.limits;
-    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let permits = Arc::new(Semaphore::new(slots));
+    let mut failures = AcceptFailures::new("listen");
     let graceful = GracefulShutdown::new();
     // The connection tasks, so those still running when the shutdown grace ends can be
     // closed (finished ones are reaped at each accept).
@@ -459,13 +715,17 @@ async fn serve_clients(
             a = listener.accept() => match a {
                 Ok(a) => a,
                 Err(e) => {
-                    tracing::warn!(target: "corsica::gateway", error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
+                    // The permit goes back; the wait ends early at shutdown.
+                    drop(permit);
+                    tokio::select! {
+                        () = failures.failed(&e) => continue,
+                        _ = stop.changed() => break,
+                    }
                 }
             },
             _ = stop.changed() => break,
         };
+        failures.succeeded();
         let _ = stream.set_nodelay(true);
         let state = shared.load();
         let limits = state.config.limits;
@@ -579,37 +839,79 @@ impl Drop for OpenConnection {
     }
 }
 
-async fn serve_admin(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+/// Serves `/metrics` and `/healthz` until `stop`: at most `max_admin_connections` at once
+/// (more are closed as soon as accepted, so they cost a descriptor for an instant, not for
+/// the header timeout), each bounded like a client's (header read timeout, small heads).
+/// `draining` is the client listener's stop: once set, `/healthz` answers 503 `draining`.
+async fn serve_admin(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    draining: watch::Receiver<bool>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let permits = Arc::new(Semaphore::new(
+        shared.load().config.limits.max_admin_connections,
+    ));
+    let mut failures = AcceptFailures::new("admin");
+    let mut refusals = AcceptFailures::new("admin");
+    let mut connections = JoinSet::new();
     loop {
-        let (stream, _) = tokio::select! {
+        while connections.try_join_next().is_some() {}
+        let stream = tokio::select! {
             a = listener.accept() => match a {
-                Ok(a) => a,
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tokio::select! {
+                        () = failures.failed(&e) => continue,
+                        _ = stop.changed() => break,
+                    }
                 }
             },
             _ = stop.changed() => break,
         };
+        failures.succeeded();
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            refusals.refused();
+            drop(stream);
+            continue;
+        };
+        let header_read_timeout = shared.load().config.limits.header_read_timeout;
         let shared = shared.clone();
-        tokio::spawn(async move {
+        let draining = draining.clone();
+        connections.spawn(async move {
             let service = service_fn(move |req: Request<Incoming>| {
-                let shared = shared.clone();
-                async move { Ok::<_, std::convert::Infallible>(admin(&shared, &req)) }
+                let response = admin(&shared, &req, *draining.borrow());
+                async move { Ok::<_, std::convert::Infallible>(response) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_read_timeout)
+                .max_buf_size(ADMIN_MAX_HEAD)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
+            drop(permit);
         });
     }
+    drop(listener);
+    connections.abort_all();
+    while connections.join_next().await.is_some() {}
 }
 
-fn admin(shared: &Shared, req: &Request<Incoming>) -> Response<Body> {
+/// The largest request head the admin listener reads (hyper's minimum buffer).
+const ADMIN_MAX_HEAD: usize = 8192;
+
+/// The admin listener's answer; `draining`: the gateway is shutting down.
+fn admin(shared: &Shared, req: &Request<Incoming>, draining: bool) -> Response<Body> {
     let (status, content_type, body) = match req.uri().path() {
         "/metrics" => (
             StatusCode::OK,
             "text/plain; version=0.0.4",
             shared.metrics.render(),
+        ),
+        "/healthz" if draining => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain",
+            "draining\n".to_owned(),
         ),
         "/healthz" => (StatusCode::OK, "text/plain", "ok\n".to_owned()),
         _ => (
@@ -624,4 +926,47 @@ fn admin(shared: &Shared, req: &Request<Incoming>) -> Response<Body> {
         r.headers_mut().insert(http::header::CONTENT_TYPE, v);
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(max_connections: usize, max_admin_connections: usize) -> Limits {
+        Limits {
+            max_connections,
+            max_admin_connections,
+            ..Limits::default()
+        }
+    }
+
+    #[test]
+    fn client_slots_leave_room_for_the_admin_and_the_reserve() {
+        // Enough descriptors: what the configuration says.
+        assert_eq!(
+            client_slots(&limits(1024, 64), true, Some(65_536)),
+            Ok(1024)
+        );
+        assert_eq!(client_slots(&limits(1024, 64), true, None), Ok(1024));
+        assert_eq!(
+            client_slots(&limits(100, 64), true, Some(2 * 100 + 64 + FD_RESERVE)),
+            Ok(100)
+        );
+        // A 1024 limit with the defaults: the admin's 64 and the reserve stay free, the
+        // clients get the rest at two descriptors each.
+        assert_eq!(
+            client_slots(&limits(1024, 64), true, Some(1024)),
+            Ok(((1024 - 64 - FD_RESERVE) / 2) as usize)
+        );
+        // Without an admin listener its share goes to the clients.
+        assert_eq!(
+            client_slots(&limits(1024, 64), false, Some(1024)),
+            Ok(((1024 - FD_RESERVE) / 2) as usize)
+        );
+        // No room at all: an error that says what to change.
+        let err = client_slots(&limits(1024, 64), true, Some(100)).unwrap_err();
+        assert!(err.contains("open-file limit (100)"), "{err}");
+        assert!(err.contains("ulimit -n 2176"), "{err}");
+        assert!(err.contains("max_admin_connections"), "{err}");
+    }
 }

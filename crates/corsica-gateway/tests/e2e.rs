@@ -1052,12 +1052,7 @@ async fn file_watcher_reloads_on_change() {
     .await;
     assert!(back, "the watcher did not reload the valid file within 5 s");
 
-    watcher.abort();
-    let _ = watcher.await;
-    let gw = Arc::try_unwrap(gw)
-        .ok()
-        .expect("the watcher released the gateway");
-    gw.shutdown().await;
+    gateway::shutdown_watched(gw, watcher).await;
 }
 
 // 12. Graceful shutdown: in-flight requests finish; new connections are refused.

@@ -191,3 +191,17 @@ impl ConfigDir {
             .unwrap()
     }
 }
+
+/// Stops a file watcher started with [`Running::watch_file`], then shuts the gateway down
+/// (the watcher holds the other reference).
+pub async fn shutdown_watched(
+    running: std::sync::Arc<Running>,
+    watcher: tokio::task::JoinHandle<()>,
+) {
+    watcher.abort();
+    let _ = watcher.await;
+    let running = std::sync::Arc::try_unwrap(running)
+        .ok()
+        .expect("the watcher released the gateway");
+    running.shutdown().await;
+}
