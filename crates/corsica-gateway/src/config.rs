@@ -257,6 +257,7 @@ struct RawLimits {
     max_headers: Option<usize>,
     max_connections: Option<usize>,
     max_admin_connections: Option<usize>,
+    upstream_keepalive: Option<usize>,
     upstream_timeout_ms: Option<Spanned<u64>>,
     header_read_timeout_ms: Option<Spanned<u64>>,
     shutdown_grace_ms: Option<u64>,
@@ -733,6 +734,8 @@ pub struct Limits {
     pub(crate) max_connections: usize,
     /// Most simultaneous connections to the admin listener. Default 64.
     pub(crate) max_admin_connections: usize,
+    /// Most idle connections kept open per upstream for reuse. Default 256.
+    pub(crate) upstream_keepalive: usize,
     /// Time for the upstream to answer with a response head (then 504). Default 30 s.
     pub(crate) upstream_timeout: Duration,
     /// Time for a client to send its request head. Default 10 s.
@@ -783,6 +786,18 @@ impl Limits {
         self.max_admin_connections
     }
 
+    /// Most idle connections kept open per upstream for the next requests (as nginx's
+    /// `keepalive`); beyond it, a connection whose response is done is closed. `0` opens a
+    /// connection per request. Default 256.
+    ///
+    /// ```
+    /// let c = corsica_gateway::config::Config::embedded();
+    /// assert_eq!(c.limits().upstream_keepalive(), 256);
+    /// ```
+    pub fn upstream_keepalive(&self) -> usize {
+        self.upstream_keepalive
+    }
+
     /// Time for the upstream to answer with a response head (then 504). Default 30 s.
     ///
     /// ```
@@ -821,6 +836,7 @@ impl Default for Limits {
             max_headers: 100,
             max_connections: 1024,
             max_admin_connections: 64,
+            upstream_keepalive: 256,
             upstream_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(10),
@@ -1121,6 +1137,11 @@ impl Config {
                 .max_admin_connections
                 .unwrap_or(d.max_admin_connections)
                 .clamp(1, MAX_CONNECTIONS),
+            upstream_keepalive: raw
+                .limits
+                .upstream_keepalive
+                .unwrap_or(d.upstream_keepalive)
+                .min(MAX_CONNECTIONS),
             upstream_timeout,
             header_read_timeout,
             shutdown_grace: raw

@@ -261,12 +261,16 @@ pub fn build_client(config: &Config) -> UpstreamClient {
 /// How long an idle upstream connection is kept for reuse.
 const UPSTREAM_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// The most idle connections kept per upstream: one per client connection the gateway
-/// admits. An HTTP/1.1 client connection holds at most one upstream connection at a time,
-/// so a smaller bound would close connections that the next requests need at once (with
-/// 64 busy clients and a bound of 32, half the requests paid a new TCP connection).
+/// The most idle connections kept per upstream: `[limits] upstream_keepalive`, never more
+/// than the client connections the gateway admits (an HTTP/1.1 client connection holds at
+/// most one upstream connection at a time). Too small a bound costs a new TCP connection per
+/// request under load (with 64 busy clients and a bound of 32, half the requests paid one);
+/// too large a one keeps sockets and buffers after a burst.
 fn max_idle_upstream(config: &Config) -> usize {
-    config.limits.max_connections
+    config
+        .limits
+        .upstream_keepalive
+        .min(config.limits.max_connections)
 }
 
 impl Shared {
