@@ -14,7 +14,7 @@
 //!   actix-cors) and the gateway beside nginx, Caddy and a bare hyper server (installing
 //!   Debian's `nginx`, `caddy` and `wrk` when missing; servers pinned to core 0, wrk to
 //!   core 1); writes `target/bench/report.md`. `--bless` copies its tables into the README.
-//!   The peers stay out of `test`. See [`bench`].
+//!   The peers stay out of `test`. See [`mod@bench`].
 //! - `fuzz-build`: builds the cargo-fuzz targets (needs the nightly toolchain and cargo-fuzz).
 
 use std::path::{Path, PathBuf};
