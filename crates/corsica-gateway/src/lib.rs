@@ -6,7 +6,8 @@
 //! every response, including the gateway's own 502 and 504, so the browser shows the real
 //! error; merges `Vary`; streams bodies; speaks HTTP/1.1 and h2c; reloads its
 //! configuration on SIGHUP and on file change without failing a request; shuts down
-//! gracefully; logs the reason of every denial and exports Prometheus metrics.
+//! gracefully; counts every denial with its reason, logs them at a limited rate, and exports
+//! Prometheus metrics.
 //!
 //! Every CORS rule comes from the [`corsica`] engine: a policy the engine refuses is a
 //! configuration error at start (with its line and column), never a silent surprise.
@@ -25,6 +26,7 @@
 
 pub mod config;
 pub mod gateway;
+mod log_limit;
 mod metrics;
 mod proxy;
 mod upstream;

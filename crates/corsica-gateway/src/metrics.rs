@@ -10,7 +10,8 @@ use prometheus::{
 pub struct Metrics {
     registry: Registry,
     /// Requests by route and outcome (`preflight_allowed`, `preflight_denied`,
-    /// `actual_allowed`, `actual_denied`, `not_cors`, `no_route`, `guard_refused`).
+    /// `actual_allowed`, `actual_denied`, `not_cors`, `no_route`, `guard_refused`; and
+    /// `bad_path`, `bad_host` for route `""`).
     /// `guard_refused`: the route's edge guard answered 403 (its reason is in `denials`).
     pub requests: IntCounterVec,
     /// Denials (and edge-guard refusals) by route and reason label.
@@ -19,6 +20,9 @@ pub struct Metrics {
     pub upstream_latency: HistogramVec,
     /// Upstream failures by route and kind (`connect`, `timeout`).
     pub upstream_errors: IntCounterVec,
+    /// Client errors found while forwarding, by route and kind (`request_body`: the
+    /// request body could not be read; answered 400).
+    pub client_errors: IntCounterVec,
     /// Configuration reloads by result (`ok`, `error`).
     pub reloads: IntCounterVec,
     /// Open client connections.
@@ -51,6 +55,11 @@ impl Metrics {
             "Upstream failures answered by the gateway (502 connect, 504 timeout).",
             &["route", "kind"],
         );
+        let client_errors = counter(
+            "corsica_client_errors_total",
+            "Client errors found while forwarding (request_body: unreadable request body, 400).",
+            &["route", "kind"],
+        );
         let reloads = counter(
             "corsica_config_reloads_total",
             "Configuration reloads by result; an error keeps the running configuration.",
@@ -59,7 +68,7 @@ impl Metrics {
         let upstream_latency = HistogramVec::new(
             HistogramOpts::new(
                 "corsica_upstream_response_seconds",
-                "Time until the upstream's response head, by route.",
+                "Time until the upstream's response head, by route (responses that arrived only).",
             )
             .buckets(vec![
                 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -84,6 +93,7 @@ impl Metrics {
             denials,
             upstream_latency,
             upstream_errors,
+            client_errors,
             reloads,
             connections,
         }

@@ -16,6 +16,7 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::HttpConnector;
 
 use crate::config::{Config, Route, Upstream};
+use crate::log_limit::{LogLimit, note};
 use crate::metrics::Metrics;
 use crate::upstream::Upstreams;
 use prometheus::{Histogram, IntCounter};
@@ -83,6 +84,8 @@ pub struct Shared {
     state: ArcSwap<State>,
     /// Metrics.
     pub metrics: Metrics,
+    /// The rate limit of the lines that requests can cause (denials, no route).
+    log_limit: LogLimit,
 }
 
 /// One generation of the gateway: a configuration and the upstream client built for it.
@@ -113,6 +116,9 @@ struct RouteState {
     connect_errors: IntCounter,
     /// `corsica_upstream_errors_total{route, kind="timeout"}`.
     timeouts: IntCounter,
+    /// `corsica_client_errors_total{route, kind="request_body"}`: the client's request
+    /// body could not be read (400).
+    body_errors: IntCounter,
     /// The `Host` header for the upstream (its authority), if it is an HTTP(S) upstream.
     upstream_host: Option<HeaderValue>,
     /// The upstream's `scheme://authority/` (what its connections are pooled by).
@@ -126,6 +132,9 @@ struct Unrouted {
     bad_path: IntCounter,
     /// `corsica_requests_total{route="", outcome="no_route"}`.
     no_route: IntCounter,
+    /// `corsica_requests_total{route="", outcome="bad_host"}`: no `Host` in an HTTP/1.1
+    /// request, or several.
+    bad_host: IntCounter,
 }
 
 /// The outcome label of a routed request.
@@ -194,6 +203,9 @@ impl State {
                     timeouts: metrics
                         .upstream_errors
                         .with_label_values(&[name, "timeout"]),
+                    body_errors: metrics
+                        .client_errors
+                        .with_label_values(&[name, "request_body"]),
                     upstream_host: route
                         .upstream
                         .target()
@@ -212,6 +224,7 @@ impl State {
         let unrouted = Unrouted {
             bad_path: metrics.requests.with_label_values(&["", "bad_path"]),
             no_route: metrics.requests.with_label_values(&["", "no_route"]),
+            bad_host: metrics.requests.with_label_values(&["", "bad_host"]),
         };
         State {
             config: Arc::new(config),
@@ -280,6 +293,7 @@ impl Shared {
         Shared {
             state: ArcSwap::from_pointee(State::new(config, client, &metrics)),
             metrics,
+            log_limit: LogLimit::new(crate::log_limit::LINES_PER_SECOND),
         }
     }
 
@@ -420,8 +434,21 @@ pub async fn handle(
 ) -> Response<Body> {
     let state = shared.load();
     let config = &state.config;
-    if req.headers().get_all(HOST).iter().count() > 1 {
+    let mut hosts = req.headers().get_all(HOST).iter();
+    let (first_host, second_host) = (hosts.next(), hosts.next());
+    if second_host.is_some() {
+        state.unrouted.bad_host.inc();
         return plain(StatusCode::BAD_REQUEST, "several Host headers");
+    }
+    // RFC 9112 § 3.2: an HTTP/1.1 request without `Host` is answered 400 (HTTP/1.0 had
+    // none; an absolute-form target names the authority itself).
+    if first_host.is_none() && req.version() == Version::HTTP_11 && req.uri().authority().is_none()
+    {
+        state.unrouted.bad_host.inc();
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "400 Bad Request: an HTTP/1.1 request needs a Host header (RFC 9112 § 3.2)",
+        );
     }
     let host = host_of(&req);
     // A preflight is routed by the method it asks for (the engine decides what a preflight
@@ -446,15 +473,18 @@ pub async fn handle(
         .find(|(r, _)| r.matches(host, &path, match_method))
     else {
         state.unrouted.no_route.inc();
-        tracing::info!(
-            target: "corsica::gateway",
-            host = host.unwrap_or("-"),
-            path = %path,
-            method = %match_method,
-            preflight = preflight_method.is_some(),
-            client = %remote.ip(),
-            "no route matches: 404"
-        );
+        if let Some(suppressed) = shared.log_limit.admit() {
+            tracing::info!(
+                target: "corsica::gateway",
+                host = host.unwrap_or("-"),
+                path = %path,
+                method = %match_method,
+                preflight = preflight_method.is_some(),
+                client = %remote.ip(),
+                "no route matches: 404{}",
+                note(suppressed)
+            );
+        }
         return no_route(config, &req);
     };
     let decision = route.policy.decide(req.method(), req.headers());
@@ -484,16 +514,20 @@ pub async fn handle(
             .denials
             .with_label_values(&[route.name.as_str(), reason])
             .inc();
-        tracing::info!(
-            target: "corsica::gateway",
-            route = %route.name,
-            kind = decision.kind().as_str(),
-            reason,
-            method = %req.method(),
-            path = req.uri().path(),
-            client = %remote.ip(),
-            "{message}"
-        );
+        // Counted always; logged at a limited rate (hostile traffic would flood the logs).
+        if let Some(suppressed) = shared.log_limit.admit() {
+            tracing::info!(
+                target: "corsica::gateway",
+                route = %route.name,
+                kind = decision.kind().as_str(),
+                reason,
+                method = %req.method(),
+                path = req.uri().path(),
+                client = %remote.ip(),
+                "{message}{}",
+                note(suppressed)
+            );
+        }
     }
     if refused.is_some() {
         let mut response = plain(
@@ -509,7 +543,7 @@ pub async fn handle(
     let mut response = match &route.upstream {
         Upstream::Echo => echo(req, remote).await,
         Upstream::Http { authority } | Upstream::Https { authority } => {
-            forward(&state, route, handles, authority, req, remote, tls).await
+            forward(&shared, &state, route, handles, authority, req, remote, tls).await
         }
     };
     decision.apply(response.headers_mut());
@@ -517,7 +551,9 @@ pub async fn handle(
 }
 
 /// Forwards to an HTTP upstream, streaming both bodies.
+#[allow(clippy::too_many_arguments)]
 async fn forward(
+    shared: &Shared,
     state: &State,
     route: &Route,
     handles: &RouteState,
@@ -592,21 +628,41 @@ async fn forward(
     if let Some(h) = original_host {
         parts.headers.insert(X_FORWARDED_HOST, h);
     }
-    let upstream_req = Request::from_parts(parts, body);
+    let upstream_req = Request::from_parts(parts, crate::upstream::ClientBody(body));
     let started = Instant::now();
     let result = tokio::time::timeout(
         config.limits.upstream_timeout,
         state.client.send(upstream, upstream_req),
     )
     .await;
-    handles
-        .upstream_latency
-        .observe(started.elapsed().as_secs_f64());
     match result {
         Ok(Ok(response)) => {
+            // Only responses that arrived: a refused connection or a timeout is no latency.
+            handles
+                .upstream_latency
+                .observe(started.elapsed().as_secs_f64());
             let (mut parts, body) = response.into_parts();
             strip_hop_by_hop(&mut parts.headers);
             Response::from_parts(parts, body)
+        }
+        Ok(Err(e)) if e.is_client_body() => {
+            // The client's error (malformed chunked framing, a body cut short): 400, not
+            // counted against the upstream.
+            handles.body_errors.inc();
+            if let Some(suppressed) = shared.log_limit.admit() {
+                tracing::info!(
+                    target: "corsica::gateway",
+                    route = %route.name,
+                    client = %remote.ip(),
+                    error = %e,
+                    "request body unreadable: 400{}",
+                    note(suppressed)
+                );
+            }
+            plain(
+                StatusCode::BAD_REQUEST,
+                "400 Bad Request: the request body could not be read (malformed framing?)",
+            )
         }
         Ok(Err(e)) => {
             handles.connect_errors.inc();

@@ -43,8 +43,52 @@ type Key = (Scheme, Authority);
 /// One HTTP/1.1 connection to an upstream: the sender of its requests and the connection
 /// itself, which whoever uses it polls (`None` once finished).
 struct Conn {
-    sender: http1::SendRequest<Incoming>,
-    conn: Option<http1::Connection<Io, Incoming>>,
+    sender: http1::SendRequest<ClientBody>,
+    conn: Option<http1::Connection<Io, ClientBody>>,
+}
+
+/// The client's request body, forwarded as it arrives. An error reading it is the
+/// client's (malformed chunked framing, a connection cut mid-body): it comes out as a
+/// [`ClientBodyError`], which the upstream exchange's error keeps as its source, so the
+/// gateway answers 400 and not 502.
+pub struct ClientBody(pub Incoming);
+
+/// The client's request body could not be read.
+#[derive(Debug)]
+pub struct ClientBodyError(hyper::Error);
+
+impl std::fmt::Display for ClientBodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the client's request body could not be read: {}", self.0)
+    }
+}
+
+impl std::error::Error for ClientBodyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+impl HttpBody for ClientBody {
+    type Data = Bytes;
+    type Error = ClientBodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, ClientBodyError>>> {
+        Pin::new(&mut self.get_mut().0)
+            .poll_frame(cx)
+            .map_err(ClientBodyError)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.0.size_hint()
+    }
 }
 
 impl Conn {
@@ -93,6 +137,21 @@ impl std::fmt::Display for UpstreamError {
     }
 }
 
+impl UpstreamError {
+    /// Whether the exchange failed because the client's request body could not be read
+    /// (the client's error, not the upstream's).
+    pub fn is_client_body(&self) -> bool {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&*self.0);
+        while let Some(e) = cause {
+            if e.is::<ClientBodyError>() {
+                return true;
+            }
+            cause = e.source();
+        }
+        false
+    }
+}
+
 impl std::error::Error for UpstreamError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&*self.0)
@@ -121,7 +180,7 @@ impl Upstreams {
     pub async fn send(
         self: &std::sync::Arc<Self>,
         target: &Uri,
-        mut req: Request<Incoming>,
+        mut req: Request<ClientBody>,
     ) -> Result<Response<crate::proxy::Body>, UpstreamError> {
         let key: Key = match (target.scheme(), target.authority()) {
             (Some(s), Some(a)) => (s.clone(), a.clone()),
