@@ -260,6 +260,7 @@ struct RawLimits {
     upstream_keepalive: Option<usize>,
     upstream_timeout_ms: Option<Spanned<u64>>,
     header_read_timeout_ms: Option<Spanned<u64>>,
+    body_read_timeout_ms: Option<Spanned<u64>>,
     shutdown_grace_ms: Option<u64>,
 }
 
@@ -740,6 +741,8 @@ pub struct Limits {
     pub(crate) upstream_timeout: Duration,
     /// Time for a client to send its request head. Default 10 s.
     pub(crate) header_read_timeout: Duration,
+    /// Time allowed between two reads of a client's request body (then 408). Default 10 s.
+    pub(crate) body_read_timeout: Duration,
     /// Time in-flight requests get to finish on shutdown. Default 10 s.
     pub(crate) shutdown_grace: Duration,
 }
@@ -818,6 +821,17 @@ impl Limits {
         self.header_read_timeout
     }
 
+    /// Time allowed between two reads of a client's request body: a client that sends
+    /// nothing for that long gets 408 and its connection is closed. Default 10 s.
+    ///
+    /// ```
+    /// let c = corsica_gateway::config::Config::embedded();
+    /// assert_eq!(c.limits().body_read_timeout().as_secs(), 10);
+    /// ```
+    pub fn body_read_timeout(&self) -> Duration {
+        self.body_read_timeout
+    }
+
     /// Time in-flight requests get to finish on shutdown. Default 10 s.
     ///
     /// ```
@@ -839,6 +853,7 @@ impl Default for Limits {
             upstream_keepalive: 256,
             upstream_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(10),
         }
     }
@@ -1120,6 +1135,11 @@ impl Config {
             "header_read_timeout_ms",
             d.header_read_timeout,
         );
+        let body_read_timeout = timeout(
+            &raw.limits.body_read_timeout_ms,
+            "body_read_timeout_ms",
+            d.body_read_timeout,
+        );
         let limits = Limits {
             max_header_bytes: raw
                 .limits
@@ -1144,6 +1164,7 @@ impl Config {
                 .min(MAX_CONNECTIONS),
             upstream_timeout,
             header_read_timeout,
+            body_read_timeout,
             shutdown_grace: raw
                 .limits
                 .shutdown_grace_ms

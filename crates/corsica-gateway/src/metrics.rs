@@ -18,10 +18,12 @@ pub struct Metrics {
     pub denials: IntCounterVec,
     /// Upstream response-head latency by route.
     pub upstream_latency: HistogramVec,
-    /// Upstream failures by route and kind (`connect`, `timeout`).
+    /// Upstream failures by route and kind (`connect`, `timeout`, `body_timeout`: the
+    /// upstream stopped sending its response body; the client's connection is closed).
     pub upstream_errors: IntCounterVec,
     /// Client errors found while forwarding, by route and kind (`request_body`: the
-    /// request body could not be read; answered 400).
+    /// request body could not be read, answered 400; `body_timeout`: the client sent
+    /// nothing of its request body for `[limits] body_read_timeout_ms`, answered 408).
     pub client_errors: IntCounterVec,
     /// Configuration reloads by result (`ok`, `error`).
     pub reloads: IntCounterVec,
@@ -52,12 +54,12 @@ impl Metrics {
         );
         let upstream_errors = counter(
             "corsica_upstream_errors_total",
-            "Upstream failures answered by the gateway (502 connect, 504 timeout).",
+            "Upstream failures (502 connect, 504 timeout, body_timeout: stalled response body, connection closed).",
             &["route", "kind"],
         );
         let client_errors = counter(
             "corsica_client_errors_total",
-            "Client errors found while forwarding (request_body: unreadable request body, 400).",
+            "Client errors found while forwarding (request_body: unreadable request body, 400; body_timeout: request body stalled, 408).",
             &["route", "kind"],
         );
         let reloads = counter(

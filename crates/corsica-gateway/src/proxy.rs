@@ -119,6 +119,9 @@ struct RouteState {
     /// `corsica_client_errors_total{route, kind="request_body"}`: the client's request
     /// body could not be read (400).
     body_errors: IntCounter,
+    /// `corsica_client_errors_total{route, kind="body_timeout"}`: the client sent nothing
+    /// of its request body for `[limits] body_read_timeout_ms` (408).
+    body_timeouts: IntCounter,
     /// The `Host` header for the upstream (its authority), if it is an HTTP(S) upstream.
     upstream_host: Option<HeaderValue>,
     /// The upstream's `scheme://authority/` (what its connections are pooled by).
@@ -206,6 +209,9 @@ impl State {
                     body_errors: metrics
                         .client_errors
                         .with_label_values(&[name, "request_body"]),
+                    body_timeouts: metrics
+                        .client_errors
+                        .with_label_values(&[name, "body_timeout"]),
                     upstream_host: route
                         .upstream
                         .target()
@@ -564,6 +570,7 @@ async fn forward(
 ) -> Response<Body> {
     let config = &state.config;
     let (mut parts, body) = req.into_parts();
+    let client_version = parts.version;
     let original_host = parts.headers.get(HOST).cloned().or_else(|| {
         parts
             .uri
@@ -628,7 +635,10 @@ async fn forward(
     if let Some(h) = original_host {
         parts.headers.insert(X_FORWARDED_HOST, h);
     }
-    let upstream_req = Request::from_parts(parts, crate::upstream::ClientBody(body));
+    let upstream_req = Request::from_parts(
+        parts,
+        crate::upstream::ClientBody::new(body, config.limits.body_read_timeout),
+    );
     let started = Instant::now();
     let result = tokio::time::timeout(
         config.limits.upstream_timeout,
@@ -644,6 +654,31 @@ async fn forward(
             let (mut parts, body) = response.into_parts();
             strip_hop_by_hop(&mut parts.headers);
             Response::from_parts(parts, body)
+        }
+        Ok(Err(e)) if e.is_client_body_timeout() => {
+            // The client stopped sending its body: 408, and the connection closes (what
+            // is left of the body would be read as the next request).
+            handles.body_timeouts.inc();
+            if let Some(suppressed) = shared.log_limit.admit() {
+                tracing::info!(
+                    target: "corsica::gateway",
+                    route = %route.name,
+                    client = %remote.ip(),
+                    error = %e,
+                    "request body timed out: 408{}",
+                    note(suppressed)
+                );
+            }
+            let mut r = plain(
+                StatusCode::REQUEST_TIMEOUT,
+                "408 Request Timeout: the request body did not arrive in time",
+            );
+            // (HTTP/1 only: HTTP/2 has no `Connection`, and its stream is reset anyway.)
+            if client_version <= Version::HTTP_11 {
+                r.headers_mut()
+                    .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            r
         }
         Ok(Err(e)) if e.is_client_body() => {
             // The client's error (malformed chunked framing, a body cut short): 400, not

@@ -48,24 +48,61 @@ struct Conn {
 }
 
 /// The client's request body, forwarded as it arrives. An error reading it is the
-/// client's (malformed chunked framing, a connection cut mid-body): it comes out as a
-/// [`ClientBodyError`], which the upstream exchange's error keeps as its source, so the
-/// gateway answers 400 and not 502.
-pub struct ClientBody(pub Incoming);
+/// client's (malformed chunked framing, a connection cut mid-body, nothing sent for
+/// `[limits] body_read_timeout_ms`): it comes out as a [`ClientBodyError`], which the
+/// upstream exchange's error keeps as its source, so the gateway answers 400 (or 408) and
+/// not 502.
+pub struct ClientBody {
+    body: Incoming,
+    /// Time allowed between two frames.
+    timeout: Duration,
+    /// When the body times out: reset on each frame (allocated once per request with a
+    /// body, none for the bodiless ones).
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl ClientBody {
+    /// `body`, failing with [`ClientBodyError`] if the client sends nothing of it for
+    /// `timeout`.
+    pub fn new(body: Incoming, timeout: Duration) -> ClientBody {
+        ClientBody {
+            body,
+            timeout,
+            deadline: None,
+        }
+    }
+}
 
 /// The client's request body could not be read.
 #[derive(Debug)]
-pub struct ClientBodyError(hyper::Error);
+pub enum ClientBodyError {
+    /// Reading it failed (malformed framing, the connection cut).
+    Read(hyper::Error),
+    /// The client sent nothing of it for this long.
+    Timeout(Duration),
+}
 
 impl std::fmt::Display for ClientBodyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the client's request body could not be read: {}", self.0)
+        match self {
+            ClientBodyError::Read(e) => {
+                write!(f, "the client's request body could not be read: {e}")
+            }
+            ClientBodyError::Timeout(t) => write!(
+                f,
+                "the client sent nothing of its request body for {} ms",
+                t.as_millis()
+            ),
+        }
     }
 }
 
 impl std::error::Error for ClientBodyError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
+        match self {
+            ClientBodyError::Read(e) => Some(e),
+            ClientBodyError::Timeout(_) => None,
+        }
     }
 }
 
@@ -77,17 +114,36 @@ impl HttpBody for ClientBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, ClientBodyError>>> {
-        Pin::new(&mut self.get_mut().0)
-            .poll_frame(cx)
-            .map_err(ClientBodyError)
+        let this = self.get_mut();
+        match Pin::new(&mut this.body).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                // Time starts again for the next frame.
+                if let Some(d) = &mut this.deadline {
+                    d.as_mut().reset(tokio::time::Instant::now() + this.timeout);
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(ClientBodyError::Read(e)))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => {
+                let timeout = this.timeout;
+                let deadline = this
+                    .deadline
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                match deadline.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Some(Err(ClientBodyError::Timeout(timeout)))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.0.is_end_stream()
+        self.body.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.0.size_hint()
+        self.body.size_hint()
     }
 }
 
@@ -141,14 +197,25 @@ impl UpstreamError {
     /// Whether the exchange failed because the client's request body could not be read
     /// (the client's error, not the upstream's).
     pub fn is_client_body(&self) -> bool {
+        self.client_body().is_some()
+    }
+
+    /// Whether the exchange failed because the client sent nothing of its request body
+    /// for `[limits] body_read_timeout_ms`.
+    pub fn is_client_body_timeout(&self) -> bool {
+        matches!(self.client_body(), Some(ClientBodyError::Timeout(_)))
+    }
+
+    /// The client body error that failed the exchange, if one did.
+    fn client_body(&self) -> Option<&ClientBodyError> {
         let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&*self.0);
         while let Some(e) = cause {
-            if e.is::<ClientBodyError>() {
-                return true;
+            if let Some(b) = e.downcast_ref::<ClientBodyError>() {
+                return Some(b);
             }
             cause = e.source();
         }
-        false
+        None
     }
 }
 

@@ -1,0 +1,118 @@
+//! Findings 2 and 3 of issue 14: a request body or an upstream response body that stalls
+//! is ended. A POST sending a byte now and then held its connection (and an upstream
+//! connection) forever; so did an upstream that sent its head and a few bytes, then
+//! nothing. Raw sockets and a scripted upstream; the timeouts are small and the
+//! assertions only say "within a few seconds".
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use corsica_testkit::gateway::{self, APP, APP_CORS, Running, assert_sample, head, route};
+use corsica_testkit::headers::ACAO;
+use corsica_testkit::raw;
+use corsica_testkit::server::{Reply, Seen, TestServer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// How long a stalled exchange may take to be ended (the timeouts are far shorter: this
+/// only allows for a loaded machine).
+const WITHIN: Duration = Duration::from_secs(5);
+
+/// A gateway with one route `app` (policy [`APP_CORS`]) to `upstream`, with `limits`.
+async fn app_gateway(upstream: SocketAddr, limits: &str) -> Running {
+    gateway::start(
+        &(head(&format!("upstream_timeout_ms = 5000\n{limits}"))
+            + &route(
+                "app",
+                "path = \"/\"",
+                &format!("http://{upstream}"),
+                APP_CORS,
+            )),
+    )
+    .await
+}
+
+/// Reads from `stream` until the end of the connection (or an error), at most [`WITHIN`];
+/// `None` if the connection was still open then.
+async fn read_to_close(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut buf = Vec::new();
+    tokio::time::timeout(WITHIN, async {
+        let mut chunk = [0u8; 4096];
+        loop {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await
+    .ok()
+    .map(|()| buf)
+}
+
+/// The head of a POST from [`APP`] announcing a 100-byte body.
+fn post_head() -> String {
+    format!("POST /upload HTTP/1.1\r\nhost: a\r\norigin: {APP}\r\ncontent-length: 100\r\n\r\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_request_body_is_408_and_the_connection_closes() {
+    let up = TestServer::start(|s: &Seen| Reply::ok(format!("got {} bytes\n", s.body.len()))).await;
+    let gw = app_gateway(up.addr(), "body_read_timeout_ms = 300").await;
+
+    // A body that keeps coming, a byte at a time, in all longer than the timeout: each
+    // read resets it, and the request goes through.
+    let mut slow = TcpStream::connect(gw.addr).await.unwrap();
+    slow.write_all(post_head().replace("100", "8").as_bytes())
+        .await
+        .unwrap();
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_millis(75)).await;
+        slow.write_all(b"x").await.unwrap();
+    }
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let ok = tokio::time::timeout(WITHIN, async {
+        loop {
+            if let Some(r) = raw::parse(&buf, false) {
+                return r;
+            }
+            let n = slow.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "closed: {:?}", String::from_utf8_lossy(&buf));
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    })
+    .await
+    .expect("a response");
+    assert_eq!(ok.status, 200, "{ok:?}");
+    assert_eq!(String::from_utf8_lossy(&ok.body), "got 8 bytes\n");
+
+    // A body that stops: 408 with the route's CORS headers, and the connection closes.
+    let mut stalled = TcpStream::connect(gw.addr).await.unwrap();
+    stalled.write_all(post_head().as_bytes()).await.unwrap();
+    stalled.write_all(b"abc").await.unwrap();
+    let wire = read_to_close(&mut stalled)
+        .await
+        .expect("the connection closes within a few seconds");
+    let r = raw::parse(&wire, true).expect("a complete response");
+    assert_eq!(r.status, 408, "{r:?}");
+    assert_eq!(r.one(ACAO), Some(APP), "the route's CORS headers: {r:?}");
+    assert_eq!(r.one("connection"), Some("close"), "{r:?}");
+
+    let m = gw.metrics();
+    assert_sample(
+        &m,
+        r#"corsica_client_errors_total{kind="body_timeout",route="app"}"#,
+        Some(1.0),
+    );
+    assert_sample(
+        &m,
+        r#"corsica_client_errors_total{kind="request_body",route="app"}"#,
+        Some(0.0),
+    );
+    for kind in ["connect", "timeout"] {
+        let series = format!("corsica_upstream_errors_total{{kind=\"{kind}\",route=\"app\"}}");
+        assert_sample(&m, &series, Some(0.0));
+    }
+    gw.shutdown().await;
+}
