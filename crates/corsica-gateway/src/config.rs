@@ -261,6 +261,7 @@ struct RawLimits {
     upstream_timeout_ms: Option<Spanned<u64>>,
     header_read_timeout_ms: Option<Spanned<u64>>,
     body_read_timeout_ms: Option<Spanned<u64>>,
+    upstream_body_timeout_ms: Option<Spanned<u64>>,
     shutdown_grace_ms: Option<u64>,
 }
 
@@ -743,6 +744,9 @@ pub struct Limits {
     pub(crate) header_read_timeout: Duration,
     /// Time allowed between two reads of a client's request body (then 408). Default 10 s.
     pub(crate) body_read_timeout: Duration,
+    /// Time allowed between two reads of an upstream's response body (then the client's
+    /// connection is closed). Default 30 s.
+    pub(crate) upstream_body_timeout: Duration,
     /// Time in-flight requests get to finish on shutdown. Default 10 s.
     pub(crate) shutdown_grace: Duration,
 }
@@ -832,6 +836,18 @@ impl Limits {
         self.body_read_timeout
     }
 
+    /// Time allowed between two reads of an upstream's response body: an upstream that
+    /// sends nothing for that long has its response cut, and the client's connection is
+    /// closed (the response head is already sent). Default 30 s.
+    ///
+    /// ```
+    /// let c = corsica_gateway::config::Config::embedded();
+    /// assert_eq!(c.limits().upstream_body_timeout().as_secs(), 30);
+    /// ```
+    pub fn upstream_body_timeout(&self) -> Duration {
+        self.upstream_body_timeout
+    }
+
     /// Time in-flight requests get to finish on shutdown. Default 10 s.
     ///
     /// ```
@@ -854,6 +870,7 @@ impl Default for Limits {
             upstream_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(10),
+            upstream_body_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
         }
     }
@@ -1140,6 +1157,11 @@ impl Config {
             "body_read_timeout_ms",
             d.body_read_timeout,
         );
+        let upstream_body_timeout = timeout(
+            &raw.limits.upstream_body_timeout_ms,
+            "upstream_body_timeout_ms",
+            d.upstream_body_timeout,
+        );
         let limits = Limits {
             max_header_bytes: raw
                 .limits
@@ -1165,6 +1187,7 @@ impl Config {
             upstream_timeout,
             header_read_timeout,
             body_read_timeout,
+            upstream_body_timeout,
             shutdown_grace: raw
                 .limits
                 .shutdown_grace_ms

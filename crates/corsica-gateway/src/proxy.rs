@@ -116,6 +116,9 @@ struct RouteState {
     connect_errors: IntCounter,
     /// `corsica_upstream_errors_total{route, kind="timeout"}`.
     timeouts: IntCounter,
+    /// `corsica_upstream_errors_total{route, kind="body_timeout"}`: the upstream sent
+    /// nothing of its response body for `[limits] upstream_body_timeout_ms`.
+    upstream_body_timeouts: IntCounter,
     /// `corsica_client_errors_total{route, kind="request_body"}`: the client's request
     /// body could not be read (400).
     body_errors: IntCounter,
@@ -206,6 +209,9 @@ impl State {
                     timeouts: metrics
                         .upstream_errors
                         .with_label_values(&[name, "timeout"]),
+                    upstream_body_timeouts: metrics
+                        .upstream_errors
+                        .with_label_values(&[name, "body_timeout"]),
                     body_errors: metrics
                         .client_errors
                         .with_label_values(&[name, "request_body"]),
@@ -651,7 +657,13 @@ async fn forward(
             handles
                 .upstream_latency
                 .observe(started.elapsed().as_secs_f64());
-            let (mut parts, body) = response.into_parts();
+            let (mut parts, mut body) = response.into_parts();
+            if let Body::Upstream(b) = &mut body {
+                b.watch(
+                    config.limits.upstream_body_timeout,
+                    handles.upstream_body_timeouts.clone(),
+                );
+            }
             strip_hop_by_hop(&mut parts.headers);
             Response::from_parts(parts, body)
         }

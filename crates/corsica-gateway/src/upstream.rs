@@ -273,6 +273,8 @@ impl Upstreams {
                         conn: conn.is_open().then_some(conn),
                         pool: self.clone(),
                         key,
+                        watch: None,
+                        deadline: None,
                     };
                     return Ok(Response::from_parts(
                         parts,
@@ -363,14 +365,65 @@ where
 
 /// A response body that polls its upstream connection while it is read, and gives the
 /// connection back to the pool once read to the end (or closes it if dropped before).
+/// Once [watched](PooledBody::watch), an upstream that sends nothing of it for a while
+/// ends it with an [`UpstreamBodyTimeout`] (and the connection is closed).
 pub struct PooledBody {
     body: Incoming,
     conn: Option<Box<Conn>>,
     pool: std::sync::Arc<Upstreams>,
     key: Key,
+    /// Time allowed between two frames, and the counter of the bodies it ends (`None`:
+    /// no limit).
+    watch: Option<(Duration, prometheus::IntCounter)>,
+    /// When the body times out: reset on each frame (allocated at the first wait only).
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
+/// The upstream sent nothing of its response body for `[limits] upstream_body_timeout_ms`.
+#[derive(Debug)]
+pub struct UpstreamBodyTimeout(Duration);
+
+impl std::fmt::Display for UpstreamBodyTimeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the upstream sent nothing of its response body for {} ms",
+            self.0.as_millis()
+        )
+    }
+}
+
+impl std::error::Error for UpstreamBodyTimeout {}
+
 impl PooledBody {
+    /// Ends the body with an [`UpstreamBodyTimeout`] (counted in `timeouts`) if the
+    /// upstream sends nothing of it for `timeout`.
+    pub fn watch(&mut self, timeout: Duration, timeouts: prometheus::IntCounter) {
+        self.watch = Some((timeout, timeouts));
+    }
+
+    /// Whether the upstream has sent nothing for the watched time (then the body fails
+    /// and the connection, mid-response, is dropped: it closes).
+    fn timed_out(&mut self, cx: &mut Context<'_>) -> Option<UpstreamBodyTimeout> {
+        let (timeout, timeouts) = self.watch.as_ref()?;
+        let timeout = *timeout;
+        let deadline = self
+            .deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        deadline.as_mut().poll(cx).is_ready().then(|| {
+            timeouts.inc();
+            self.conn = None;
+            UpstreamBodyTimeout(timeout)
+        })
+    }
+
+    /// A frame came: time starts again for the next.
+    fn reset_deadline(&mut self) {
+        if let (Some((timeout, _)), Some(d)) = (&self.watch, &mut self.deadline) {
+            d.as_mut().reset(tokio::time::Instant::now() + *timeout);
+        }
+    }
+
     /// Polls the connection (it reads the upstream's body into `body`); forgets it once
     /// finished.
     fn poll_conn(&mut self, cx: &mut Context<'_>) {
@@ -406,12 +459,19 @@ impl HttpBody for PooledBody {
             polled = Pin::new(&mut this.body).poll_frame(cx);
         }
         match polled {
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => match this.timed_out(cx) {
+                Some(e) => {
+                    tracing::warn!(target: "corsica::gateway", error = %e, "upstream body timed out: connection closed");
+                    Poll::Ready(Some(Err(e.into())))
+                }
+                None => Poll::Pending,
+            },
             Poll::Ready(None) => {
                 this.release();
                 Poll::Ready(None)
             }
             Poll::Ready(Some(Ok(frame))) => {
+                this.reset_deadline();
                 if this.body.is_end_stream() {
                     this.release();
                 }

@@ -116,3 +116,92 @@ async fn a_stalled_request_body_is_408_and_the_connection_closes() {
     }
     gw.shutdown().await;
 }
+
+/// A scripted upstream for one connection: reads a request head, answers with a head
+/// announcing `len` bytes and then each of `pieces` after a pause of `pause`, then keeps
+/// the connection open; the receiver reports when the gateway closes it.
+async fn scripted_upstream(
+    len: usize,
+    pieces: Vec<&'static str>,
+    pause: Duration,
+) -> (SocketAddr, tokio::sync::oneshot::Receiver<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (closed_tx, closed_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {len}\r\n\r\n");
+        s.write_all(head.as_bytes()).await.unwrap();
+        for p in pieces {
+            tokio::time::sleep(pause).await;
+            s.write_all(p.as_bytes()).await.unwrap();
+        }
+        // Nothing more: wait for the gateway to give up (end of file or a reset).
+        loop {
+            match s.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        let _ = closed_tx.send(());
+    });
+    (addr, closed_rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_upstream_body_closes_the_client_connection() {
+    // A body that keeps coming, in all longer than the timeout: each read resets it.
+    let (up, _) = scripted_upstream(6, vec!["ab", "cd", "ef"], Duration::from_millis(100)).await;
+    let gw = app_gateway(up, "upstream_body_timeout_ms = 400").await;
+    let r = raw::exchange(gw.addr, raw::get("/x", APP)).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body, b"abcdef");
+    gw.shutdown().await;
+
+    // A head and 3 bytes of 100, then nothing: the client gets the head (with the route's
+    // CORS headers) and the 3 bytes, then its connection closes, and so does the
+    // upstream's.
+    let (up, upstream_closed) = scripted_upstream(100, vec!["abc"], Duration::ZERO).await;
+    let gw = app_gateway(up, "upstream_body_timeout_ms = 300").await;
+    let mut client = TcpStream::connect(gw.addr).await.unwrap();
+    client
+        .write_all(raw::get("/x", APP).as_bytes())
+        .await
+        .unwrap();
+    let wire = read_to_close(&mut client)
+        .await
+        .expect("the client's connection closes within a few seconds");
+    let text = String::from_utf8_lossy(&wire);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    let (head, body) = text.split_once("\r\n\r\n").expect("a head");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains(&format!("{ACAO}: {APP}")),
+        "{head}"
+    );
+    assert_eq!(body, "abc", "cut after what the upstream sent");
+    tokio::time::timeout(WITHIN, upstream_closed)
+        .await
+        .expect("the upstream connection closes within a few seconds")
+        .expect("the upstream saw its connection end");
+
+    let m = gw.metrics();
+    assert_sample(
+        &m,
+        r#"corsica_upstream_errors_total{kind="body_timeout",route="app"}"#,
+        Some(1.0),
+    );
+    for kind in ["connect", "timeout"] {
+        let series = format!("corsica_upstream_errors_total{{kind=\"{kind}\",route=\"app\"}}");
+        assert_sample(&m, &series, Some(0.0));
+    }
+    gw.shutdown().await;
+}
