@@ -667,49 +667,45 @@ async fn forward(
             strip_hop_by_hop(&mut parts.headers);
             Response::from_parts(parts, body)
         }
-        Ok(Err(e)) if e.is_client_body_timeout() => {
-            // The client stopped sending its body: 408, and the connection closes (what
-            // is left of the body would be read as the next request).
-            handles.body_timeouts.inc();
+        Ok(Err(e)) if e.is_client_body() => {
+            // The client's error, not the upstream's: its body stopped arriving (408, and
+            // the connection closes: what is left of the body would be read as the next
+            // request), or could not be read (malformed chunked framing, a body cut short:
+            // 400).
+            let timed_out = e.is_client_body_timeout();
+            let (counter, status, what, text) = if timed_out {
+                (
+                    &handles.body_timeouts,
+                    StatusCode::REQUEST_TIMEOUT,
+                    "timed out: 408",
+                    "408 Request Timeout: the request body did not arrive in time",
+                )
+            } else {
+                (
+                    &handles.body_errors,
+                    StatusCode::BAD_REQUEST,
+                    "unreadable: 400",
+                    "400 Bad Request: the request body could not be read (malformed framing?)",
+                )
+            };
+            counter.inc();
             if let Some(suppressed) = shared.log_limit.admit() {
                 tracing::info!(
                     target: "corsica::gateway",
                     route = %route.name,
                     client = %remote.ip(),
                     error = %e,
-                    "request body timed out: 408{}",
+                    "request body {what}{}",
                     note(suppressed)
                 );
             }
-            let mut r = plain(
-                StatusCode::REQUEST_TIMEOUT,
-                "408 Request Timeout: the request body did not arrive in time",
-            );
+            let mut r = plain(status, text);
             // (HTTP/1 only: HTTP/2 has no `Connection`, and its stream is reset anyway.)
-            if client_version <= Version::HTTP_11 {
+            if timed_out && client_version <= Version::HTTP_11 {
                 r.headers_mut()
                     .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
             }
             r
-        }
-        Ok(Err(e)) if e.is_client_body() => {
-            // The client's error (malformed chunked framing, a body cut short): 400, not
-            // counted against the upstream.
-            handles.body_errors.inc();
-            if let Some(suppressed) = shared.log_limit.admit() {
-                tracing::info!(
-                    target: "corsica::gateway",
-                    route = %route.name,
-                    client = %remote.ip(),
-                    error = %e,
-                    "request body unreadable: 400{}",
-                    note(suppressed)
-                );
-            }
-            plain(
-                StatusCode::BAD_REQUEST,
-                "400 Bad Request: the request body could not be read (malformed framing?)",
-            )
         }
         Ok(Err(e)) => {
             handles.connect_errors.inc();

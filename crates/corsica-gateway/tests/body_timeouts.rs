@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use corsica_testkit::gateway::{self, APP, APP_CORS, Running, assert_sample, head, route};
+use corsica_testkit::gateway::{APP, app_gateway, assert_sample};
 use corsica_testkit::headers::ACAO;
 use corsica_testkit::raw;
 use corsica_testkit::server::{Reply, Seen, TestServer};
@@ -17,20 +17,6 @@ use tokio::net::TcpStream;
 /// How long a stalled exchange may take to be ended (the timeouts are far shorter: this
 /// only allows for a loaded machine).
 const WITHIN: Duration = Duration::from_secs(5);
-
-/// A gateway with one route `app` (policy [`APP_CORS`]) to `upstream`, with `limits`.
-async fn app_gateway(upstream: SocketAddr, limits: &str) -> Running {
-    gateway::start(
-        &(head(&format!("upstream_timeout_ms = 5000\n{limits}"))
-            + &route(
-                "app",
-                "path = \"/\"",
-                &format!("http://{upstream}"),
-                APP_CORS,
-            )),
-    )
-    .await
-}
 
 /// Reads from `stream` until the end of the connection (or an error), at most [`WITHIN`];
 /// `None` if the connection was still open then.
@@ -58,7 +44,11 @@ fn post_head() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_request_body_is_408_and_the_connection_closes() {
     let up = TestServer::start(|s: &Seen| Reply::ok(format!("got {} bytes\n", s.body.len()))).await;
-    let gw = app_gateway(up.addr(), "body_read_timeout_ms = 300").await;
+    let gw = app_gateway(
+        up.addr(),
+        "upstream_timeout_ms = 5000\nbody_read_timeout_ms = 300",
+    )
+    .await;
 
     // A body that keeps coming, a byte at a time, in all longer than the timeout: each
     // read resets it, and the request goes through.
@@ -160,7 +150,11 @@ async fn scripted_upstream(
 async fn a_stalled_upstream_body_closes_the_client_connection() {
     // A body that keeps coming, in all longer than the timeout: each read resets it.
     let (up, _) = scripted_upstream(6, vec!["ab", "cd", "ef"], Duration::from_millis(100)).await;
-    let gw = app_gateway(up, "upstream_body_timeout_ms = 400").await;
+    let gw = app_gateway(
+        up,
+        "upstream_timeout_ms = 5000\nupstream_body_timeout_ms = 400",
+    )
+    .await;
     let r = raw::exchange(gw.addr, raw::get("/x", APP)).await;
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.body, b"abcdef");
@@ -170,7 +164,11 @@ async fn a_stalled_upstream_body_closes_the_client_connection() {
     // CORS headers) and the 3 bytes, then its connection closes, and so does the
     // upstream's.
     let (up, upstream_closed) = scripted_upstream(100, vec!["abc"], Duration::ZERO).await;
-    let gw = app_gateway(up, "upstream_body_timeout_ms = 300").await;
+    let gw = app_gateway(
+        up,
+        "upstream_timeout_ms = 5000\nupstream_body_timeout_ms = 300",
+    )
+    .await;
     let mut client = TcpStream::connect(gw.addr).await.unwrap();
     client
         .write_all(raw::get("/x", APP).as_bytes())

@@ -4,7 +4,7 @@
 //! `Host` was forwarded. Raw sockets send the exact bytes.
 
 use corsica_testkit::free_port;
-use corsica_testkit::gateway::{self, APP, APP_CORS, Running, assert_sample, head, route};
+use corsica_testkit::gateway::{APP, app_gateway, assert_sample};
 use corsica_testkit::headers::ACAO;
 use corsica_testkit::raw;
 use corsica_testkit::server::{Reply, Seen, TestServer};
@@ -12,20 +12,6 @@ use corsica_testkit::server::{Reply, Seen, TestServer};
 /// An upstream that answers 200 `got <n> bytes`.
 async fn upstream() -> TestServer {
     TestServer::start(|s: &Seen| Reply::ok(format!("got {} bytes\n", s.body.len()))).await
-}
-
-/// A gateway with one route `app` (policy [`APP_CORS`]) to `upstream`.
-async fn app_gateway(upstream: std::net::SocketAddr) -> Running {
-    gateway::start(
-        &(head("upstream_timeout_ms = 5000")
-            + &route(
-                "app",
-                "path = \"/\"",
-                &format!("http://{upstream}"),
-                APP_CORS,
-            )),
-    )
-    .await
 }
 
 /// A chunked POST from [`APP`] whose body is `body` as it is.
@@ -39,7 +25,7 @@ fn chunked_post(body: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_request_body_is_a_client_error() {
     let up = upstream().await;
-    let gw = app_gateway(up.addr()).await;
+    let gw = app_gateway(up.addr(), "upstream_timeout_ms = 5000").await;
     // A well-formed chunked body goes through.
     let ok = raw::exchange(gw.addr, chunked_post("5\r\nhello\r\n0\r\n\r\n")).await;
     assert_eq!(ok.status, 200, "{ok:?}");
@@ -72,7 +58,7 @@ async fn a_malformed_request_body_is_a_client_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_upstream_latency_observes_only_responses_that_arrived() {
     let up = upstream().await;
-    let gw = app_gateway(up.addr()).await;
+    let gw = app_gateway(up.addr(), "upstream_timeout_ms = 5000").await;
     let r = raw::exchange(gw.addr, raw::get("/x", APP)).await;
     assert_eq!(r.status, 200, "{r:?}");
     let bad = raw::exchange(gw.addr, chunked_post("FFFFFFFFFFFFFFFF1\r\n")).await;
@@ -86,7 +72,11 @@ async fn the_upstream_latency_observes_only_responses_that_arrived() {
     gw.shutdown().await;
 
     // A refused connection is no latency either.
-    let gw = app_gateway(([127, 0, 0, 1], free_port()).into()).await;
+    let gw = app_gateway(
+        ([127, 0, 0, 1], free_port()).into(),
+        "upstream_timeout_ms = 5000",
+    )
+    .await;
     let r = raw::exchange(gw.addr, raw::get("/x", APP)).await;
     assert_eq!(r.status, 502, "{r:?}");
     let m = gw.metrics();
@@ -106,7 +96,7 @@ async fn the_upstream_latency_observes_only_responses_that_arrived() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_1_1_without_host_is_400() {
     let up = upstream().await;
-    let gw = app_gateway(up.addr()).await;
+    let gw = app_gateway(up.addr(), "upstream_timeout_ms = 5000").await;
     let no_host = format!("GET /x HTTP/1.1\r\norigin: {APP}\r\nconnection: close\r\n\r\n");
     let r = raw::exchange(gw.addr, no_host).await;
     assert_eq!(r.status, 400, "{r:?}");

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use corsica_testkit::client::{HttpClient, request};
 use corsica_testkit::gateway::{
-    self, APP, APP_CORS, ConfigDir, EVIL, Running, assert_sample, head, route, sample,
+    self, APP, ConfigDir, EVIL, Running, app_gateway, assert_sample, head, route, sample,
 };
 use corsica_testkit::headers::{ACAC, ACAH, ACAM, ACAO, ACEH, ACMA, lower};
 use corsica_testkit::server::{Reply, Seen, TestServer, channel_body, empty, full};
@@ -61,18 +61,6 @@ async fn streaming_upstream() -> (TestServer, mpsc::UnboundedReceiver<mpsc::Send
     })
     .await;
     (up, senders_rx)
-}
-
-/// A gateway with one route `app` (policy [`APP_CORS`]) to `upstream`.
-async fn app_gateway(upstream: std::net::SocketAddr, limits: &str) -> Running {
-    let text = head(limits)
-        + &route(
-            "app",
-            "path = \"/\"",
-            &format!("http://{upstream}"),
-            APP_CORS,
-        );
-    gateway::start(&text).await
 }
 
 /// A recording upstream `app` and an [`app_gateway`] to it.

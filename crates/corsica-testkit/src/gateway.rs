@@ -87,6 +87,21 @@ pub async fn start(text: &str) -> Running {
         .unwrap()
 }
 
+/// Starts a gateway with `limits` and one route `app`, for every path, with the policy
+/// [`APP_CORS`], to `upstream`.
+pub async fn app_gateway(upstream: std::net::SocketAddr, limits: &str) -> Running {
+    start(
+        &(head(limits)
+            + &route(
+                "app",
+                "path = \"/\"",
+                &format!("http://{upstream}"),
+                APP_CORS,
+            )),
+    )
+    .await
+}
+
 /// The value of a Prometheus sample (`name{labels}` exactly as rendered), if present.
 ///
 /// ```
