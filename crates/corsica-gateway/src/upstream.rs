@@ -14,7 +14,7 @@
 //! connection for a request that a pooled connection could not send because it was
 //! closed meanwhile (the upstream's keep-alive timeout ended it).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
@@ -178,7 +178,7 @@ struct Idle {
 /// reloads that change nothing it depends on).
 pub struct Upstreams {
     connector: HttpsConnector<HttpConnector>,
-    idle: Mutex<HashMap<Key, Vec<Idle>>>,
+    idle: Mutex<HashMap<Key, VecDeque<Idle>>>,
     max_idle: usize,
     idle_timeout: Duration,
 }
@@ -298,7 +298,7 @@ impl Upstreams {
         loop {
             let idle = {
                 let mut lists = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-                lists.get_mut(key)?.pop()?
+                lists.get_mut(key)?.pop_back()?
             };
             if idle.since.elapsed() >= self.idle_timeout {
                 continue;
@@ -317,13 +317,19 @@ impl Upstreams {
         let now = Instant::now();
         let mut lists = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         let list = lists.entry(key).or_default();
-        // The oldest first: drop those past the idle timeout, and make room.
-        list.retain(|i| now.duration_since(i.since) < self.idle_timeout);
+        // Oldest at the front (connections are given back at the back and taken from it):
+        // drop those past the idle timeout, then make room.
+        while list
+            .front()
+            .is_some_and(|i| now.duration_since(i.since) >= self.idle_timeout)
+        {
+            list.pop_front();
+        }
         if list.len() >= self.max_idle {
-            list.remove(0);
+            list.pop_front();
         }
         if self.max_idle > 0 {
-            list.push(Idle { conn, since: now });
+            list.push_back(Idle { conn, since: now });
         }
     }
 
