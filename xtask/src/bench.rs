@@ -779,6 +779,7 @@ listen = "127.0.0.1:{port}"
 
 [limits]
 max_connections = 20000           # the idle connections of the RSS test (as many as the open-file limit holds)
+max_connections_per_client = 0    # every connection comes from 127.0.0.1
 header_read_timeout_ms = 60000
 
 [[route]]

@@ -257,6 +257,7 @@ struct RawLimits {
     max_headers: Option<usize>,
     max_connections: Option<usize>,
     max_admin_connections: Option<usize>,
+    max_connections_per_client: Option<usize>,
     upstream_keepalive: Option<usize>,
     upstream_timeout_ms: Option<Spanned<u64>>,
     header_read_timeout_ms: Option<Spanned<u64>>,
@@ -736,6 +737,9 @@ pub struct Limits {
     pub(crate) max_connections: usize,
     /// Most simultaneous connections to the admin listener. Default 64.
     pub(crate) max_admin_connections: usize,
+    /// Most simultaneous client connections from one client address (an IPv6 client's
+    /// /64); `0`: no cap. Default 256.
+    pub(crate) max_connections_per_client: usize,
     /// Most idle connections kept open per upstream for reuse. Default 256.
     pub(crate) upstream_keepalive: usize,
     /// Time for the upstream to answer with a response head (then 504). Default 30 s.
@@ -791,6 +795,22 @@ impl Limits {
     /// ```
     pub fn max_admin_connections(&self) -> usize {
         self.max_admin_connections
+    }
+
+    /// Most simultaneous client connections from one client address; more from that
+    /// address are closed as soon as they are accepted (counted in
+    /// `corsica_connections_shed_total{reason="per_client"}`). An IPv6 client is its /64
+    /// network, the block one subscriber gets. `0` sets no cap. Default 256.
+    ///
+    /// Behind a load balancer or a proxy every client has the proxy's address: raise the
+    /// cap above the proxy's connection pool, or set `0`.
+    ///
+    /// ```
+    /// let c = corsica_gateway::config::Config::embedded();
+    /// assert_eq!(c.limits().max_connections_per_client(), 256);
+    /// ```
+    pub fn max_connections_per_client(&self) -> usize {
+        self.max_connections_per_client
     }
 
     /// Most idle connections kept open per upstream for the next requests (as nginx's
@@ -866,6 +886,7 @@ impl Default for Limits {
             max_headers: 100,
             max_connections: 1024,
             max_admin_connections: 64,
+            max_connections_per_client: 256,
             upstream_keepalive: 256,
             upstream_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
@@ -1179,6 +1200,11 @@ impl Config {
                 .max_admin_connections
                 .unwrap_or(d.max_admin_connections)
                 .clamp(1, MAX_CONNECTIONS),
+            max_connections_per_client: raw
+                .limits
+                .max_connections_per_client
+                .unwrap_or(d.max_connections_per_client)
+                .min(MAX_CONNECTIONS),
             upstream_keepalive: raw
                 .limits
                 .upstream_keepalive

@@ -1,8 +1,10 @@
 //! Listeners, reloads and shutdown.
 //!
 //! - Clients: HTTP/1.1 and h2c (prior knowledge) on one port, at most
-//!   `limits.max_connections` at once, request heads bounded (431 beyond), header read
-//!   timeout.
+//!   `limits.max_connections` at once and `limits.max_connections_per_client` from one
+//!   address (see the slot table, `slots.rs`: a full table closes the oldest connection that
+//!   has sent no request head for a newcomer), request heads bounded (431 beyond), header
+//!   read timeout.
 //! - Admin: `GET /metrics` (Prometheus text) and `GET /healthz` (503 `draining` during
 //!   the shutdown drain), at most `limits.max_admin_connections` at once (more are closed
 //!   at once), with the same header read timeout as the clients.
@@ -34,6 +36,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use crate::config::{Config, ConfigError, ConfigErrors, Limits};
 use crate::metrics::Metrics;
 use crate::proxy::{self, Body, Shared};
+use crate::slots::{Admitted, Refused, Slots};
 
 /// A running gateway.
 ///
@@ -325,15 +328,15 @@ impl AcceptFailures {
         self.delay = (self.delay * 2).min(ACCEPT_BACKOFF.1);
     }
 
-    /// A connection was accepted and closed at once, every slot being taken: logged at
-    /// most once per [`ACCEPT_LOG_EVERY`].
-    fn refused(&mut self) {
+    /// A connection was accepted and closed at once, for `why` (which names the limit to
+    /// raise): logged at most once per [`ACCEPT_LOG_EVERY`].
+    fn refused(&mut self, why: std::fmt::Arguments<'_>) {
         if let Some(not_logged) = self.log_due() {
             tracing::warn!(
                 target: "corsica::gateway",
                 listener = self.listener,
                 not_logged,
-                "connection closed: every slot is taken (raise [limits] max_admin_connections if the scrapers need more); logged at most every {}s",
+                "connection closed: {why}; logged at most every {}s",
                 ACCEPT_LOG_EVERY.as_secs()
             );
         }
@@ -699,24 +702,26 @@ async fn serve_clients(
     mut stop: watch::Receiver<bool>,
     slots: usize,
 ) {
-    let permits = Arc::new(Semaphore::new(slots));
+    let slots = Slots::new(slots);
     let mut failures = AcceptFailures::new("listen");
+    let mut refusals = AcceptFailures::new("listen");
     let graceful = GracefulShutdown::new();
     // The connection tasks, so those still running when the shutdown grace ends can be
     // closed (finished ones are reaped at each accept).
     let mut connections = JoinSet::new();
-    loop {
+    'accept: loop {
         while connections.try_join_next().is_some() {}
-        let permit = tokio::select! {
-            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+        // Accept only when a slot is free or can be made free: otherwise newcomers wait in
+        // the listen backlog.
+        tokio::select! {
+            () = slots.room() => {}
             _ = stop.changed() => break,
-        };
+        }
         let (stream, remote) = tokio::select! {
             a = listener.accept() => match a {
                 Ok(a) => a,
                 Err(e) => {
-                    // The permit goes back; the wait ends early at shutdown.
-                    drop(permit);
+                    // The wait ends early at shutdown.
                     tokio::select! {
                         () = failures.failed(&e) => continue,
                         _ = stop.changed() => break,
@@ -726,6 +731,40 @@ async fn serve_clients(
             _ = stop.changed() => break,
         };
         failures.succeeded();
+        let per_client = shared.load().config.limits.max_connections_per_client;
+        let slot = loop {
+            match slots.admit(remote.ip(), per_client) {
+                Ok((slot, how)) => {
+                    if how == Admitted::Evicted {
+                        shared
+                            .metrics
+                            .connections_shed
+                            .with_label_values(&["evicted"])
+                            .inc();
+                    }
+                    break slot;
+                }
+                Err(Refused::PerClient) => {
+                    shared
+                        .metrics
+                        .connections_shed
+                        .with_label_values(&["per_client"])
+                        .inc();
+                    refusals.refused(format_args!(
+                        "client {} already holds max_connections_per_client = {per_client} connections \
+                         (raise [limits] max_connections_per_client, or set 0 behind a load balancer)",
+                        remote.ip()
+                    ));
+                    continue 'accept;
+                }
+                // The connection that could be evicted sent its request meanwhile: this
+                // one waits for the next free slot.
+                Err(Refused::Full) => tokio::select! {
+                    () = slots.room() => {}
+                    _ = stop.changed() => break 'accept,
+                },
+            }
+        };
         let _ = stream.set_nodelay(true);
         let state = shared.load();
         let limits = state.config.limits;
@@ -749,12 +788,17 @@ async fn serve_clients(
         let is_tls = tls.is_some();
         // A connection must bring its first request within the header timeout, whatever the
         // protocol (HTTP/1 or h2 detection, TLS handshake, h2 preface): an idle socket must
-        // not hold a connection slot forever.
+        // not hold a connection slot forever. Until then it may also be closed to make
+        // room for a newcomer.
         let first_request = Arc::new(tokio::sync::Notify::new());
         let seen = first_request.clone();
+        let requests = slot.requests();
+        let evicted = slot.evicted();
         let service = service_fn(move |req: Request<Incoming>| {
             let shared = svc_shared.clone();
-            seen.notify_one();
+            if requests.arrived() {
+                seen.notify_one();
+            }
             async move {
                 Ok::<_, std::convert::Infallible>(proxy::handle(shared, req, remote, is_tls).await)
             }
@@ -799,12 +843,16 @@ async fn serve_clients(
                     tracing::debug!(target: "corsica::gateway", client = %remote.ip(), "no request within the header timeout; closing");
                     Ok(())
                 }
+                () = evicted => {
+                    tracing::debug!(target: "corsica::gateway", client = %remote.ip(), "every slot taken: closing this connection, which has sent no request, for a newcomer");
+                    Ok(())
+                }
             };
             if let Err(e) = result {
                 tracing::debug!(target: "corsica::gateway", error = %e, "connection ended with an error");
             }
             drop(open);
-            drop(permit);
+            drop(slot);
         });
     }
     drop(listener);
@@ -871,7 +919,9 @@ async fn serve_admin(
         };
         failures.succeeded();
         let Ok(permit) = permits.clone().try_acquire_owned() else {
-            refusals.refused();
+            refusals.refused(format_args!(
+                "every slot is taken (raise [limits] max_admin_connections if the scrapers need more)"
+            ));
             drop(stream);
             continue;
         };

@@ -29,4 +29,5 @@ pub mod gateway;
 mod log_limit;
 mod metrics;
 mod proxy;
+mod slots;
 mod upstream;

@@ -27,6 +27,10 @@ pub struct Metrics {
     pub client_errors: IntCounterVec,
     /// Configuration reloads by result (`ok`, `error`).
     pub reloads: IntCounterVec,
+    /// Client connections closed by the slot table, by reason (`evicted`: every slot was
+    /// taken and this connection had sent no request head yet; `per_client`: refused, its
+    /// address already held `max_connections_per_client`).
+    pub connections_shed: IntCounterVec,
     /// Open client connections.
     pub connections: IntGauge,
 }
@@ -67,6 +71,11 @@ impl Metrics {
             "Configuration reloads by result; an error keeps the running configuration.",
             &["result"],
         );
+        let connections_shed = counter(
+            "corsica_connections_shed_total",
+            "Client connections closed by the slot table (evicted: no request head yet when every slot was taken; per_client: over max_connections_per_client).",
+            &["reason"],
+        );
         let upstream_latency = HistogramVec::new(
             HistogramOpts::new(
                 "corsica_upstream_response_seconds",
@@ -89,6 +98,9 @@ impl Metrics {
         for result in ["ok", "error"] {
             reloads.with_label_values(&[result]);
         }
+        for reason in ["evicted", "per_client"] {
+            connections_shed.with_label_values(&[reason]);
+        }
         Metrics {
             registry,
             requests,
@@ -97,6 +109,7 @@ impl Metrics {
             upstream_errors,
             client_errors,
             reloads,
+            connections_shed,
             connections,
         }
     }
