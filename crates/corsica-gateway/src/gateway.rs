@@ -26,16 +26,15 @@ use std::time::{Duration, Instant, SystemTime};
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::config::{Config, ConfigError, ConfigErrors, Limits};
-use crate::metrics::Metrics;
-use crate::proxy::{self, Body, Shared};
+use crate::connection;
+use crate::metrics::{Counted, Metrics};
+use crate::proxy::{Body, Shared};
 use crate::slots::{Admitted, Refused, Slots};
 
 /// A running gateway.
@@ -705,9 +704,8 @@ async fn serve_clients(
     let slots = Slots::new(slots);
     let mut failures = AcceptFailures::new("listen");
     let mut refusals = AcceptFailures::new("listen");
-    let graceful = GracefulShutdown::new();
-    // The connection tasks, so those still running when the shutdown grace ends can be
-    // closed (finished ones are reaped at each accept).
+    // The connection tasks, so that shutdown can wait for them and close those still
+    // running when the grace ends (finished ones are reaped at each accept).
     let mut connections = JoinSet::new();
     'accept: loop {
         while connections.try_join_next().is_some() {}
@@ -766,124 +764,33 @@ async fn serve_clients(
             }
         };
         let _ = stream.set_nodelay(true);
-        let state = shared.load();
-        let limits = state.config.limits;
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
-            .max_buf_size(limits.max_header_bytes)
-            .max_headers(limits.max_headers);
-        builder
-            .http2()
-            .timer(TokioTimer::new())
-            .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
-            .max_concurrent_streams(MAX_H2_STREAMS)
-            .keep_alive_interval(Some(Duration::from_secs(30)))
-            .keep_alive_timeout(Duration::from_secs(20));
-        let tls = state.config.tls.clone();
-        drop(state);
-        let svc_shared = shared.clone();
-        let is_tls = tls.is_some();
-        // A connection must bring its first request within the header timeout, whatever the
-        // protocol (HTTP/1 or h2 detection, TLS handshake, h2 preface): an idle socket must
-        // not hold a connection slot forever. Until then it may also be closed to make
-        // room for a newcomer.
-        let first_request = Arc::new(tokio::sync::Notify::new());
-        let seen = first_request.clone();
-        let requests = slot.requests();
-        let evicted = slot.evicted();
-        let service = service_fn(move |req: Request<Incoming>| {
-            let shared = svc_shared.clone();
-            if requests.arrived() {
-                seen.notify_one();
-            }
-            async move {
-                Ok::<_, std::convert::Infallible>(proxy::handle(shared, req, remote, is_tls).await)
-            }
-        });
-        let watcher = graceful.watcher();
-        let open = OpenConnection::new(&shared.metrics.connections);
+        let (limits, tls) = {
+            let state = shared.load();
+            (state.config.limits, state.config.tls.clone())
+        };
+        let open = Counted::new(&shared.metrics.connections);
+        let client = connection::Client {
+            stream,
+            remote,
+            shared: shared.clone(),
+            limits,
+            tls,
+            slot,
+            drain: stop.clone(),
+        };
         connections.spawn(async move {
-            let serve = async move { match tls {
-                None => {
-                    let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                    watcher.watch(conn).await
-                }
-                Some(config) => {
-                    // The handshake gets the same time as a request head.
-                    let acceptor = tokio_rustls::TlsAcceptor::from(config);
-                    match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(tls_stream)) => {
-                            let conn = builder.serve_connection(TokioIo::new(tls_stream), service).into_owned();
-                            watcher.watch(conn).await
-                        }
-                        Ok(Err(e)) => {
-                            tracing::debug!(target: "corsica::gateway", client = %remote.ip(), error = %e, "TLS handshake failed");
-                            Ok(())
-                        }
-                        Err(_) => {
-                            tracing::debug!(target: "corsica::gateway", client = %remote.ip(), "TLS handshake timed out");
-                            Ok(())
-                        }
-                    }
-                }
-            } };
-            let first_deadline = limits.header_read_timeout * if is_tls { 2 } else { 1 };
-            let watchdog = async move {
-                if tokio::time::timeout(first_deadline, first_request.notified()).await.is_err() {
-                    return;
-                }
-                std::future::pending::<()>().await
-            };
-            let result = tokio::select! {
-                r = serve => r,
-                () = watchdog => {
-                    tracing::debug!(target: "corsica::gateway", client = %remote.ip(), "no request within the header timeout; closing");
-                    Ok(())
-                }
-                () = evicted => {
-                    tracing::debug!(target: "corsica::gateway", client = %remote.ip(), "every slot taken: closing this connection, which has sent no request, for a newcomer");
-                    Ok(())
-                }
-            };
-            if let Err(e) = result {
-                tracing::debug!(target: "corsica::gateway", error = %e, "connection ended with an error");
-            }
+            connection::serve(client).await;
             drop(open);
-            drop(slot);
         });
     }
     drop(listener);
+    // Every connection saw the stop: requests in flight finish, idle ones close.
     let grace = shared.load().config.limits.shutdown_grace;
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    let drained = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(grace, drained).await.is_err() {
         tracing::warn!(target: "corsica::gateway", grace_ms = grace.as_millis() as u64, "shutdown grace elapsed; closing remaining connections");
         connections.abort_all();
         while connections.join_next().await.is_some() {}
-    }
-}
-
-/// Streams an HTTP/2 client may open at once on one connection.
-const MAX_H2_STREAMS: u32 = 100;
-
-/// Counts an open client connection in the gauge until dropped (also when its task is
-/// aborted at the end of the shutdown grace).
-struct OpenConnection(prometheus::IntGauge);
-
-impl OpenConnection {
-    fn new(gauge: &prometheus::IntGauge) -> OpenConnection {
-        gauge.inc();
-        OpenConnection(gauge.clone())
-    }
-}
-
-impl Drop for OpenConnection {
-    fn drop(&mut self) {
-        self.0.dec();
     }
 }
 

@@ -25,6 +25,7 @@
 #![deny(missing_docs)]
 
 pub mod config;
+mod connection;
 pub mod gateway;
 mod log_limit;
 mod metrics;

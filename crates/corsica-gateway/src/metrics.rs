@@ -33,6 +33,9 @@ pub struct Metrics {
     pub connections_shed: IntCounterVec,
     /// Open client connections.
     pub connections: IntGauge,
+    /// Idle HTTP/1.1 client connections parked without HTTP state (a part of
+    /// `connections`).
+    pub parked: IntGauge,
 }
 
 impl Metrics {
@@ -95,6 +98,14 @@ impl Metrics {
         registry
             .register(Box::new(connections.clone()))
             .expect("unique metric");
+        let parked = IntGauge::new(
+            "corsica_client_connections_parked",
+            "Idle HTTP/1.1 client connections parked without HTTP state until their next request.",
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(parked.clone()))
+            .expect("unique metric");
         for result in ["ok", "error"] {
             reloads.with_label_values(&[result]);
         }
@@ -111,6 +122,7 @@ impl Metrics {
             reloads,
             connections_shed,
             connections,
+            parked,
         }
     }
 
@@ -120,6 +132,23 @@ impl Metrics {
         // Encoding into a Vec cannot fail for well-formed metrics.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
         String::from_utf8_lossy(&buf).into_owned()
+    }
+}
+
+/// One unit of a gauge (an open connection, a parked one), given back when dropped, also
+/// when its task is aborted.
+pub(crate) struct Counted(IntGauge);
+
+impl Counted {
+    pub(crate) fn new(gauge: &IntGauge) -> Counted {
+        gauge.inc();
+        Counted(gauge.clone())
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 
