@@ -81,10 +81,25 @@ pub struct Running {
     admin: Option<JoinHandle<()>>,
 }
 
+/// Connections the kernel completes and queues before the gateway accepts them (the
+/// kernel caps it at `net.core.somaxconn`, 4096 by default). tokio's default, 1024, let a
+/// burst of 10,000 connects see most of them dropped and retried after a second.
+const LISTEN_BACKLOG: u32 = 4096;
+
 /// Binds a listener; the error names the address and the setting it comes from, e.g.
 /// `cannot listen on 127.0.0.1:8080 (listen): address already in use (...)`.
 async fn bind(addr: SocketAddr, key: &str) -> std::io::Result<TcpListener> {
-    TcpListener::bind(addr).await.map_err(|e| {
+    let listen = || {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(LISTEN_BACKLOG)
+    };
+    listen().map_err(|e| {
         let hint = match e.kind() {
             std::io::ErrorKind::AddrInUse => format!(
                 "address already in use (another process listens there: stop it, or choose another address with `{key} = ...` or --{key})"

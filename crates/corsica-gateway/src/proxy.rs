@@ -116,6 +116,12 @@ struct RouteState {
     connect_errors: IntCounter,
     /// `corsica_upstream_errors_total{route, kind="timeout"}`.
     timeouts: IntCounter,
+    /// `corsica_upstream_errors_total{route, kind="response"}`: a connection was made but
+    /// no valid response head came on it (invalid, or the connection closed first).
+    response_errors: IntCounter,
+    /// `corsica_upstream_errors_total{route, kind="body"}`: a buffered response body that
+    /// failed (shorter than its `Content-Length`, the connection reset): 502.
+    upstream_body_errors: IntCounter,
     /// `corsica_upstream_errors_total{route, kind="body_timeout"}`: the upstream sent
     /// nothing of its response body for `[limits] upstream_body_timeout_ms`.
     upstream_body_timeouts: IntCounter,
@@ -199,25 +205,21 @@ impl State {
             .iter()
             .map(|route| {
                 let name = route.name.as_str();
+                let upstream_error =
+                    |kind: &str| metrics.upstream_errors.with_label_values(&[name, kind]);
+                let client_error =
+                    |kind: &str| metrics.client_errors.with_label_values(&[name, kind]);
                 RouteState {
                     requests: Outcome::ALL
                         .map(|o| metrics.requests.with_label_values(&[name, o.label()])),
                     upstream_latency: metrics.upstream_latency.with_label_values(&[name]),
-                    connect_errors: metrics
-                        .upstream_errors
-                        .with_label_values(&[name, "connect"]),
-                    timeouts: metrics
-                        .upstream_errors
-                        .with_label_values(&[name, "timeout"]),
-                    upstream_body_timeouts: metrics
-                        .upstream_errors
-                        .with_label_values(&[name, "body_timeout"]),
-                    body_errors: metrics
-                        .client_errors
-                        .with_label_values(&[name, "request_body"]),
-                    body_timeouts: metrics
-                        .client_errors
-                        .with_label_values(&[name, "body_timeout"]),
+                    connect_errors: upstream_error("connect"),
+                    timeouts: upstream_error("timeout"),
+                    response_errors: upstream_error("response"),
+                    upstream_body_errors: upstream_error("body"),
+                    upstream_body_timeouts: upstream_error("body_timeout"),
+                    body_errors: client_error("request_body"),
+                    body_timeouts: client_error("body_timeout"),
                     upstream_host: route
                         .upstream
                         .target()
@@ -664,6 +666,22 @@ async fn forward(
                     handles.upstream_body_timeouts.clone(),
                 );
             }
+            // A small body of known length is read whole before the head goes out: if it
+            // fails (cut short, reset, stalled), the client still gets a response it can
+            // read — 502/504 with the route's CORS headers — and not an empty reply.
+            let small = parts
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                .is_some_and(|len| len <= BUFFERED_BODY_LIMIT);
+            if small {
+                if let Body::Upstream(b) = body {
+                    body = match read_whole(b).await {
+                        Ok(bytes) => Body::Full(Some(bytes)),
+                        Err(e) => return failed_body(route, handles, authority, &e),
+                    };
+                }
+            }
             strip_hop_by_hop(&mut parts.headers);
             Response::from_parts(parts, body)
         }
@@ -707,12 +725,20 @@ async fn forward(
             }
             r
         }
-        Ok(Err(e)) => {
+        Ok(Err(e)) if e.is_connect() => {
             handles.connect_errors.inc();
             tracing::warn!(target: "corsica::gateway", route = %route.name, upstream = %authority, error = %e, "upstream unreachable: 502");
             plain(
                 StatusCode::BAD_GATEWAY,
                 "502 Bad Gateway: the upstream is unreachable",
+            )
+        }
+        Ok(Err(e)) => {
+            handles.response_errors.inc();
+            tracing::warn!(target: "corsica::gateway", route = %route.name, upstream = %authority, error = %e, "no valid response from the upstream: 502");
+            plain(
+                StatusCode::BAD_GATEWAY,
+                "502 Bad Gateway: the upstream sent no valid response",
             )
         }
         Err(_) => {
@@ -730,6 +756,62 @@ async fn forward(
             )
         }
     }
+}
+
+/// The largest upstream response body (by its `Content-Length`) read whole before the
+/// response goes to the client. Up to this size, an upstream that cuts its body short is a
+/// 502 the page can read; beyond it the body streams, and a body cut short cuts the
+/// client's response (its connection closes before the announced length).
+const BUFFERED_BODY_LIMIT: u64 = 64 * 1024;
+
+/// Reads an upstream body to its end (each wait bounded by the body's watch).
+async fn read_whole(mut body: crate::upstream::PooledBody) -> Result<Bytes, BoxError> {
+    use http_body_util::BodyExt;
+    let mut first: Option<Bytes> = None;
+    let mut more: Vec<u8> = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else {
+            continue;
+        };
+        match &first {
+            None => first = Some(data),
+            Some(f) => {
+                if more.is_empty() {
+                    more.extend_from_slice(f);
+                }
+                more.extend_from_slice(&data);
+            }
+        }
+    }
+    // One frame (the usual case) is passed on as it came, without a copy.
+    Ok(if more.is_empty() {
+        first.unwrap_or_default()
+    } else {
+        Bytes::from(more)
+    })
+}
+
+/// The answer when a buffered upstream body failed: 504 if it stalled (already counted as
+/// `body_timeout`), else 502 counted as `kind="body"`.
+fn failed_body(
+    route: &Route,
+    handles: &RouteState,
+    authority: &http::uri::Authority,
+    e: &BoxError,
+) -> Response<Body> {
+    if e.is::<crate::upstream::UpstreamBodyTimeout>() {
+        // (Logged by the body.)
+        return plain(
+            StatusCode::GATEWAY_TIMEOUT,
+            "504 Gateway Timeout: the upstream's response body did not arrive in time",
+        );
+    }
+    handles.upstream_body_errors.inc();
+    tracing::warn!(target: "corsica::gateway", route = %route.name, upstream = %authority, error = %e, "upstream body cut short: 502");
+    plain(
+        StatusCode::BAD_GATEWAY,
+        "502 Bad Gateway: the upstream's response body was cut short",
+    )
 }
 
 /// The most request-body bytes the echo upstream reads.

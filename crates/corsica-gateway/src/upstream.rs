@@ -53,7 +53,8 @@ struct Conn {
 /// upstream exchange's error keeps as its source, so the gateway answers 400 (or 408) and
 /// not 502.
 pub struct ClientBody {
-    body: Incoming,
+    /// `None`: no body (a request replayed on a fresh connection, see [`Upstreams::send`]).
+    body: Option<Incoming>,
     /// Time allowed between two frames.
     timeout: Duration,
     /// When the body times out: reset on each frame (allocated once per request with a
@@ -66,8 +67,17 @@ impl ClientBody {
     /// `timeout`.
     pub fn new(body: Incoming, timeout: Duration) -> ClientBody {
         ClientBody {
-            body,
+            body: Some(body),
             timeout,
+            deadline: None,
+        }
+    }
+
+    /// No body, for a copy of a bodiless request.
+    fn empty() -> ClientBody {
+        ClientBody {
+            body: None,
+            timeout: Duration::ZERO,
             deadline: None,
         }
     }
@@ -115,7 +125,10 @@ impl HttpBody for ClientBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, ClientBodyError>>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.body).poll_frame(cx) {
+        let Some(body) = &mut this.body else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(body).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 // Time starts again for the next frame.
                 if let Some(d) = &mut this.deadline {
@@ -139,12 +152,56 @@ impl HttpBody for ClientBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        self.body.as_ref().is_none_or(Incoming::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+        self.body
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), Incoming::size_hint)
     }
+}
+
+/// A copy of a request that can be sent again as it was: an idempotent method (RFC 9110
+/// § 9.2.2) and no body; `None` for any other.
+fn replayable(req: &Request<ClientBody>) -> Option<Request<ClientBody>> {
+    use http::Method;
+    let idempotent = matches!(
+        *req.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
+    );
+    if !idempotent || !req.body().is_end_stream() {
+        return None;
+    }
+    let mut copy = Request::new(ClientBody::empty());
+    *copy.method_mut() = req.method().clone();
+    *copy.uri_mut() = req.uri().clone();
+    *copy.version_mut() = req.version();
+    *copy.headers_mut() = req.headers().clone();
+    Some(copy)
+}
+
+/// Whether a request failed because its connection closed or was reset before any of the
+/// response came: what an upstream's keep-alive timeout does to a connection reused just
+/// as it expires. (Not an invalid response, nor a timeout.)
+fn closed_before_response(e: &hyper::Error) -> bool {
+    if e.is_incomplete_message() || e.is_canceled() {
+        return true;
+    }
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            );
+        }
+        cause = c.source();
+    }
+    false
 }
 
 impl Conn {
@@ -185,15 +242,42 @@ pub struct Upstreams {
 
 /// Why an upstream exchange failed (the gateway answers 502).
 #[derive(Debug)]
-pub struct UpstreamError(BoxError);
+pub struct UpstreamError {
+    error: BoxError,
+    /// Whether no connection could be made (refused, unreachable, TLS handshake).
+    connecting: bool,
+}
 
 impl std::fmt::Display for UpstreamError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
+        self.error.fmt(f)
     }
 }
 
 impl UpstreamError {
+    /// No connection could be made.
+    fn connecting(error: impl Into<BoxError>) -> UpstreamError {
+        UpstreamError {
+            error: error.into(),
+            connecting: true,
+        }
+    }
+
+    /// The exchange failed on an open connection.
+    fn exchanging(error: impl Into<BoxError>) -> UpstreamError {
+        UpstreamError {
+            error: error.into(),
+            connecting: false,
+        }
+    }
+
+    /// Whether the exchange failed because no connection could be made to the upstream
+    /// (rather than on a connection made: an invalid response, a connection closed
+    /// before the response, or the client's body).
+    pub fn is_connect(&self) -> bool {
+        self.connecting
+    }
+
     /// Whether the exchange failed because the client's request body could not be read
     /// (the client's error, not the upstream's).
     pub fn is_client_body(&self) -> bool {
@@ -208,7 +292,7 @@ impl UpstreamError {
 
     /// The client body error that failed the exchange, if one did.
     fn client_body(&self) -> Option<&ClientBodyError> {
-        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&*self.0);
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&*self.error);
         while let Some(e) = cause {
             if let Some(b) = e.downcast_ref::<ClientBodyError>() {
                 return Some(b);
@@ -221,7 +305,7 @@ impl UpstreamError {
 
 impl std::error::Error for UpstreamError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&*self.0)
+        Some(&*self.error)
     }
 }
 
@@ -252,18 +336,24 @@ impl Upstreams {
         let key: Key = match (target.scheme(), target.authority()) {
             (Some(s), Some(a)) => (s.clone(), a.clone()),
             _ => {
-                return Err(UpstreamError(
-                    "the upstream has no scheme or authority".into(),
+                return Err(UpstreamError::connecting(
+                    "the upstream has no scheme or authority",
                 ));
             }
         };
+        // A request on a reused connection that the upstream closed just as it went out
+        // (its keep-alive timeout) is sent once more on a new connection, if it can be:
+        // what browsers and nginx do for idempotent requests.
+        let mut replayed = false;
         loop {
-            let (mut conn, reused) = match self.take(&key) {
+            let pooled = if replayed { None } else { self.take(&key) };
+            let (mut conn, reused) = match pooled {
                 Some(c) => (c, true),
                 // Boxed: a rare path, kept out of the request's future (smaller, so cheaper
                 // to move).
                 None => (Box::pin(self.connect(target)).await?, false),
             };
+            let copy = if reused { replayable(&req) } else { None };
             let sent = conn.sender.try_send_request(req);
             match drive(&mut conn, sent).await {
                 Ok(response) => {
@@ -275,17 +365,24 @@ impl Upstreams {
                         key,
                         watch: None,
                         deadline: None,
+                        failed: None,
                     };
                     return Ok(Response::from_parts(
                         parts,
                         crate::proxy::Body::Upstream(body),
                     ));
                 }
-                Err(mut e) => match e.take_message() {
+                Err(mut e) => match (e.take_message(), copy) {
                     // A pooled connection closed before the request went out: once more,
                     // on another.
-                    Some(again) if reused => req = again,
-                    _ => return Err(UpstreamError(e.into_error().into())),
+                    (Some(again), _) if reused => req = again,
+                    // Closed as it went out: once more, on a new connection.
+                    (None, Some(copy)) if closed_before_response(e.error()) => {
+                        tracing::debug!(target: "corsica::gateway", error = %e.error(), "a reused upstream connection closed as the request went out: sent again on a new one");
+                        req = copy;
+                        replayed = true;
+                    }
+                    _ => return Err(UpstreamError::exchanging(e.into_error())),
                 },
             }
         }
@@ -338,15 +435,15 @@ impl Upstreams {
         let mut connector = self.connector.clone();
         std::future::poll_fn(|cx| connector.poll_ready(cx))
             .await
-            .map_err(UpstreamError)?;
+            .map_err(UpstreamError::connecting)?;
         let io = connector
             .call(target.clone())
             .await
-            .map_err(UpstreamError)?;
+            .map_err(UpstreamError::connecting)?;
         let (sender, conn) = http1::Builder::new()
             .handshake(io)
             .await
-            .map_err(|e| UpstreamError(e.into()))?;
+            .map_err(UpstreamError::connecting)?;
         // Boxed once here: what holds it (the idle list, a response body) stays small.
         Ok(Box::new(Conn {
             sender,
@@ -383,6 +480,8 @@ pub struct PooledBody {
     watch: Option<(Duration, prometheus::IntCounter)>,
     /// When the body times out: reset on each frame (allocated at the first wait only).
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The error that ended the body, held back for one poll (see `poll_frame`).
+    failed: Option<BoxError>,
 }
 
 /// The upstream sent nothing of its response body for `[limits] upstream_body_timeout_ms`.
@@ -457,6 +556,9 @@ impl HttpBody for PooledBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
+        if let Some(e) = this.failed.take() {
+            return Poll::Ready(Some(Err(e)));
+        }
         // The body first (it asks the connection for more), then the connection (it reads
         // what was asked), then the body again (what the connection read).
         let mut polled = Pin::new(&mut this.body).poll_frame(cx);
@@ -467,7 +569,7 @@ impl HttpBody for PooledBody {
         match polled {
             Poll::Pending => match this.timed_out(cx) {
                 Some(e) => {
-                    tracing::warn!(target: "corsica::gateway", error = %e, "upstream body timed out: connection closed");
+                    tracing::warn!(target: "corsica::gateway", error = %e, "upstream body timed out");
                     Poll::Ready(Some(Err(e.into())))
                 }
                 None => Poll::Pending,
@@ -484,8 +586,14 @@ impl HttpBody for PooledBody {
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => {
+                // Held back for one poll: the server flushes what it has (the head and the
+                // data so far) when a body is pending, but drops it when the body fails in
+                // the same turn, and the client would get an empty reply instead of a
+                // response visibly cut.
                 this.conn = None;
-                Poll::Ready(Some(Err(e.into())))
+                this.failed = Some(e.into());
+                cx.waker().wake_by_ref();
+                Poll::Pending
             }
         }
     }

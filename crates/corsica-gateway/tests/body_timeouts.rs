@@ -160,10 +160,32 @@ async fn a_stalled_upstream_body_closes_the_client_connection() {
     assert_eq!(r.body, b"abcdef");
     gw.shutdown().await;
 
-    // A head and 3 bytes of 100, then nothing: the client gets the head (with the route's
-    // CORS headers) and the 3 bytes, then its connection closes, and so does the
-    // upstream's.
+    // A small body (read whole before the head goes out): a head and 3 bytes of 100, then
+    // nothing: 504 with the route's CORS headers, and the upstream's connection closes.
     let (up, upstream_closed) = scripted_upstream(100, vec!["abc"], Duration::ZERO).await;
+    let gw = app_gateway(
+        up,
+        "upstream_timeout_ms = 5000\nupstream_body_timeout_ms = 300",
+    )
+    .await;
+    let r = raw::exchange(gw.addr, raw::get("/x", APP)).await;
+    assert_eq!(r.status, 504, "{r:?}");
+    assert_eq!(r.one(ACAO), Some(APP), "the route's CORS headers: {r:?}");
+    tokio::time::timeout(WITHIN, upstream_closed)
+        .await
+        .expect("the upstream connection closes within a few seconds")
+        .expect("the upstream saw its connection end");
+    assert_sample(
+        &gw.metrics(),
+        r#"corsica_upstream_errors_total{kind="body_timeout",route="app"}"#,
+        Some(1.0),
+    );
+    gw.shutdown().await;
+
+    // A streamed body (larger than what is read whole): a head and 3 bytes of 100,000,
+    // then nothing: the client gets the head (with the route's CORS headers) and the 3
+    // bytes, then its connection closes, and so does the upstream's.
+    let (up, upstream_closed) = scripted_upstream(100_000, vec!["abc"], Duration::ZERO).await;
     let gw = app_gateway(
         up,
         "upstream_timeout_ms = 5000\nupstream_body_timeout_ms = 300",
