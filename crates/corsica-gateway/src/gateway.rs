@@ -73,6 +73,9 @@ pub struct Running {
     pub admin_addr: Option<SocketAddr>,
     shared: Arc<Shared>,
     source: Option<PathBuf>,
+    /// The stamp of the file as last read for a reload (by SIGHUP or the watcher), so the
+    /// watcher does not apply (or refuse, and log) the same file a second time.
+    read_stamp: std::sync::Mutex<Option<FileStamp>>,
     /// Stops the client listener and starts the drain (the admin says `draining`).
     stop: watch::Sender<bool>,
     /// Closes the admin listener, once the drain is over.
@@ -173,6 +176,7 @@ pub async fn start(config: Config, source: Option<PathBuf>) -> std::io::Result<R
         addr,
         admin_addr,
         shared,
+        read_stamp: std::sync::Mutex::new(source.as_deref().and_then(file_stamp)),
         source,
         stop,
         admin_stop,
@@ -408,8 +412,14 @@ impl Running {
             .into());
         };
         let file = path.display().to_string();
+        // Stamped before it is read: a change made meanwhile has another stamp, which the
+        // watcher then sees.
+        let stamp = file_stamp(path);
         match std::fs::read_to_string(path) {
-            Ok(text) => self.reload_logged(&text, &file),
+            Ok(text) => {
+                *self.read_stamp.lock().unwrap_or_else(|e| e.into_inner()) = stamp;
+                self.reload_logged(&text, &file)
+            }
             Err(e) => {
                 let errors: ConfigErrors =
                     ConfigError::whole_file(&file, format!("cannot read the file: {e}")).into();
@@ -578,9 +588,6 @@ impl Running {
         let settle = WATCH_SETTLE.max(poll);
         let me = self.clone();
         let mut stop = self.stop.subscribe();
-        // The file as it is now is the one in force (taken before returning, so a change
-        // made right after is seen).
-        let mut applied = file_stamp(&path);
         Some(tokio::spawn(async move {
             // The text seen last while the file differs from the one in force, its stamp,
             // and when it was first seen so.
@@ -591,6 +598,7 @@ impl Running {
                     _ = stop.changed() => return,
                 }
                 let now = file_stamp(&path);
+                let applied = *me.read_stamp.lock().unwrap_or_else(|e| e.into_inner());
                 let Some(stamp) = now.filter(|_| now != applied) else {
                     // Unchanged, or gone for a moment (a rename in progress).
                     pending = None;
@@ -618,7 +626,7 @@ impl Running {
                 // The same for `settle`: applied (or refused whole, and not tried again
                 // until it changes).
                 pending = None;
-                applied = now;
+                *me.read_stamp.lock().unwrap_or_else(|e| e.into_inner()) = now;
                 let again = me.clone();
                 let file = path.display().to_string();
                 let _ =

@@ -126,3 +126,39 @@ async fn a_file_written_in_two_steps_is_applied_only_whole() {
 
     gateway::shutdown_watched(gw, watcher).await;
 }
+
+// The soak's finding: a file reloaded by SIGHUP was applied (or refused, and logged) a
+// second time by the watcher when it noticed the same change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_reloaded_by_sighup_is_not_reloaded_again_by_the_watcher() {
+    let dir = ConfigDir::new();
+    let gw = Arc::new(dir.start(&config(&["a"], &[APP])).await);
+    let watcher = gw
+        .watch_file(Duration::from_millis(20))
+        .expect("a file to watch");
+    let reloads = |result: &str| {
+        sample(
+            &gw.metrics(),
+            &format!("corsica_config_reloads_total{{result=\"{result}\"}}"),
+        )
+        .unwrap_or(0.0)
+    };
+    // An invalid file, then a valid one, each reloaded at once as SIGHUP would.
+    dir.write_config("[[route]]\nupstream = \"ftp://x\"\n");
+    assert!(gw.reload().is_err());
+    tokio::time::sleep(gateway_settle() * 3).await;
+    dir.write_config(&config(&["a", "b"], &[APP]));
+    assert!(gw.reload().is_ok());
+    tokio::time::sleep(gateway_settle() * 3).await;
+    assert_eq!(
+        reloads("error"),
+        1.0,
+        "the invalid file refused (and logged) once"
+    );
+    assert_eq!(reloads("ok"), 1.0, "the valid file applied once");
+    watcher.abort();
+}
+
+fn gateway_settle() -> Duration {
+    corsica_gateway::gateway::WATCH_SETTLE
+}
