@@ -124,27 +124,16 @@ pub(crate) async fn serve(client: Client) {
         match tls {
             None => {
                 if H2_PREFACE_START.starts_with(&start[..n]) {
-                    serve_auto(stream, &limits, service, drain).await
+                    // Boxed, as the TLS path: the task of an idle HTTP/1.1 connection is
+                    // not sized for h2's state.
+                    Box::pin(serve_auto(stream, &limits, service, drain)).await
                 } else {
                     serve_http1(stream, &limits, service, drain, activity, parked).await
                 }
             }
+            // Boxed: the task of an idle HTTP/1.1 connection is not sized for TLS's state.
             Some(config) => {
-                // The handshake gets the same time as a request head.
-                let acceptor = tokio_rustls::TlsAcceptor::from(config);
-                match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream))
-                    .await
-                {
-                    Ok(Ok(tls_stream)) => serve_auto(tls_stream, &limits, service, drain).await,
-                    Ok(Err(e)) => {
-                        tracing::debug!(target: "corsica::gateway", client = %remote.ip(), error = %e, "TLS handshake failed");
-                        Ok(())
-                    }
-                    Err(_) => {
-                        tracing::debug!(target: "corsica::gateway", client = %remote.ip(), "TLS handshake timed out");
-                        Ok(())
-                    }
-                }
+                Box::pin(serve_tls(stream, config, &limits, service, drain, remote)).await
             }
         }
     };
@@ -201,6 +190,30 @@ impl<S> ClientService for S where
         + Send
         + 'static
 {
+}
+
+/// Serves a TLS connection: the handshake (given the same time as a request head), then
+/// HTTP/1.1 or h2.
+async fn serve_tls<S: ClientService>(
+    stream: TcpStream,
+    config: Arc<rustls::ServerConfig>,
+    limits: &Limits,
+    service: S,
+    drain: watch::Receiver<bool>,
+    remote: SocketAddr,
+) -> Result<(), BoxError> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream)).await {
+        Ok(Ok(tls_stream)) => serve_auto(tls_stream, limits, service, drain).await,
+        Ok(Err(e)) => {
+            tracing::debug!(target: "corsica::gateway", client = %remote.ip(), error = %e, "TLS handshake failed");
+            Ok(())
+        }
+        Err(_) => {
+            tracing::debug!(target: "corsica::gateway", client = %remote.ip(), "TLS handshake timed out");
+            Ok(())
+        }
+    }
 }
 
 /// Serves h2 or TLS (HTTP/1.1 or h2 by detection) without parking.
@@ -267,47 +280,23 @@ where
     // connection gets what is left of it since its last activity.
     let mut head_time = limits.header_read_timeout;
     loop {
-        let mut conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(head_time)
-            .max_buf_size(limits.max_header_bytes)
-            .max_headers(limits.max_headers)
-            .serve_connection(TokioIo::new(io), service.clone());
-        let mut draining = *drain.borrow();
-        if draining {
-            Pin::new(&mut conn).graceful_shutdown();
-        }
-        let mut parking = false;
-        let check = tokio::time::sleep(PARK_AFTER);
-        tokio::pin!(check);
-        let done = loop {
-            tokio::select! {
-                r = std::future::poll_fn(|cx| conn.poll_without_shutdown(cx)) => break r,
-                () = check.as_mut(), if !parking && !draining => {
-                    match activity.quiet_since(PARK_AFTER) {
-                        None => {
-                            // Idle, everything written: hyper closes at once, leaving the
-                            // socket open.
-                            parking = true;
-                            Pin::new(&mut conn).graceful_shutdown();
-                        }
-                        Some(next) => check.as_mut().reset(next.into()),
-                    }
-                }
-                _ = drain.changed(), if !draining => {
-                    draining = true;
-                    Pin::new(&mut conn).graceful_shutdown();
-                }
-            }
-        };
-        done?;
-        if !parking || draining {
+        // Boxed: hyper's connection (and what serving it takes) is allocated while the
+        // connection is active and freed while it is parked, so that a parked connection's
+        // task holds only the socket.
+        let served = Box::pin(serve_until_quiet(
+            io,
+            head_time,
+            limits,
+            service.clone(),
+            &mut drain,
+            &activity,
+        ))
+        .await?;
+        let Some(quiet) = served else {
             // The client closed (or asked to), or the gateway is draining.
             return Ok(());
-        }
-        let parts = conn.into_parts();
-        io = parts.io.into_inner();
-        io.ahead = parts.read_buf;
+        };
+        io = quiet;
         // Parked: no HTTP state until the next request's first byte.
         let deadline = activity.last() + limits.header_read_timeout;
         if io.ahead.is_empty() {
@@ -325,6 +314,62 @@ where
             .saturating_duration_since(Instant::now())
             .max(Duration::from_millis(1));
     }
+}
+
+/// Serves HTTP/1.1 on `io` until the connection ends (`None`) or has been quiet for
+/// [`PARK_AFTER`] (its socket given back, with the bytes hyper had read ahead).
+async fn serve_until_quiet<S>(
+    io: Watched,
+    head_time: Duration,
+    limits: &Limits,
+    service: S,
+    drain: &mut watch::Receiver<bool>,
+    activity: &Activity,
+) -> Result<Option<Watched>, BoxError>
+where
+    S: ClientService + Unpin,
+{
+    let mut conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(head_time)
+        .max_buf_size(limits.max_header_bytes)
+        .max_headers(limits.max_headers)
+        .serve_connection(TokioIo::new(io), service);
+    let mut draining = *drain.borrow();
+    if draining {
+        Pin::new(&mut conn).graceful_shutdown();
+    }
+    let mut parking = false;
+    let check = tokio::time::sleep(PARK_AFTER);
+    tokio::pin!(check);
+    let done = loop {
+        tokio::select! {
+            r = std::future::poll_fn(|cx| conn.poll_without_shutdown(cx)) => break r,
+            () = check.as_mut(), if !parking && !draining => {
+                match activity.quiet_since(PARK_AFTER) {
+                    None => {
+                        // Idle, everything written: hyper closes at once, leaving the
+                        // socket open.
+                        parking = true;
+                        Pin::new(&mut conn).graceful_shutdown();
+                    }
+                    Some(next) => check.as_mut().reset(next.into()),
+                }
+            }
+            _ = drain.changed(), if !draining => {
+                draining = true;
+                Pin::new(&mut conn).graceful_shutdown();
+            }
+        }
+    };
+    done?;
+    if !parking || draining {
+        return Ok(None);
+    }
+    let parts = conn.into_parts();
+    let mut io = parts.io.into_inner();
+    io.ahead = parts.read_buf;
+    Ok(Some(io))
 }
 
 /// What a connection did lately, for parking: requests in flight, whether every response
