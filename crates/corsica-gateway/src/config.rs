@@ -706,6 +706,15 @@ pub fn normalize_path(path: &str) -> Option<Cow<'_, str>> {
 /// The most simultaneous client connections a configuration may ask for.
 pub const MAX_CONNECTIONS: usize = 1_000_000;
 
+/// The largest configuration file read, in bytes (4 MiB).
+pub const MAX_CONFIG_BYTES: usize = 4 * 1024 * 1024;
+
+/// The most `[[route]]` tables a configuration may have.
+pub const MAX_ROUTES: usize = 1_000;
+
+/// The most origins one route's `[route.cors]` may list.
+pub const MAX_ORIGINS: usize = 10_000;
+
 /// Limits, each with a safe default.
 ///
 /// ```
@@ -1130,6 +1139,16 @@ impl Config {
     /// assert!(first.message().contains("credentials cannot be allowed with origin \"*\""));
     /// ```
     pub fn parse(text: &str, file: &str) -> Result<Config, ConfigErrors> {
+        if text.len() > MAX_CONFIG_BYTES {
+            return Err(ConfigError::whole_file(
+                file,
+                format!(
+                    "the file is {} bytes: at most {MAX_CONFIG_BYTES} are read (is it the right file?)",
+                    text.len()
+                ),
+            )
+            .into());
+        }
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             ConfigError::at(text, file, e.span(), e.message().trim_end().to_owned())
         })?;
@@ -1220,6 +1239,31 @@ impl Config {
                 .map(Duration::from_millis)
                 .unwrap_or(d.shutdown_grace),
         };
+        if let Some(extra) = raw.route.get(MAX_ROUTES) {
+            errors.push(ConfigError::at(
+                text,
+                file,
+                Some(extra.span()),
+                format!(
+                    "{} routes: at most {MAX_ROUTES} are allowed (every request is matched against them): merge routes by path prefix or host",
+                    raw.route.len()
+                ),
+            ));
+        }
+        for route in &raw.route {
+            let origins = &route.get_ref().cors.get_ref().origins;
+            if let Some(extra) = origins.get(MAX_ORIGINS) {
+                errors.push(ConfigError::at(
+                    text,
+                    file,
+                    Some(extra.span()),
+                    format!(
+                        "{} origins in one route: at most {MAX_ORIGINS} are allowed: use a pattern (`https://*.example.com`) for families of subdomains",
+                        origins.len()
+                    ),
+                ));
+            }
+        }
         if raw.route.is_empty() {
             errors.push(ConfigError::at(
                 text,
@@ -1578,6 +1622,42 @@ fn parse_upstream(s: &str) -> Result<Upstream, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_beyond_the_limits_are_refused_with_the_limit_named() {
+        let route = |name: usize, origins: usize| {
+            let list = (0..origins)
+                .map(|i| format!("\"https://o{i}.example.com\""))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "[[route]]\nname = \"r{name}\"\npath = \"/r{name}\"\nupstream = \"echo\"\n[route.cors]\norigins = [{list}]\n"
+            )
+        };
+        let routes = |n: usize| (0..n).map(|i| route(i, 1)).collect::<String>();
+        assert!(Config::parse(&routes(MAX_ROUTES), "ok.toml").is_ok());
+        let err = Config::parse(&routes(MAX_ROUTES + 1), "many.toml").unwrap_err();
+        assert!(
+            err.first()
+                .to_string()
+                .contains("1001 routes: at most 1000"),
+            "{err}"
+        );
+        assert!(Config::parse(&route(0, MAX_ORIGINS), "ok.toml").is_ok());
+        let err = Config::parse(&route(0, MAX_ORIGINS + 1), "wide.toml").unwrap_err();
+        assert!(
+            err.first()
+                .to_string()
+                .contains("10001 origins in one route: at most 10000"),
+            "{err}"
+        );
+        let huge = format!("{}# {}\n", route(0, 1), "x".repeat(MAX_CONFIG_BYTES));
+        let err = Config::parse(&huge, "huge.toml").unwrap_err();
+        assert!(
+            err.first().to_string().contains("at most 4194304 are read"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn embedded_default_compiles() {
