@@ -231,6 +231,7 @@ fn sorted(mut errors: Vec<ConfigError>) -> Option<ConfigErrors> {
 struct RawConfig {
     listen: Option<Spanned<String>>,
     admin: Option<Spanned<String>>,
+    admin_token: Option<Spanned<String>>,
     #[serde(default)]
     limits: RawLimits,
     tls: Option<RawTls>,
@@ -706,6 +707,68 @@ pub fn normalize_path(path: &str) -> Option<Cow<'_, str>> {
 /// The most simultaneous client connections a configuration may ask for.
 pub const MAX_CONNECTIONS: usize = 1_000_000;
 
+/// The environment variable that gives the admin token when the file has no `admin_token`.
+pub const ADMIN_TOKEN_ENV: &str = "CORSICA_ADMIN_TOKEN";
+
+/// The bearer token of the admin listener: at least 16 visible ASCII characters. Its
+/// `Debug` does not show it.
+#[derive(Clone)]
+pub(crate) struct AdminToken(String);
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(<redacted>)")
+    }
+}
+
+impl AdminToken {
+    fn new(token: &str) -> Result<AdminToken, String> {
+        if token.len() < 16 {
+            return Err(format!(
+                "{} characters: use at least 16 (e.g. `openssl rand -hex 24`), a short token can be guessed",
+                token.len()
+            ));
+        }
+        if !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(
+                "use visible ASCII characters only (no spaces), as an `Authorization: Bearer` value"
+                    .to_owned(),
+            );
+        }
+        Ok(AdminToken(token.to_owned()))
+    }
+
+    /// Whether `authorization` is `Bearer <this token>`, compared in constant time.
+    pub(crate) fn admits(&self, authorization: Option<&[u8]>) -> bool {
+        let Some(value) = authorization else {
+            return false;
+        };
+        let Some(given) = value
+            .strip_prefix(b"Bearer ")
+            .or_else(|| value.strip_prefix(b"bearer "))
+        else {
+            return false;
+        };
+        let want = self.0.as_bytes();
+        given.len() == want.len()
+            && given
+                .iter()
+                .zip(want)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    }
+}
+
+/// Why an admin listener on `addr` may not be served, if it may not: one reachable from
+/// other hosts needs a token.
+fn admin_exposure(addr: SocketAddr, has_token: bool) -> Option<String> {
+    (!addr.ip().is_loopback() && !has_token).then(|| {
+        format!(
+            "admin = \"{addr}\" is reachable from other hosts, and the admin listener shows metrics: set admin_token (or the {ADMIN_TOKEN_ENV} environment variable) to require `Authorization: Bearer <token>`, or listen on 127.0.0.1"
+        )
+    })
+}
+
 /// The largest configuration file read, in bytes (4 MiB).
 pub const MAX_CONFIG_BYTES: usize = 4 * 1024 * 1024;
 
@@ -943,6 +1006,8 @@ pub struct Config {
     pub(crate) listen: SocketAddr,
     /// The admin listener (`/metrics`, `/healthz`), if any.
     pub(crate) admin: Option<SocketAddr>,
+    /// The bearer token the admin listener requires (but for `/healthz`), if any.
+    pub(crate) admin_token: Option<AdminToken>,
     /// Limits.
     pub(crate) limits: Limits,
     /// Routes, in order (first match wins).
@@ -1109,6 +1174,21 @@ impl Config {
         self.admin = addr;
     }
 
+    /// Why the admin listener may not be served as configured, if it may not: an address
+    /// reachable from other hosts without `admin_token` (checked by [`Config::parse`] for
+    /// the file, and by `gateway::start` after command-line overrides).
+    ///
+    /// ```
+    /// let mut c = corsica_gateway::config::Config::embedded();
+    /// assert_eq!(c.admin_exposure(), None); // 127.0.0.1:9090
+    /// c.set_admin(Some("0.0.0.0:9090".parse()?));
+    /// assert!(c.admin_exposure().unwrap().contains("set admin_token"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn admin_exposure(&self) -> Option<String> {
+        admin_exposure(self.admin?, self.admin_token.is_some())
+    }
+
     /// The embedded default.
     ///
     /// ```
@@ -1165,6 +1245,38 @@ impl Config {
         let listen =
             addr(&raw.listen, "listen").unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
         let admin = addr(&raw.admin, "admin");
+        let admin_token = match &raw.admin_token {
+            Some(t) => match AdminToken::new(t.get_ref()) {
+                Ok(token) => Some(token),
+                Err(problem) => {
+                    errors.push(ConfigError::at(
+                        text,
+                        file,
+                        Some(t.span()),
+                        format!("admin_token: {problem}"),
+                    ));
+                    None
+                }
+            },
+            None => match std::env::var(ADMIN_TOKEN_ENV) {
+                Ok(t) => match AdminToken::new(&t) {
+                    Ok(token) => Some(token),
+                    Err(problem) => {
+                        errors.push(ConfigError::whole_file(
+                            file,
+                            format!("the {ADMIN_TOKEN_ENV} environment variable: {problem}"),
+                        ));
+                        None
+                    }
+                },
+                Err(_) => None,
+            },
+        };
+        if let (Some(a), Some(span)) = (admin, raw.admin.as_ref().map(Spanned::span)) {
+            if let Some(problem) = admin_exposure(a, admin_token.is_some()) {
+                errors.push(ConfigError::at(text, file, Some(span), problem));
+            }
+        }
         let d = Limits::default();
         let mut timeout = |value: &Option<Spanned<u64>>, key: &str, default: Duration| match value {
             Some(v) if *v.get_ref() == 0 => {
@@ -1309,6 +1421,7 @@ impl Config {
         Ok(Config {
             listen,
             admin,
+            admin_token,
             limits,
             routes,
             tls,

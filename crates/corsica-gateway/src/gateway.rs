@@ -146,6 +146,12 @@ async fn bind(addr: SocketAddr, key: &str) -> std::io::Result<TcpListener> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub async fn start(config: Config, source: Option<PathBuf>) -> std::io::Result<Running> {
+    if let Some(problem) = config.admin_exposure() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            problem,
+        ));
+    }
     let listener = bind(config.listen, "listen").await?;
     let addr = listener.local_addr()?;
     let admin = match config.admin {
@@ -463,17 +469,24 @@ impl Running {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn reload_text(&self, text: &str, file: &str) -> Result<(), ConfigErrors> {
-        match Config::parse(text, file) {
-            Ok(mut new) => {
-                let old = self.shared.load().config.clone();
-                // The listeners stay where they are (command-line overrides included);
-                // `max_connections` too. Everything else applies to new connections and
-                // requests at once.
-                if new.listen != old.listen || new.admin != old.admin {
-                    tracing::debug!(target: "corsica::gateway", "listen/admin addresses take effect on restart");
-                }
-                new.listen = old.listen;
-                new.admin = old.admin;
+        let parsed = Config::parse(text, file).and_then(|mut new| {
+            let old = self.shared.load().config.clone();
+            // The listeners stay where they are (command-line overrides included);
+            // `max_connections` too. Everything else applies to new connections and
+            // requests at once.
+            if new.listen != old.listen || new.admin != old.admin {
+                tracing::debug!(target: "corsica::gateway", "listen/admin addresses take effect on restart");
+            }
+            new.listen = old.listen;
+            new.admin = old.admin;
+            // A token removed while the admin listener stays reachable from other hosts.
+            match new.admin_exposure() {
+                Some(problem) => Err(ConfigError::whole_file(file, problem).into()),
+                None => Ok(new),
+            }
+        });
+        match parsed {
+            Ok(new) => {
                 let routes = new.routes.len();
                 self.shared.set_config(new);
                 self.shared.metrics.reloads.with_label_values(&["ok"]).inc();
@@ -882,7 +895,30 @@ const ADMIN_MAX_HEAD: usize = 8192;
 
 /// The admin listener's answer; `draining`: the gateway is shutting down.
 fn admin(shared: &Shared, req: &Request<Incoming>, draining: bool) -> Response<Body> {
-    let (status, content_type, body) = match req.uri().path() {
+    let path = req.uri().path();
+    // `/healthz` stays open (a load balancer's check sends no token; it tells only `ok` or
+    // `draining`); everything else needs the token when one is configured.
+    if path != "/healthz" {
+        let config = shared.load().config.clone();
+        if let Some(token) = &config.admin_token {
+            let given = req
+                .headers()
+                .get(http::header::AUTHORIZATION)
+                .map(http::HeaderValue::as_bytes);
+            if !token.admits(given) {
+                let mut r = Response::new(Body::text(
+                    "401 Unauthorized: send `Authorization: Bearer <admin_token>`\n",
+                ));
+                *r.status_mut() = StatusCode::UNAUTHORIZED;
+                r.headers_mut().insert(
+                    http::header::WWW_AUTHENTICATE,
+                    http::HeaderValue::from_static("Bearer realm=\"corsica admin\""),
+                );
+                return r;
+            }
+        }
+    }
+    let (status, content_type, body) = match path {
         "/metrics" => (
             StatusCode::OK,
             "text/plain; version=0.0.4",

@@ -228,3 +228,80 @@ async fn healthz_says_draining_during_the_graceful_drain() {
         .await;
     assert!(after.is_err(), "a request after shutdown was answered");
 }
+
+const TOKEN: &str = "s3cret-admin-token-0123456789";
+
+/// `GET path` on the admin listener with `authorization`, if any: the status.
+async fn admin_status(admin: SocketAddr, path: &str, authorization: Option<&str>) -> u16 {
+    let mut headers = vec![("host", "admin")];
+    if let Some(a) = authorization {
+        headers.push(("authorization", a));
+    }
+    raw::exchange(admin, raw::request("GET", path, &headers))
+        .await
+        .status
+}
+
+// Abuse resistance: the admin listener is refused on an address reachable from other
+// hosts without a token, and with one, everything but /healthz requires it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exposed_admin_listener_needs_a_token() {
+    let exposed = |token: &str| {
+        format!(
+            "{}{token}",
+            head("").replace("admin = \"127.0.0.1:0\"", "admin = \"0.0.0.0:0\"")
+        ) + &route("app", "path = \"/\"", "echo", APP_CORS)
+    };
+    // In the file: refused, with the fix named.
+    let err = corsica_gateway::config::Config::parse(&exposed(""), "gw.toml").unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("gw.toml:2:") && text.contains("set admin_token"),
+        "{text}"
+    );
+    // A short token is refused too.
+    let err = corsica_gateway::config::Config::parse(
+        &format!("admin_token = \"short\"\n{}", exposed("")),
+        "gw.toml",
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("use at least 16"), "{err}");
+    // By a command-line override: refused at start.
+    let mut config = gateway::parse(
+        &(head("") + &route("app", "path = \"/\"", "echo", APP_CORS)),
+        "gw.toml",
+    );
+    config.set_admin(Some("0.0.0.0:0".parse().unwrap()));
+    let refused = corsica_gateway::gateway::start(config, None).await;
+    assert!(
+        refused
+            .as_ref()
+            .err()
+            .is_some_and(|e| e.to_string().contains("set admin_token")),
+        "{:?}",
+        refused.err()
+    );
+
+    // With a token: /metrics needs it, /healthz does not.
+    let gw = gateway::start(&format!("admin_token = \"{TOKEN}\"\n{}", exposed(""))).await;
+    let port = gw.admin_addr.unwrap().port();
+    let admin: SocketAddr = ([127, 0, 0, 1], port).into();
+    let bearer = format!("Bearer {TOKEN}");
+    assert_eq!(admin_status(admin, "/metrics", None).await, 401);
+    assert_eq!(
+        admin_status(admin, "/metrics", Some("Bearer wrong-token-wrong-token-xx")).await,
+        401
+    );
+    assert_eq!(
+        admin_status(admin, "/metrics", Some(TOKEN)).await,
+        401,
+        "not a bearer value"
+    );
+    assert_eq!(admin_status(admin, "/metrics", Some(&bearer)).await, 200);
+    assert_eq!(admin_status(admin, "/healthz", None).await, 200);
+    // A reload that drops the token while the listener stays exposed is refused.
+    let dropped = exposed("");
+    assert!(gw.reload_text(&dropped, "new.toml").is_err());
+    assert_eq!(admin_status(admin, "/metrics", None).await, 401);
+    gw.shutdown().await;
+}
