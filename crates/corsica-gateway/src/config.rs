@@ -828,6 +828,19 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// The most bytes of a request head the HTTP parser reads: twice `max_header_bytes`.
+    /// Heads between the two limits are parsed, so that their 431 carries the route's CORS
+    /// headers (the page can read it); beyond this one, the parser answers 431 alone.
+    pub(crate) fn parser_head_bytes(&self) -> usize {
+        self.max_header_bytes.saturating_mul(2)
+    }
+
+    /// The most header lines the HTTP parser reads: twice `max_headers` (as
+    /// [`Limits::parser_head_bytes`]).
+    pub(crate) fn parser_headers(&self) -> usize {
+        self.max_headers.saturating_mul(2)
+    }
+
     /// Most bytes of a request head (HTTP/1.1; over it the answer is 431). Default 16 KiB.
     ///
     /// ```

@@ -232,12 +232,12 @@ where
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(limits.max_header_bytes)
-        .max_headers(limits.max_headers);
+        .max_buf_size(limits.parser_head_bytes())
+        .max_headers(limits.parser_headers());
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        .max_header_list_size(u32::try_from(limits.parser_head_bytes()).unwrap_or(u32::MAX))
         .max_concurrent_streams(MAX_H2_STREAMS)
         .keep_alive_interval(Some(Duration::from_secs(30)))
         .keep_alive_timeout(Duration::from_secs(20));
@@ -332,8 +332,8 @@ where
     let mut conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(head_time)
-        .max_buf_size(limits.max_header_bytes)
-        .max_headers(limits.max_headers)
+        .max_buf_size(limits.parser_head_bytes())
+        .max_headers(limits.parser_headers())
         .serve_connection(TokioIo::new(io), service);
     let mut draining = *drain.borrow();
     if draining {

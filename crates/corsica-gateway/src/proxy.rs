@@ -554,6 +554,10 @@ pub async fn handle(
     if let Some(response) = decision.preflight_response(full(Bytes::new())) {
         return response;
     }
+    if let Some(mut response) = oversized(&req, &config.limits) {
+        decision.apply(response.headers_mut());
+        return response;
+    }
     let mut response = match &route.upstream {
         Upstream::Echo => echo(req, remote).await,
         Upstream::Http { authority } | Upstream::Https { authority } => {
@@ -562,6 +566,33 @@ pub async fn handle(
     };
     decision.apply(response.headers_mut());
     response
+}
+
+/// A 431 if the request head is over `[limits] max_header_bytes` or `max_headers`
+/// (counted as HTTP/1.1 would write it). The parser reads heads up to twice the limits,
+/// so a head somewhat too large (cookies that grew) gets this 431 with the route's CORS
+/// headers, which the page can read, rather than the parser's bare one.
+fn oversized<B>(req: &Request<B>, limits: &crate::config::Limits) -> Option<Response<Body>> {
+    let headers = req.headers();
+    let lines = headers.len();
+    let bytes = req.method().as_str().len()
+        + req.uri().path_and_query().map_or(1, |p| p.as_str().len())
+        + " HTTP/1.1\r\n".len()
+        + headers
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len() + 4)
+            .sum::<usize>()
+        + 2;
+    let (max_bytes, max_lines) = (limits.max_header_bytes(), limits.max_headers());
+    if bytes <= max_bytes && lines <= max_lines {
+        return None;
+    }
+    Some(plain(
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        &format!(
+            "431 Request Header Fields Too Large: the request head is {bytes} bytes in {lines} header lines; the limits are {max_bytes} bytes ([limits] max_header_bytes) and {max_lines} lines (max_headers). Large cookies are the usual cause."
+        ),
+    ))
 }
 
 /// Forwards to an HTTP upstream, streaming both bodies.

@@ -379,6 +379,41 @@ async fn oversized_request_head_is_431() {
     assert_eq!(big.status, 431, "{:?}", big.headers);
     assert_eq!(up.count(), 1, "the oversized request reached the upstream");
 
+    // Somewhat over the limit (cookies that grew): a 431 the page can read, with the
+    // route's CORS headers (issue 14, finding 9).
+    for (name, extra) in [("X-Big", 20 * 1024), ("Cookie", 17 * 1024)] {
+        let over = raw::exchange(
+            gw.addr,
+            format!(
+                "GET / HTTP/1.1\r\nHost: gw.test\r\nOrigin: {APP}\r\n{name}: {}\r\nConnection: close\r\n\r\n",
+                "a".repeat(extra)
+            ),
+        )
+        .await;
+        assert_eq!(over.status, 431, "{over:?}");
+        assert_eq!(
+            over.one(ACAO),
+            Some(APP),
+            "the route's CORS headers: {over:?}"
+        );
+        assert!(
+            String::from_utf8_lossy(&over.body).contains("max_header_bytes"),
+            "{over:?}"
+        );
+    }
+    // Too many header lines, likewise.
+    let many: String = (0..150).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let over = raw::exchange(
+        gw.addr,
+        format!(
+            "GET / HTTP/1.1\r\nHost: gw.test\r\nOrigin: {APP}\r\n{many}Connection: close\r\n\r\n"
+        ),
+    )
+    .await;
+    assert_eq!(over.status, 431, "{over:?}");
+    assert_eq!(over.one(ACAO), Some(APP), "{over:?}");
+    assert_eq!(up.count(), 1, "none of them reached the upstream");
+
     // Over h2c too: the header list is bounded by the same limit (20 000 bytes of value,
     // which HPACK compresses into one frame).
     let big_value = "a".repeat(20_000);
