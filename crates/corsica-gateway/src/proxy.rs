@@ -15,7 +15,7 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::HttpConnector;
 
-use crate::config::{Config, Route, Upstream};
+use crate::config::{Config, Limits, Route, Upstream};
 use crate::log_limit::{LogLimit, note};
 use crate::metrics::Metrics;
 use crate::upstream::Upstreams;
@@ -278,12 +278,17 @@ pub fn build_client(config: &Config) -> UpstreamClient {
         .https_or_http()
         .enable_http1()
         .wrap_connector(http);
-    Arc::new(Upstreams::new(
+    let pool = Arc::new(Upstreams::new(
         https,
         max_idle_upstream(config),
         UPSTREAM_IDLE_TIMEOUT,
-    ))
+    ));
+    pool.sweep_idle(UPSTREAM_IDLE_SWEEP);
+    pool
 }
+
+/// How often idle upstream connections are checked for a close by the upstream.
+const UPSTREAM_IDLE_SWEEP: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How long an idle upstream connection is kept for reuse.
 const UPSTREAM_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -559,7 +564,7 @@ pub async fn handle(
         return response;
     }
     let mut response = match &route.upstream {
-        Upstream::Echo => echo(req, remote).await,
+        Upstream::Echo => echo(req, remote, &config.limits).await,
         Upstream::Http { authority } | Upstream::Https { authority } => {
             forward(&shared, &state, route, handles, authority, req, remote, tls).await
         }
@@ -572,7 +577,7 @@ pub async fn handle(
 /// (counted as HTTP/1.1 would write it). The parser reads heads up to twice the limits,
 /// so a head somewhat too large (cookies that grew) gets this 431 with the route's CORS
 /// headers, which the page can read, rather than the parser's bare one.
-fn oversized<B>(req: &Request<B>, limits: &crate::config::Limits) -> Option<Response<Body>> {
+fn oversized<B>(req: &Request<B>, limits: &Limits) -> Option<Response<Body>> {
     let headers = req.headers();
     let lines = headers.len();
     let bytes = req.method().as_str().len()
@@ -849,8 +854,10 @@ fn failed_body(
 const ECHO_BODY_LIMIT: usize = 64 * 1024;
 
 /// The built-in echo upstream: answers with the request it saw, as JSON.
-async fn echo(req: Request<Incoming>, remote: SocketAddr) -> Response<Body> {
+async fn echo(req: Request<Incoming>, remote: SocketAddr, limits: &Limits) -> Response<Body> {
     let (parts, body) = req.into_parts();
+    // Timed like a body forwarded upstream: a trickle cannot hold the connection.
+    let body = crate::upstream::ClientBody::new(body, limits.body_read_timeout);
     let body = match Limited::new(body, ECHO_BODY_LIMIT).collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
@@ -858,6 +865,20 @@ async fn echo(req: Request<Incoming>, remote: SocketAddr) -> Response<Body> {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "the echo upstream reads at most 64 KiB",
             );
+        }
+        Err(e)
+            if matches!(
+                e.downcast_ref::<crate::upstream::ClientBodyError>(),
+                Some(crate::upstream::ClientBodyError::Timeout(_))
+            ) =>
+        {
+            let mut r = plain(
+                StatusCode::REQUEST_TIMEOUT,
+                "408 Request Timeout: the request body did not arrive in time",
+            );
+            r.headers_mut()
+                .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+            return r;
         }
         Err(_) => {
             return plain(

@@ -388,6 +388,44 @@ impl Upstreams {
         }
     }
 
+    /// Every `every`, drops the idle connections the upstream has closed (or that are past
+    /// the idle timeout), so that they do not sit in `CLOSE_WAIT`, holding a file
+    /// descriptor, until a request would have taken them. Runs while the pool lives (it
+    /// holds only a weak reference); nothing without a tokio runtime.
+    pub fn sweep_idle(self: &std::sync::Arc<Self>, every: Duration) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let pool = std::sync::Arc::downgrade(self);
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(pool) = pool.upgrade() else {
+                    return;
+                };
+                pool.drop_closed();
+            }
+        });
+    }
+
+    /// Polls each idle connection once: those the upstream closed read their end of file
+    /// and finish; they are dropped, with those past the idle timeout.
+    fn drop_closed(&self) {
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let mut lists = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        lists.retain(|_, list| {
+            list.retain_mut(|idle| {
+                idle.since.elapsed() < self.idle_timeout
+                    && idle.conn.poll_conn(&mut cx).is_pending()
+            });
+            !list.is_empty()
+        });
+    }
+
     /// An idle connection to `key` that is still open, if any.
     fn take(&self, key: &Key) -> Option<Box<Conn>> {
         let waker = std::task::Waker::noop();

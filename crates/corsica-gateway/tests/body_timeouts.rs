@@ -36,6 +36,21 @@ async fn read_to_close(stream: &mut TcpStream) -> Option<Vec<u8>> {
     .map(|()| buf)
 }
 
+/// What the gateway answers to a POST that sends 3 bytes of its 100 and stalls, checked
+/// to be a 408 with the route's CORS headers, once the connection is closed.
+async fn stalled_post_answer(gw: SocketAddr) -> raw::RawResponse {
+    let mut stalled = TcpStream::connect(gw).await.unwrap();
+    stalled.write_all(post_head().as_bytes()).await.unwrap();
+    stalled.write_all(b"abc").await.unwrap();
+    let wire = read_to_close(&mut stalled)
+        .await
+        .expect("the connection closes within a few seconds");
+    let r = raw::parse(&wire, true).expect("a complete response");
+    assert_eq!(r.status, 408, "{r:?}");
+    assert_eq!(r.one(ACAO), Some(APP), "the route's CORS headers: {r:?}");
+    r
+}
+
 /// The head of a POST from [`APP`] announcing a 100-byte body.
 fn post_head() -> String {
     format!("POST /upload HTTP/1.1\r\nhost: a\r\norigin: {APP}\r\ncontent-length: 100\r\n\r\n")
@@ -78,15 +93,7 @@ async fn a_stalled_request_body_is_408_and_the_connection_closes() {
     assert_eq!(String::from_utf8_lossy(&ok.body), "got 8 bytes\n");
 
     // A body that stops: 408 with the route's CORS headers, and the connection closes.
-    let mut stalled = TcpStream::connect(gw.addr).await.unwrap();
-    stalled.write_all(post_head().as_bytes()).await.unwrap();
-    stalled.write_all(b"abc").await.unwrap();
-    let wire = read_to_close(&mut stalled)
-        .await
-        .expect("the connection closes within a few seconds");
-    let r = raw::parse(&wire, true).expect("a complete response");
-    assert_eq!(r.status, 408, "{r:?}");
-    assert_eq!(r.one(ACAO), Some(APP), "the route's CORS headers: {r:?}");
+    let r = stalled_post_answer(gw.addr).await;
     assert_eq!(r.one("connection"), Some("close"), "{r:?}");
 
     let m = gw.metrics();
@@ -223,5 +230,22 @@ async fn a_stalled_upstream_body_closes_the_client_connection() {
         let series = format!("corsica_upstream_errors_total{{kind=\"{kind}\",route=\"app\"}}");
         assert_sample(&m, &series, Some(0.0));
     }
+    gw.shutdown().await;
+}
+
+// The soak's finding: the built-in echo upstream read a trickled body forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_body_to_the_echo_upstream_is_408() {
+    let gw = corsica_testkit::gateway::start(
+        &(corsica_testkit::gateway::head("body_read_timeout_ms = 300")
+            + &corsica_testkit::gateway::route(
+                "app",
+                "path = \"/\"",
+                "echo",
+                corsica_testkit::gateway::APP_CORS,
+            )),
+    )
+    .await;
+    stalled_post_answer(gw.addr).await;
     gw.shutdown().await;
 }

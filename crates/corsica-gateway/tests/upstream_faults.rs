@@ -178,3 +178,43 @@ async fn a_pooled_connection_the_upstream_closed_is_not_a_502() {
     assert!(accepted.load(Ordering::SeqCst) >= 5);
     gw.shutdown().await;
 }
+
+/// The gateway's sockets to `port` in state `CLOSE_WAIT` (the peer closed, this side has
+/// not), from `/proc/net/tcp`.
+fn close_wait_to(port: u16) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    table
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 3 && f[3] == "08" && f[2].rsplit(':').next() == Some(&format!("{port:04X}"))
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_the_upstream_closed_do_not_linger_in_close_wait() {
+    let (up, _) = upstream(
+        "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+        Some(Duration::from_millis(50)),
+    )
+    .await;
+    let gw = app_gateway(up, "upstream_timeout_ms = 3000").await;
+    let client = corsica_testkit::client::HttpClient::h1();
+    let url = format!("http://{}/x", gw.addr);
+    for _ in 0..5 {
+        assert_eq!(client.get(&url, &[("origin", APP)]).await.status, 200);
+    }
+    // The upstream closed them after 50 ms; the sweep runs every second.
+    let gone = corsica_testkit::eventually(40, Duration::from_millis(100), || async {
+        close_wait_to(up.port()) == 0
+    })
+    .await;
+    assert!(
+        gone,
+        "{} sockets still in CLOSE_WAIT",
+        close_wait_to(up.port())
+    );
+    gw.shutdown().await;
+}
