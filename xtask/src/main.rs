@@ -22,6 +22,8 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 mod bench;
+mod common;
+mod soak;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -31,11 +33,13 @@ fn main() -> ExitCode {
         "conformance" => conformance(&args[1..]),
         "situations" => situations(&args[1..]),
         "bench" => bench::run(&args[1..]),
+        "soak" => soak::run(&args[1..]),
         "fuzz-build" => fuzz_build(),
         "help" | "-h" | "--help" => {
             println!(
-                "usage: cargo xtask <test | conformance [args] | situations [--bless] | {} | fuzz-build>",
-                bench::USAGE
+                "usage: cargo xtask <test | conformance [args] | situations [--bless] | {} | {} | fuzz-build>",
+                bench::USAGE,
+                soak::USAGE
             );
             Ok(())
         }
@@ -88,6 +92,7 @@ fn test() -> Result<(), String> {
     )?;
     cargo(&["test", "--workspace", "--all-features"], &[])?;
     eprintln!("xtask: unit, integration and doc tests passed");
+    soak::run(&["--short".to_owned()])?;
     conformance(&[])?;
     situations(&[])
 }
