@@ -47,13 +47,19 @@ pub struct Proc {
 }
 
 impl Proc {
+    /// Starts `cmd`, its stderr to `dir/NAME.stderr` and its stdout to `dir/NAME.stdout`.
     pub fn spawn(name: &str, mut cmd: Command, dir: &Path) -> Result<Self, String> {
-        let stderr = dir.join(format!("{}.stderr", name.replace(' ', "-")));
-        let file = std::fs::File::create(&stderr)
-            .map_err(|e| format!("cannot create {}: {e}", stderr.display()))?;
+        let file = |ext: &str| {
+            let path = dir.join(format!("{}.{ext}", name.replace(' ', "-")));
+            std::fs::File::create(&path)
+                .map(|f| (f, path.clone()))
+                .map_err(|e| format!("cannot create {}: {e}", path.display()))
+        };
+        let (err, stderr) = file("stderr")?;
+        let (out, _) = file("stdout")?;
         let child = cmd
-            .stdout(Stdio::null())
-            .stderr(file)
+            .stdout(out)
+            .stderr(err)
             .spawn()
             .map_err(|e| format!("cannot start {name} ({cmd:?}): {e}"))?;
         Ok(Proc {
