@@ -558,6 +558,16 @@ fn wrk(env: &Env, port: u16, path: &str, connections: u32, secs: u64) -> Result<
     )
 }
 
+/// Sets its flag when dropped: a thread looping on it ends whichever way the scenario
+/// returns.
+struct StopOnDrop(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// wrk in a thread, in runs of 2 s until `stop` is set: the runs' requests and errors
 /// added up, the worst p99, when joined.
 fn wrk_until(
@@ -1691,9 +1701,9 @@ fn reloads(env: &Env) -> Result<Row, String> {
     };
     let gw = env.gateway("reloads", |port, admin| valid(port, admin, 0))?;
     let mut row = Row::new();
-    // wrk for the whole run, and a little after the last reload.
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let load = wrk_until(env, gw.port, "/api", 8, stop.clone())?;
+    // wrk for the whole run, and a little after the last reload; stopped on every way out.
+    let stop = StopOnDrop(Arc::new(std::sync::atomic::AtomicBool::new(false)));
+    let load = wrk_until(env, gw.port, "/api", 8, stop.0.clone())?;
     std::thread::sleep(Duration::from_millis(500));
     let mut last_valid = 0;
     let mut not_applied = Vec::new();
@@ -1739,7 +1749,7 @@ fn reloads(env: &Env) -> Result<Row, String> {
         }
     }
     let in_force = exposed(gw.port);
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    drop(stop);
     let w = load
         .join()
         .map_err(|_| "the wrk thread panicked".to_owned())??;
