@@ -1589,9 +1589,39 @@ pub fn attacks() -> Vec<(&'static str, Vec<u8>)> {
     v.into_iter().map(|(n, s)| (n, s.into_bytes())).collect()
 }
 
-/// Runs the battery against `port`: `(refused, processed, failures)`.
-fn battery(port: u16, rec: &Recorder) -> (usize, usize, Vec<String>) {
-    let (mut refused, mut processed, mut failures) = (0, 0, Vec::new());
+/// What the battery found against one server.
+struct Battery {
+    /// `name (status)` of each attack answered without reaching the upstream.
+    refused: Vec<String>,
+    /// The attacks that reached the upstream (as one request, unless in `failures`).
+    processed: Vec<&'static str>,
+    failures: Vec<String>,
+}
+
+impl Battery {
+    fn text(&self) -> String {
+        format!(
+            "{} refused ({}), {} processed as one request{}, {} smuggled or ambiguous",
+            self.refused.len(),
+            self.refused.join(", "),
+            self.processed.len(),
+            if self.processed.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", self.processed.join(", "))
+            },
+            self.failures.len()
+        )
+    }
+}
+
+/// Runs the battery against `port`.
+fn battery(port: u16, rec: &Recorder) -> Battery {
+    let mut b = Battery {
+        refused: Vec::new(),
+        processed: Vec::new(),
+        failures: Vec::new(),
+    };
     for (name, bytes) in attacks() {
         rec.clear();
         let raw = send_raw(port, &bytes, Duration::from_secs(2)).unwrap_or_default();
@@ -1601,12 +1631,15 @@ fn battery(port: u16, rec: &Recorder) -> (usize, usize, Vec<String>) {
         let smuggled = seen.iter().filter(|r| r.path.contains("smuggled")).count();
         let ambiguous: Vec<&str> = seen.iter().filter_map(|r| r.ambiguous.as_deref()).collect();
         if seen.is_empty() && !matches!(status, Some(200..=299)) {
-            refused += 1;
+            b.refused.push(format!(
+                "{name}: {}",
+                status.map_or("closed".into(), |s| s.to_string())
+            ));
         } else {
-            processed += 1;
+            b.processed.push(name);
         }
         if smuggled > 0 || seen.len() > 1 || !ambiguous.is_empty() {
-            failures.push(format!(
+            b.failures.push(format!(
                 "{name}: the upstream read {} request(s){}{} (client got {:?})",
                 seen.len(),
                 if smuggled > 0 {
@@ -1623,7 +1656,7 @@ fn battery(port: u16, rec: &Recorder) -> (usize, usize, Vec<String>) {
             ));
         }
     }
-    (refused, processed, failures)
+    b
 }
 
 fn smuggling(env: &Env) -> Result<Row, String> {
@@ -1642,27 +1675,19 @@ fn smuggling(env: &Env) -> Result<Row, String> {
         )
     })?;
     let mut row = Row::new();
-    let (refused, processed, failures) = battery(gw.port, &rec);
-    let n = attacks().len();
-    row.ours = format!(
-        "{n} attacks: {refused} refused, {processed} processed as one request, {} smuggled",
-        failures.len()
-    );
-    row.failures = failures;
+    let ours = battery(gw.port, &rec);
+    row.ours = format!("{} attacks: {}", attacks().len(), ours.text());
+    row.failures = ours.failures;
     drop(gw);
     let nport = free_port()?;
     let closed = free_port()?;
     let _nginx = env.nginx("nginx-smuggling", nport, rec.port, rec.port, closed)?;
-    let (r, p, f) = battery(nport, &rec);
-    row.nginx = format!(
-        "{r} refused, {p} processed as one request, {} smuggled{}",
-        f.len(),
-        if f.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", f.join("; "))
-        }
-    );
+    let theirs = battery(nport, &rec);
+    row.nginx = theirs.text();
+    if !theirs.failures.is_empty() {
+        row.nginx
+            .push_str(&format!(" ({})", theirs.failures.join("; ")));
+    }
     Ok(row)
 }
 
