@@ -1125,7 +1125,7 @@ fn slow_clients(env: &Env) -> Result<Row, String> {
 // 3. upstream faults
 
 /// The faults, by the path the client asks.
-const FAULTS: [&str; 7] = [
+const FAULTS: [&str; 8] = [
     "refused",
     "hang",
     "reset",
@@ -1133,6 +1133,7 @@ const FAULTS: [&str; 7] = [
     "short",
     "garbage",
     "pooled",
+    "pooled-race",
 ];
 
 /// What one client got.
@@ -1182,8 +1183,8 @@ fn classify(r: &Resp, limit: Duration) -> Outcome {
 /// The fault upstream's complete body (`corsica-bench`'s `faults::OK_BODY`).
 const FAULT_BODY: &[u8] = b"fault upstream: complete body\n";
 
-/// Sends `per_fault` requests for each fault (8 clients at once; `pooled`: each client asks
-/// again 300 ms after its answer), counting outcomes.
+/// Sends `per_fault` requests for each fault (8 clients at once; `pooled` and
+/// `pooled-race`: each client asks again 300 ms after its answer), counting outcomes.
 fn fault_round(
     port: u16,
     per_fault: usize,
@@ -1199,7 +1200,7 @@ fn fault_round(
                 let mine = per_fault / clients + usize::from(i < per_fault % clients);
                 std::thread::spawn(move || {
                     for k in 0..mine {
-                        if fault == "pooled" && k > 0 {
+                        if fault.starts_with("pooled") && k > 0 {
                             std::thread::sleep(Duration::from_millis(300));
                         }
                         let r = get(
@@ -1296,7 +1297,7 @@ fn upstream_faults(env: &Env) -> Result<Row, String> {
     for (fault, counts) in &ours {
         let wanted: &[Outcome] = match *fault {
             // A retry on a fresh connection succeeds: a 502 here is a lost response.
-            "pooled" => &[Outcome::Complete],
+            "pooled" | "pooled-race" => &[Outcome::Complete],
             "hang" => &[Outcome::TimeoutCors],
             // The head left before the reset: the client must see the cut.
             "reset-body" => &[Outcome::BadGatewayCors, Outcome::Cut],

@@ -11,6 +11,11 @@
 //! - `/fault/garbage`: answers with a status line that is not HTTP;
 //! - `/fault/pooled`: a complete keep-alive answer, then closes the socket once it has been
 //!   idle for [`POOLED_IDLE`] (the connection dies while the proxy keeps it in its pool);
+//! - `/fault/pooled-race`: a complete keep-alive answer to the connection's first request;
+//!   the next request on it (within [`RACE_IDLE`]) is read and the connection closed
+//!   without an answer (the
+//!   upstream's keep-alive timeout racing the proxy's reuse: an idempotent request may be
+//!   sent again on a new connection);
 //! - `/fault/slow`: a complete answer after `--slow-ms` (1000 by default);
 //! - anything else: a complete answer, `Connection: close`.
 //!
@@ -26,6 +31,8 @@ use tokio::net::TcpStream;
 pub const OK_BODY: &[u8] = b"fault upstream: complete body\n";
 /// How long a `/fault/pooled` connection may stay idle before the upstream closes it.
 pub const POOLED_IDLE: Duration = Duration::from_millis(100);
+/// How long a `/fault/pooled-race` connection may stay idle after its first answer.
+pub const RACE_IDLE: Duration = Duration::from_secs(1);
 /// The largest request head read.
 const MAX_HEAD: usize = 64 * 1024;
 
@@ -110,22 +117,25 @@ async fn read_request(
 /// Serves one connection: each request's path picks the fault.
 async fn connection(mut stream: TcpStream, slow: Duration) -> std::io::Result<()> {
     let mut buf = Vec::new();
-    let mut first = true;
+    // How long the connection may stay idle before the next request (`None`: no limit).
+    let mut idle: Option<Duration> = None;
+    let mut answered = 0;
     loop {
-        let path = if first {
-            read_request(&mut stream, &mut buf).await?
-        } else {
+        let path = match idle {
+            None => read_request(&mut stream, &mut buf).await?,
             // A pooled connection: the next request must come within POOLED_IDLE, else the
             // upstream closes the socket under the proxy's pool.
-            match tokio::time::timeout(POOLED_IDLE, read_request(&mut stream, &mut buf)).await {
-                Ok(r) => r?,
-                Err(_) => return Ok(()),
+            Some(limit) => {
+                match tokio::time::timeout(limit, read_request(&mut stream, &mut buf)).await {
+                    Ok(r) => r?,
+                    Err(_) => return Ok(()),
+                }
             }
         };
-        first = false;
         let Some(path) = path else {
             return Ok(());
         };
+        answered += 1;
         match path.as_str() {
             "/fault/hang" => {
                 // Never answer; hold the socket until the peer gives up.
@@ -162,6 +172,16 @@ async fn connection(mut stream: TcpStream, slow: Duration) -> std::io::Result<()
             }
             "/fault/pooled" => {
                 stream.write_all(&ok_response(true)).await?;
+                idle = Some(POOLED_IDLE);
+            }
+            "/fault/pooled-race" if answered == 1 => {
+                stream.write_all(&ok_response(true)).await?;
+                // Longer than the soak clients' 300 ms between requests.
+                idle = Some(RACE_IDLE);
+            }
+            "/fault/pooled-race" => {
+                // The request came as the upstream closed the connection: never answered.
+                return Ok(());
             }
             "/fault/slow" => {
                 tokio::time::sleep(slow).await;
