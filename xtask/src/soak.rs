@@ -13,7 +13,8 @@
 //!    3× the p99 without the attack + 5 ms, with zero errors, and every slow socket is closed
 //!    (by `header_read_timeout_ms` and `body_read_timeout_ms`, 2 s here).
 //! 3. `upstream-faults`: `corsica-bench faults` refuses, hangs, resets, declares a longer body
-//!    than it sends, answers garbage, closes pooled connections: every client gets a
+//!    than it sends, answers garbage, closes pooled connections (idle, and as the next
+//!    request arrives): every client gets a
 //!    complete response or a 502/504 with the route's CORS headers within
 //!    `upstream_timeout_ms`, and the gateway's descriptors return to their baseline; nginx
 //!    beside.
