@@ -18,11 +18,15 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::common::{
+    self, Proc, WrkResult, block, clk_tck, command_output, ensure_packages, exchange, fmt_int,
+    free_port, median, nofile_hard_limit, replace_block, tree_rss_kib, tree_ticks,
+};
 
 /// The policy every server applies: one exact origin and one subdomain pattern, with
 /// credentials.
@@ -153,7 +157,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let gateway = if o.gateway {
         gateway(&o)?
     } else {
-        block(&previous, "gateway").map_or_else(
+        block(&previous, "bench:gateway").map_or_else(
             || {
                 "The gateway part was not run (`--layer-only`) and no earlier report holds it.\n"
                     .to_owned()
@@ -191,24 +195,6 @@ fn ensure_newline(s: &str) -> String {
     }
 }
 
-/// The text between `<!-- bench:NAME -->\n` and `<!-- /bench:NAME -->` in `text`.
-pub fn block<'a>(text: &'a str, name: &str) -> Option<&'a str> {
-    let open = format!("<!-- bench:{name} -->\n");
-    let close = format!("<!-- /bench:{name} -->");
-    let start = text.find(&open)? + open.len();
-    let len = text[start..].find(&close)?;
-    Some(&text[start..start + len])
-}
-
-/// `text` with the block `name` replaced by `content`; `None` when `text` has no such block.
-pub fn replace_block(text: &str, name: &str, content: &str) -> Option<String> {
-    let open = format!("<!-- bench:{name} -->\n");
-    let close = format!("<!-- /bench:{name} -->");
-    let start = text.find(&open)? + open.len();
-    let end = start + text[start..].find(&close)?;
-    Some(format!("{}{}{}", &text[..start], content, &text[end..]))
-}
-
 /// Copies the report's blocks into the README's.
 fn bless(report: &Path, readme: &Path) -> Result<(), String> {
     let r = std::fs::read_to_string(report).map_err(|e| {
@@ -219,12 +205,12 @@ fn bless(report: &Path, readme: &Path) -> Result<(), String> {
     })?;
     let mut text = std::fs::read_to_string(readme)
         .map_err(|e| format!("cannot read {}: {e}", readme.display()))?;
-    for name in ["gateway", "layer"] {
-        let content = block(&r, name)
-            .ok_or_else(|| format!("{} has no `bench:{name}` block", report.display()))?;
+    for name in ["bench:gateway", "bench:layer"] {
+        let content =
+            block(&r, name).ok_or_else(|| format!("{} has no `{name}` block", report.display()))?;
         text = replace_block(&text, name, content).ok_or_else(|| {
             format!(
-                "{} has no `<!-- bench:{name} -->` … `<!-- /bench:{name} -->` block",
+                "{} has no `<!-- {name} -->` … `<!-- /{name} -->` block",
                 readme.display()
             )
         })?;
@@ -283,17 +269,6 @@ impl Kind {
     }
 }
 
-/// One wrk run's numbers.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WrkResult {
-    pub requests: u64,
-    pub rps: f64,
-    pub p50_us: f64,
-    pub p99_us: f64,
-    /// Non-2xx/3xx answers plus socket errors.
-    pub errors: u64,
-}
-
 /// One measured run: wrk's numbers and the server's CPU microseconds over it.
 #[derive(Debug, Clone)]
 struct Sample {
@@ -301,196 +276,11 @@ struct Sample {
     cpu_us: f64,
 }
 
-/// A process started by the harness: killed (with every descendant) when dropped.
-struct Proc {
-    name: String,
-    child: Child,
-    stderr: PathBuf,
-}
-
-impl Proc {
-    fn spawn(name: &str, mut cmd: Command, dir: &Path) -> Result<Self, String> {
-        let stderr = dir.join(format!("{}.stderr", name.replace(' ', "-")));
-        let file = std::fs::File::create(&stderr)
-            .map_err(|e| format!("cannot create {}: {e}", stderr.display()))?;
-        let child = cmd
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn()
-            .map_err(|e| format!("cannot start {name} ({cmd:?}): {e}"))?;
-        Ok(Proc {
-            name: name.to_owned(),
-            child,
-            stderr,
-        })
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Fails with the process's stderr when it has exited.
-    fn check_alive(&mut self) -> Result<(), String> {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            let err = std::fs::read_to_string(&self.stderr).unwrap_or_default();
-            return Err(format!(
-                "{} exited ({status}); its stderr:\n{}",
-                self.name,
-                tail(&err, 30)
-            ));
-        }
-        Ok(())
-    }
-
-    /// Waits until 127.0.0.1:`port` accepts connections (up to 15 s).
-    fn wait_listening(&mut self, port: u16) -> Result<(), String> {
-        let started = Instant::now();
-        loop {
-            self.check_alive()?;
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Ok(());
-            }
-            if started.elapsed() > Duration::from_secs(15) {
-                let err = std::fs::read_to_string(&self.stderr).unwrap_or_default();
-                return Err(format!(
-                    "{} does not accept connections on 127.0.0.1:{port} after 15 s (is the port taken?); its stderr:\n{}",
-                    self.name,
-                    tail(&err, 30)
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let descendants = descendants(self.child.id());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if !descendants.is_empty() {
-            let _ = Command::new("kill")
-                .arg("-KILL")
-                .args(descendants.iter().map(u32::to_string))
-                .stderr(Stdio::null())
-                .status();
-        }
-    }
-}
-
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-/// Every process whose parent chain leads to `pid` (not `pid` itself).
-fn descendants(pid: u32) -> Vec<u32> {
-    let mut parents: Vec<(u32, u32)> = Vec::new();
-    if let Ok(dir) = std::fs::read_dir("/proc") {
-        for e in dir.flatten() {
-            let Some(p) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-                continue;
-            };
-            if let Some(stat) = read_stat(p) {
-                parents.push((p, stat.ppid));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    let mut frontier = vec![pid];
-    while let Some(parent) = frontier.pop() {
-        for &(p, pp) in &parents {
-            if pp == parent && !out.contains(&p) {
-                out.push(p);
-                frontier.push(p);
-            }
-        }
-    }
-    out
-}
-
-/// The fields of `/proc/PID/stat` the harness reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stat {
-    pub ppid: u32,
-    /// utime + stime, in clock ticks.
-    pub ticks: u64,
-}
-
-fn read_stat(pid: u32) -> Option<Stat> {
-    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
-}
-
-/// Parses `/proc/PID/stat`: fields after the `comm` in parentheses (which may hold spaces);
-/// ppid is field 4, utime and stime fields 14 and 15.
-pub fn parse_stat(text: &str) -> Option<Stat> {
-    let rest = &text[text.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // `rest` starts at field 3 (state).
-    let ppid = f.get(1)?.parse().ok()?;
-    let utime: u64 = f.get(11)?.parse().ok()?;
-    let stime: u64 = f.get(12)?.parse().ok()?;
-    Some(Stat {
-        ppid,
-        ticks: utime + stime,
-    })
-}
-
-/// CPU ticks of `pid` and all its descendants.
-fn tree_ticks(pid: u32) -> u64 {
-    std::iter::once(pid)
-        .chain(descendants(pid))
-        .filter_map(read_stat)
-        .map(|s| s.ticks)
-        .sum()
-}
-
-/// VmRSS (KiB) of `pid` and all its descendants.
-fn tree_rss_kib(pid: u32) -> u64 {
-    std::iter::once(pid)
-        .chain(descendants(pid))
-        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/status")).ok())
-        .filter_map(|s| parse_vmrss(&s))
-        .sum()
-}
-
-/// The `VmRSS:` line of `/proc/PID/status`, in KiB.
-pub fn parse_vmrss(status: &str) -> Option<u64> {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
 /// One running server under test.
 struct Server {
     peer: Peer,
     port: u16,
     proc: Proc,
-}
-
-fn free_port() -> Result<u16, String> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("cannot find a free port: {e}"))
-}
-
-/// The hard limit on open files (`/proc/self/limits`), which every process may raise its
-/// soft limit to without privileges.
-fn nofile_hard_limit() -> u64 {
-    std::fs::read_to_string("/proc/self/limits")
-        .ok()
-        .and_then(|t| {
-            let line = t.lines().find(|l| l.starts_with("Max open files"))?;
-            let hard = line.split_whitespace().nth(4)?;
-            Some(if hard == "unlimited" {
-                1 << 20
-            } else {
-                hard.parse().ok()?
-            })
-        })
-        .unwrap_or(1024)
 }
 
 /// A command pinned to `core` with its open-files limit raised to the hard limit.
@@ -538,19 +328,7 @@ fn gateway(o: &Options) -> Result<String, String> {
     if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
         return Err("the gateway benchmark pins servers to core 0 and wrk to core 1: it needs at least 2 cores".into());
     }
-    crate::cargo(
-        &[
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "corsica-cli",
-            "-p",
-            "corsica-bench",
-        ],
-        &[],
-    )?;
-    let release = crate::target_dir().join("release");
+    let release = common::build_release()?;
     let dir = bench_dir().join("run");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -755,11 +533,7 @@ fn server_command(
         }
         Peer::Corsica => {
             let conf = write("corsica.toml", corsica_toml(port, upstream))?;
-            let mut c = pinned(0, &release.join("corsica"));
-            c.args(["serve", "--config"])
-                .arg(conf)
-                .env("RUST_LOG", "warn");
-            c
+            common::corsica_serve(pinned(0, &release.join("corsica")), &conf)
         }
     })
 }
@@ -823,31 +597,9 @@ pub fn origin_regex() -> String {
 /// `pool`: idle upstream connections kept (at least the client connections, so that no
 /// server reconnects to the upstream under load).
 pub fn nginx_conf(port: u16, upstream: u16, prefix: &Path, nofile: u64, pool: u32) -> String {
-    let p = prefix.display();
     let preflight_vary = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
-    format!(
-        r#"# Written by `cargo xtask bench`.
-worker_processes 1;
-daemon off;
-pid {p}/nginx.pid;
-error_log {p}/error.log warn;
-worker_rlimit_nofile {nofile};
-
-events {{
-    worker_connections {nofile};
-}}
-
-http {{
-    access_log off;
-    client_body_temp_path {p}/body;
-    proxy_temp_path {p}/proxy;
-    fastcgi_temp_path {p}/fastcgi;
-    uwsgi_temp_path {p}/uwsgi;
-    scgi_temp_path {p}/scgi;
-    keepalive_timeout 300s;
-    keepalive_requests 1000000;
-
-    # The request's Origin when the policy allows it, else empty (no header is added).
+    let http = format!(
+        r#"    # The request's Origin when the policy allows it, else empty (no header is added).
     map $http_origin $cors_origin {{
         default "";
         "~^{exact_re}$" $http_origin;
@@ -905,7 +657,6 @@ http {{
             proxy_pass http://backend;
         }}
     }}
-}}
 "#,
         exact_re = escaped(POLICY.exact),
         domain_re = escaped(POLICY.domain),
@@ -913,7 +664,8 @@ http {{
         methods = POLICY.methods,
         headers = POLICY.headers,
         max_age = POLICY.max_age,
-    )
+    );
+    common::nginx_conf("bench", prefix, nofile, &http)
 }
 
 /// Caddy's configuration: admin off, HTTP only, the same CORS job, keep-alive upstream
@@ -1020,133 +772,26 @@ fn wrk_scripts(dir: &Path) -> Result<BTreeMap<Kind, PathBuf>, String> {
 }
 
 fn run_wrk(port: u16, script: &Path, connections: u32, secs: u64) -> Result<WrkResult, String> {
-    let out = Command::new("taskset")
-        .args(["-c", "1", "wrk", "-t1", "--latency"])
-        .arg(format!("-c{connections}"))
-        .arg(format!("-d{secs}s"))
-        .arg("-s")
-        .arg(script)
-        .arg(format!("http://127.0.0.1:{port}{PATH}"))
-        .output()
-        .map_err(|e| format!("cannot run wrk: {e}"))?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
-        return Err(format!(
-            "wrk failed ({}): {}{}",
-            out.status,
-            stdout,
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    parse_wrk(&stdout).ok_or_else(|| format!("cannot read wrk's output:\n{stdout}"))
-}
-
-/// A wrk latency such as `530.00us`, `1.20ms` or `2.01s`, in microseconds.
-pub fn parse_duration_us(s: &str) -> Option<f64> {
-    let s = s.trim();
-    let (num, scale) = if let Some(n) = s.strip_suffix("us") {
-        (n, 1.0)
-    } else if let Some(n) = s.strip_suffix("ms") {
-        (n, 1e3)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1e6)
-    } else if let Some(n) = s.strip_suffix('m') {
-        (n, 60e6)
-    } else {
-        return None;
-    };
-    num.parse::<f64>().ok().map(|v| v * scale)
-}
-
-/// Reads `wrk --latency`'s output: requests, req/s, p50, p99 and errors.
-pub fn parse_wrk(out: &str) -> Option<WrkResult> {
-    let mut requests = None;
-    let mut rps = None;
-    let mut p50 = None;
-    let mut p99 = None;
-    let mut errors = 0;
-    for line in out.lines().map(str::trim) {
-        let mut words = line.split_whitespace();
-        let first = words.next().unwrap_or_default();
-        if line.contains(" requests in ") {
-            requests = first.parse().ok();
-        } else if first == "Requests/sec:" {
-            rps = words.next().and_then(|v| v.parse().ok());
-        } else if first == "50%" {
-            p50 = words.next().and_then(parse_duration_us);
-        } else if first == "99%" {
-            p99 = words.next().and_then(parse_duration_us);
-        } else if let Some(n) = line.strip_prefix("Non-2xx or 3xx responses:") {
-            errors += n.trim().parse::<u64>().unwrap_or(0);
-        } else if let Some(list) = line.strip_prefix("Socket errors:") {
-            errors += list
-                .split(',')
-                .filter_map(|p| p.split_whitespace().nth(1)?.parse::<u64>().ok())
-                .sum::<u64>();
-        }
-    }
-    Some(WrkResult {
-        requests: requests?,
-        rps: rps?,
-        p50_us: p50?,
-        p99_us: p99?,
-        errors,
-    })
-}
-
-fn clk_tck() -> u64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100)
+    common::run_wrk(
+        &["taskset", "-c", "1"],
+        &format!("http://127.0.0.1:{port}{PATH}"),
+        Some(script),
+        connections,
+        secs,
+    )
 }
 
 /// Opens `count` idle keep-alive connections to the server (one GET answered on each), then
 /// reads the RSS of its processes.
 fn idle_rss(s: &mut Server, count: usize, release: &Path, dir: &Path) -> Result<u64, String> {
-    let mut cmd = pinned(1, &release.join("corsica-bench"));
-    cmd.args(["idle", "--port", &s.port.to_string()])
-        .args(["--connections", &count.to_string()])
-        .args(["--origin", PATTERN_ORIGIN])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped());
-    let stderr = dir.join("idle.stderr");
-    let file = std::fs::File::create(&stderr)
-        .map_err(|e| format!("cannot create {}: {e}", stderr.display()))?;
-    let child = cmd
-        .stderr(file)
-        .spawn()
-        .map_err(|e| format!("cannot start the idle client: {e}"))?;
-    let mut client = Proc {
-        name: "the idle client".into(),
-        child,
-        stderr,
-    };
-    let stdout = client.child.stdout.take().expect("piped");
-    // The client prints `ready N` once every connection got its answer; a server that
-    // never answers must not hang the run.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx.recv_timeout(Duration::from_secs(120)).map_err(|_| {
-        format!(
-            "the idle client did not get answers on its {count} connections to {} within 120 s",
-            s.peer.name()
-        )
-    })?;
-    if !line.starts_with("ready") {
-        client.check_alive()?;
-        return Err(format!(
-            "the idle client did not open its connections to {}: `{}`",
-            s.peer.name(),
-            line.trim()
-        ));
-    }
+    let client = common::hold_idle(
+        pinned(1, &release.join("corsica-bench")),
+        s.port,
+        count,
+        PATTERN_ORIGIN,
+        dir,
+        s.peer.name(),
+    )?;
     std::thread::sleep(Duration::from_secs(1));
     s.proc.check_alive()?;
     let rss = tree_rss_kib(s.proc.pid());
@@ -1183,16 +828,6 @@ fn probes(s: &Server) -> Result<Vec<(String, String)>, String> {
         }
     }
     Ok(out)
-}
-
-fn exchange(port: u16, req: &str) -> Result<String, String> {
-    let mut c = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
-    c.set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(|e| e.to_string())?;
-    c.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
-    let mut buf = Vec::new();
-    c.read_to_end(&mut buf).map_err(|e| e.to_string())?;
-    Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
 /// A response's status and CORS headers, normalized: names lowercased, repeated headers
@@ -1238,44 +873,6 @@ pub fn summarize(raw: &str) -> String {
 
 // ---------------------------------------------------------------------------------------
 // Packages, machine, versions.
-
-/// Installs the Debian packages whose binaries are missing (as root, with apt-get).
-fn ensure_packages(needed: &[(&str, &str)]) -> Result<(), String> {
-    let missing: Vec<&str> = needed
-        .iter()
-        .filter(|(binary, _)| {
-            !crate::on_path(binary) && !Path::new("/usr/sbin").join(binary).is_file()
-        })
-        .map(|&(_, package)| package)
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    if !crate::is_root() {
-        return Err(format!(
-            "the gateway benchmark needs {}: install Debian's packages with `sudo apt-get update && sudo apt-get install {}`, then run again",
-            missing.join(", "),
-            missing.join(" ")
-        ));
-    }
-    eprintln!(
-        "xtask: {} missing; installing Debian's packages with apt-get",
-        missing.join(", ")
-    );
-    crate::apt_get_install(&missing)
-}
-
-fn command_output(program: &str, args: &[&str]) -> String {
-    Command::new(program)
-        .args(args)
-        .output()
-        .map(|o| {
-            let mut s = String::from_utf8_lossy(&o.stdout).into_owned();
-            s.push_str(&String::from_utf8_lossy(&o.stderr));
-            s.lines().next().unwrap_or_default().trim().to_owned()
-        })
-        .unwrap_or_else(|e| format!("({program}: {e})"))
-}
 
 fn machine_and_method(o: &Options) -> Result<String, String> {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -1340,34 +937,6 @@ struct Results {
     samples: BTreeMap<(Peer, Kind), Vec<Sample>>,
     rss: BTreeMap<Peer, (u64, u64)>,
     differs: BTreeMap<Peer, String>,
-}
-
-/// The median of `v` (the mean of the middle two for an even count).
-pub fn median(v: &[f64]) -> Option<f64> {
-    let mut v: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
-}
-
-/// `12345` → `12,345`.
-pub fn fmt_int(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 impl Results {
@@ -1797,57 +1366,6 @@ mod tests {
         assert!(Options::parse(&s(&["--gateway-only", "--layer-only"])).is_err());
     }
 
-    const WRK: &str = "Running 3s test @ http://127.0.0.1:1/api/orders
-  1 threads and 64 connections
-  Thread Stats   Avg      Stdev     Max   +/- Stdev
-    Latency     1.52ms  220.00us   5.00ms   90.00%
-    Req/Sec    42.00k     1.00k   44.00k    80.00%
-  Latency Distribution
-     50%  530.00us
-     75%    1.60ms
-     90%    1.80ms
-     99%    2.00s
-  126000 requests in 3.00s, 12.34MB read
-  Non-2xx or 3xx responses: 5
-  Socket errors: connect 0, read 2, write 0, timeout 1
-Requests/sec:  41999.50
-Transfer/sec:      4.11MB
-";
-
-    #[test]
-    fn wrk_output_is_read() {
-        let r = parse_wrk(WRK).unwrap();
-        assert_eq!(r.requests, 126_000);
-        assert_eq!(r.rps, 41_999.5);
-        assert_eq!(r.p50_us, 530.0);
-        assert_eq!(r.p99_us, 2_000_000.0);
-        assert_eq!(r.errors, 8);
-        assert!(parse_wrk("garbage").is_none());
-        assert_eq!(parse_duration_us("1.20ms"), Some(1200.0));
-    }
-
-    #[test]
-    fn proc_files_are_read() {
-        let stat = "1234 (nginx: worker (x)) S 1200 1234 1234 0 -1 4194560 100 0 0 0 250 30 0 0 20 0 1 0 100 1000 100";
-        assert_eq!(
-            parse_stat(stat),
-            Some(Stat {
-                ppid: 1200,
-                ticks: 280
-            })
-        );
-        assert_eq!(parse_vmrss("Name:\tx\nVmRSS:\t   12345 kB\n"), Some(12345));
-    }
-
-    #[test]
-    fn medians_and_numbers() {
-        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
-        assert_eq!(median(&[4.0, 1.0]), Some(2.5));
-        assert_eq!(median(&[]), None);
-        assert_eq!(fmt_int(1234567), "1,234,567");
-        assert_eq!(fmt_int(999), "999");
-    }
-
     #[test]
     fn probes_compare_cors_headers_only_and_normalized() {
         let a = "HTTP/1.1 204 No Content\r\naccess-control-allow-methods: GET, POST\r\nVary: Origin, Access-Control-Request-Method\r\ndate: x\r\n\r\n";
@@ -1858,18 +1376,6 @@ Transfer/sec:      4.11MB
             "204; access-control-allow-methods: GET, POST; vary: origin, access-control-request-method"
         );
         assert_ne!(summarize(a), summarize("HTTP/1.1 403 Forbidden\r\n\r\n"));
-    }
-
-    #[test]
-    fn readme_blocks_are_replaced() {
-        let text = "a\n<!-- bench:gateway -->\nold\n<!-- /bench:gateway -->\nb\n";
-        assert_eq!(block(text, "gateway"), Some("old\n"));
-        let new = replace_block(text, "gateway", "new\n").unwrap();
-        assert_eq!(
-            new,
-            "a\n<!-- bench:gateway -->\nnew\n<!-- /bench:gateway -->\nb\n"
-        );
-        assert!(replace_block(text, "layer", "x").is_none());
     }
 
     #[test]

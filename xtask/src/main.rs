@@ -1,8 +1,8 @@
 //! Project automation: `cargo xtask <task>`.
 //!
 //! - `test`: everything CI checks, in order: formatting, clippy (`-D warnings`), docs
-//!   without warnings, every test of the workspace in one cargo invocation, then the
-//!   real-browser conformance suite (installing Debian's `chromium` when missing), then the
+//!   without warnings, every test of the workspace in one cargo invocation, `soak --short`,
+//!   then the real-browser conformance suite (installing Debian's `chromium` when missing), then the
 //!   README's situations end to end. The last lines of output are the suite's
 //!   `conformance: N scenarios, D disagreements` and `situations: N end to end, D disagreements`.
 //! - `conformance [args]`: the conformance suite alone (`--filter TEXT`, `--jobs N`, `--verbose`).
@@ -15,6 +15,13 @@
 //!   Debian's `nginx`, `caddy` and `wrk` when missing; servers pinned to core 0, wrk to
 //!   core 1); writes `target/bench/report.md`. `--bless` copies its tables into the README.
 //!   The peers stay out of `test`. See [`mod@bench`].
+//! - `soak [--short] [--only NAME[,NAME]] [--bless]`: the gateway under 10,000 held
+//!   connections (HTTP/1.1 and h2), slow clients, broken upstreams, smuggling attempts,
+//!   reloads under load and SIGTERM, with nginx beside it where the same test applies
+//!   (installing Debian's `wrk`, `nghttp2-client`, `slowhttptest` and `nginx` when
+//!   missing); each scenario prints one line and fails the task when its assertion does not
+//!   hold. Writes `target/soak/report.md`; `--bless` copies its table into the README;
+//!   `--short` (about two minutes) runs in `test`. See [`mod@soak`].
 //! - `fuzz-build`: builds the cargo-fuzz targets (needs the nightly toolchain and cargo-fuzz).
 
 use std::path::{Path, PathBuf};
@@ -22,6 +29,8 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 mod bench;
+mod common;
+mod soak;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -31,11 +40,13 @@ fn main() -> ExitCode {
         "conformance" => conformance(&args[1..]),
         "situations" => situations(&args[1..]),
         "bench" => bench::run(&args[1..]),
+        "soak" => soak::run(&args[1..]),
         "fuzz-build" => fuzz_build(),
         "help" | "-h" | "--help" => {
             println!(
-                "usage: cargo xtask <test | conformance [args] | situations [--bless] | {} | fuzz-build>",
-                bench::USAGE
+                "usage: cargo xtask <test | conformance [args] | situations [--bless] | {} | {} | fuzz-build>",
+                bench::USAGE,
+                soak::USAGE
             );
             Ok(())
         }
@@ -88,6 +99,7 @@ fn test() -> Result<(), String> {
     )?;
     cargo(&["test", "--workspace", "--all-features"], &[])?;
     eprintln!("xtask: unit, integration and doc tests passed");
+    soak::run(&["--short".to_owned()])?;
     conformance(&[])?;
     situations(&[])
 }

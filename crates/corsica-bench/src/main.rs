@@ -11,7 +11,11 @@
 //!   sends one keep-alive `GET /` on each and reads its response, prints `ready N`, then
 //!   holds them open until its standard input closes (or it is killed).
 //!
-//! Both servers run a single-threaded tokio runtime (the harness pins them to one core) and
+//! - `corsica-bench faults --port P [--slow-ms MS]`: an upstream that fails on purpose (hangs,
+//!   resets, short bodies, garbage, connections closed in the proxy's pool, slow answers),
+//!   for `cargo xtask soak`; see [`faults`].
+//!
+//! The servers run a single-threaded tokio runtime (the harness pins them to one core) and
 //! print `listening on ADDR` once they accept connections.
 
 use std::convert::Infallible;
@@ -31,6 +35,8 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+mod faults;
+
 /// The upstream's body (and the bare server's for non-preflight requests).
 const BODY: &[u8] = b"{\"ok\":true,\"from\":\"upstream\"}\n";
 
@@ -43,7 +49,15 @@ fn main() -> ExitCode {
             serve(o.port()?, Some(Arc::new(policy)))
         }),
         Some("idle") => Opts::parse(&args[1..]).and_then(|o| idle(&o)),
-        _ => Err("usage: corsica-bench <upstream | bare | idle> --port P [options] (see the crate's documentation)".into()),
+        Some("faults") => Opts::parse(&args[1..]).and_then(|o| {
+            let slow = if o.0.iter().any(|(k, _)| k == "slow-ms") {
+                o.number("slow-ms")?
+            } else {
+                1000
+            };
+            faults::serve(o.port()?, std::time::Duration::from_millis(slow))
+        }),
+        _ => Err("usage: corsica-bench <upstream | bare | idle | faults> --port P [options] (see the crate's documentation)".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -204,11 +218,7 @@ fn body_response() -> Response<Full<Bytes>> {
 fn serve(port: u16, policy: Option<Arc<Policy>>) -> Result<(), String> {
     let rt = current_thread()?;
     rt.block_on(async move {
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-        println!("listening on {addr}");
+        let listener = listen(port).await?;
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 // Out of file descriptors or similar: keep serving the open connections.
@@ -230,9 +240,19 @@ fn serve(port: u16, policy: Option<Arc<Policy>>) -> Result<(), String> {
     })
 }
 
+/// Listens on 127.0.0.1:`port` and says so on stdout (`listening on ADDR`).
+async fn listen(port: u16) -> Result<TcpListener, String> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    println!("listening on {addr}");
+    Ok(listener)
+}
+
 fn current_thread() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_current_thread()
-        .enable_io()
+        .enable_all()
         .build()
         .map_err(|e| format!("cannot start the tokio runtime: {e}"))
 }
