@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, Bytes};
 use http::{Request, Response};
 use hyper::body::Incoming;
+use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -245,6 +246,19 @@ where
     }
 }
 
+/// The HTTP/1.1 server settings of a client connection: request heads bounded by
+/// `limits` (431 beyond), `head_time` to send one. Also the fuzzing harness's (see
+/// `fuzzing.rs`), so the fuzzer parses requests exactly as clients' are parsed.
+pub(crate) fn http1_builder(limits: &Limits, head_time: Duration) -> http1::Builder {
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(head_time)
+        .max_buf_size(limits.max_header_bytes)
+        .max_headers(limits.max_headers);
+    builder
+}
+
 /// Serves plain HTTP/1.1, parking the connection whenever it has been quiet for
 /// [`PARK_AFTER`].
 async fn serve_http1<S>(
@@ -267,12 +281,8 @@ where
     // connection gets what is left of it since its last activity.
     let mut head_time = limits.header_read_timeout;
     loop {
-        let mut conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(head_time)
-            .max_buf_size(limits.max_header_bytes)
-            .max_headers(limits.max_headers)
-            .serve_connection(TokioIo::new(io), service.clone());
+        let mut conn =
+            http1_builder(limits, head_time).serve_connection(TokioIo::new(io), service.clone());
         let mut draining = *drain.borrow();
         if draining {
             Pin::new(&mut conn).graceful_shutdown();
