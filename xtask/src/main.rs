@@ -15,13 +15,23 @@
 //!   Debian's `nginx`, `caddy` and `wrk` when missing; servers pinned to core 0, wrk to
 //!   core 1); writes `target/bench/report.md`. `--bless` copies its tables into the README.
 //!   The peers stay out of `test`. See [`mod@bench`].
-//! - `fuzz-build`: builds the cargo-fuzz targets (needs the nightly toolchain and cargo-fuzz).
+//! - `deny`: `cargo deny check` with the workspace's `deny.toml` (licenses, bans, sources
+//!   must pass; advisories when the RustSec database is reachable), installing
+//!   `cargo-deny --locked` when missing; also run by `test`, after the docs. See [`mod@deny`].
+//! - `fuzz [--minutes N | --runs N] [--target NAME] [--bless]`: builds and runs the
+//!   cargo-fuzz targets of `fuzz/` one after the other (installing cargo-fuzz when missing;
+//!   the nightly toolchain must be installed), fails with the crash's input and the command
+//!   reproducing it, and keeps `target/fuzz/report.md` (executions summed over runs);
+//!   `--bless` copies its table into the README. `fuzz-build` only builds. See [`mod@fuzz`].
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 mod bench;
+mod deny;
+mod fuzz;
+mod tools;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -31,11 +41,14 @@ fn main() -> ExitCode {
         "conformance" => conformance(&args[1..]),
         "situations" => situations(&args[1..]),
         "bench" => bench::run(&args[1..]),
-        "fuzz-build" => fuzz_build(),
+        "deny" => deny::run(),
+        "fuzz" => fuzz::run(&args[1..]),
+        "fuzz-build" => fuzz::build(None),
         "help" | "-h" | "--help" => {
             println!(
-                "usage: cargo xtask <test | conformance [args] | situations [--bless] | {} | fuzz-build>",
-                bench::USAGE
+                "usage: cargo xtask <test | conformance [args] | situations [--bless] | {} | deny | {} | fuzz-build>",
+                bench::USAGE,
+                fuzz::USAGE
             );
             Ok(())
         }
@@ -86,6 +99,7 @@ fn test() -> Result<(), String> {
         &["doc", "--workspace", "--no-deps", "--all-features"],
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
+    deny::run()?;
     cargo(&["test", "--workspace", "--all-features"], &[])?;
     eprintln!("xtask: unit, integration and doc tests passed");
     conformance(&[])?;
@@ -212,21 +226,5 @@ fn suite(name: &str, what: &str, extra: &[String]) -> Result<(), String> {
     } else {
         // The summary line stays last: report the failure through the exit code only.
         std::process::exit(1)
-    }
-}
-
-fn fuzz_build() -> Result<(), String> {
-    let started = Instant::now();
-    let status = Command::new("cargo")
-        .args(["+nightly", "fuzz", "build", "--fuzz-dir", "fuzz"])
-        .status()
-        .map_err(|e| {
-            format!("cannot run cargo fuzz: {e} (install it with `cargo install cargo-fuzz`)")
-        })?;
-    eprintln!("xtask: done in {:.1}s", started.elapsed().as_secs_f64());
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("`cargo +nightly fuzz build` failed ({status})"))
     }
 }
