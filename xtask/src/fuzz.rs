@@ -17,6 +17,7 @@
 //!    its `Done N runs in S second(s)` line). Output goes to `target/fuzz/logs/<target>.log`.
 //! 5. A crash (libFuzzer exits non-zero) fails the task with the artifact's path
 //!    (`target/fuzz/artifacts/<target>/crash-…`) and the exact command that reproduces it.
+//!    A fuzzer stopped with SIGINT (`kill -INT`, Ctrl-C) is no crash: its executions count.
 //!
 //! **The report** sums the executions of successive runs of the same target, so several
 //! short runs add up to one total. Each target's total is kept under a key: an FNV-1a hash
@@ -272,6 +273,9 @@ struct RunStats {
     exec_per_sec: u64,
     /// The crash (or timeout, leak, out-of-memory) input libFuzzer wrote.
     artifact: Option<String>,
+    /// libFuzzer was stopped by SIGINT (Ctrl-C, `kill -INT`): its executions count, and
+    /// its exit code is no crash.
+    interrupted: bool,
 }
 
 fn parse_stats(log: &str) -> RunStats {
@@ -293,6 +297,8 @@ fn parse_stats(log: &str) -> RunStats {
                     stats.exec_per_sec = stats.executions / number(secs).unwrap_or(1).max(1);
                 }
             }
+        } else if line.contains("libFuzzer: run interrupted") {
+            stats.interrupted = true;
         } else if let Some(i) = line.find("Test unit written to ") {
             stats.artifact = Some(line[i + "Test unit written to ".len()..].trim().to_owned());
         }
@@ -352,13 +358,19 @@ fn fuzz_one(target: &str, minutes: Option<f64>, runs: Option<u64>) -> Result<(),
     let seconds = started.elapsed().as_secs_f64();
     let text = std::fs::read_to_string(&log_path).unwrap_or_default();
     let stats = parse_stats(&text);
-    let crashed = !status.success();
+    let crashed = !status.success() && !stats.interrupted;
     record(target, &stats, seconds, crashed)?;
     eprintln!(
         "xtask: {target}: {} executions in {seconds:.0}s, {} exec/s{}",
         thousands(stats.executions),
         thousands(stats.exec_per_sec),
-        if crashed { ", CRASHED" } else { "" }
+        if crashed {
+            ", CRASHED"
+        } else if stats.interrupted {
+            " (interrupted)"
+        } else {
+            ""
+        }
     );
     if crashed {
         let artifact = stats
@@ -612,9 +624,14 @@ mod tests {
             RunStats {
                 executions: 344_724,
                 exec_per_sec: 16_415,
-                artifact: None
+                artifact: None,
+                interrupted: false,
             }
         );
+        let stopped =
+            "==7== libFuzzer: run interrupted; exiting\nstat::number_of_executed_units: 5\n";
+        assert!(parse_stats(stopped).interrupted);
+        assert_eq!(parse_stats(stopped).executions, 5);
         let old = "Done 100 runs in 4 second(s)\n";
         assert_eq!(parse_stats(old).executions, 100);
         assert_eq!(parse_stats(old).exec_per_sec, 25);
