@@ -20,7 +20,20 @@ pub const FETCH_TIMEOUT: Duration = Duration::from_secs(60);
 pub fn run() -> Result<(), String> {
     crate::tools::ensure_cargo_tool("deny", "cargo-deny", " (a few minutes)")?;
     let advisories = fetch_db();
-    let mut args = vec!["deny", "--all-features", "check", "--hide-inclusion-graph"];
+    // The workspace's manifest and deny.toml, whatever the directory xtask runs in.
+    let root = crate::workspace_root();
+    let manifest = root.join("Cargo.toml").to_string_lossy().into_owned();
+    let config = root.join("deny.toml").to_string_lossy().into_owned();
+    let mut args = vec![
+        "deny",
+        "--all-features",
+        "--manifest-path",
+        &manifest,
+        "--config",
+        &config,
+        "check",
+        "--hide-inclusion-graph",
+    ];
     if !advisories {
         args.extend(["bans", "licenses", "sources"]);
     }
