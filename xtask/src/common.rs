@@ -1,4 +1,4 @@
-//! What `cargo xtask bench` and `cargo xtask soak` share: Debian packages, the processes
+//! What the tasks share: Debian packages and cargo subcommands installed when missing, the processes
 //! they start (killed with every descendant when dropped), the release `corsica` binary
 //! with a configuration, `/proc` readings (CPU ticks, RSS, open descriptors), wrk's output,
 //! and the README's generated blocks.
@@ -530,6 +530,38 @@ http {{
 {http}}}
 "#
     )
+}
+
+/// Installs `krate` with `cargo install KRATE --locked` unless `cargo SUBCOMMAND
+/// --version` works; `note` is added to the announcement (e.g. how long it takes).
+pub fn ensure_cargo_tool(subcommand: &str, krate: &str, note: &str) -> Result<(), String> {
+    let present = Command::new("cargo")
+        .args([subcommand, "--version"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if present {
+        return Ok(());
+    }
+    eprintln!(
+        "xtask: `cargo {subcommand}` is missing; installing it with `cargo install {krate} --locked`{note}"
+    );
+    let started = Instant::now();
+    let status = Command::new("cargo")
+        .args(["install", krate, "--locked"])
+        .status()
+        .map_err(|e| format!("cannot run cargo install: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "`cargo install {krate} --locked` failed ({status}); install it by hand and run again"
+        ));
+    }
+    eprintln!(
+        "xtask: {krate} installed in {:.0}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 #[cfg(test)]

@@ -22,7 +22,14 @@
 //!   missing); each scenario prints one line and fails the task when its assertion does not
 //!   hold. Writes `target/soak/report.md`; `--bless` copies its table into the README;
 //!   `--short` (about two minutes) runs in `test`. See [`mod@soak`].
-//! - `fuzz-build`: builds the cargo-fuzz targets (needs the nightly toolchain and cargo-fuzz).
+//! - `deny`: `cargo deny check` with the workspace's `deny.toml` (licenses, bans, sources
+//!   must pass; advisories when the RustSec database is reachable), installing
+//!   `cargo-deny --locked` when missing; also run by `test`, after the docs. See [`mod@deny`].
+//! - `fuzz [--minutes N | --runs N] [--target NAME] [--bless]`: builds and runs the
+//!   cargo-fuzz targets of `fuzz/` one after the other (installing cargo-fuzz when missing;
+//!   the nightly toolchain must be installed), fails with the crash's input and the command
+//!   reproducing it, and keeps `target/fuzz/report.md` (executions summed over runs);
+//!   `--bless` copies its table into the README. `fuzz-build` only builds. See [`mod@fuzz`].
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -30,6 +37,8 @@ use std::time::Instant;
 
 mod bench;
 mod common;
+mod deny;
+mod fuzz;
 mod soak;
 
 fn main() -> ExitCode {
@@ -41,12 +50,15 @@ fn main() -> ExitCode {
         "situations" => situations(&args[1..]),
         "bench" => bench::run(&args[1..]),
         "soak" => soak::run(&args[1..]),
-        "fuzz-build" => fuzz_build(),
+        "deny" => deny::run(),
+        "fuzz" => fuzz::run(&args[1..]),
+        "fuzz-build" => fuzz::build(None),
         "help" | "-h" | "--help" => {
             println!(
-                "usage: cargo xtask <test | conformance [args] | situations [--bless] | {} | {} | fuzz-build>",
+                "usage: cargo xtask <test | conformance [args] | situations [--bless] | {} | {} | deny | {} | fuzz-build>",
                 bench::USAGE,
-                soak::USAGE
+                soak::USAGE,
+                fuzz::USAGE
             );
             Ok(())
         }
@@ -97,6 +109,7 @@ fn test() -> Result<(), String> {
         &["doc", "--workspace", "--no-deps", "--all-features"],
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
+    deny::run()?;
     cargo(&["test", "--workspace", "--all-features"], &[])?;
     eprintln!("xtask: unit, integration and doc tests passed");
     soak::run(&["--short".to_owned()])?;
@@ -224,21 +237,5 @@ fn suite(name: &str, what: &str, extra: &[String]) -> Result<(), String> {
     } else {
         // The summary line stays last: report the failure through the exit code only.
         std::process::exit(1)
-    }
-}
-
-fn fuzz_build() -> Result<(), String> {
-    let started = Instant::now();
-    let status = Command::new("cargo")
-        .args(["+nightly", "fuzz", "build", "--fuzz-dir", "fuzz"])
-        .status()
-        .map_err(|e| {
-            format!("cannot run cargo fuzz: {e} (install it with `cargo install cargo-fuzz`)")
-        })?;
-    eprintln!("xtask: done in {:.1}s", started.elapsed().as_secs_f64());
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("`cargo +nightly fuzz build` failed ({status})"))
     }
 }

@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, Bytes};
 use http::{Request, Response};
 use hyper::body::Incoming;
+use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -258,6 +259,19 @@ where
     }
 }
 
+/// The HTTP/1.1 server settings of a client connection: request heads bounded by
+/// `limits` (431 beyond), `head_time` to send one. Also the fuzzing harness's (see
+/// `fuzzing.rs`), so the fuzzer parses requests exactly as clients' are parsed.
+pub(crate) fn http1_builder(limits: &Limits, head_time: Duration) -> http1::Builder {
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(head_time)
+        .max_buf_size(limits.parser_head_bytes())
+        .max_headers(limits.parser_headers());
+    builder
+}
+
 /// Serves plain HTTP/1.1, parking the connection whenever it has been quiet for
 /// [`PARK_AFTER`].
 async fn serve_http1<S>(
@@ -329,12 +343,7 @@ async fn serve_until_quiet<S>(
 where
     S: ClientService + Unpin,
 {
-    let mut conn = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(head_time)
-        .max_buf_size(limits.parser_head_bytes())
-        .max_headers(limits.parser_headers())
-        .serve_connection(TokioIo::new(io), service);
+    let mut conn = http1_builder(limits, head_time).serve_connection(TokioIo::new(io), service);
     let mut draining = *drain.borrow();
     if draining {
         Pin::new(&mut conn).graceful_shutdown();

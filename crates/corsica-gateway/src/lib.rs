@@ -26,6 +26,9 @@
 
 pub mod config;
 mod connection;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gateway;
 mod log_limit;
 mod metrics;
