@@ -10,15 +10,19 @@
 //!   gives back the socket and any bytes it had read ahead. The socket then waits for the
 //!   next request's first byte with no HTTP state at all, and a fresh hyper connection
 //!   takes it from there (with the bytes read ahead put back in front). An idle
-//!   connection costs its socket, its task and its slot, not hyper's buffers: memory per
-//!   idle connection drops from ~5 KiB to well under one. The client sees nothing: no
-//!   `Connection: close`, no byte lost or reordered.
+//!   connection costs its socket, its task (about 2 KB) and its slot, not hyper's
+//!   buffers. The client sees nothing: no `Connection: close`, no byte lost or reordered.
+//!   A connection that is quiet but not idle (the upstream answered before reading the
+//!   whole request body, which is still arriving) is not parked: hyper finishes the
+//!   message without keep-alive and the connection closes, so a body's bytes can never be
+//!   read as a request.
 //! - h2 (prior knowledge, `PRI * HTTP/2.0` first) and TLS connections are served by
 //!   hyper-util's auto connection as a whole, without parking (h2 multiplexes, and TLS
 //!   keeps its own buffers).
 //! - **Idle timeout.** A parked connection is closed once it has been quiet for
 //!   `header_read_timeout` (as hyper closes an unparked one that waits that long for its
-//!   next request head); a resumed one gets what is left of it for the head.
+//!   next request head); a resumed one gets the whole header timeout for the head whose
+//!   first byte woke it.
 //! - **Drain.** On shutdown every connection is asked to close gracefully: requests in
 //!   flight finish, idle and parked connections close at once.
 
@@ -260,13 +264,13 @@ where
 }
 
 /// The HTTP/1.1 server settings of a client connection: request heads bounded by
-/// `limits` (431 beyond), `head_time` to send one. Also the fuzzing harness's (see
+/// `limits` (431 beyond), `header_read_timeout` to send one. Also the fuzzing harness's (see
 /// `fuzzing.rs`), so the fuzzer parses requests exactly as clients' are parsed.
-pub(crate) fn http1_builder(limits: &Limits, head_time: Duration) -> http1::Builder {
+pub(crate) fn http1_builder(limits: &Limits) -> http1::Builder {
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(head_time)
+        .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.parser_head_bytes())
         .max_headers(limits.parser_headers());
     builder
@@ -290,16 +294,14 @@ where
         ahead: Bytes::new(),
         activity: activity.clone(),
     };
-    // The head of the connection's first request gets the whole header timeout; a resumed
-    // connection gets what is left of it since its last activity.
-    let mut head_time = limits.header_read_timeout;
+    // Every request head gets the whole header timeout from when hyper waits for it (a
+    // parked connection's wait counts from its last activity: the idle deadline below).
     loop {
         // Boxed: hyper's connection (and what serving it takes) is allocated while the
         // connection is active and freed while it is parked, so that a parked connection's
         // task holds only the socket.
         let served = Box::pin(serve_until_quiet(
             io,
-            head_time,
             limits,
             service.clone(),
             &mut drain,
@@ -324,9 +326,6 @@ where
                 _ = drain.changed() => return Ok(()),
             }
         }
-        head_time = deadline
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(1));
     }
 }
 
@@ -334,7 +333,6 @@ where
 /// [`PARK_AFTER`] (its socket given back, with the bytes hyper had read ahead).
 async fn serve_until_quiet<S>(
     io: Watched,
-    head_time: Duration,
     limits: &Limits,
     service: S,
     drain: &mut watch::Receiver<bool>,
@@ -343,24 +341,37 @@ async fn serve_until_quiet<S>(
 where
     S: ClientService + Unpin,
 {
-    let mut conn = http1_builder(limits, head_time).serve_connection(TokioIo::new(io), service);
+    let mut conn = http1_builder(limits).serve_connection(TokioIo::new(io), service);
     let mut draining = *drain.borrow();
     if draining {
         Pin::new(&mut conn).graceful_shutdown();
     }
-    let mut parking = false;
+    let (mut parking, mut closing) = (false, false);
     let check = tokio::time::sleep(PARK_AFTER);
     tokio::pin!(check);
     let done = loop {
         tokio::select! {
             r = std::future::poll_fn(|cx| conn.poll_without_shutdown(cx)) => break r,
-            () = check.as_mut(), if !parking && !draining => {
+            () = check.as_mut(), if !closing && !draining => {
                 match activity.quiet_since(PARK_AFTER) {
                     None => {
-                        // Idle, everything written: hyper closes at once, leaving the
-                        // socket open.
-                        parking = true;
+                        // Quiet, everything written: an idle hyper connection ends at
+                        // once, leaving the socket open. One that is not idle — still
+                        // reading a request body the upstream answered before reading it
+                        // all — goes on without keep-alive and closes when done: its
+                        // socket is never taken back in the middle of a message.
                         Pin::new(&mut conn).graceful_shutdown();
+                        let now = std::future::poll_fn(|cx| {
+                            std::task::Poll::Ready(conn.poll_without_shutdown(cx))
+                        })
+                        .await;
+                        match now {
+                            std::task::Poll::Ready(r) => {
+                                parking = true;
+                                break r;
+                            }
+                            std::task::Poll::Pending => closing = true,
+                        }
                     }
                     Some(next) => check.as_mut().reset(next.into()),
                 }

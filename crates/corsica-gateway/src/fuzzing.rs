@@ -127,7 +127,7 @@ impl Harness {
             }
         });
         let (client, server) = tokio::io::duplex(64 * 1024);
-        let mut builder = http1_builder(&self.limits, self.limits.header_read_timeout);
+        let mut builder = http1_builder(&self.limits);
         builder.half_close(true);
         let exchange = async move {
             let (mut from_gateway, mut to_gateway) = tokio::io::split(client);
