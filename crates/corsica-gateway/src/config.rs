@@ -743,9 +743,11 @@ impl AdminToken {
         let Some(value) = authorization else {
             return false;
         };
+        // The scheme is case-insensitive (RFC 9110 § 11.1).
         let Some(given) = value
-            .strip_prefix(b"Bearer ")
-            .or_else(|| value.strip_prefix(b"bearer "))
+            .get(..7)
+            .filter(|scheme| scheme.eq_ignore_ascii_case(b"bearer "))
+            .map(|_| &value[7..])
         else {
             return false;
         };
@@ -771,6 +773,33 @@ fn admin_exposure(addr: SocketAddr, has_token: bool) -> Option<String> {
 
 /// The largest configuration file read, in bytes (4 MiB).
 pub const MAX_CONFIG_BYTES: usize = 4 * 1024 * 1024;
+
+/// Reads a configuration file, refusing one over [`MAX_CONFIG_BYTES`] without reading
+/// more than that (a wrong path to a huge file costs nothing).
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("gw.toml");
+/// std::fs::write(&path, "listen = \"127.0.0.1:8080\"\n")?;
+/// assert!(corsica_gateway::config::read_config_file(&path)?.starts_with("listen"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn read_config_file(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_CONFIG_BYTES as u64 + 1)
+        .read_to_string(&mut text)?;
+    if text.len() > MAX_CONFIG_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "the file is larger than {MAX_CONFIG_BYTES} bytes, the most a configuration may have (is it the right file?)"
+            ),
+        ));
+    }
+    Ok(text)
+}
 
 /// The most `[[route]]` tables a configuration may have.
 pub const MAX_ROUTES: usize = 1_000;
@@ -1236,7 +1265,7 @@ impl Config {
             return Err(ConfigError::whole_file(
                 file,
                 format!(
-                    "the file is {} bytes: at most {MAX_CONFIG_BYTES} are read (is it the right file?)",
+                    "the file is {} bytes: a configuration has at most {MAX_CONFIG_BYTES} (is it the right file?)",
                     text.len()
                 ),
             )
@@ -1780,7 +1809,9 @@ mod tests {
         let huge = format!("{}# {}\n", route(0, 1), "x".repeat(MAX_CONFIG_BYTES));
         let err = Config::parse(&huge, "huge.toml").unwrap_err();
         assert!(
-            err.first().to_string().contains("at most 4194304 are read"),
+            err.first()
+                .to_string()
+                .contains("a configuration has at most 4194304"),
             "{err}"
         );
     }

@@ -19,7 +19,7 @@
 //!   admin listener stays up until then (`/healthz` says `draining`).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -76,6 +76,9 @@ pub struct Running {
     /// The stamp of the file as last read for a reload (by SIGHUP or the watcher), so the
     /// watcher does not apply (or refuse, and log) the same file a second time.
     read_stamp: std::sync::Mutex<Option<FileStamp>>,
+    /// Held across stamping, reading and applying the file (SIGHUP and the watcher), so
+    /// that the configuration in force is always the one of the stamp last read.
+    reload_lock: std::sync::Mutex<()>,
     /// Stops the client listener and starts the drain (the admin says `draining`).
     stop: watch::Sender<bool>,
     /// Closes the admin listener, once the drain is over.
@@ -183,6 +186,7 @@ pub async fn start(config: Config, source: Option<PathBuf>) -> std::io::Result<R
         admin_addr,
         shared,
         read_stamp: std::sync::Mutex::new(source.as_deref().and_then(file_stamp)),
+        reload_lock: std::sync::Mutex::new(()),
         source,
         stop,
         admin_stop,
@@ -418,21 +422,46 @@ impl Running {
             .into());
         };
         let file = path.display().to_string();
+        let _reloading = self.reload_lock.lock().unwrap_or_else(|e| e.into_inner());
         // Stamped before it is read: a change made meanwhile has another stamp, which the
         // watcher then sees.
         let stamp = file_stamp(path);
-        match std::fs::read_to_string(path) {
-            Ok(text) => {
-                *self.read_stamp.lock().unwrap_or_else(|e| e.into_inner()) = stamp;
-                self.reload_logged(&text, &file)
-            }
-            Err(e) => {
-                let errors: ConfigErrors =
-                    ConfigError::whole_file(&file, format!("cannot read the file: {e}")).into();
-                log_reload_errors(&errors);
-                Err(errors)
-            }
+        *self.read_stamp.lock().unwrap_or_else(|e| e.into_inner()) = stamp;
+        match crate::config::read_config_file(path) {
+            Ok(text) => self.reload_logged(&text, &file),
+            Err(e) => self.refuse_unreadable(&file, &e),
         }
+    }
+
+    /// A reload refused because the file could not be read: counted and logged.
+    fn refuse_unreadable(&self, file: &str, e: &std::io::Error) -> Result<(), ConfigErrors> {
+        self.shared
+            .metrics
+            .reloads
+            .with_label_values(&["error"])
+            .inc();
+        let errors: ConfigErrors =
+            ConfigError::whole_file(file, format!("cannot read the file: {e}")).into();
+        log_reload_errors(&errors);
+        Err(errors)
+    }
+
+    /// Applies what the watcher read of the file with `stamp`, unless the file has changed
+    /// since (the next look sees the change) or that version was applied already (by
+    /// SIGHUP).
+    fn reload_watched(&self, path: &Path, stamp: FileStamp, read: std::io::Result<String>) {
+        let _reloading = self.reload_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut last = self.read_stamp.lock().unwrap_or_else(|e| e.into_inner());
+        if file_stamp(path) != Some(stamp) || *last == Some(stamp) {
+            return;
+        }
+        *last = Some(stamp);
+        drop(last);
+        let file = path.display().to_string();
+        let _ = match read {
+            Ok(text) => self.reload_logged(&text, &file),
+            Err(e) => self.refuse_unreadable(&file, &e),
+        };
     }
 
     /// [`reload_text`](Running::reload_text), logging every problem when it fails.
@@ -619,11 +648,27 @@ impl Running {
                 };
                 // Reading files (and maybe the system's roots) blocks: off the workers.
                 let p = path.clone();
-                let Ok(Ok(text)) =
-                    tokio::task::spawn_blocking(move || std::fs::read_to_string(p)).await
-                else {
-                    pending = None;
-                    continue;
+                let read =
+                    tokio::task::spawn_blocking(move || crate::config::read_config_file(&p)).await;
+                let text = match read {
+                    Ok(Ok(text)) => text,
+                    // Gone for a moment (a rename in progress): looked at again.
+                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                        pending = None;
+                        continue;
+                    }
+                    // Unreadable (too large, not UTF-8, no permission): refused once.
+                    Ok(Err(e)) => {
+                        pending = None;
+                        let again = me.clone();
+                        let p = path.clone();
+                        let _ = tokio::task::spawn_blocking(move || {
+                            again.reload_watched(&p, stamp, Err(e));
+                        })
+                        .await;
+                        continue;
+                    }
+                    Err(_) => continue,
                 };
                 match &pending {
                     Some((s, t, since)) if *s == stamp && *t == text => {
@@ -639,11 +684,12 @@ impl Running {
                 // The same for `settle`: applied (or refused whole, and not tried again
                 // until it changes).
                 pending = None;
-                *me.read_stamp.lock().unwrap_or_else(|e| e.into_inner()) = now;
                 let again = me.clone();
-                let file = path.display().to_string();
-                let _ =
-                    tokio::task::spawn_blocking(move || again.reload_logged(&text, &file)).await;
+                let p = path.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    again.reload_watched(&p, stamp, Ok(text));
+                })
+                .await;
             }
         }))
     }

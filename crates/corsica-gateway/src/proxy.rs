@@ -86,6 +86,8 @@ pub struct Shared {
     pub metrics: Metrics,
     /// The rate limit of the lines that requests can cause (denials, no route).
     log_limit: LogLimit,
+    /// Bytes of upstream bodies being read whole right now (see [`BUFFERED_BODIES_BUDGET`]).
+    buffered: std::sync::atomic::AtomicUsize,
 }
 
 /// One generation of the gateway: a configuration and the upstream client built for it.
@@ -313,6 +315,7 @@ impl Shared {
             state: ArcSwap::from_pointee(State::new(config, client, &metrics)),
             metrics,
             log_limit: LogLimit::new(crate::log_limit::LINES_PER_SECOND),
+            buffered: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -700,6 +703,7 @@ async fn forward(
                 b.watch(
                     config.limits.upstream_body_timeout,
                     handles.upstream_body_timeouts.clone(),
+                    handles.upstream_body_errors.clone(),
                 );
             }
             // A small body of known length is read whole before the head goes out: if it
@@ -708,15 +712,31 @@ async fn forward(
             let small = parts
                 .headers
                 .get(http::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-                .is_some_and(|len| len <= BUFFERED_BODY_LIMIT);
-            if small {
-                if let Body::Upstream(b) = body {
-                    body = match read_whole(b).await {
-                        Ok(bytes) => Body::Full(Some(bytes)),
-                        Err(e) => return failed_body(route, handles, authority, &e),
-                    };
-                }
+                .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+                .filter(|len| *len <= BUFFERED_BODY_LIMIT);
+            // Within the budget for all such bodies at once; beyond it, streamed.
+            let reserved = small.and_then(|len| Reserved::take(&shared.buffered, len));
+            if let Some(reserved) = &reserved
+                && let Body::Upstream(b) = body
+            {
+                // The whole body within the upstream timeout, besides each wait within the
+                // body timeout: an upstream cannot trickle a head back for long.
+                let read = tokio::time::timeout(
+                    config.limits.upstream_timeout,
+                    read_whole(b, reserved.len),
+                )
+                .await;
+                body = match read {
+                    Ok(Ok(bytes)) => Body::Full(Some(bytes)),
+                    Ok(Err(e)) => return failed_body(route, authority, &e),
+                    Err(_) => {
+                        handles.timeouts.inc();
+                        return plain(
+                            StatusCode::GATEWAY_TIMEOUT,
+                            "504 Gateway Timeout: the upstream's response body did not arrive in time",
+                        );
+                    }
+                };
             }
             strip_hop_by_hop(&mut parts.headers);
             Response::from_parts(parts, body)
@@ -798,10 +818,42 @@ async fn forward(
 /// response goes to the client. Up to this size, an upstream that cuts its body short is a
 /// 502 the page can read; beyond it the body streams, and a body cut short cuts the
 /// client's response (its connection closes before the announced length).
-const BUFFERED_BODY_LIMIT: u64 = 64 * 1024;
+const BUFFERED_BODY_LIMIT: usize = 64 * 1024;
 
-/// Reads an upstream body to its end (each wait bounded by the body's watch).
-async fn read_whole(mut body: crate::upstream::PooledBody) -> Result<Bytes, BoxError> {
+/// The most bytes of upstream bodies read whole at once, over all requests (32 MiB): a
+/// body that would go over it streams instead.
+const BUFFERED_BODIES_BUDGET: usize = 32 * 1024 * 1024;
+
+/// Bytes taken from the budget of bodies read whole, given back when dropped.
+struct Reserved<'a> {
+    budget: &'a std::sync::atomic::AtomicUsize,
+    len: usize,
+}
+
+impl<'a> Reserved<'a> {
+    /// `len` bytes from `budget`, if that stays within [`BUFFERED_BODIES_BUDGET`].
+    fn take(budget: &'a std::sync::atomic::AtomicUsize, len: usize) -> Option<Reserved<'a>> {
+        use std::sync::atomic::Ordering;
+        budget
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(len)
+                    .filter(|total| *total <= BUFFERED_BODIES_BUDGET)
+            })
+            .ok()
+            .map(|_| Reserved { budget, len })
+    }
+}
+
+impl Drop for Reserved<'_> {
+    fn drop(&mut self) {
+        self.budget
+            .fetch_sub(self.len, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+/// Reads an upstream body of `len` bytes (its `Content-Length`) to its end (each wait
+/// bounded by the body's watch).
+async fn read_whole(mut body: crate::upstream::PooledBody, len: usize) -> Result<Bytes, BoxError> {
     use http_body_util::BodyExt;
     let mut first: Option<Bytes> = None;
     let mut more: Vec<u8> = Vec::new();
@@ -813,6 +865,8 @@ async fn read_whole(mut body: crate::upstream::PooledBody) -> Result<Bytes, BoxE
             None => first = Some(data),
             Some(f) => {
                 if more.is_empty() {
+                    // Never more than announced (a longer body is hyper's error).
+                    more.reserve_exact(len);
                     more.extend_from_slice(f);
                 }
                 more.extend_from_slice(&data);
@@ -827,14 +881,9 @@ async fn read_whole(mut body: crate::upstream::PooledBody) -> Result<Bytes, BoxE
     })
 }
 
-/// The answer when a buffered upstream body failed: 504 if it stalled (already counted as
-/// `body_timeout`), else 502 counted as `kind="body"`.
-fn failed_body(
-    route: &Route,
-    handles: &RouteState,
-    authority: &http::uri::Authority,
-    e: &BoxError,
-) -> Response<Body> {
+/// The answer when a buffered upstream body failed: 504 if it stalled, else 502 (counted
+/// by the body as `body_timeout` or `body`).
+fn failed_body(route: &Route, authority: &http::uri::Authority, e: &BoxError) -> Response<Body> {
     if e.is::<crate::upstream::UpstreamBodyTimeout>() {
         // (Logged by the body.)
         return plain(
@@ -842,7 +891,7 @@ fn failed_body(
             "504 Gateway Timeout: the upstream's response body did not arrive in time",
         );
     }
-    handles.upstream_body_errors.inc();
+    // (Counted by the body.)
     tracing::warn!(target: "corsica::gateway", route = %route.name, upstream = %authority, error = %e, "upstream body cut short: 502");
     plain(
         StatusCode::BAD_GATEWAY,

@@ -513,9 +513,9 @@ pub struct PooledBody {
     conn: Option<Box<Conn>>,
     pool: std::sync::Arc<Upstreams>,
     key: Key,
-    /// Time allowed between two frames, and the counter of the bodies it ends (`None`:
-    /// no limit).
-    watch: Option<(Duration, prometheus::IntCounter)>,
+    /// Time allowed between two frames, the counter of the bodies it ends, and the counter
+    /// of the bodies that fail otherwise (cut short, reset) (`None`: not watched).
+    watch: Option<(Duration, prometheus::IntCounter, prometheus::IntCounter)>,
     /// When the body times out: reset on each frame (allocated at the first wait only).
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     /// The error that ended the body, held back for one poll (see `poll_frame`).
@@ -540,15 +540,21 @@ impl std::error::Error for UpstreamBodyTimeout {}
 
 impl PooledBody {
     /// Ends the body with an [`UpstreamBodyTimeout`] (counted in `timeouts`) if the
-    /// upstream sends nothing of it for `timeout`.
-    pub fn watch(&mut self, timeout: Duration, timeouts: prometheus::IntCounter) {
-        self.watch = Some((timeout, timeouts));
+    /// upstream sends nothing of it for `timeout`; counts in `failures` a body that fails
+    /// otherwise (shorter than its `Content-Length`, the connection reset).
+    pub fn watch(
+        &mut self,
+        timeout: Duration,
+        timeouts: prometheus::IntCounter,
+        failures: prometheus::IntCounter,
+    ) {
+        self.watch = Some((timeout, timeouts, failures));
     }
 
     /// Whether the upstream has sent nothing for the watched time (then the body fails
     /// and the connection, mid-response, is dropped: it closes).
     fn timed_out(&mut self, cx: &mut Context<'_>) -> Option<UpstreamBodyTimeout> {
-        let (timeout, timeouts) = self.watch.as_ref()?;
+        let (timeout, timeouts, _) = self.watch.as_ref()?;
         let timeout = *timeout;
         let deadline = self
             .deadline
@@ -562,7 +568,7 @@ impl PooledBody {
 
     /// A frame came: time starts again for the next.
     fn reset_deadline(&mut self) {
-        if let (Some((timeout, _)), Some(d)) = (&self.watch, &mut self.deadline) {
+        if let (Some((timeout, _, _)), Some(d)) = (&self.watch, &mut self.deadline) {
             d.as_mut().reset(tokio::time::Instant::now() + *timeout);
         }
     }
@@ -629,6 +635,9 @@ impl HttpBody for PooledBody {
                 // the same turn, and the client would get an empty reply instead of a
                 // response visibly cut.
                 this.conn = None;
+                if let Some((_, _, failures)) = &this.watch {
+                    failures.inc();
+                }
                 this.failed = Some(e.into());
                 cx.waker().wake_by_ref();
                 Poll::Pending

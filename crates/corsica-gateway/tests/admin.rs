@@ -298,6 +298,12 @@ async fn an_exposed_admin_listener_needs_a_token() {
         "not a bearer value"
     );
     assert_eq!(admin_status(admin, "/metrics", Some(&bearer)).await, 200);
+    let shouted = format!("BEARER {TOKEN}");
+    assert_eq!(
+        admin_status(admin, "/metrics", Some(&shouted)).await,
+        200,
+        "the scheme is case-insensitive"
+    );
     assert_eq!(admin_status(admin, "/healthz", None).await, 200);
     // A reload that drops the token while the listener stays exposed is refused.
     let dropped = exposed("");

@@ -127,6 +127,11 @@ async fn cut_visibly(answer: &'static str) {
             "{text:?}"
         );
     }
+    assert_sample(
+        &gw.metrics(),
+        r#"corsica_upstream_errors_total{kind="body",route="app"}"#,
+        Some(20.0),
+    );
     gw.shutdown().await;
 }
 

@@ -162,3 +162,41 @@ async fn a_file_reloaded_by_sighup_is_not_reloaded_again_by_the_watcher() {
 fn gateway_settle() -> Duration {
     corsica_gateway::gateway::WATCH_SETTLE
 }
+
+// A file over the size limit (a wrong file, or one still growing) is refused once, without
+// being read whole, and the running configuration stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_file_is_refused_once_and_the_configuration_stays() {
+    let dir = ConfigDir::new();
+    let gw = Arc::new(dir.start(&config(&["a"], &[APP])).await);
+    let watcher = gw
+        .watch_file(Duration::from_millis(20))
+        .expect("a file to watch");
+    let huge = format!(
+        "{}# {}\n",
+        config(&["a", "b"], &[APP]),
+        "x".repeat(corsica_gateway::config::MAX_CONFIG_BYTES)
+    );
+    dir.write_config(&huge);
+    let refused = eventually(100, Duration::from_millis(20), || async {
+        sample(
+            &gw.metrics(),
+            r#"corsica_config_reloads_total{result="error"}"#,
+        ) == Some(1.0)
+    })
+    .await;
+    assert!(refused, "the oversized file is refused");
+    tokio::time::sleep(gateway_settle() * 2).await;
+    let m = gw.metrics();
+    assert_eq!(
+        sample(&m, r#"corsica_config_reloads_total{result="error"}"#),
+        Some(1.0),
+        "once"
+    );
+    assert_eq!(
+        sample(&m, r#"corsica_config_reloads_total{result="ok"}"#),
+        Some(0.0)
+    );
+    assert!(gw.reload().is_err(), "SIGHUP refuses it too");
+    watcher.abort();
+}
