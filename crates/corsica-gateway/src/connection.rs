@@ -388,7 +388,14 @@ where
     }
     let parts = conn.into_parts();
     let mut io = parts.io.into_inner();
-    io.ahead = parts.read_buf;
+    // Copied (or dropped when empty): the bytes read ahead are a view of hyper's read
+    // buffer, and would keep all of it (8 KiB and more) alive while the connection is
+    // parked.
+    io.ahead = if parts.read_buf.is_empty() {
+        Bytes::new()
+    } else {
+        Bytes::copy_from_slice(&parts.read_buf)
+    };
     Ok(Some(io))
 }
 

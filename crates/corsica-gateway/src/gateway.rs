@@ -166,6 +166,11 @@ pub async fn start(config: Config, source: Option<PathBuf>) -> std::io::Result<R
         .map_err(std::io::Error::other)?;
     let shared = Arc::new(Shared::new(config, Metrics::new()));
     let (stop, stop_rx) = watch::channel(false);
+    crate::memory::spawn_trimmer(
+        shared.metrics.connections.clone(),
+        shared.metrics.parked.clone(),
+        stop_rx.clone(),
+    );
     let (admin_stop, admin_stop_rx) = watch::channel(false);
     let clients = tokio::spawn(serve_clients(
         listener,
