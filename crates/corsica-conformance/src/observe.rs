@@ -413,6 +413,35 @@ fn summarize(cases: &[Case]) -> usize {
     for ((model, key), n) in &mapping {
         println!("  {n:5}  {model} → {key}");
     }
+    // Where both block and Firefox's text names a parameter: is it one the model names?
+    let mut named = 0usize;
+    let mut other_parameter = Vec::new();
+    for c in cases {
+        let (Verdict::Blocked(b), Some(p)) = (
+            &c.model.verdict,
+            c.observation.recognised().and_then(|r| r.parameter),
+        ) else {
+            continue;
+        };
+        named += 1;
+        if !b.candidates.iter().any(|m| m.eq_ignore_ascii_case(&p)) {
+            other_parameter.push((c, p, b.parameter.clone()));
+        }
+    }
+    println!(
+        "Blocked by both, Firefox's text names a parameter: {named}; not one the model names: {}",
+        other_parameter.len()
+    );
+    for (c, p, m) in &other_parameter {
+        println!(
+            "      #{} {}: Firefox {} ‘{}’, model {:?}",
+            c.scenario.id,
+            c.scenario.name,
+            c.observation.key(),
+            placeholders(p, c.origins),
+            placeholders(m, c.origins)
+        );
+    }
     let mut unlike = Vec::new();
     for c in cases {
         let o = &c.observation.result;
