@@ -63,17 +63,41 @@ impl Drop for Profile {
     }
 }
 
+/// The Firefox process, leading a process group of its own; dropping it kills the whole
+/// group (the content processes too) and waits a moment for the parent to go.
+struct Process {
+    child: Child,
+    /// The process group Firefox leads (its pid).
+    group: Option<u32>,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Some(pid) = self.group {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+        let _ = self.child.start_kill();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 /// A running Firefox and the BiDi session with it. Dropping it kills Firefox (its whole
-/// process group: the content processes too) and removes the profile, on every exit path.
+/// process group) and then removes the profile, on every exit path: the guards are taken
+/// as soon as each exists, so a launch that fails half-way cleans up too.
 pub struct Firefox {
     wire: Wire,
     contexts: Routes,
-    child: Child,
-    /// The process group Firefox leads (its pid), for killing it with its children.
-    group: Option<u32>,
+    /// Dropped before the profile (fields drop in order).
+    process: Process,
     /// Held for its `Drop`: removed after Firefox is killed.
     _profile: Profile,
-    /// The browser's name and version (`firefox 153.8.0esr`).
+    /// The browser's name and version (`firefox 153.8.0`).
     pub version: String,
 }
 
@@ -101,7 +125,10 @@ impl Firefox {
                 binary.display()
             )
         })?;
-        let group = child.id();
+        let process = Process {
+            group: child.id(),
+            child,
+        };
         let contexts = Routes::default();
         // Console entries name their context in `source`, other events at the top.
         let wire = Wire::connect(
@@ -119,8 +146,7 @@ impl Firefox {
         let mut firefox = Firefox {
             wire,
             contexts,
-            child,
-            group,
+            process,
             _profile: profile,
             version: String::new(),
         };
@@ -178,7 +204,7 @@ impl Firefox {
             self.call("browser.close", json!({})),
         )
         .await;
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.process.child.wait()).await;
     }
 }
 
@@ -210,24 +236,5 @@ impl Driver for Firefox {
                 .map_err(|e| format!("script.evaluate gave no JSON ({e}): {text:.200}")),
             None => Ok(Value::Null),
         }
-    }
-}
-
-impl Drop for Firefox {
-    fn drop(&mut self) {
-        // Kill the whole process group (content processes too), then wait a moment for the
-        // parent so the profile is not written to while it is removed.
-        if let Some(pid) = self.group {
-            let _ = std::process::Command::new("kill")
-                .args(["-KILL", "--", &format!("-{pid}")])
-                .stderr(std::process::Stdio::null())
-                .status();
-        }
-        let _ = self.child.start_kill();
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        // `profile` drops after this, removing the directory.
     }
 }
