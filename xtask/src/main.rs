@@ -6,6 +6,9 @@
 //!   README's situations end to end. The last lines of output are the suite's
 //!   `conformance: N scenarios, D disagreements` and `situations: N end to end, D disagreements`.
 //! - `conformance [args]`: the conformance suite alone (`--filter TEXT`, `--jobs N`, `--verbose`).
+//!   `conformance -- --browser firefox --observe` runs every scenario in Firefox instead
+//!   (installing Debian's `firefox-esr` when missing) and writes
+//!   `target/conformance/firefox-observed.json`; it judges nothing yet.
 //! - `situations [--bless] [--verbose]`: the README's situations alone: the real
 //!   `corsica serve`, real Chromium, `corsica check` and `explain` agreeing, and the README's
 //!   blocks equal to the run's output (`--bless` rewrites them).
@@ -119,18 +122,34 @@ fn test() -> Result<(), String> {
 
 /// Installs Debian's `chromium` when it is missing (as root, with apt-get).
 fn ensure_chromium() -> Result<(), String> {
-    if std::env::var_os("CHROMIUM").is_some() || on_path("chromium") {
+    ensure_browser("Chromium", "CHROMIUM", "chromium", "chromium")
+}
+
+/// Installs Debian's `firefox-esr` when it is missing (as root, with apt-get): the browser
+/// `--browser firefox --observe` drives over WebDriver BiDi (no geckodriver).
+fn ensure_firefox() -> Result<(), String> {
+    ensure_browser("Firefox", "FIREFOX", "firefox-esr", "firefox-esr")
+}
+
+/// Installs the Debian package `package` when neither `$env` nor `binary` on the PATH is
+/// there (as root, with apt-get); names the fix otherwise.
+fn ensure_browser(name: &str, env: &str, binary: &str, package: &str) -> Result<(), String> {
+    if std::env::var_os(env).is_some() || on_path(binary) {
         return Ok(());
     }
     if !is_root() {
-        return Err("the conformance suite needs Chromium: install Debian's package with `sudo apt-get update && sudo apt-get install chromium` (or set CHROMIUM to a Chromium binary), then run again".into());
+        return Err(format!(
+            "the conformance suite needs {name}: install Debian's package with `sudo apt-get update && sudo apt-get install {package}` (or set {env} to a {name} binary), then run again"
+        ));
     }
-    eprintln!("xtask: chromium is missing; installing Debian's package with apt-get");
-    apt_get_install(&["chromium"])?;
-    if on_path("chromium") {
+    eprintln!("xtask: {binary} is missing; installing Debian's package with apt-get");
+    apt_get_install(&[package])?;
+    if on_path(binary) {
         Ok(())
     } else {
-        Err("apt-get installed chromium but `chromium` is not on the PATH".into())
+        Err(format!(
+            "apt-get installed {package} but `{binary}` is not on the PATH"
+        ))
     }
 }
 
@@ -180,9 +199,18 @@ fn on_path(binary: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Runs the conformance suite; its summary line is the last line printed.
+/// Runs the conformance suite; its summary line is the last line printed. With
+/// `--browser firefox --observe` it observes Firefox instead (summary line
+/// `firefox-observe: N scenarios, D differ from the Chromium model`).
 fn conformance(extra: &[String]) -> Result<(), String> {
-    suite("conformance", "scenarios", extra)
+    let firefox = extra
+        .windows(2)
+        .any(|w| w[0] == "--browser" && w[1] == "firefox");
+    if firefox {
+        suite("firefox-observe", "scenarios", extra)
+    } else {
+        suite("conformance", "scenarios", extra)
+    }
 }
 
 /// Runs the README's situations with the `corsica` binary built beside the suite's.
@@ -196,7 +224,11 @@ fn situations(extra: &[String]) -> Result<(), String> {
 /// disagreements`) is the last line printed. The binary and `corsica` (which the
 /// situations start) are built by one cargo invocation, so both suites share one build.
 fn suite(name: &str, what: &str, extra: &[String]) -> Result<(), String> {
-    ensure_chromium()?;
+    if name == "firefox-observe" {
+        ensure_firefox()?;
+    } else {
+        ensure_chromium()?;
+    }
     cargo(
         &[
             "build",

@@ -4,45 +4,31 @@
 //! Written here rather than taken from `chromiumoxide` because the suite needs six CDP
 //! methods and three events; a full binding would dominate the build time on CI.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-use tokio::sync::{mpsc, oneshot};
-use tokio_tungstenite::tungstenite::Message;
+use tokio::sync::mpsc;
 
-type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Value, String>>>>>;
-type Sessions = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Value>>>>;
+use crate::driver::{Driver, find_binary, wait_loaded};
+use crate::wire::{Routes, Wire};
 
 /// A running Chromium and the connection to it.
 pub struct Browser {
     child: Child,
     profile: PathBuf,
-    out: mpsc::UnboundedSender<Message>,
-    pending: Pending,
-    sessions: Sessions,
-    next_id: AtomicU64,
+    wire: Wire,
+    sessions: Routes,
     /// The browser's version string.
     pub version: String,
 }
 
 /// Where Chromium is: `$CHROMIUM`, else `chromium` on the PATH (Debian's package).
 pub fn chromium_path() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("CHROMIUM") {
-        return Some(PathBuf::from(p));
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join("chromium"))
-            .find(|p| p.is_file())
-    })
+    find_binary("CHROMIUM", "chromium")
 }
 
 impl Browser {
@@ -82,54 +68,16 @@ impl Browser {
         })
         .await?;
 
-        let (ws, _) = tokio_tungstenite::connect_async(ws_url.as_str())
-            .await
-            .map_err(|e| format!("cannot connect to {ws_url}: {e}"))?;
-        let (mut sink, mut stream) = ws.split();
-        let (out, mut out_rx) = mpsc::unbounded_channel::<Message>();
-        tokio::spawn(async move {
-            while let Some(m) = out_rx.recv().await {
-                if sink.send(m).await.is_err() {
-                    break;
-                }
-            }
-        });
-        let pending: Pending = Arc::default();
-        let sessions: Sessions = Arc::default();
-        {
-            let pending = pending.clone();
-            let sessions = sessions.clone();
-            tokio::spawn(async move {
-                while let Some(Ok(msg)) = stream.next().await {
-                    let Message::Text(text) = msg else { continue };
-                    let Ok(v) = serde_json::from_str::<Value>(&text) else {
-                        continue;
-                    };
-                    if let Some(id) = v.get("id").and_then(Value::as_u64) {
-                        let tx = pending.lock().ok().and_then(|mut p| p.remove(&id));
-                        if let Some(tx) = tx {
-                            let result = match v.get("error") {
-                                Some(e) => Err(e.to_string()),
-                                None => Ok(v.get("result").cloned().unwrap_or(Value::Null)),
-                            };
-                            let _ = tx.send(result);
-                        }
-                    } else if let Some(session) = v.get("sessionId").and_then(Value::as_str) {
-                        if let Some(tx) = sessions.lock().ok().and_then(|s| s.get(session).cloned())
-                        {
-                            let _ = tx.send(v);
-                        }
-                    }
-                }
-            });
-        }
+        let sessions = Routes::default();
+        let wire = Wire::connect(&ws_url, "DevTools", sessions.clone(), |v| {
+            v.get("sessionId").and_then(Value::as_str)
+        })
+        .await?;
         let mut browser = Browser {
             child,
             profile,
-            out,
-            pending,
+            wire,
             sessions,
-            next_id: AtomicU64::new(1),
             version: String::new(),
         };
         let version = browser.call(None, "Browser.getVersion", json!({})).await?;
@@ -148,21 +96,7 @@ impl Browser {
         method: &str,
         params: Value,
     ) -> Result<Value, String> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let mut msg = json!({"id": id, "method": method, "params": params});
-        if let Some(s) = session {
-            msg["sessionId"] = Value::String(s.to_owned());
-        }
-        let (tx, rx) = oneshot::channel();
-        self.pending.lock().map_err(|_| "poisoned")?.insert(id, tx);
-        self.out
-            .send(Message::Text(msg.to_string().into()))
-            .map_err(|_| "the DevTools connection is closed".to_owned())?;
-        match tokio::time::timeout(Duration::from_secs(60), rx).await {
-            Ok(Ok(r)) => r.map_err(|e| format!("{method}: {e}")),
-            Ok(Err(_)) => Err(format!("{method}: connection closed")),
-            Err(_) => Err(format!("{method}: no answer within 60 s")),
-        }
+        self.wire.call(session, method, params).await
     }
 
     /// Opens a tab and attaches a flat session to it; returns the session id and its
@@ -180,11 +114,7 @@ impl Browser {
             )
             .await?;
         let session = string_field(&attached, "sessionId", "Target.attachToTarget")?;
-        let (tx, rx) = mpsc::unbounded_channel();
-        self.sessions
-            .lock()
-            .map_err(|_| "poisoned")?
-            .insert(session.clone(), tx);
+        let rx = self.sessions.open(&session)?;
         Ok((session, rx))
     }
 
@@ -206,24 +136,8 @@ impl Browser {
         }
         self.call(Some(&session), "Page.navigate", json!({ "url": url }))
             .await?;
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let v = self
-                .call(
-                    Some(&session),
-                    "Runtime.evaluate",
-                    json!({"expression": "document.readyState + ' ' + location.origin", "returnByValue": true}),
-                )
-                .await?;
-            let state = v["result"]["value"].as_str().unwrap_or_default().to_owned();
-            if state == format!("complete {origin}") {
-                return Ok((session, events));
-            }
-            if std::time::Instant::now() > deadline {
-                return Err(format!("the page {url} did not load: {state}"));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_loaded(self, &session, url, origin).await?;
+        Ok((session, events))
     }
 
     /// Stops Chromium and removes its profile.
@@ -232,6 +146,19 @@ impl Browser {
         let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
         let _ = self.child.kill().await;
         let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+impl Driver for Browser {
+    async fn evaluate(&self, page: &str, expression: &str) -> Result<Value, String> {
+        let v = self
+            .call(
+                Some(page),
+                "Runtime.evaluate",
+                json!({"expression": expression, "awaitPromise": true, "returnByValue": true}),
+            )
+            .await?;
+        Ok(v["result"]["value"].clone())
     }
 }
 

@@ -11,15 +11,25 @@
 //! Usage: `corsica-conformance [--jobs N] [--filter TEXT] [--list] [--verbose]`.
 //! The last line of output is always `conformance: N scenarios, D disagreements`.
 //!
+//! `corsica-conformance --browser firefox --observe [--batch N] [--out FILE]` runs every
+//! scenario in real Firefox instead (over WebDriver BiDi, see `observe.rs`) and writes what
+//! it did to `target/conformance/firefox-observed.json`; nothing is judged against Firefox
+//! yet. Its last line is `firefox-observe: N scenarios, D differ from the Chromium model`.
+//!
 //! `corsica-conformance --situations [--bless]` runs the README's situations end to end
 //! instead (see `situations.rs`); its last line is `situations: N end to end, D disagreements`.
 
+mod bidi;
 mod cdp;
+mod driver;
+mod firefox_reasons;
 mod har;
+mod observe;
 mod policy_scenarios;
 mod scenario;
 mod server;
 mod situations;
+mod wire;
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -59,6 +69,10 @@ struct Options {
     record_har: Option<std::path::PathBuf>,
     situations: bool,
     bless: bool,
+    /// `--browser firefox --observe`: the Firefox observation run.
+    observe: bool,
+    batch: usize,
+    out: Option<std::path::PathBuf>,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -71,7 +85,11 @@ fn parse_args() -> Result<Options, String> {
         record_har: None,
         situations: false,
         bless: false,
+        observe: false,
+        batch: 40,
+        out: None,
     };
+    let mut browser = "chromium".to_owned();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -105,16 +123,33 @@ fn parse_args() -> Result<Options, String> {
             "--verbose" | "-v" => o.verbose = true,
             "--situations" => o.situations = true,
             "--bless" => o.bless = true,
+            "--browser" => browser = args.next().ok_or("--browser needs chromium or firefox")?,
+            "--observe" => o.observe = true,
+            "--batch" => {
+                o.batch = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|&n: &usize| n > 0)
+                    .ok_or("--batch needs a positive number")?;
+            }
+            "--out" => o.out = Some(args.next().ok_or("--out needs a file")?.into()),
+            // `cargo xtask conformance -- ARGS` passes the separator on.
+            "--" => {}
             "--help" | "-h" => {
                 println!(
-                    "usage: corsica-conformance [--jobs N] [--filter TEXT] [--ids 1,2,3] [--list] [--verbose] [--record-har FILE] | --situations [--bless] [--verbose]"
+                    "usage: corsica-conformance [--jobs N] [--filter TEXT] [--ids 1,2,3] [--list] [--verbose] [--record-har FILE] | --situations [--bless] [--verbose] | --browser firefox --observe [--filter TEXT] [--ids 1,2,3] [--batch N] [--out FILE] [--verbose]"
                 );
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
-    Ok(o)
+    match (browser.as_str(), o.observe) {
+        ("chromium", false) | ("firefox", true) => Ok(o),
+        ("chromium", true) => Err("--observe is for --browser firefox (Chromium is judged against the model)".into()),
+        ("firefox", false) => Err("Firefox can only be observed for now (--browser firefox --observe): the model does not speak for Firefox yet".into()),
+        (other, _) => Err(format!("--browser: `{other}` is not chromium or firefox")),
+    }
 }
 
 fn main() -> ExitCode {
@@ -126,6 +161,7 @@ fn main() -> ExitCode {
         }
     };
     let situations = opts.situations;
+    let observing = opts.observe;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -137,6 +173,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if observing {
+        return observe_main(&runtime, opts);
+    }
     let result = if opts.situations {
         runtime.block_on(situations::run(opts.bless, opts.verbose))
     } else {
@@ -164,14 +203,48 @@ fn main() -> ExitCode {
     }
 }
 
+/// The Firefox observation run: its last line is `firefox-observe: N scenarios, D differ
+/// from the Chromium model`; differences are findings, not failures (exit 0).
+fn observe_main(runtime: &tokio::runtime::Runtime, opts: Options) -> ExitCode {
+    let out = opts.out.unwrap_or_else(|| {
+        std::env::var_os("CARGO_TARGET_DIR")
+            .map_or_else(|| "target".into(), std::path::PathBuf::from)
+            .join("conformance/firefox-observed.json")
+    });
+    let options = observe::Options {
+        filter: opts.filter,
+        ids: opts.ids,
+        batch: opts.batch,
+        out,
+        verbose: opts.verbose,
+    };
+    match runtime.block_on(observe::run(&options)) {
+        Ok((n, d)) => {
+            println!("firefox-observe: {n} scenarios, {d} differ from the Chromium model");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("corsica-conformance: {e}");
+            println!(
+                "firefox-observe: 0 scenarios, 0 differ from the Chromium model (not run: {e})"
+            );
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The scenarios whose name contains `filter` and whose id is in `ids` (each when given).
+fn select(all: &[Scenario], filter: Option<&str>, ids: Option<&[usize]>) -> Vec<Scenario> {
+    all.iter()
+        .filter(|s| filter.is_none_or(|f| s.name.contains(f)))
+        .filter(|s| ids.is_none_or(|ids| ids.contains(&s.id)))
+        .cloned()
+        .collect()
+}
+
 async fn run(opts: Options) -> Result<(usize, usize), String> {
     let all = scenario::generate();
-    let selected: Vec<Scenario> = all
-        .iter()
-        .filter(|s| opts.filter.as_deref().is_none_or(|f| s.name.contains(f)))
-        .filter(|s| opts.ids.as_ref().is_none_or(|ids| ids.contains(&s.id)))
-        .cloned()
-        .collect();
+    let selected = select(&all, opts.filter.as_deref(), opts.ids.as_deref());
     if opts.list {
         for s in &selected {
             println!("{:5} {}", s.id, s.name);
