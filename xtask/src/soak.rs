@@ -474,8 +474,9 @@ fn route(name: &str, path: Option<&str>, upstream: &str, expose: &str) -> String
 
 /// nginx for the soak: one worker, the CORS headers added `always` (502 and 504 too) for
 /// [`ORIGIN`], keep-alive to `upstream` (and to `faults` for `/fault/`), `/fault/refused`
-/// to the closed port `closed`, timeouts as the gateway's in the soak (1 s to the upstream,
-/// 2 s for a client's head and between two reads of its body).
+/// to the closed port `closed`, timeouts as the gateway's in the soak (1 s to the faults'
+/// upstream, 30 s to the others, 2 s for a client's head and between two reads of its
+/// body).
 pub fn nginx_conf(
     port: u16,
     upstream: u16,
@@ -487,9 +488,10 @@ pub fn nginx_conf(
     let http = format!(
         r#"    client_header_timeout 2s;
     client_body_timeout 2s;
-    proxy_connect_timeout 1s;
-    proxy_read_timeout 1s;
-    proxy_send_timeout 1s;
+    # As the gateway's: its default (30 s) for the backend, 1 s for the faults.
+    proxy_connect_timeout 30s;
+    proxy_read_timeout 30s;
+    proxy_send_timeout 30s;
 
     map $http_origin $cors_origin {{
         default "";
@@ -523,9 +525,13 @@ pub fn nginx_conf(
         proxy_set_header Connection "";
 
         location /fault/refused {{
+            proxy_connect_timeout 1s;
             proxy_pass http://closed;
         }}
         location /fault/ {{
+            proxy_connect_timeout 1s;
+            proxy_read_timeout 1s;
+            proxy_send_timeout 1s;
             proxy_pass http://faults;
         }}
         location / {{
