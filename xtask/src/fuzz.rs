@@ -6,8 +6,8 @@
 //! 2. Copies the workspace's `Cargo.lock` to `fuzz/Cargo.lock` (git-ignored), so the
 //!    targets are built with the dependency versions the workspace is tested with, then
 //!    builds with `cargo +nightly fuzz build --sanitizer none` into `target/fuzz/build`.
-//!    No sanitizer: the crates are `#![forbid(unsafe_code)]`, and AddressSanitizer would
-//!    cost about half the executions; debug assertions and overflow checks stay on.
+//!    No sanitizer: the crates are `#![forbid(unsafe_code)]`, and AddressSanitizer's
+//!    instrumentation slows every execution; debug assertions and overflow checks stay on.
 //! 3. Copies the committed seeds (`fuzz/seeds/<target>/`, small) into the working corpus
 //!    `target/fuzz/corpus/<target>/`, which grows from run to run and is never committed.
 //! 4. Runs each target (or `--target NAME`) for `--minutes N` (default 1; libFuzzer's
