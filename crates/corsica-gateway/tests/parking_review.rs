@@ -76,19 +76,25 @@ async fn read_response(s: &mut TcpStream, what: &str) -> Option<String> {
     }
 }
 
-async fn scenario(pause_to_park: bool) -> (Option<String>, Vec<String>) {
+/// What the client sends after the first bytes of its body: the rest of the declared
+/// body, which reads like a request.
+const SMUGGLED: &str = "GET /smuggled HTTP/1.1\r\nhost: a\r\n\r\n";
+
+/// A gateway with `limits` in front of [`early_answer_upstream`], and a client that has
+/// sent the head of a POST declaring `declared` body bytes (with the first 10 of them) and
+/// read the upstream's early 401. Also what the upstream saw.
+async fn early_answer_post(
+    limits: &str,
+    declared: usize,
+) -> (gateway::Running, TcpStream, Arc<Mutex<Vec<String>>>) {
     let (up, seen) = early_answer_upstream().await;
-    let text =
-        format!("{LISTEN}[limits]\nheader_read_timeout_ms = 10000\nbody_read_timeout_ms = 10000\n")
-            + &cors_route(&format!("http://{up}"), &format!("origins = [\"{APP}\"]"));
+    let text = format!("{LISTEN}[limits]\n{limits}\n")
+        + &cors_route(&format!("http://{up}"), &format!("origins = [\"{APP}\"]"));
     let running = gateway::start(&text).await;
-    let smuggled = "GET /smuggled HTTP/1.1\r\nhost: a\r\n\r\n";
-    let first = "0123456789";
     let mut a = TcpStream::connect(running.addr).await.unwrap();
     a.write_all(
         format!(
-            "POST /upload HTTP/1.1\r\nhost: a\r\norigin: {APP}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n{first}",
-            first.len() + smuggled.len()
+            "POST /upload HTTP/1.1\r\nhost: a\r\norigin: {APP}\r\ncontent-type: text/plain\r\ncontent-length: {declared}\r\n\r\n0123456789"
         )
         .as_bytes(),
     )
@@ -96,6 +102,32 @@ async fn scenario(pause_to_park: bool) -> (Option<String>, Vec<String>) {
     .unwrap();
     let head = read_response(&mut a, "the 401").await.expect("the 401");
     assert!(head.starts_with("http/1.1 401"), "{head}");
+    (running, a, seen)
+}
+
+/// The POST of [`early_answer_post`] declaring 10 bytes and [`SMUGGLED`]: sends the rest
+/// of its body, then returns what the client got back (if anything) and every request
+/// line the upstream saw, and shuts the gateway down.
+async fn send_the_rest(
+    running: gateway::Running,
+    mut a: TcpStream,
+    seen: Arc<Mutex<Vec<String>>>,
+) -> (Option<String>, Vec<String>) {
+    eprintln!(
+        "parked gauge: {:?}",
+        sample(&running.metrics(), "corsica_client_connections_parked")
+    );
+    let _ = a.write_all(SMUGGLED.as_bytes()).await;
+    let second = read_response(&mut a, "after the body").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let seen = seen.lock().unwrap().clone();
+    running.shutdown().await;
+    (second, seen)
+}
+
+async fn scenario(pause_to_park: bool) -> (Option<String>, Vec<String>) {
+    let limits = "header_read_timeout_ms = 10000\nbody_read_timeout_ms = 10000";
+    let (running, a, seen) = early_answer_post(limits, 10 + SMUGGLED.len()).await;
     if pause_to_park {
         // Longer than PARK_AFTER: the gateway "parks" the connection, whose request body
         // is still unread.
@@ -109,17 +141,8 @@ async fn scenario(pause_to_park: bool) -> (Option<String>, Vec<String>) {
         .unwrap();
     read_response(&mut b, "the trigger's response").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    eprintln!(
-        "parked gauge: {:?}",
-        sample(&running.metrics(), "corsica_client_connections_parked")
-    );
     // The rest of A's request body: bytes the client declared as body.
-    let _ = a.write_all(smuggled.as_bytes()).await;
-    let second = read_response(&mut a, "after the body").await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let seen = seen.lock().unwrap().clone();
-    running.shutdown().await;
-    (second, seen)
+    send_the_rest(running, a, seen).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -207,18 +230,8 @@ async fn a_late_resume_shortens_every_later_idle_period() {
 /// body sits unpolled in the idle pool).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_half_sent_body_after_an_early_answer_holds_the_connection_past_every_timeout() {
-    let (up, _seen) = early_answer_upstream().await;
-    let text =
-        format!("{LISTEN}[limits]\nheader_read_timeout_ms = 1500\nbody_read_timeout_ms = 1500\n")
-            + &cors_route(&format!("http://{up}"), &format!("origins = [\"{APP}\"]"));
-    let running = gateway::start(&text).await;
-    let mut a = TcpStream::connect(running.addr).await.unwrap();
-    a.write_all(
-        format!("POST /upload HTTP/1.1\r\nhost: a\r\norigin: {APP}\r\ncontent-type: text/plain\r\ncontent-length: 100\r\n\r\n0123456789").as_bytes(),
-    )
-    .await
-    .unwrap();
-    read_response(&mut a, "the 401").await.expect("the 401");
+    let limits = "header_read_timeout_ms = 1500\nbody_read_timeout_ms = 1500";
+    let (running, mut a, _seen) = early_answer_post(limits, 100).await;
     let mut buf = [0u8; 16];
     let still_open = tokio::time::timeout(Duration::from_secs(6), a.read(&mut buf))
         .await
@@ -234,37 +247,14 @@ async fn a_half_sent_body_after_an_early_answer_holds_the_connection_past_every_
     );
 }
 
-/// On c844406 (idle-pool sweeper): no trigger request needed.
+/// The idle-pool sweeper drops the busy upstream connection by itself: no other request
+/// is needed to trigger it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smuggling_without_a_trigger_once_the_sweeper_drops_the_busy_connection() {
-    let (up, seen) = early_answer_upstream().await;
-    let text =
-        format!("{LISTEN}[limits]\nheader_read_timeout_ms = 10000\nbody_read_timeout_ms = 2000\n")
-            + &cors_route(&format!("http://{up}"), &format!("origins = [\"{APP}\"]"));
-    let running = gateway::start(&text).await;
-    let smuggled = "GET /smuggled HTTP/1.1\r\nhost: a\r\n\r\n";
-    let first = "0123456789";
-    let mut a = TcpStream::connect(running.addr).await.unwrap();
-    a.write_all(
-        format!(
-            "POST /upload HTTP/1.1\r\nhost: a\r\norigin: {APP}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n{first}",
-            first.len() + smuggled.len()
-        )
-        .as_bytes(),
-    )
-    .await
-    .unwrap();
-    read_response(&mut a, "the 401").await.expect("the 401");
+    let limits = "header_read_timeout_ms = 10000\nbody_read_timeout_ms = 2000";
+    let (running, a, seen) = early_answer_post(limits, 10 + SMUGGLED.len()).await;
     tokio::time::sleep(Duration::from_millis(4500)).await;
-    eprintln!(
-        "parked gauge: {:?}",
-        sample(&running.metrics(), "corsica_client_connections_parked")
-    );
-    let _ = a.write_all(smuggled.as_bytes()).await;
-    let second = read_response(&mut a, "after the body").await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let seen = seen.lock().unwrap().clone();
-    running.shutdown().await;
+    let (second, seen) = send_the_rest(running, a, seen).await;
     eprintln!("second = {second:?}; upstream saw {seen:?}");
     assert!(!seen.iter().any(|l| l.contains("/smuggled")), "{seen:?}");
 }
