@@ -62,6 +62,23 @@ async fn upstream(
     (addr, accepted)
 }
 
+/// Sends a GET from [`APP`] to the gateway at `addr` and reads what comes back until the
+/// gateway closes (at most 5 s).
+async fn get_to_close(addr: SocketAddr) -> Vec<u8> {
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    c.write_all(raw::get("/x", APP).as_bytes()).await.unwrap();
+    read_to_close(&mut c).await
+}
+
+/// The gateway counted `n` upstream bodies that failed on route `app`.
+fn assert_body_errors(gw: &corsica_testkit::gateway::Running, n: u32) {
+    assert_sample(
+        &gw.metrics(),
+        r#"corsica_upstream_errors_total{kind="body",route="app"}"#,
+        Some(f64::from(n)),
+    );
+}
+
 /// Reads what the gateway sends until it closes (at most 5 s).
 async fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
     let mut buf = Vec::new();
@@ -78,19 +95,13 @@ async fn a_body_shorter_than_its_content_length_is_a_502_with_cors() {
     .await;
     let gw = app_gateway(up, "upstream_timeout_ms = 3000").await;
     for _ in 0..20 {
-        let mut c = TcpStream::connect(gw.addr).await.unwrap();
-        c.write_all(raw::get("/x", APP).as_bytes()).await.unwrap();
-        let wire = read_to_close(&mut c).await;
+        let wire = get_to_close(gw.addr).await;
         let r = raw::parse(&wire, true)
             .unwrap_or_else(|| panic!("a complete response: {:?}", String::from_utf8_lossy(&wire)));
         assert_eq!(r.status, 502, "{r:?}");
         assert_eq!(r.one(ACAO), Some(APP), "the route's CORS headers: {r:?}");
     }
-    assert_sample(
-        &gw.metrics(),
-        r#"corsica_upstream_errors_total{kind="body",route="app"}"#,
-        Some(20.0),
-    );
+    assert_body_errors(&gw, 20);
     gw.shutdown().await;
 }
 
@@ -109,9 +120,7 @@ async fn cut_visibly(answer: &'static str) {
     let (up, _) = upstream(answer, Some(Duration::ZERO)).await;
     let gw = app_gateway(up, "upstream_timeout_ms = 3000").await;
     for _ in 0..20 {
-        let mut c = TcpStream::connect(gw.addr).await.unwrap();
-        c.write_all(raw::get("/x", APP).as_bytes()).await.unwrap();
-        let wire = read_to_close(&mut c).await;
+        let wire = get_to_close(gw.addr).await;
         let text = String::from_utf8_lossy(&wire).to_ascii_lowercase();
         assert!(
             text.starts_with("http/1.1 200"),
@@ -127,11 +136,7 @@ async fn cut_visibly(answer: &'static str) {
             "{text:?}"
         );
     }
-    assert_sample(
-        &gw.metrics(),
-        r#"corsica_upstream_errors_total{kind="body",route="app"}"#,
-        Some(20.0),
-    );
+    assert_body_errors(&gw, 20);
     gw.shutdown().await;
 }
 
