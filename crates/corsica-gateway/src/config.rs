@@ -1287,33 +1287,30 @@ impl Config {
         let listen =
             addr(&raw.listen, "listen").unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
         let admin = addr(&raw.admin, "admin");
-        let admin_token = match &raw.admin_token {
-            Some(t) => match AdminToken::new(t.get_ref()) {
-                Ok(token) => Some(token),
-                Err(problem) => {
-                    errors.push(ConfigError::at(
-                        text,
-                        file,
-                        Some(t.span()),
-                        format!("admin_token: {problem}"),
-                    ));
-                    None
-                }
-            },
-            None => match std::env::var(ADMIN_TOKEN_ENV) {
-                Ok(t) => match AdminToken::new(&t) {
-                    Ok(token) => Some(token),
-                    Err(problem) => {
-                        errors.push(ConfigError::whole_file(
-                            file,
-                            format!("the {ADMIN_TOKEN_ENV} environment variable: {problem}"),
-                        ));
-                        None
-                    }
-                },
-                Err(_) => None,
-            },
+        // The file's `admin_token`, else the environment's: one check, the error where the
+        // value came from.
+        let given = match &raw.admin_token {
+            Some(t) => Some((
+                t.get_ref().clone(),
+                Some(t.span()),
+                "admin_token".to_owned(),
+            )),
+            None => std::env::var(ADMIN_TOKEN_ENV).ok().map(|t| {
+                let source = format!("the {ADMIN_TOKEN_ENV} environment variable");
+                (t, None, source)
+            }),
         };
+        let admin_token = given.and_then(|(token, span, source)| {
+            AdminToken::new(&token)
+                .map_err(|problem| {
+                    let message = format!("{source}: {problem}");
+                    errors.push(match span {
+                        Some(span) => ConfigError::at(text, file, Some(span), message),
+                        None => ConfigError::whole_file(file, message),
+                    });
+                })
+                .ok()
+        });
         if let (Some(a), Some(span)) = (admin, raw.admin.as_ref().map(Spanned::span)) {
             if let Some(problem) = admin_exposure(a, admin_token.is_some()) {
                 errors.push(ConfigError::at(text, file, Some(span), problem));
