@@ -432,23 +432,7 @@ impl Running {
         // watcher then sees.
         let stamp = file_stamp(path);
         *self.read_stamp.lock().unwrap_or_else(|e| e.into_inner()) = stamp;
-        match crate::config::read_config_file(path) {
-            Ok(text) => self.reload_logged(&text, &file),
-            Err(e) => self.refuse_unreadable(&file, &e),
-        }
-    }
-
-    /// A reload refused because the file could not be read: counted and logged.
-    fn refuse_unreadable(&self, file: &str, e: &std::io::Error) -> Result<(), ConfigErrors> {
-        self.shared
-            .metrics
-            .reloads
-            .with_label_values(&["error"])
-            .inc();
-        let errors: ConfigErrors =
-            ConfigError::whole_file(file, format!("cannot read the file: {e}")).into();
-        log_reload_errors(&errors);
-        Err(errors)
+        self.apply_read(&file, crate::config::read_config_file(path))
     }
 
     /// Applies what the watcher read of the file with `stamp`, unless the file has changed
@@ -462,16 +446,24 @@ impl Running {
         }
         *last = Some(stamp);
         drop(last);
-        let file = path.display().to_string();
-        let _ = match read {
-            Ok(text) => self.reload_logged(&text, &file),
-            Err(e) => self.refuse_unreadable(&file, &e),
-        };
+        let _ = self.apply_read(&path.display().to_string(), read);
     }
 
-    /// [`reload_text`](Running::reload_text), logging every problem when it fails.
-    fn reload_logged(&self, text: &str, file: &str) -> Result<(), ConfigErrors> {
-        let result = self.reload_text(text, file);
+    /// Applies what was read of `file` ([`reload_text`](Running::reload_text)), or refuses
+    /// it when it could not be read (counted as a failed reload too); a refusal is logged
+    /// with every problem.
+    fn apply_read(&self, file: &str, read: std::io::Result<String>) -> Result<(), ConfigErrors> {
+        let result = match read {
+            Ok(text) => self.reload_text(&text, file),
+            Err(e) => {
+                self.shared
+                    .metrics
+                    .reloads
+                    .with_label_values(&["error"])
+                    .inc();
+                Err(ConfigError::whole_file(file, format!("cannot read the file: {e}")).into())
+            }
+        };
         if let Err(errors) = &result {
             log_reload_errors(errors);
         }
