@@ -231,6 +231,16 @@ struct Idle {
     since: Instant,
 }
 
+impl Idle {
+    /// Whether the connection is within `timeout` of becoming idle and still open: one
+    /// poll, in which a connection the upstream closed meanwhile reads its end of file and
+    /// finishes.
+    fn still_open(&mut self, timeout: Duration) -> bool {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        self.since.elapsed() < timeout && self.conn.poll_conn(&mut cx).is_pending()
+    }
+}
+
 /// The pool of upstream connections of one generation of the configuration (kept across
 /// reloads that change nothing it depends on).
 pub struct Upstreams {
@@ -414,35 +424,23 @@ impl Upstreams {
     /// Polls each idle connection once: those the upstream closed read their end of file
     /// and finish; they are dropped, with those past the idle timeout.
     fn drop_closed(&self) {
-        let waker = std::task::Waker::noop();
-        let mut cx = Context::from_waker(waker);
         let mut lists = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         lists.retain(|_, list| {
-            list.retain_mut(|idle| {
-                idle.since.elapsed() < self.idle_timeout
-                    && idle.conn.poll_conn(&mut cx).is_pending()
-            });
+            list.retain_mut(|idle| idle.still_open(self.idle_timeout));
             !list.is_empty()
         });
     }
 
     /// An idle connection to `key` that is still open, if any.
     fn take(&self, key: &Key) -> Option<Box<Conn>> {
-        let waker = std::task::Waker::noop();
-        let mut cx = Context::from_waker(waker);
         loop {
-            let idle = {
+            let mut idle = {
                 let mut lists = self.idle.lock().unwrap_or_else(|e| e.into_inner());
                 lists.get_mut(key)?.pop_back()?
             };
-            if idle.since.elapsed() >= self.idle_timeout {
-                continue;
-            }
-            let mut conn = idle.conn;
-            // One poll, here: a connection the upstream closed meanwhile reads its end of
-            // file and finishes; an open one becomes ready for a request.
-            if conn.poll_conn(&mut cx).is_pending() && conn.sender.is_ready() {
-                return Some(conn);
+            // An open one becomes ready for a request by that poll.
+            if idle.still_open(self.idle_timeout) && idle.conn.sender.is_ready() {
+                return Some(idle.conn);
             }
         }
     }
