@@ -2,13 +2,15 @@
 //!
 //! - `test`: everything CI checks, in order: formatting, clippy (`-D warnings`), docs
 //!   without warnings, every test of the workspace in one cargo invocation, `soak --short`,
-//!   then the real-browser conformance suite (installing Debian's `chromium` when missing), then the
-//!   README's situations end to end. The last lines of output are the suite's
-//!   `conformance: N scenarios, D disagreements` and `situations: N end to end, D disagreements`.
+//!   then the real-browser conformance suite against Chromium and against Firefox (installing
+//!   Debian's `chromium` and `firefox-esr` when missing), then the README's situations end to
+//!   end. The suites print `conformance chromium: N scenarios, D disagreements`,
+//!   `conformance firefox: N scenarios, D disagreements` and
+//!   `situations: N end to end, D disagreements`.
 //! - `conformance [args]`: the conformance suite alone (`--filter TEXT`, `--jobs N`, `--verbose`).
-//!   `conformance -- --browser firefox --observe` runs every scenario in Firefox instead
-//!   (installing Debian's `firefox-esr` when missing) and writes
-//!   `target/conformance/firefox-observed.json`; it judges nothing yet.
+//!   `conformance -- --browser firefox` judges the model against Firefox instead;
+//!   `conformance -- --browser firefox --observe` only records what Firefox does in
+//!   `target/conformance/firefox-observed.json`.
 //! - `situations [--bless] [--verbose]`: the README's situations alone: the real
 //!   `corsica serve`, real Chromium, `corsica check` and `explain` agreeing, and the README's
 //!   blocks equal to the run's output (`--bless` rewrites them).
@@ -117,6 +119,7 @@ fn test() -> Result<(), String> {
     eprintln!("xtask: unit, integration and doc tests passed");
     soak::run(&["--short".to_owned()])?;
     conformance(&[])?;
+    conformance(&["--browser".to_owned(), "firefox".to_owned()])?;
     situations(&[])
 }
 
@@ -199,17 +202,19 @@ fn on_path(binary: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Runs the conformance suite; its summary line is the last line printed. With
+/// Runs the conformance suite; its summary line is the last line printed
+/// (`conformance chromium: …`, or `conformance firefox: …` with `--browser firefox`). With
 /// `--browser firefox --observe` it observes Firefox instead (summary line
 /// `firefox-observe: N scenarios, D differ from the Chromium model`).
 fn conformance(extra: &[String]) -> Result<(), String> {
     let firefox = extra
         .windows(2)
         .any(|w| w[0] == "--browser" && w[1] == "firefox");
-    if firefox {
-        suite("firefox-observe", "scenarios", extra)
-    } else {
-        suite("conformance", "scenarios", extra)
+    let observe = extra.iter().any(|a| a == "--observe");
+    match (firefox, observe) {
+        (true, true) => suite("firefox-observe", "scenarios", extra),
+        (true, false) => suite("conformance firefox", "scenarios", extra),
+        (false, _) => suite("conformance chromium", "scenarios", extra),
     }
 }
 
@@ -224,7 +229,7 @@ fn situations(extra: &[String]) -> Result<(), String> {
 /// disagreements`) is the last line printed. The binary and `corsica` (which the
 /// situations start) are built by one cargo invocation, so both suites share one build.
 fn suite(name: &str, what: &str, extra: &[String]) -> Result<(), String> {
-    if name == "firefox-observe" {
+    if name == "firefox-observe" || name == "conformance firefox" {
         ensure_firefox()?;
     } else {
         ensure_chromium()?;

@@ -9,12 +9,14 @@
 //! `Access-Control-Request-Method`/`-Headers`) with the model's.
 //!
 //! Usage: `corsica-conformance [--jobs N] [--filter TEXT] [--list] [--verbose]`.
-//! The last line of output is always `conformance: N scenarios, D disagreements`.
+//! The last line of output is always `conformance chromium: N scenarios, D disagreements`.
 //!
-//! `corsica-conformance --browser firefox --observe [--batch N] [--out FILE]` runs every
-//! scenario in real Firefox instead (over WebDriver BiDi, see `observe.rs`) and writes what
-//! it did to `target/conformance/firefox-observed.json`; nothing is judged against Firefox
-//! yet. Its last line is `firefox-observe: N scenarios, D differ from the Chromium model`.
+//! `corsica-conformance --browser firefox [--batch N]` judges the model speaking for
+//! Firefox against real Firefox instead (over WebDriver BiDi, see `firefox.rs`); its last
+//! line is `conformance firefox: N scenarios, D disagreements`. With `--observe [--out
+//! FILE]` it only records what Firefox did (`target/conformance/firefox-observed.json`)
+//! beside the Chromium model (last line `firefox-observe: N scenarios, D differ from the
+//! Chromium model`).
 //!
 //! `corsica-conformance --situations [--bless]` runs the README's situations end to end
 //! instead (see `situations.rs`); its last line is `situations: N end to end, D disagreements`.
@@ -22,6 +24,7 @@
 mod bidi;
 mod cdp;
 mod driver;
+mod firefox;
 mod firefox_reasons;
 mod har;
 mod observe;
@@ -37,14 +40,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use corsica::fetch::{HttpRequest, HttpResponse, NetworkError, ResponseType, Verdict, simulate};
+use corsica::fetch::{Browser, HttpRequest, HttpResponse, NetworkError, ResponseType, Verdict};
 use scenario::{Host, Origins, Scenario};
 use serde_json::{Value, json};
 use server::{Received, ScenarioServer};
 
 /// What Chromium did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Observed {
+pub(crate) enum Observed {
     Allowed {
         status: u16,
         response_type: String,
@@ -69,6 +72,8 @@ struct Options {
     record_har: Option<std::path::PathBuf>,
     situations: bool,
     bless: bool,
+    /// `--browser firefox`: Firefox judges the model instead of Chromium.
+    firefox: bool,
     /// `--browser firefox --observe`: the Firefox observation run.
     observe: bool,
     batch: usize,
@@ -85,6 +90,7 @@ fn parse_args() -> Result<Options, String> {
         record_har: None,
         situations: false,
         bless: false,
+        firefox: false,
         observe: false,
         batch: 40,
         out: None,
@@ -145,9 +151,15 @@ fn parse_args() -> Result<Options, String> {
         }
     }
     match (browser.as_str(), o.observe) {
-        ("chromium", false) | ("firefox", true) => Ok(o),
-        ("chromium", true) => Err("--observe is for --browser firefox (Chromium is judged against the model)".into()),
-        ("firefox", false) => Err("Firefox can only be observed for now (--browser firefox --observe): the model does not speak for Firefox yet".into()),
+        ("chromium", false) => Ok(o),
+        ("firefox", _) => {
+            o.firefox = true;
+            Ok(o)
+        }
+        ("chromium", true) => Err(
+            "--observe is for --browser firefox (it records what Firefox does without judging)"
+                .into(),
+        ),
         (other, _) => Err(format!("--browser: `{other}` is not chromium or firefox")),
     }
 }
@@ -176,15 +188,25 @@ fn main() -> ExitCode {
     if observing {
         return observe_main(&runtime, opts);
     }
-    let result = if opts.situations {
-        runtime.block_on(situations::run(opts.bless, opts.verbose))
-    } else {
-        runtime.block_on(run(opts))
-    };
     let (name, what) = if situations {
         ("situations", "end to end")
+    } else if opts.firefox {
+        ("conformance firefox", "scenarios")
     } else {
-        ("conformance", "scenarios")
+        ("conformance chromium", "scenarios")
+    };
+    let result = if opts.situations {
+        runtime.block_on(situations::run(opts.bless, opts.verbose))
+    } else if opts.firefox {
+        let options = firefox::Options {
+            filter: opts.filter,
+            ids: opts.ids,
+            batch: opts.batch,
+            verbose: opts.verbose,
+        };
+        runtime.block_on(firefox::run(&options))
+    } else {
+        runtime.block_on(run(opts))
     };
     match result {
         Ok((n, d)) => {
@@ -427,7 +449,7 @@ fn doctor_pass(
         .map_err(|e| e.to_string())?;
     let mut disagreements = 0;
     for (s, observed) in pairs {
-        let outcome = simulate_on(s, origins, &mut live);
+        let outcome = simulate_on(s, origins, &mut live, Browser::Chromium);
         let problems = compare(&outcome.verdict, observed, s, origins);
         if problems.is_empty() {
             if verbose {
@@ -478,13 +500,22 @@ fn hop_of(url: &str) -> Option<usize> {
 }
 
 fn simulate_scenario(s: &Scenario, origins: &Origins) -> corsica::fetch::Outcome {
+    simulate_scenario_in(s, origins, Browser::Chromium)
+}
+
+/// [`simulate_scenario`] for `browser`.
+fn simulate_scenario_in(
+    s: &Scenario,
+    origins: &Origins,
+    browser: Browser,
+) -> corsica::fetch::Outcome {
     let mut server = |r: &HttpRequest| -> Result<HttpResponse, NetworkError> {
         match hop_of(&r.url) {
             Some(hop) => Ok(s.respond(origins, hop, r.preflight)),
             None => Ok(HttpResponse::new(404)),
         }
     };
-    simulate_on(s, origins, &mut server)
+    simulate_on(s, origins, &mut server, browser)
 }
 
 /// Runs a scenario's `fetch()` (after its earlier one, sharing a preflight cache) on any
@@ -493,9 +524,14 @@ fn simulate_on(
     s: &Scenario,
     origins: &Origins,
     server: &mut dyn corsica::fetch::Server,
+    browser: Browser,
 ) -> corsica::fetch::Outcome {
     let Some(first) = s.before_request(origins) else {
-        return simulate(&s.fetch_request(origins), server, None);
+        let options = corsica::fetch::Options {
+            browser,
+            ..Default::default()
+        };
+        return corsica::fetch::simulate_with(&s.fetch_request(origins), server, options);
     };
     let mut cache = corsica::fetch::preflight::PreflightCache::default();
     let earlier = corsica::fetch::simulate_with(
@@ -504,6 +540,7 @@ fn simulate_on(
         corsica::fetch::Options {
             cache: Some(&mut cache),
             now: 0,
+            browser,
             ..Default::default()
         },
     );
@@ -514,6 +551,7 @@ fn simulate_on(
         corsica::fetch::Options {
             cache: Some(&mut cache),
             now: wait,
+            browser,
             ..Default::default()
         },
     );

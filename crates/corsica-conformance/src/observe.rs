@@ -38,27 +38,27 @@ pub struct Options {
 
 /// What Firefox did with one scenario's `fetch()`.
 #[derive(Debug, Clone)]
-struct Observation {
+pub(crate) struct Observation {
     /// The script's result: `{ok, status, type, headers}` or `{ok: false, error}`.
-    result: Value,
+    pub(crate) result: Value,
     /// Every console text naming the scenario's URLs, in arrival order.
-    console: Vec<String>,
+    pub(crate) console: Vec<String>,
 }
 
 impl Observation {
-    fn allowed(&self) -> bool {
+    pub(crate) fn allowed(&self) -> bool {
         self.result["ok"] == true
     }
 
     /// The first console text that reports the request blocked: Firefox's verdict.
-    fn blocked_text(&self) -> Option<&str> {
+    pub(crate) fn blocked_text(&self) -> Option<&str> {
         self.console
             .iter()
             .map(String::as_str)
             .find(|t| firefox_reasons::is_blocked(t))
     }
 
-    fn recognised(&self) -> Option<Recognised> {
+    pub(crate) fn recognised(&self) -> Option<Recognised> {
         self.blocked_text().and_then(firefox_reasons::recognise)
     }
 
@@ -224,11 +224,28 @@ fn requests(received: &[Received], origins: &Origins) -> Vec<String> {
         .collect()
 }
 
-/// Runs the selected scenarios in Firefox, writes the observations and prints the
-/// summary. Returns (scenarios observed, differences from the Chromium model).
-pub async fn run(opts: &Options) -> Result<(usize, usize), String> {
+/// One run of scenarios in real Firefox: what each did, and what the server received.
+pub(crate) struct FirefoxRun {
+    pub(crate) selected: Vec<Scenario>,
+    pub(crate) observed: Vec<Observation>,
+    /// What the server received, by scenario id.
+    pub(crate) log: Vec<Vec<Received>>,
+    pub(crate) origins: Origins,
+    /// Firefox's version, as WebDriver BiDi reports it.
+    pub(crate) version: String,
+    pub(crate) elapsed: Duration,
+}
+
+/// Starts the scenario server and Firefox, runs the scenarios that `filter` and `ids`
+/// select in batches of `batch`, and closes Firefox. `label` prefixes the progress line.
+pub(crate) async fn run_in_firefox(
+    label: &str,
+    filter: Option<&str>,
+    ids: Option<&[usize]>,
+    batch: usize,
+) -> Result<FirefoxRun, String> {
     let all = scenario::generate();
-    let selected = crate::select(&all, opts.filter.as_deref(), opts.ids.as_deref());
+    let selected = crate::select(&all, filter, ids);
     let binary = firefox_path().ok_or(
         "Firefox not found: install Debian's `firefox-esr` package (apt-get install firefox-esr) or set FIREFOX to a Firefox binary",
     )?;
@@ -238,17 +255,16 @@ pub async fn run(opts: &Options) -> Result<(usize, usize), String> {
     let origins = server.origins.clone();
     let firefox = Firefox::launch(&binary).await?;
     eprintln!(
-        "firefox-observe: {} scenarios in {} (batches of {}); page {}, API {}",
+        "{label}: {} scenarios in {} (batches of {batch}); page {}, API {}",
         selected.len(),
         firefox.version,
-        opts.batch,
         origins.app,
         origins.api
     );
     let started = Instant::now();
     // Ctrl-C ends the run through the same path as an error: Firefox and its profile go.
     let observed = tokio::select! {
-        r = observe_all(&firefox, &selected, &origins, opts.batch) => r,
+        r = observe_all(&firefox, &selected, &origins, batch) => r,
         _ = tokio::signal::ctrl_c() => Err("interrupted".to_owned()),
     };
     let version = firefox.version.clone();
@@ -260,7 +276,33 @@ pub async fn run(opts: &Options) -> Result<(usize, usize), String> {
         .lock()
         .map_err(|_| "the server's log is poisoned")?
         .clone();
+    Ok(FirefoxRun {
+        selected,
+        observed,
+        log,
+        origins,
+        version,
+        elapsed,
+    })
+}
 
+/// Runs the selected scenarios in Firefox, writes the observations and prints the
+/// summary. Returns (scenarios observed, differences from the Chromium model).
+pub async fn run(opts: &Options) -> Result<(usize, usize), String> {
+    let FirefoxRun {
+        selected,
+        observed,
+        log,
+        origins,
+        version,
+        elapsed,
+    } = run_in_firefox(
+        "firefox-observe",
+        opts.filter.as_deref(),
+        opts.ids.as_deref(),
+        opts.batch,
+    )
+    .await?;
     let models: Vec<Outcome> = selected
         .iter()
         .map(|s| crate::simulate_scenario(s, &origins))
@@ -484,7 +526,7 @@ fn summarize(cases: &[Case]) -> usize {
 }
 
 /// Runs `scenarios` in one tab, `batch` at a time, and returns their observations in order.
-async fn observe_all(
+pub(crate) async fn observe_all(
     firefox: &Firefox,
     scenarios: &[Scenario],
     origins: &Origins,

@@ -33,10 +33,12 @@ use serde::Serialize;
 
 /// `corsica check --format json`: the verdict on one `fetch()`.
 ///
-/// The contract: `{"allowed", "preflight", "error": {"kind", "parameter"}, "message",
-/// "hint", "steps"}`, plus `verdict` (`allowed`, `blocked`, `failed`), `status` and
-/// `readable_headers` when allowed, `fixes` when blocked, and in `explain` the request's
-/// `method` and `url`.
+/// The contract: `{"allowed", "browser", "preflight", "error": {"kind", "parameter"},
+/// "message", "hint", "steps"}`, plus `verdict` (`allowed`, `blocked`, `failed`), `status`
+/// and `readable_headers` when allowed, `fixes` when blocked, and in `explain` the
+/// request's `method` and `url`. `browser` is `chromium` or `firefox`; `error.kind` is that
+/// browser's name for the failure (a DevTools `CorsError`, a Firefox
+/// `security.properties` key).
 ///
 /// ```
 /// use corsica::Origin;
@@ -50,13 +52,15 @@ use serde::Serialize;
 /// assert!(check.allowed && check.error.is_none());
 /// assert_eq!(check.status, Some(200));
 /// let json = serde_json::to_string(&check)?;
-/// assert!(json.starts_with(r#"{"allowed":true,"error":null,"hint":"","message":"fetch() resolves with status 200"#));
+/// assert!(json.starts_with(r#"{"allowed":true,"browser":"chromium","error":null,"hint":"","message":"fetch() resolves with status 200"#));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
     /// Whether `fetch()` resolves with a readable response.
     pub allowed: bool,
+    /// The browser the verdict is for (`chromium`, `firefox`).
+    pub browser: &'static str,
     /// The CORS error, when blocked (`null` otherwise).
     pub error: Option<CheckError>,
     /// Server snippets that allow the request (when blocked).
@@ -68,7 +72,7 @@ pub struct Check {
     /// in the file); the verdict is then `incomplete`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub incomplete: Option<String>,
-    /// Chromium's console message, or what `fetch()` resolves with.
+    /// The browser's console message, or what `fetch()` resolves with.
     pub message: String,
     /// The request's method (`explain` only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -93,7 +97,7 @@ pub struct Check {
     pub warnings: Vec<Warning>,
 }
 
-/// Something that passes in Chromium but fails by the Fetch standard (Firefox, Safari, and
+/// Something that passes in the browser but fails by the Fetch standard (and
 /// Chromium's announced behaviour).
 ///
 /// ```
@@ -109,7 +113,7 @@ pub struct Warning {
     pub message: String,
 }
 
-/// The CORS error of a blocked request: Chromium's name for it and the failed parameter.
+/// The CORS error of a blocked request: the browser's name for it and the failed parameter.
 ///
 /// ```
 /// let e = corsica_doctor::output::CheckError {
@@ -127,7 +131,8 @@ pub struct Warning {
 pub struct CheckError {
     /// Every value Chromium may report as the parameter.
     pub candidates: Vec<String>,
-    /// Chromium's `CorsError` name, e.g. `AllowOriginMismatch`.
+    /// The browser's name: Chromium's `CorsError` (`AllowOriginMismatch`), Firefox's
+    /// `security.properties` key (`CORSAllowOriginNotMatchingOrigin`).
     pub kind: &'static str,
     /// The failed parameter (a header name, a method), or empty.
     pub parameter: String,

@@ -13,7 +13,7 @@ use crate::output::{self, Fixes};
 ///
 /// ```
 /// use corsica::fetch::{Outcome, Verdict};
-/// let o = Outcome { verdict: Verdict::Failed { reason: "timeout".into() }, preflight: false, steps: vec![] };
+/// let o = Outcome { browser: Default::default(), verdict: Verdict::Failed { reason: "timeout".into(), console: None }, preflight: false, steps: vec![] };
 /// assert_eq!(corsica_doctor::report::exit_code(&o), 2);
 /// ```
 pub fn exit_code(outcome: &Outcome) -> u8 {
@@ -93,9 +93,10 @@ impl Server for Recorded<'_> {
     }
 }
 
-/// What passes in Chromium but not by the Fetch standard: the same responses judged with
-/// [`Options::authorization_needs_listing`] (`*` in `Access-Control-Allow-Headers` does
-/// not cover `Authorization` in Firefox and Safari, and Chromium warns it will stop).
+/// What passes in Chromium and Firefox as tested but not by the Fetch standard: the same
+/// responses judged with [`Options::authorization_needs_listing`] (`*` in
+/// `Access-Control-Allow-Headers` does not cover `Authorization` by the standard, and
+/// Chromium warns it will stop covering it).
 ///
 /// ```
 /// use corsica::Origin;
@@ -123,6 +124,7 @@ pub fn warnings(request: &FetchRequest, outcome: &Outcome) -> Vec<output::Warnin
         &mut replay,
         Options {
             authorization_needs_listing: true,
+            browser: outcome.browser,
             ..Options::default()
         },
     );
@@ -134,7 +136,7 @@ pub fn warnings(request: &FetchRequest, outcome: &Outcome) -> Vec<output::Warnin
             vec![output::Warning {
                 id: "authorization-covered-by-wildcard",
                 message: format!(
-                    "Allowed in Chromium only: `Access-Control-Allow-Headers: *` does not cover `Authorization` by the Fetch standard (Firefox and Safari block this request, and Chromium warns it will). {}",
+                    "Allowed by Chromium 156 and Firefox 153 as tested, but not by the Fetch standard: `Access-Control-Allow-Headers: *` does not cover `Authorization` there, so a browser that follows it blocks this request (Chromium warns it will). {}",
                     b.hint
                 ),
             }]
@@ -148,6 +150,7 @@ impl output::Check {
     pub fn new(request: &FetchRequest, outcome: &Outcome) -> output::Check {
         let mut check = output::Check {
             allowed: false,
+            browser: outcome.browser.as_str(),
             error: None,
             fixes: None,
             hint: String::new(),
@@ -180,7 +183,7 @@ impl output::Check {
                 check.verdict = "blocked";
                 check.error = Some(output::CheckError {
                     candidates: b.candidates.clone(),
-                    kind: b.error.as_str(),
+                    kind: b.kind.as_str(),
                     parameter: b.parameter.clone(),
                 });
                 check.message = b.message.clone();
@@ -188,7 +191,23 @@ impl output::Check {
                 check.hint = hint;
                 check.fixes = Some(fixes);
             }
-            Verdict::Failed { reason } => {
+            Verdict::Failed {
+                reason,
+                console: Some(c),
+            } => {
+                check.verdict = "failed";
+                check.error = Some(output::CheckError {
+                    candidates: Vec::new(),
+                    kind: c.kind.as_str(),
+                    parameter: String::new(),
+                });
+                check.message = c.message.clone();
+                check.hint = format!(
+                    "The request failed below CORS ({reason}); {} reports it as a CORS error. Check that the URL is reachable (DNS, port, TLS certificate, timeout) and that no redirect carries credentials or loops.",
+                    outcome.browser.name()
+                );
+            }
+            Verdict::Failed { reason, .. } => {
                 check.verdict = "failed";
                 check.message = format!("fetch() rejects without a CORS error: {reason}");
                 check.hint = "This is not a CORS problem: check that the URL is reachable (DNS, port, TLS certificate, timeout).".into();
@@ -611,11 +630,9 @@ pub fn to_text(request: &FetchRequest, outcome: &Outcome, color: bool) -> String
             } else {
                 format!(" ({})", b.parameter)
             };
-            push(
-                &mut out,
-                format!("{} {}{param}", st.red("BLOCKED"), b.error),
-            );
-            push(&mut out, format!("{} {}", st.bold("Chromium:"), b.message));
+            push(&mut out, format!("{} {}{param}", st.red("BLOCKED"), b.kind));
+            let label = format!("{}:", b.browser.name());
+            push(&mut out, format!("{} {}", st.bold(&label), b.message));
             let (hint, f) = remedy(request, outcome, b);
             push(&mut out, format!("{} {hint}", st.bold("Fix:")));
             if let Some(note) = f.get("note") {
@@ -635,14 +652,17 @@ pub fn to_text(request: &FetchRequest, outcome: &Outcome, color: bool) -> String
                 }
             }
         }
-        Verdict::Failed { reason } => {
-            push(
-                &mut out,
-                format!(
-                    "{} fetch() rejects without a CORS error: {reason}",
-                    st.red("FAILED")
-                ),
-            );
+        Verdict::Failed { reason, console } => {
+            let what = if console.is_some() {
+                "fetch() rejects (the request failed below CORS)"
+            } else {
+                "fetch() rejects without a CORS error"
+            };
+            push(&mut out, format!("{} {what}: {reason}", st.red("FAILED")));
+            if let Some(c) = console {
+                let label = format!("{}:", outcome.browser.name());
+                push(&mut out, format!("{} {}", st.bold(&label), c.message));
+            }
         }
     }
     out

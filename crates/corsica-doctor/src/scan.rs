@@ -401,7 +401,7 @@ fn readable(server: &mut dyn Server, url: &str, origin: &str) -> Result<Option<b
     };
     match verdict(Credentials::Include) {
         Verdict::Allowed { .. } => return Ok(Some(true)),
-        Verdict::Failed { reason } => return Err(ScanError::Fetch(reason)),
+        Verdict::Failed { reason, .. } => return Err(ScanError::Fetch(reason)),
         Verdict::Blocked(_) => {}
     }
     Ok(match verdict(Credentials::Omit) {

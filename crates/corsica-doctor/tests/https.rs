@@ -41,7 +41,7 @@ fn certificates_are_verified_unless_insecure() {
         "a self-signed certificate is refused"
     );
     match &outcome.verdict {
-        Verdict::Failed { reason } => {
+        Verdict::Failed { reason, .. } => {
             assert!(reason.to_lowercase().contains("certificate"), "{reason}")
         }
         v => panic!("{v}"),

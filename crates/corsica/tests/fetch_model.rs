@@ -263,7 +263,7 @@ fn http_redirect_fetch_limits_redirects_4_4() {
     });
     let o = simulate(&FetchRequest::new(page(), format!("{API}/")), &mut s, None);
     match o.verdict {
-        Verdict::Failed { reason } => assert!(reason.contains("ERR_TOO_MANY_REDIRECTS")),
+        Verdict::Failed { reason, .. } => assert!(reason.contains("ERR_TOO_MANY_REDIRECTS")),
         v => panic!("{v}"),
     }
     assert_eq!(o.steps.len(), 21);

@@ -37,8 +37,10 @@
 //! judged, the preflight cache), the CORS check of a response, the HTTP-redirect fetch,
 //! and the outcome with Chromium's error kinds, console messages and fix hints.
 
+mod browser;
 mod check;
 mod error;
+mod firefox;
 mod outcome;
 pub mod preflight;
 pub mod recorded;
@@ -48,8 +50,10 @@ mod response;
 pub mod safelist;
 mod simulation;
 
+pub use browser::{Browser, ErrorKind, UnknownBrowser};
 pub use error::{CorsError, UnknownCorsError};
-pub use outcome::{Blocked, Outcome, ResponseType, Step, Verdict};
+pub use firefox::{FirefoxError, UnknownFirefoxError};
+pub use outcome::{Blocked, ConsoleError, Outcome, ResponseType, Step, Verdict};
 pub use redirect::MAX_REDIRECTS;
 pub use request::{Credentials, FetchRequest, HttpRequest, Mode, RedirectMode};
 pub use response::{HttpResponse, NetworkError, Server};

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use super::browser::{Browser, ErrorKind};
 use super::error::CorsError;
 use super::request::HttpRequest;
 use super::response::HttpResponse;
@@ -33,13 +34,20 @@ pub enum ResponseType {
     OpaqueRedirect,
 }
 
-/// A blocked request: Chromium's error kind and failed parameter, the console message and
-/// a fix hint.
+/// A blocked request: the failed check, the browser's name for it, the failed parameter,
+/// the browser's console message and a fix hint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Blocked {
-    /// The DevTools `CorsError`.
+    /// The browser the verdict is for.
+    pub browser: Browser,
+    /// The check that failed, in the shared model's vocabulary (Chromium's DevTools
+    /// `CorsError`, the finest of the browsers'); the fix hint is written from it.
     pub error: CorsError,
-    /// DevTools' `failedParameter` (may be empty).
+    /// The browser's own name for the failure: the DevTools `CorsError` in Chromium, the
+    /// `security.properties` key in Firefox.
+    pub kind: ErrorKind,
+    /// The failed parameter: DevTools' `failedParameter` in Chromium (may be empty); in
+    /// Firefox, the value its console text quotes (a header value, name or token), or empty.
     pub parameter: String,
     /// Every value Chromium may report as the failed parameter. One, except for
     /// `HeaderDisallowedByPreflightResponse` with several disallowed headers: Chromium
@@ -48,7 +56,7 @@ pub struct Blocked {
     pub candidates: Vec<String>,
     /// The URL whose response failed.
     pub url: String,
-    /// Chromium's console message.
+    /// The browser's console message.
     pub message: String,
     /// What to change on the server, with the exact header and value.
     pub hint: String,
@@ -82,17 +90,31 @@ pub enum Verdict {
     },
     /// The promise rejects with `TypeError: Failed to fetch` because of CORS.
     Blocked(Blocked),
-    /// The promise rejects without a CORS error: network error, too many redirects,
+    /// The promise rejects without a failed CORS check: network error, too many redirects,
     /// `redirect: 'error'`, or a `TypeError` from the arguments.
     Failed {
         /// What went wrong.
         reason: String,
+        /// What the browser's console reports as a CORS error for it, if anything: Firefox
+        /// reports a CORS request that fails below CORS as `CORSDidNotSucceed`.
+        console: Option<ConsoleError>,
     },
+}
+
+/// A CORS error the browser's console reports for a request that failed below CORS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleError {
+    /// The browser's name for it.
+    pub kind: ErrorKind,
+    /// The console text.
+    pub message: String,
 }
 
 /// The outcome of [`simulate`](super::simulate): the verdict, whether a preflight was sent, and the trace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
+    /// The browser the model spoke for.
+    pub browser: Browser,
     /// The verdict.
     pub verdict: Verdict,
     /// Whether at least one preflight was sent.
@@ -106,7 +128,7 @@ impl Outcome {
     ///
     /// ```
     /// # use corsica::fetch::*;
-    /// # let o = Outcome { verdict: Verdict::Failed { reason: "x".into() }, preflight: false, steps: vec![] };
+    /// # let o = Outcome { browser: Browser::Chromium, verdict: Verdict::Failed { reason: "x".into(), console: None }, preflight: false, steps: vec![] };
     /// assert!(!o.is_allowed());
     /// ```
     pub fn is_allowed(&self) -> bool {
@@ -117,7 +139,7 @@ impl Outcome {
     ///
     /// ```
     /// # use corsica::fetch::*;
-    /// # let o = Outcome { verdict: Verdict::Failed { reason: "x".into() }, preflight: false, steps: vec![] };
+    /// # let o = Outcome { browser: Browser::Chromium, verdict: Verdict::Failed { reason: "x".into(), console: None }, preflight: false, steps: vec![] };
     /// assert!(o.blocked().is_none());
     /// ```
     pub fn blocked(&self) -> Option<&Blocked> {
@@ -132,9 +154,9 @@ impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Verdict::Allowed { status, .. } => write!(f, "allowed ({status})"),
-            Verdict::Blocked(b) if b.parameter.is_empty() => write!(f, "blocked: {}", b.error),
-            Verdict::Blocked(b) => write!(f, "blocked: {} ({})", b.error, b.parameter),
-            Verdict::Failed { reason } => write!(f, "failed: {reason}"),
+            Verdict::Blocked(b) if b.parameter.is_empty() => write!(f, "blocked: {}", b.kind),
+            Verdict::Blocked(b) => write!(f, "blocked: {} ({})", b.kind, b.parameter),
+            Verdict::Failed { reason, .. } => write!(f, "failed: {reason}"),
         }
     }
 }

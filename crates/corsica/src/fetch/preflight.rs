@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use super::browser::Browser;
 use super::check::{CheckFailure, cors_check};
 use super::error::CorsError;
 use super::outcome::Verdict;
@@ -33,7 +34,9 @@ pub fn needs_preflight(method: &str, unsafe_headers: &[String]) -> bool {
 }
 
 /// The value of `Access-Control-Request-Headers` a browser sends: the unsafe names,
-/// lower-cased, sorted, joined with `,` and no space; `None` when there are none.
+/// lower-cased, sorted, joined with `,` and no space; `None` when there are none. (In
+/// Firefox a name appended twice is listed twice: see
+/// [`unsafe_header_names_in`](super::safelist::unsafe_header_names_in).)
 ///
 /// ```
 /// use corsica::fetch::preflight::request_headers_value;
@@ -55,6 +58,33 @@ pub fn request_headers_value(unsafe_headers: &[String]) -> Option<String> {
 /// assert_eq!(effective_max_age(Some("ten")), 5);
 /// ```
 pub fn effective_max_age(value: Option<&str>) -> u64 {
+    effective_max_age_in(Browser::Chromium, value)
+}
+
+/// Firefox's cap on `Access-Control-Max-Age` (24 hours), in seconds.
+pub const FIREFOX_MAX_AGE_CAP: u64 = 86_400;
+
+/// [`effective_max_age`] as `browser` reads it. Firefox (`nsCORSPreflightListener`):
+/// missing or empty means [`DEFAULT_MAX_AGE`], digits are capped at
+/// [`FIREFOX_MAX_AGE_CAP`], and anything else (a sign, a word) means the result is not
+/// cached at all.
+///
+/// ```
+/// use corsica::fetch::{Browser, preflight::effective_max_age_in};
+/// assert_eq!(effective_max_age_in(Browser::Firefox, None), 5);
+/// assert_eq!(effective_max_age_in(Browser::Firefox, Some("ten")), 0);
+/// assert_eq!(effective_max_age_in(Browser::Firefox, Some("86401")), 86400);
+/// ```
+pub fn effective_max_age_in(browser: Browser, value: Option<&str>) -> u64 {
+    if browser.reads_max_age_as_digits_only() {
+        return match value.map(str::trim) {
+            None | Some("") => DEFAULT_MAX_AGE,
+            Some(v) if v.bytes().all(|b| b.is_ascii_digit()) => v
+                .parse::<u64>()
+                .map_or(FIREFOX_MAX_AGE_CAP, |n| n.min(FIREFOX_MAX_AGE_CAP)),
+            Some(_) => 0,
+        };
+    }
     match value.map(str::parse::<i64>) {
         Some(Ok(n)) if n < 0 => 0,
         Some(Ok(n)) => u64::try_from(n).unwrap_or(0).min(MAX_AGE_CAP),
@@ -135,9 +165,10 @@ impl PreflightResult {
     }
 }
 
-/// Judges a (non-redirect) preflight response in Chromium's order: the CORS check (as
-/// `Preflight*` errors), then the status (2xx), then parsing `Access-Control-Allow-Methods`
-/// and `-Headers`, then the method, then the headers.
+/// Judges a (non-redirect) preflight response in the browser's order: the CORS check (as
+/// `Preflight*` errors), then the status (2xx), then `Access-Control-Allow-Methods` and
+/// `-Headers`: Chromium parses both lists, then checks the method, then the headers;
+/// Firefox parses the methods and checks the method before it parses the headers.
 pub(crate) fn judge(
     response: &HttpResponse,
     origin: &str,
@@ -145,6 +176,7 @@ pub(crate) fn judge(
     method: &str,
     unsafe_headers: &[String],
     authorization_needs_listing: bool,
+    browser: Browser,
 ) -> Result<PreflightResult, JudgeError> {
     cors_check(response, origin, include)
         .map_err(|(k, p)| JudgeError::from((k.on_preflight(), p)))?;
@@ -166,26 +198,26 @@ pub(crate) fn judge(
     let acam = lines("access-control-allow-methods");
     let methods =
         HeaderList::parse(acam.iter().map(|v| v.as_bytes()), unbounded).map_err(|_| {
-            JudgeError::from((
-                CorsError::InvalidAllowMethodsPreflightResponse,
-                String::new(),
-            ))
+            let token = invalid_token(browser, &acam);
+            JudgeError::from((CorsError::InvalidAllowMethodsPreflightResponse, token))
         })?;
+    let mut result = PreflightResult {
+        methods: methods.items().to_vec(),
+        headers: Vec::new(),
+        include,
+        max_age: effective_max_age_in(browser, response.get("access-control-max-age").as_deref()),
+        authorization_needs_listing,
+    };
+    if browser.checks_method_before_allow_headers() {
+        result.check_method(method)?;
+    }
     let acah = lines("access-control-allow-headers");
     let headers = HeaderList::parse_lowercase(acah.iter().map(|v| v.as_bytes()), unbounded)
         .map_err(|_| {
-            JudgeError::from((
-                CorsError::InvalidAllowHeadersPreflightResponse,
-                String::new(),
-            ))
+            let token = invalid_token(browser, &acah);
+            JudgeError::from((CorsError::InvalidAllowHeadersPreflightResponse, token))
         })?;
-    let result = PreflightResult {
-        methods: methods.items().to_vec(),
-        headers: headers.items().to_vec(),
-        include,
-        max_age: effective_max_age(response.get("access-control-max-age").as_deref()),
-        authorization_needs_listing,
-    };
+    result.headers = headers.items().to_vec();
     if let Err(failure) = result.allows(method, unsafe_headers) {
         return Err(JudgeError {
             failure,
@@ -193,6 +225,22 @@ pub(crate) fn judge(
         });
     }
     Ok(result)
+}
+
+/// The parameter of an unparsable `Access-Control-Allow-Methods`/`-Headers`: none in
+/// Chromium; in Firefox, the first item (the lines joined, split at commas, trimmed) that
+/// is not a token, as its console text quotes it.
+fn invalid_token(browser: Browser, lines: &[String]) -> String {
+    if browser == Browser::Chromium {
+        return String::new();
+    }
+    lines
+        .iter()
+        .flat_map(|l| l.split(','))
+        .map(|item| item.trim_matches([' ', '\t']))
+        .find(|item| !item.is_empty() && !crate::method::is_token(item.as_bytes()))
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// A failed preflight: the failure, and the parsed result when it got that far (to list
@@ -212,9 +260,10 @@ impl From<CheckFailure> for JudgeError {
     }
 }
 
-/// The CORS-preflight cache, keyed like Chromium's: (origin, URL); one entry per key
-/// holds every method and header of the last preflight. Time is given by the caller
-/// (seconds on any monotonic scale), so the model stays pure.
+/// The CORS-preflight cache, keyed like Chromium's: (origin, URL), and in Firefox the
+/// credentials mode too; one entry per key holds every method and header of the last
+/// preflight. Time is given by the caller (seconds on any monotonic scale), so the model
+/// stays pure.
 ///
 /// ```
 /// use corsica::fetch::preflight::PreflightCache;
@@ -223,7 +272,17 @@ impl From<CheckFailure> for JudgeError {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct PreflightCache {
-    entries: HashMap<(String, String), (PreflightResult, u64)>,
+    entries: HashMap<CacheKey, (PreflightResult, u64)>,
+}
+
+/// (origin, URL, the credentials mode where the browser keys by it).
+pub(crate) type CacheKey = (String, String, Option<bool>);
+
+pub(crate) fn cache_key(browser: Browser, origin: &str, url: &str, include: bool) -> CacheKey {
+    let credentials = browser
+        .preflight_cache_keys_credentials()
+        .then_some(include);
+    (origin.to_owned(), url.to_owned(), credentials)
 }
 
 /// Chromium's limit on cache entries.
@@ -245,14 +304,12 @@ impl PreflightCache {
     /// insufficient or expired entry is removed (Chromium then sends a new preflight).
     pub(crate) fn lookup(
         &mut self,
-        origin: &str,
-        url: &str,
+        key: CacheKey,
         include: bool,
         method: &str,
         unsafe_headers: &[String],
         now: u64,
     ) -> bool {
-        let key = (origin.to_owned(), url.to_owned());
         let Some((result, expires)) = self.entries.get(&key) else {
             return false;
         };
@@ -266,7 +323,14 @@ impl PreflightCache {
     }
 
     /// Stores a result.
-    pub(crate) fn store(&mut self, origin: &str, url: &str, result: PreflightResult, now: u64) {
+    pub(crate) fn store(
+        &mut self,
+        browser: Browser,
+        origin: &str,
+        url: &str,
+        result: PreflightResult,
+        now: u64,
+    ) {
         if url.len() >= MAX_URL_LEN || result.max_age == 0 {
             return;
         }
@@ -282,8 +346,8 @@ impl PreflightCache {
             }
         }
         let expires = now.saturating_add(result.max_age);
-        self.entries
-            .insert((origin.to_owned(), url.to_owned()), (result, expires));
+        let key = cache_key(browser, origin, url, result.include);
+        self.entries.insert(key, (result, expires));
     }
 }
 
@@ -300,7 +364,8 @@ impl Simulation<'_, '_> {
         let include = self.include();
         let now = self.now;
         if let Some(cache) = self.cache.as_deref_mut() {
-            if cache.lookup(origin_value, url, include, &hop.method, unsafe_headers, now) {
+            let key = cache_key(self.browser, origin_value, url, include);
+            if cache.lookup(key, include, &hop.method, unsafe_headers, now) {
                 return None;
             }
         }
@@ -327,7 +392,7 @@ impl Simulation<'_, '_> {
             credentials: false,
         }) {
             Ok(r) => r,
-            Err(e) => return Some(Simulation::failed(e.to_string())),
+            Err(e) => return Some(self.network_failed(hop, e.to_string())),
         };
         let cx = BlockContext {
             origin: origin_value,
@@ -335,7 +400,7 @@ impl Simulation<'_, '_> {
             actual_method: &hop.method,
             unsafe_headers,
         };
-        if response.is_redirect() {
+        if response.is_redirect_in(self.browser) {
             let kind = CorsError::PreflightDisallowedRedirect;
             return Some(self.blocked(kind, String::new(), url, cx));
         }
@@ -346,10 +411,11 @@ impl Simulation<'_, '_> {
             &hop.method,
             unsafe_headers,
             self.authorization_needs_listing,
+            self.browser,
         ) {
             Ok(result) => {
                 if let Some(cache) = self.cache.as_deref_mut() {
-                    cache.store(origin_value, url, result, now);
+                    cache.store(self.browser, origin_value, url, result, now);
                 }
                 None
             }
@@ -412,9 +478,17 @@ mod tests {
             (ok_response(&[("access-control-allow-headers", ",, x-a ,")]), false, "GET", &xs, Ok(())),
         ];
         for (i, (r, include, method, unsafe_headers, want)) in cases.into_iter().enumerate() {
-            let got = judge(&r, ORIGIN, include, method, unsafe_headers, true)
-                .map(|_| ())
-                .map_err(|e| e.failure);
+            let got = judge(
+                &r,
+                ORIGIN,
+                include,
+                method,
+                unsafe_headers,
+                true,
+                Browser::Chromium,
+            )
+            .map(|_| ())
+            .map_err(|e| e.failure);
             let want = want.map_err(|(k, p)| (k, p.to_owned()));
             assert_eq!(got, want, "case {i}");
         }
@@ -426,17 +500,17 @@ mod tests {
         let r = ok_response(&[("access-control-allow-headers", "*")]);
         let h = ["authorization".to_owned(), "x-a".to_owned()];
         assert_eq!(
-            judge(&r, ORIGIN, false, "GET", &h, true).map_err(|e| e.failure),
+            judge(&r, ORIGIN, false, "GET", &h, true, Browser::Chromium).map_err(|e| e.failure),
             Err((
                 CorsError::HeaderDisallowedByPreflightResponse,
                 "authorization".into()
             ))
         );
         let r = ok_response(&[("access-control-allow-headers", "*, authorization")]);
-        assert!(judge(&r, ORIGIN, false, "GET", &h, true).is_ok());
+        assert!(judge(&r, ORIGIN, false, "GET", &h, true, Browser::Chromium).is_ok());
         // Chromium 156 as tested lets `*` cover it.
         let r = ok_response(&[("access-control-allow-headers", "*")]);
-        assert!(judge(&r, ORIGIN, false, "GET", &h, false).is_ok());
+        assert!(judge(&r, ORIGIN, false, "GET", &h, false, Browser::Chromium).is_ok());
     }
 
     /// Fetch § 4.9 "CORS-preflight cache": default 5 s, Chromium's 2 h cap, credentials.
@@ -450,14 +524,15 @@ mod tests {
             max_age: 5,
             authorization_needs_listing: false,
         };
-        c.store(ORIGIN, "http://api/x", r, 100);
-        assert!(c.lookup(ORIGIN, "http://api/x", false, "PUT", &[], 104));
+        c.store(Browser::Chromium, ORIGIN, "http://api/x", r, 100);
+        let key = |include| cache_key(Browser::Chromium, ORIGIN, "http://api/x", include);
+        assert!(c.lookup(key(false), false, "PUT", &[], 104));
         assert!(
-            !c.lookup(ORIGIN, "http://api/x", true, "PUT", &[], 104),
+            !c.lookup(key(true), true, "PUT", &[], 104),
             "not for include"
         );
         assert!(
-            !c.lookup(ORIGIN, "http://api/x", false, "PUT", &[], 104),
+            !c.lookup(key(false), false, "PUT", &[], 104),
             "erased after the miss"
         );
     }

@@ -63,25 +63,24 @@ impl Simulation<'_, '_> {
             RedirectMode::Follow => {}
         }
         if hop.redirects == MAX_REDIRECTS {
-            return Some(Simulation::failed("net::ERR_TOO_MANY_REDIRECTS"));
+            return Some(self.network_failed(hop, "net::ERR_TOO_MANY_REDIRECTS"));
         }
         hop.redirects += 1;
         let locations = response.locations();
         if locations.iter().any(|l| *l != locations[0]) {
-            return Some(Simulation::failed(
-                "net::ERR_RESPONSE_HEADERS_MULTIPLE_LOCATION",
-            ));
+            return Some(self.network_failed(hop, "net::ERR_RESPONSE_HEADERS_MULTIPLE_LOCATION"));
         }
         let location = locations[0];
         let Ok(mut next) = hop.url.join(location) else {
-            return Some(Simulation::failed(format!(
-                "net::ERR_INVALID_REDIRECT (Location `{location}`)"
-            )));
+            return Some(self.network_failed(
+                hop,
+                format!("net::ERR_INVALID_REDIRECT (Location `{location}`)"),
+            ));
         };
         if !matches!(next.scheme(), "http" | "https") {
-            return Some(Simulation::failed(format!(
-                "net::ERR_UNSAFE_REDIRECT (Location `{next}`)"
-            )));
+            return Some(
+                self.network_failed(hop, format!("net::ERR_UNSAFE_REDIRECT (Location `{next}`)")),
+            );
         }
         let cors_mode = req.mode == Mode::Cors;
         if let Err((kind, parameter)) =
@@ -96,7 +95,9 @@ impl Simulation<'_, '_> {
                 "net::ERR_ABORTED (mode \"same-origin\" and a redirect to another origin: {next})"
             )));
         }
-        if !next.username().is_empty() || next.password().is_some() {
+        if (!next.username().is_empty() || next.password().is_some())
+            && !self.browser.follows_same_origin_credentials_redirect()
+        {
             // Seen in Chromium 156: a redirect to a URL with credentials that is no
             // CORS error (same-origin, untainted) is not followed either.
             return Some(Simulation::failed(format!(
@@ -114,6 +115,7 @@ impl Simulation<'_, '_> {
                 .retain(|(n, _)| !BODY_HEADERS.contains(&n.as_str()));
         }
         if req.mode == Mode::NoCors
+            && self.browser.nulls_origin_on_no_cors_redirect()
             && !matches!(hop.method.as_str(), "GET" | "HEAD")
             && !same_origin_urls(&next, &hop.url)
         {

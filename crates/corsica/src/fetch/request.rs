@@ -2,6 +2,7 @@
 //! object see it (Fetch § 5.4 "Request class"), what the browser sends (Fetch Metadata
 //! included), and the failures before anything is sent.
 
+use super::browser::Browser;
 use super::error::CorsError;
 use super::safelist::{self, is_forbidden_request_header};
 use crate::Origin;
@@ -226,10 +227,12 @@ impl HttpRequest {
 
 /// Normalizes the page's headers as the `Headers` object does: names validated, values
 /// trimmed of HTTP whitespace and validated, forbidden request headers dropped, then
-/// sorted by lower-cased name and same-name values combined with `", "`.
+/// sorted by lower-cased name and same-name values combined with `", "` (in Firefox, which
+/// judges each appended line on its own, same-name lines are kept apart, in order).
 fn normalize_headers(
     headers: &[(String, String)],
     mode: Mode,
+    browser: Browser,
 ) -> Result<Vec<(String, String)>, String> {
     let mut out: Vec<(String, String)> = Vec::new();
     for (name, value) in headers {
@@ -247,11 +250,12 @@ fn normalize_headers(
         if is_forbidden_request_header(name, value) {
             continue;
         }
-        if mode == Mode::NoCors && !is_no_cors_safelisted(name, value) {
+        if mode == Mode::NoCors && !is_no_cors_safelisted(browser, name, value) {
             continue;
         }
         let lower = name.to_ascii_lowercase();
-        match out.iter_mut().find(|(n, _)| *n == lower) {
+        let combine = !browser.judges_headers_as_appended();
+        match out.iter_mut().find(|(n, _)| combine && *n == lower) {
             Some((_, v)) => {
                 v.push_str(", ");
                 v.push_str(value);
@@ -264,11 +268,11 @@ fn normalize_headers(
 }
 
 /// Fetch § "no-CORS-safelisted request-header".
-fn is_no_cors_safelisted(name: &str, value: &str) -> bool {
+fn is_no_cors_safelisted(browser: Browser, name: &str, value: &str) -> bool {
     matches!(
         name.to_ascii_lowercase().as_str(),
         "accept" | "accept-language" | "content-language" | "content-type"
-    ) && safelist::is_safelisted_request_header(name, value)
+    ) && safelist::is_safelisted_request_header_in(browser, name, value)
 }
 
 /// A `fetch()` call as the `Request` constructor leaves it: URL parsed (fragment dropped),
@@ -280,7 +284,7 @@ pub(super) struct Constructed {
 }
 
 /// The `Request` constructor: the `TypeError`s a page gets before anything is sent.
-pub(super) fn construct(req: &FetchRequest) -> Result<Constructed, String> {
+pub(super) fn construct(req: &FetchRequest, browser: Browser) -> Result<Constructed, String> {
     let mut url = url::Url::parse(&req.url)
         .map_err(|e| format!("TypeError: Failed to parse URL from {} ({e})", req.url))?;
     if !url.username().is_empty() || url.password().is_some() {
@@ -308,7 +312,7 @@ pub(super) fn construct(req: &FetchRequest) -> Result<Constructed, String> {
             "TypeError: '{method}' is unsupported in no-cors mode."
         ));
     }
-    let headers = normalize_headers(&req.headers, req.mode)?;
+    let headers = normalize_headers(&req.headers, req.mode, browser)?;
     Ok(Constructed {
         url,
         method,

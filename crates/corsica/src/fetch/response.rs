@@ -1,5 +1,6 @@
 //! The response: what the browser receives, and whatever answers its requests.
 
+use super::browser::Browser;
 use super::request::HttpRequest;
 use crate::{HeaderList, HeaderListLimits};
 
@@ -102,8 +103,17 @@ impl HttpResponse {
     /// assert!(!corsica::fetch::HttpResponse::new(304).header("Location", "/x").is_redirect());
     /// ```
     pub fn is_redirect(&self) -> bool {
+        self.is_redirect_in(Browser::Chromium)
+    }
+
+    /// [`HttpResponse::is_redirect`] as `browser` decides: Firefox follows an empty
+    /// `Location` too (to the same URL).
+    pub(super) fn is_redirect_in(&self, browser: Browser) -> bool {
         matches!(self.status, 300 | 301 | 302 | 303 | 307 | 308)
-            && self.locations().first().is_some_and(|l| !l.is_empty())
+            && self
+                .locations()
+                .first()
+                .is_some_and(|l| !l.is_empty() || browser.follows_empty_location())
     }
 
     /// The `Location` lines, trimmed.

@@ -2,6 +2,7 @@
 //! scripts may read: CORS-safelisted methods, request headers (with their value rules),
 //! forbidden request headers, and CORS-safelisted response headers.
 
+use super::browser::Browser;
 use crate::header_name::is_forbidden_request_header_name;
 use crate::method::is_safelisted;
 
@@ -99,11 +100,28 @@ pub const PAGE_SET_SAFELISTED_NAMES: [&str; 3] = ["content-language", "content-t
 /// assert!(!is_safelisted_request_header("X-API-Key", "k"));
 /// ```
 pub fn is_safelisted_request_header(name: &str, value: &str) -> bool {
+    is_safelisted_request_header_in(Browser::Chromium, name, value)
+}
+
+/// [`is_safelisted_request_header`] as `browser` decides: Firefox safelists only the Fetch
+/// standard's five names, not Chromium's client hints.
+///
+/// ```
+/// use corsica::fetch::{Browser, safelist::is_safelisted_request_header_in};
+/// assert!(is_safelisted_request_header_in(Browser::Chromium, "Save-Data", "on"));
+/// assert!(!is_safelisted_request_header_in(Browser::Firefox, "Save-Data", "on"));
+/// assert!(is_safelisted_request_header_in(Browser::Firefox, "Accept", "*/*"));
+/// ```
+pub fn is_safelisted_request_header_in(browser: Browser, name: &str, value: &str) -> bool {
     if value.len() > MAX_SAFELISTED_VALUE {
         return false;
     }
     let v = value.as_bytes();
-    match name.to_ascii_lowercase().as_str() {
+    let name = name.to_ascii_lowercase();
+    if !browser.safelists_client_hints() && CHROMIUM_CLIENT_HINTS.contains(&name.as_str()) {
+        return false;
+    }
+    match name.as_str() {
         "accept" => !v.iter().any(|&b| is_unsafe_byte(b)),
         "accept-language" | "content-language" => v.iter().all(|&b| {
             b.is_ascii_alphanumeric() || matches!(b, b' ' | b'*' | b',' | b'-' | b'.' | b';' | b'=')
@@ -127,6 +145,20 @@ pub fn is_safelisted_request_header(name: &str, value: &str) -> bool {
         _ => false,
     }
 }
+
+/// The request headers Chromium safelists beyond the Fetch standard
+/// (`services/network/public/cpp/cors/cors.cc`).
+const CHROMIUM_CLIENT_HINTS: [&str; 9] = [
+    "intervention",
+    "device-memory",
+    "dpr",
+    "downlink",
+    "width",
+    "viewport-width",
+    "rtt",
+    "ect",
+    "save-data",
+];
 
 /// `1*DIGIT ["." 1*DIGIT]`.
 fn is_decimal(v: &str) -> bool {
@@ -197,6 +229,23 @@ fn is_simple_range(value: &str) -> bool {
 pub fn unsafe_header_names<'a>(
     headers: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Vec<String> {
+    unsafe_header_names_in(Browser::Chromium, headers)
+}
+
+/// [`unsafe_header_names`] as `browser` decides: with its safelist, and in Chromium only
+/// the 1,024-byte total. Firefox judges each header line as the page appended it and keeps
+/// a name appended twice twice (its `Access-Control-Request-Headers` says `x-a,x-a`).
+///
+/// ```
+/// use corsica::fetch::{Browser, safelist::unsafe_header_names_in};
+/// let headers = [("Save-Data", "on"), ("X-A", "1")];
+/// assert_eq!(unsafe_header_names_in(Browser::Chromium, headers), ["x-a"]);
+/// assert_eq!(unsafe_header_names_in(Browser::Firefox, headers), ["save-data", "x-a"]);
+/// ```
+pub fn unsafe_header_names_in<'a>(
+    browser: Browser,
+    headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Vec<String> {
     let mut unsafe_names = Vec::new();
     let mut potentially_unsafe = Vec::new();
     let mut total = 0usize;
@@ -205,18 +254,20 @@ pub fn unsafe_header_names<'a>(
             continue;
         }
         let lower = name.to_ascii_lowercase();
-        if is_safelisted_request_header(name, value) {
+        if is_safelisted_request_header_in(browser, name, value) {
             total += value.len();
             potentially_unsafe.push(lower);
         } else {
             unsafe_names.push(lower);
         }
     }
-    if total > MAX_SAFELISTED_TOTAL {
+    if total > MAX_SAFELISTED_TOTAL && !browser.judges_headers_as_appended() {
         unsafe_names.extend(potentially_unsafe);
     }
     unsafe_names.sort();
-    unsafe_names.dedup();
+    if !browser.judges_headers_as_appended() {
+        unsafe_names.dedup();
+    }
     unsafe_names
 }
 

@@ -4,14 +4,16 @@
 //! HTTP-redirect fetch in `redirect`; this module strings them together.
 
 use super::CorsError;
+use super::browser::{Browser, ErrorKind};
 use super::error::{HintContext, MessageContext, allowed_plus, console_message, fix_hint};
-use super::outcome::{Blocked, Outcome, Step, Verdict};
+use super::firefox::FirefoxError;
+use super::outcome::{Blocked, ConsoleError, Outcome, Step, Verdict};
 use super::preflight::{PreflightCache, needs_preflight};
 use super::request::{Constructed, FetchSite, construct, refused_before_sending, same_origin};
 use super::request::{Credentials, FetchRequest, HttpRequest, Mode};
 use super::response::{HttpResponse, NetworkError, Server};
 use super::safelist::is_safelisted_method;
-use super::safelist::unsafe_header_names;
+use super::safelist::unsafe_header_names_in;
 
 /// Options of a simulation beyond the request.
 #[derive(Debug, Default)]
@@ -25,6 +27,8 @@ pub struct Options<'a> {
     /// `CORSNonWildcardRequestHeadersSupport` policy). Off by default: Chromium 156, as the
     /// conformance suite runs it, lets `*` cover `authorization`.
     pub authorization_needs_listing: bool,
+    /// The browser to speak for (Chromium by default).
+    pub browser: Browser,
 }
 
 ///
@@ -82,9 +86,11 @@ pub fn simulate_with(
         cache: options.cache,
         now: options.now,
         authorization_needs_listing: options.authorization_needs_listing,
+        browser: options.browser,
     };
     let verdict = sim.run();
     Outcome {
+        browser: sim.browser,
         verdict,
         preflight: sim.preflight,
         steps: sim.steps,
@@ -101,6 +107,7 @@ pub(super) struct Simulation<'a, 'c> {
     pub(super) cache: Option<&'c mut PreflightCache>,
     pub(super) now: u64,
     pub(super) authorization_needs_listing: bool,
+    pub(super) browser: Browser,
 }
 
 /// Where a fetch stands: the request state that a redirect changes.
@@ -140,9 +147,29 @@ impl Hop {
 }
 
 impl Simulation<'_, '_> {
+    /// A rejection without a CORS error.
     pub(super) fn failed(reason: impl Into<String>) -> Verdict {
         Verdict::Failed {
             reason: reason.into(),
+            console: None,
+        }
+    }
+
+    /// A failure below CORS (the network, the redirect limit, a broken redirect) on this
+    /// hop: Firefox's console reports it as `CORSDidNotSucceed` when the hop is a CORS
+    /// request.
+    pub(super) fn network_failed(&self, hop: &Hop, reason: impl Into<String>) -> Verdict {
+        let console =
+            (self.browser.reports_network_failure_as_cors_error() && hop.cors_flag).then(|| {
+                let kind = FirefoxError::DidNotSucceed;
+                ConsoleError {
+                    kind: ErrorKind::Firefox(kind),
+                    message: kind.console_message(hop.url.as_str(), "", None),
+                }
+            });
+        Verdict::Failed {
+            reason: reason.into(),
+            console,
         }
     }
 
@@ -175,15 +202,38 @@ impl Simulation<'_, '_> {
         if let Some(step) = self.steps.last_mut() {
             step.error = Some(kind);
         }
-        let message = console_message(
-            kind,
-            &parameter,
-            &MessageContext {
-                url,
-                initial_url: &self.request.url,
-                origin: self.request.origin.as_str(),
-            },
-        );
+        let status = self
+            .steps
+            .last()
+            .and_then(|s| s.response.as_ref())
+            .map(|r| r.status);
+        let browser_kind = ErrorKind::of(self.browser, kind);
+        let (parameter, message) = match browser_kind {
+            ErrorKind::Firefox(key) => {
+                // Firefox's text quotes a value only for some keys, and gives the failing
+                // response's status where it has one (none for a channel failure).
+                let parameter = if key.quotes_parameter() {
+                    parameter
+                } else {
+                    String::new()
+                };
+                let status = status.filter(|_| key != FirefoxError::DidNotSucceed);
+                let message = key.console_message(url, &parameter, status);
+                (parameter, message)
+            }
+            ErrorKind::Chromium(_) => {
+                let message = console_message(
+                    kind,
+                    &parameter,
+                    &MessageContext {
+                        url,
+                        initial_url: &self.request.url,
+                        origin: self.request.origin.as_str(),
+                    },
+                );
+                (parameter, message)
+            }
+        };
         let tainted = cx.origin == "null" && self.request.origin.as_str() != "null";
         let hint_cx = HintContext {
             origin: cx.origin,
@@ -192,11 +242,7 @@ impl Simulation<'_, '_> {
             url,
             credentials: self.include(),
             unsafe_headers: cx.unsafe_headers,
-            status: self
-                .steps
-                .last()
-                .and_then(|s| s.response.as_ref())
-                .map(|r| r.status),
+            status,
             response: self.steps.last().and_then(|s| s.response.as_ref()),
             tainted,
         };
@@ -217,7 +263,9 @@ impl Simulation<'_, '_> {
         let fix_methods = list("access-control-allow-methods", &wanted_method);
         let fix_headers = list("access-control-allow-headers", cx.unsafe_headers);
         Verdict::Blocked(Blocked {
+            browser: self.browser,
             error: kind,
+            kind: browser_kind,
             parameter,
             candidates,
             url: url.to_owned(),
@@ -249,11 +297,27 @@ impl Simulation<'_, '_> {
             url,
             method,
             headers,
-        } = match construct(req) {
+        } = match construct(req, self.browser) {
             Ok(c) => c,
             Err(e) => return Self::failed(e),
         };
         if let Some((kind, parameter)) = refused_before_sending(req, &url) {
+            if !self.browser.reports_mode_as_cors_error() {
+                match kind {
+                    CorsError::DisallowedByMode => {
+                        return Self::failed(format!(
+                            "Security Error: Content at {}/ may not load data from {url}.",
+                            req.origin
+                        ));
+                    }
+                    CorsError::NoCorsRedirectModeNotFollow => {
+                        return Self::failed(
+                            "TypeError: mode \"no-cors\" with a redirect mode other than \"follow\"",
+                        );
+                    }
+                    _ => {}
+                }
+            }
             let url_s = url.to_string();
             let cx = BlockContext {
                 origin: initiator,
@@ -279,20 +343,27 @@ impl Simulation<'_, '_> {
             hop.site = hop.site.max(FetchSite::of(&req.origin, &hop.url));
             let url_s = hop.url.to_string();
             let origin_value = hop.origin_value(initiator);
-            let unsafe_headers =
-                unsafe_header_names(hop.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+            let unsafe_headers = unsafe_header_names_in(
+                self.browser,
+                hop.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+            );
             if hop.cors_flag && needs_preflight(&hop.method, &unsafe_headers) {
+                let preflight_origin = if self.browser.preflight_keeps_page_origin() {
+                    initiator.to_owned()
+                } else {
+                    origin_value.clone()
+                };
                 if let Some(verdict) =
-                    self.preflight_fetch(&hop, &url_s, &origin_value, &unsafe_headers)
+                    self.preflight_fetch(&hop, &url_s, &preflight_origin, &unsafe_headers)
                 {
                     return verdict;
                 }
             }
             let response = match self.exchange(self.actual_request(&hop, &url_s, &origin_value)) {
                 Ok(r) => r,
-                Err(e) => return Self::failed(e.to_string()),
+                Err(e) => return self.network_failed(&hop, e.to_string()),
             };
-            if !response.is_redirect() {
+            if !response.is_redirect_in(self.browser) {
                 return self.final_response(&hop, &response, url_s, &origin_value, &unsafe_headers);
             }
             if let Some(verdict) = self.http_redirect_fetch(

@@ -1,0 +1,224 @@
+//! Which browser the model speaks for, and every place where browsers part ways.
+//!
+//! The Fetch standard's core (the CORS check, the preflight, redirects and origin tainting)
+//! is shared; each difference the conformance suite found between real browsers is one
+//! small, named method here, and the simulation asks it at the one step it changes.
+//! Nothing else in the model looks at the browser, except the error vocabulary (each
+//! browser names its failures its own way: [`ErrorKind`](super::ErrorKind)) and the console
+//! message text.
+
+use std::fmt;
+
+use super::error::CorsError;
+use super::firefox::FirefoxError;
+
+/// A browser engine the model can speak for, each proven by the conformance suite against
+/// the real browser (Debian's `chromium` and `firefox-esr`).
+///
+/// ```
+/// use corsica::fetch::Browser;
+/// assert_eq!("firefox".parse::<Browser>(), Ok(Browser::Firefox));
+/// assert_eq!(Browser::default(), Browser::Chromium);
+/// assert_eq!(Browser::Firefox.name(), "Firefox");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Browser {
+    /// Chromium (Chrome, Edge, Opera, Brave…), as Chromium 156 behaves.
+    #[default]
+    Chromium,
+    /// Firefox, as Firefox ESR 153 behaves.
+    Firefox,
+}
+
+impl Browser {
+    /// Every browser the model knows, in the order the doctor reports them.
+    ///
+    /// ```
+    /// assert_eq!(corsica::fetch::Browser::ALL.len(), 2);
+    /// ```
+    pub const ALL: [Browser; 2] = [Browser::Chromium, Browser::Firefox];
+
+    /// The lower-case name used on the command line and in JSON (`chromium`, `firefox`).
+    ///
+    /// ```
+    /// assert_eq!(corsica::fetch::Browser::Chromium.as_str(), "chromium");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Browser::Chromium => "chromium",
+            Browser::Firefox => "firefox",
+        }
+    }
+
+    /// The name for people (`Chromium`, `Firefox`).
+    ///
+    /// ```
+    /// assert_eq!(corsica::fetch::Browser::Chromium.name(), "Chromium");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            Browser::Chromium => "Chromium",
+            Browser::Firefox => "Firefox",
+        }
+    }
+
+    /// Chromium safelists its client-hint and network-information request headers (`DPR`,
+    /// `Width`, `Viewport-Width`, `Device-Memory`, `Save-Data`, `RTT`, `Downlink`, `ECT`)
+    /// on top of the Fetch standard's five (`cors::IsCorsSafelistedHeader`); Firefox
+    /// safelists only the standard's, so `Save-Data: on` is preflighted there (seen in
+    /// Firefox 153 for `DPR` and `Save-Data`).
+    pub(crate) fn safelists_client_hints(self) -> bool {
+        self == Browser::Chromium
+    }
+
+    /// Firefox judges each request header as the page appended it, and has no 1,024-byte
+    /// limit on the safelisted values together: three `Accept` values of 120 bytes
+    /// appended to one request are three safelisted headers there, and no preflight is
+    /// sent. Chromium judges the combined value (`a, b, c`, over 128 bytes) and applies the
+    /// Fetch standard's 1,024-byte total.
+    pub(crate) fn judges_headers_as_appended(self) -> bool {
+        self == Browser::Firefox
+    }
+
+    /// A redirect to a same-origin URL with credentials (`http://user:pass@app…`) that is no
+    /// CORS error (not tainted, no CORS flag): Firefox follows it, as the Fetch standard
+    /// says; Chromium 156 aborts the load (`net::ERR_ABORTED`).
+    pub(crate) fn follows_same_origin_credentials_redirect(self) -> bool {
+        self == Browser::Firefox
+    }
+
+    /// After a redirect has tainted the origin, Firefox's preflight still carries the
+    /// page's `Origin` and is checked against it (its actual request then sends
+    /// `Origin: null`); Chromium sends and checks `null` on both.
+    pub(crate) fn preflight_keeps_page_origin(self) -> bool {
+        self == Browser::Firefox
+    }
+
+    /// A 3xx with an empty `Location`: Firefox resolves it to the same URL and follows it
+    /// until its redirect limit; Chromium does not follow it and returns the 3xx itself.
+    pub(crate) fn follows_empty_location(self) -> bool {
+        self == Browser::Firefox
+    }
+
+    /// Firefox checks the method against `Access-Control-Allow-Methods` before it parses
+    /// `Access-Control-Allow-Headers` (`nsCORSPreflightListener`); Chromium parses both
+    /// lists before it checks the method.
+    pub(crate) fn checks_method_before_allow_headers(self) -> bool {
+        self == Browser::Firefox
+    }
+
+    /// Firefox reads `Access-Control-Max-Age` as digits only (anything else: not cached)
+    /// and caps it at 24 hours; Chromium parses a signed number (a negative one is 0,
+    /// anything unparsable the default 5 s) and caps it at 2 hours.
+    pub(crate) fn reads_max_age_as_digits_only(self) -> bool {
+        self == Browser::Firefox
+    }
+
+    /// Firefox keys its preflight cache by the credentials mode too: a preflight made for a
+    /// credentialed request does not serve a later request without credentials. Chromium
+    /// lets a credentialed entry serve both.
+    pub(crate) fn preflight_cache_keys_credentials(self) -> bool {
+        self == Browser::Firefox
+    }
+
+    /// Chromium's network stack, following a `no-cors` redirect itself, sets
+    /// `Origin: null` on a non-GET/HEAD request redirected to another origin
+    /// (`net::RedirectUtil::UpdateHttpRequest`); Firefox keeps the page's `Origin`, as the
+    /// Fetch standard does when the redirect leaves the page's own origin.
+    pub(crate) fn nulls_origin_on_no_cors_redirect(self) -> bool {
+        self == Browser::Chromium
+    }
+
+    /// Chromium reports a request its mode refuses (`same-origin` to another origin,
+    /// `no-cors` without `redirect: "follow"`) as a CORS error (`DisallowedByMode`,
+    /// `NoCorsRedirectModeNotFollow`); Firefox rejects the `fetch()` without a CORS
+    /// console text (a `Security Error` line for `same-origin`, nothing for `no-cors`).
+    pub(crate) fn reports_mode_as_cors_error(self) -> bool {
+        self == Browser::Chromium
+    }
+
+    /// Firefox reports a CORS request that fails below CORS (a network error, too many
+    /// redirects, a redirect with credentials, two different `Location` lines) as the CORS
+    /// error `CORSDidNotSucceed`; Chromium reports only the network error.
+    pub(crate) fn reports_network_failure_as_cors_error(self) -> bool {
+        self == Browser::Firefox
+    }
+}
+
+impl fmt::Display for Browser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A string that names no browser the model knows.
+///
+/// ```
+/// let e = "safari".parse::<corsica::fetch::Browser>().unwrap_err();
+/// assert!(e.to_string().contains("chromium, firefox"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown browser `{0}`: the model knows chromium, firefox")]
+pub struct UnknownBrowser(pub String);
+
+impl std::str::FromStr for Browser {
+    type Err = UnknownBrowser;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Browser::ALL
+            .into_iter()
+            .find(|b| b.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| UnknownBrowser(s.to_owned()))
+    }
+}
+
+/// A browser's own name for a CORS failure: Chromium's DevTools `CorsError`, or Firefox's
+/// `security.properties` key.
+///
+/// ```
+/// use corsica::fetch::{Browser, CorsError, ErrorKind, FirefoxError};
+/// let k = ErrorKind::Firefox(FirefoxError::MissingAllowOrigin);
+/// assert_eq!(k.as_str(), "CORSMissingAllowOrigin");
+/// assert_eq!(k.browser(), Browser::Firefox);
+/// assert_eq!(ErrorKind::of(Browser::Chromium, CorsError::AllowOriginMismatch).to_string(), "AllowOriginMismatch");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A DevTools `Network.CorsError`.
+    Chromium(CorsError),
+    /// A `security.properties` key.
+    Firefox(FirefoxError),
+}
+
+impl ErrorKind {
+    /// The browser's name for a failed check of the shared model.
+    pub fn of(browser: Browser, error: CorsError) -> ErrorKind {
+        match browser {
+            Browser::Chromium => ErrorKind::Chromium(error),
+            Browser::Firefox => ErrorKind::Firefox(FirefoxError::of(error)),
+        }
+    }
+
+    /// The name as the browser writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Chromium(k) => k.as_str(),
+            ErrorKind::Firefox(k) => k.as_str(),
+        }
+    }
+
+    /// The browser whose name this is.
+    pub fn browser(self) -> Browser {
+        match self {
+            ErrorKind::Chromium(_) => Browser::Chromium,
+            ErrorKind::Firefox(_) => Browser::Firefox,
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
