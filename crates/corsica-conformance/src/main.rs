@@ -22,6 +22,7 @@
 //! instead (see `situations.rs`); its last line is `situations: N end to end, D disagreements`.
 
 mod bidi;
+mod browser_differences;
 mod cdp;
 mod driver;
 mod firefox;

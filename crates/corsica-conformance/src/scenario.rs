@@ -57,7 +57,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn new(status: u16) -> Reply {
+    pub(crate) fn new(status: u16) -> Reply {
         Reply {
             status,
             headers: Vec::new(),
@@ -69,7 +69,7 @@ impl Reply {
         self
     }
 
-    fn with_all(mut self, headers: &[(&str, &str)]) -> Reply {
+    pub(crate) fn with_all(mut self, headers: &[(&str, &str)]) -> Reply {
         for (n, v) in headers {
             self.headers.push(((*n).to_owned(), (*v).to_owned()));
         }
@@ -841,6 +841,8 @@ pub fn generate() -> Vec<Scenario> {
     }
     // The engine's own answers, judged by the browser.
     crate::policy_scenarios::push_all(&mut out);
+    // Where browsers part ways.
+    crate::browser_differences::push_all(&mut out);
     out
 }
 
