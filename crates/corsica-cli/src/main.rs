@@ -5,7 +5,8 @@
 //!   --allow-origin ORIGIN...` builds a one-route configuration from flags.
 //! - `corsica lint CONFIG`: validates a gateway configuration with the gateway's own code
 //!   path, reporting every problem (exit 1 on errors) and warnings (routes that never match).
-//! - `corsica check URL --origin ORIGIN ...`: what Chromium does for that `fetch()`, explained.
+//! - `corsica check URL --origin ORIGIN [--browser chromium|firefox|all] ...`: what the browser
+//!   does for that `fetch()`, explained (`all`: each browser's verdict, and where they differ).
 //! - `corsica explain --har FILE`: the same for every cross-origin request of a HAR file.
 //! - `corsica scan URL...`: probes for CORS misconfigurations.
 //!
@@ -76,8 +77,9 @@ enum Command {
         #[command(flatten)]
         format: FormatArgs<FindingsFormat>,
     },
-    /// Do against a live URL what Chromium does for fetch(URL, {method, headers,
-    /// credentials}) from a page at ORIGIN, and explain the verdict.
+    /// Do against a live URL what the browser (Chromium by default, Firefox, or all) does
+    /// for fetch(URL, {method, headers, credentials}) from a page at ORIGIN, and explain the
+    /// verdict.
     /// Exit 0 allowed, 1 blocked by CORS, 2 usage or network error.
     Check {
         /// The URL passed to fetch().
@@ -94,6 +96,9 @@ enum Command {
         /// The credentials mode.
         #[arg(long, value_enum, default_value_t = CredentialsArg::SameOrigin)]
         credentials: CredentialsArg,
+        /// Whose verdict: chromium, firefox, or all (each browser's, and where they differ).
+        #[arg(long, value_enum, default_value_t = BrowserArg::Chromium)]
+        browser: BrowserArg,
         #[command(flatten)]
         format: FormatArgs<Format>,
         /// Accept invalid TLS certificates (self-signed development servers).
@@ -246,6 +251,13 @@ enum CredentialsArg {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+enum BrowserArg {
+    Chromium,
+    Firefox,
+    All,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
 enum LogFormat {
     Pretty,
     Json,
@@ -288,6 +300,7 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
             method,
             headers,
             credentials,
+            browser,
             format,
             insecure,
             cacert,
@@ -315,7 +328,7 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
                 credentials,
                 live,
             };
-            check(&args, format.get())
+            check(&args, browser, format.get())
         }
         Command::Explain { har, format } => explain(&har, format.get()),
         Command::Scan {
@@ -401,8 +414,26 @@ fn read(path: &Path) -> Result<String, CliError> {
     })
 }
 
-fn check(args: &corsica_doctor::CheckArgs, format: Format) -> Result<ExitCode, CliError> {
-    let (request, outcome) = corsica_doctor::check(args)?;
+fn check(
+    args: &corsica_doctor::CheckArgs,
+    browser: BrowserArg,
+    format: Format,
+) -> Result<ExitCode, CliError> {
+    use corsica::fetch::Browser;
+    let one = match browser {
+        BrowserArg::Chromium => Browser::Chromium,
+        BrowserArg::Firefox => Browser::Firefox,
+        BrowserArg::All => {
+            // Each browser's own run against the server (they send different requests).
+            let (request, chromium) = corsica_doctor::check_in(args, Browser::Chromium)?;
+            let mut outcomes = vec![chromium];
+            for &b in Browser::ALL.iter().filter(|&&b| b != Browser::Chromium) {
+                outcomes.push(corsica_doctor::check_in(args, b)?.1);
+            }
+            return check_all(&request, &outcomes, format);
+        }
+    };
+    let (request, outcome) = corsica_doctor::check_in(args, one)?;
     match format {
         Format::Json => out_json(&output::Check::new(&request, &outcome))?,
         Format::Text => out(&corsica_doctor::report::to_text(
@@ -412,6 +443,29 @@ fn check(args: &corsica_doctor::CheckArgs, format: Format) -> Result<ExitCode, C
         ))?,
     }
     Ok(ExitCode::from(corsica_doctor::report::exit_code(&outcome)))
+}
+
+/// `check --browser all`: every browser's verdict, where they differ, one fix for all.
+fn check_all(
+    request: &corsica::fetch::FetchRequest,
+    outcomes: &[corsica::fetch::Outcome],
+    format: Format,
+) -> Result<ExitCode, CliError> {
+    match format {
+        Format::Json => out_json(&output::CheckAll::new(request, outcomes))?,
+        Format::Text => out(&corsica_doctor::report::compare_to_text(
+            request,
+            outcomes,
+            color(),
+        ))?,
+    }
+    // The worst verdict: failed (2) over blocked (1) over allowed (0).
+    let code = outcomes
+        .iter()
+        .map(corsica_doctor::report::exit_code)
+        .max()
+        .unwrap_or(0);
+    Ok(ExitCode::from(code))
 }
 
 fn read_urls(args: Vec<String>) -> Result<Vec<String>, CliError> {

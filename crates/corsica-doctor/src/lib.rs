@@ -22,7 +22,7 @@ pub mod report;
 pub mod scan;
 
 use corsica::Origin;
-use corsica::fetch::{Credentials, FetchRequest, Outcome, simulate};
+use corsica::fetch::{Browser, Credentials, FetchRequest, Options, Outcome, simulate_with};
 
 pub use live::{LiveOptions, LiveServer};
 
@@ -174,6 +174,31 @@ pub fn fetch_request(args: &CheckArgs) -> Result<FetchRequest, DoctorError> {
 /// # Ok::<(), corsica_doctor::DoctorError>(())
 /// ```
 pub fn check(args: &CheckArgs) -> Result<(FetchRequest, Outcome), DoctorError> {
+    check_in(args, Browser::Chromium)
+}
+
+/// [`check`] as `browser` would do it (each browser sends its own requests: Firefox
+/// preflights a `Save-Data` header that Chromium sends without one).
+///
+/// ```no_run
+/// use corsica::fetch::Browser;
+/// use corsica_doctor::{check_in, CheckArgs};
+/// let args = CheckArgs {
+///     url: "https://api.example.com/items".into(),
+///     origin: "https://app.example.com".into(),
+///     method: "GET".into(),
+///     headers: vec!["Save-Data: on".into()],
+///     credentials: Default::default(),
+///     live: Default::default(),
+/// };
+/// let (_, outcome) = check_in(&args, Browser::Firefox)?;
+/// assert_eq!(outcome.browser, Browser::Firefox);
+/// # Ok::<(), corsica_doctor::DoctorError>(())
+/// ```
+pub fn check_in(
+    args: &CheckArgs,
+    browser: Browser,
+) -> Result<(FetchRequest, Outcome), DoctorError> {
     let request = fetch_request(args)?;
     for c in &args.live.cookies {
         if !c
@@ -184,6 +209,10 @@ pub fn check(args: &CheckArgs) -> Result<(FetchRequest, Outcome), DoctorError> {
         }
     }
     let mut server = LiveServer::new(&args.live)?.cookie_for(&request.url);
-    let outcome = simulate(&request, &mut server, None);
+    let options = Options {
+        browser,
+        ..Options::default()
+    };
+    let outcome = simulate_with(&request, &mut server, options);
     Ok((request, outcome))
 }

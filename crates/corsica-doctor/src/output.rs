@@ -97,6 +97,40 @@ pub struct Check {
     pub warnings: Vec<Warning>,
 }
 
+/// `corsica check --browser all --format json`: one [`Check`] per browser, whether they
+/// agree, where they differ, and the fix that works in every one.
+///
+/// ```
+/// let all = corsica_doctor::output::CheckAll {
+///     agree: true,
+///     browser: "all",
+///     fixes: None,
+///     hint: String::new(),
+///     results: vec![],
+///     summary: "allowed in Chromium and Firefox".into(),
+/// };
+/// let json = serde_json::to_string(&all)?;
+/// assert_eq!(json, r#"{"agree":true,"browser":"all","hint":"","results":[],"summary":"allowed in Chromium and Firefox"}"#);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckAll {
+    /// Whether every browser gives the same verdict (allowed, blocked or failed).
+    pub agree: bool,
+    /// Always `all`.
+    pub browser: &'static str,
+    /// Server snippets that allow the request in every browser (when any blocks it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fixes: Option<Fixes>,
+    /// What to change so that every browser allows the request (empty when none blocks it).
+    pub hint: String,
+    /// Each browser's verdict, in the order Chromium, Firefox.
+    pub results: Vec<Check>,
+    /// `allowed in Chromium, blocked in Firefox: CORSMissingAllowOrigin`, or
+    /// `allowed in Chromium and Firefox`.
+    pub summary: String,
+}
+
 /// Something that passes in the browser but fails by the Fetch standard (and
 /// Chromium's announced behaviour).
 ///

@@ -1,9 +1,10 @@
 //! Rendering a simulated `fetch()`: the JSON contract of `corsica check --json`, the
 //! human step-by-step trace, and server-specific fix snippets.
 
+use corsica::fetch::safelist::unsafe_header_names_in;
 use corsica::fetch::{
-    Blocked, CorsError, Credentials, FetchRequest, HttpRequest, HttpResponse, NetworkError,
-    Options, Outcome, Server, Step, Verdict, simulate_with,
+    Blocked, Browser, CorsError, Credentials, ErrorKind, FetchRequest, HttpRequest, HttpResponse,
+    NetworkError, Options, Outcome, Server, Step, Verdict, simulate_with,
 };
 use serde_json::Value;
 
@@ -24,9 +25,10 @@ pub fn exit_code(outcome: &Outcome) -> u8 {
     }
 }
 
-fn step(s: &Step) -> output::Step {
+/// One exchange in the output, its error named as `browser` names it.
+fn step(s: &Step, browser: Browser) -> output::Step {
     output::Step {
-        error: s.error.map(|e| e.as_str()),
+        error: s.error.map(|e| ErrorKind::of(browser, e).as_str()),
         kind: if s.request.preflight {
             "preflight"
         } else {
@@ -160,7 +162,11 @@ impl output::Check {
             preflight: outcome.preflight,
             readable_headers: None,
             status: None,
-            steps: outcome.steps.iter().map(step).collect(),
+            steps: outcome
+                .steps
+                .iter()
+                .map(|s| step(s, outcome.browser))
+                .collect(),
             url: None,
             verdict: "",
             warnings: warnings(request, outcome),
@@ -488,7 +494,7 @@ pub fn trace_text(request: &FetchRequest, outcome: &Outcome, color: bool) -> Str
             .map(|r| r.status.to_string())
             .unwrap_or_else(|| "no response".into());
         let mark = match s.error {
-            Some(e) => st.red(&format!("✘ {e}")),
+            Some(e) => st.red(&format!("✘ {}", ErrorKind::of(outcome.browser, e))),
             None if s.response.is_none() => st.red("✘"),
             None if s.redirected => st.dim("→ redirect"),
             None => st.green("✔"),
@@ -666,4 +672,210 @@ pub fn to_text(request: &FetchRequest, outcome: &Outcome, color: bool) -> String
         }
     }
     out
+}
+
+/// The verdicts of several browsers on one `fetch()` side by side: whether they agree
+/// (all allowed, all blocked, or all failed), a sentence saying where they differ, and the
+/// fix that makes the request pass in every one of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comparison {
+    /// Whether every browser gives the same verdict (allowed, blocked or failed).
+    pub agree: bool,
+    /// `allowed in Chromium, blocked in Firefox: CORSMissingAllowOrigin (…)`, or
+    /// `allowed in Chromium and Firefox`.
+    pub summary: String,
+    /// What to change on the server so that every browser allows the request (empty when
+    /// none blocks it), and the server snippets for it.
+    pub fix: Option<(String, Fixes)>,
+}
+
+/// Compares the outcomes of one request in several browsers (one outcome per browser, in
+/// the order to report them).
+///
+/// ```
+/// use corsica::Origin;
+/// use corsica::fetch::{Browser, FetchRequest, HttpRequest, HttpResponse, NetworkError, Options, simulate_with};
+/// let request = FetchRequest::new(Origin::parse("https://app.example.com")?, "https://api.example.com/x")
+///     .header("Save-Data", "on");
+/// // The API answers the request itself, and no preflight.
+/// let outcomes: Vec<_> = Browser::ALL.iter().map(|&browser| {
+///     let mut api = |r: &HttpRequest| -> Result<HttpResponse, NetworkError> {
+///         Ok(if r.preflight { HttpResponse::new(404) } else {
+///             HttpResponse::new(200).header("Access-Control-Allow-Origin", "https://app.example.com")
+///         })
+///     };
+///     simulate_with(&request, &mut api, Options { browser, ..Options::default() })
+/// }).collect();
+/// let c = corsica_doctor::report::compare(&request, &outcomes);
+/// assert!(!c.agree);
+/// assert!(c.summary.starts_with("allowed in Chromium, blocked in Firefox: CORSMissingAllowOrigin"));
+/// let (hint, fixes) = c.fix.unwrap();
+/// assert!(fixes.get("nginx").unwrap().contains("save-data"));
+/// # Ok::<(), corsica::OriginError>(())
+/// ```
+pub fn compare(request: &FetchRequest, outcomes: &[Outcome]) -> Comparison {
+    let word = |o: &Outcome| match o.verdict {
+        Verdict::Allowed { .. } => "allowed",
+        Verdict::Blocked(_) => "blocked",
+        Verdict::Failed { .. } => "failed",
+    };
+    // Verdict words in order of first appearance, each with its browsers.
+    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+    for o in outcomes {
+        let w = word(o);
+        match groups.iter_mut().find(|(g, _)| *g == w) {
+            Some((_, names)) => names.push(o.browser.name()),
+            None => groups.push((w, vec![o.browser.name()])),
+        }
+    }
+    let and = |names: &[&str]| match names {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    };
+    let mut summary = groups
+        .iter()
+        .map(|(w, names)| format!("{w} in {}", and(names)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let agree = groups.len() <= 1;
+    let blocked: Vec<(&Outcome, &Blocked)> = outcomes
+        .iter()
+        .filter_map(|o| o.blocked().map(|b| (o, b)))
+        .collect();
+    if let Some((_, first)) = blocked.first() {
+        let param = if first.parameter.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", first.parameter)
+        };
+        summary.push_str(&format!(": {}{param}", first.kind));
+    }
+    if !agree {
+        for why in preflight_differences(request, outcomes) {
+            summary.push_str(&format!(". {why}"));
+        }
+    }
+    let fix = blocked.first().map(|&(outcome, first)| {
+        // The fix that works everywhere: every list the blocking browsers need.
+        let mut merged = first.clone();
+        for (_, b) in &blocked[1..] {
+            for m in &b.fix_methods {
+                if !merged.fix_methods.contains(m) {
+                    merged.fix_methods.push(m.clone());
+                }
+            }
+            for h in &b.fix_headers {
+                if !merged.fix_headers.contains(h) {
+                    merged.fix_headers.push(h.clone());
+                }
+            }
+        }
+        let mut hints: Vec<String> = Vec::new();
+        for (o, b) in &blocked {
+            let (hint, _) = remedy(request, o, b);
+            if !hints.contains(&hint) {
+                hints.push(hint);
+            }
+        }
+        let (_, fixes) = remedy(request, outcome, &merged);
+        (hints.join(" "), fixes)
+    });
+    Comparison {
+        agree,
+        summary,
+        fix,
+    }
+}
+
+/// Why the browsers sent different requests: the request headers one safelists and
+/// another preflights.
+fn preflight_differences(request: &FetchRequest, outcomes: &[Outcome]) -> Vec<String> {
+    let headers = || {
+        request
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+    };
+    let unsafe_in: Vec<(Browser, Vec<String>)> = outcomes
+        .iter()
+        .map(|o| (o.browser, unsafe_header_names_in(o.browser, headers())))
+        .collect();
+    let mut out = Vec::new();
+    for (browser, names) in &unsafe_in {
+        let safelisting: Vec<&str> = unsafe_in
+            .iter()
+            .filter(|(b, _)| b != browser)
+            .map(|(b, _)| b.name())
+            .collect();
+        let only_here: Vec<&String> = names
+            .iter()
+            .filter(|n| {
+                unsafe_in
+                    .iter()
+                    .all(|(b, other)| b == browser || !other.contains(n))
+            })
+            .collect();
+        for name in only_here {
+            out.push(format!(
+                "`{name}` is CORS-safelisted in {} but not in {}, which sends a preflight for it",
+                safelisting.join(" and "),
+                browser.name()
+            ));
+        }
+    }
+    out
+}
+
+/// `corsica check --browser all` in text: each browser's trace and verdict, then where
+/// they differ and the fix that works in every one.
+pub fn compare_to_text(request: &FetchRequest, outcomes: &[Outcome], color: bool) -> String {
+    let st = Style { color };
+    let mut out = String::new();
+    for o in outcomes {
+        out.push_str(&st.bold(&format!("── {} ──", o.browser.name())));
+        out.push('\n');
+        out.push_str(&to_text(request, o, color));
+        out.push('\n');
+    }
+    let c = compare(request, outcomes);
+    out.push_str(&st.bold("── every browser ──"));
+    out.push('\n');
+    if c.agree {
+        out.push_str(&format!("{} {}\n", st.green("AGREE"), c.summary));
+    } else {
+        out.push_str(&format!("{} {}\n", st.red("DIFFER"), c.summary));
+    }
+    if let Some((hint, fixes)) = &c.fix {
+        out.push_str(&format!("{} {hint}\n", st.bold("Fix for every browser:")));
+        for key in ["nginx", "express", "tower-http", "corsica"] {
+            if let Some(v) = fixes.get(key) {
+                let indented = v.replace('\n', "\n             ");
+                out.push_str(&format!("  {key:<10} {indented}\n"));
+            }
+        }
+    }
+    out
+}
+
+impl output::CheckAll {
+    /// The JSON output of `corsica check --browser all` (see [`output::CheckAll`]).
+    pub fn new(request: &FetchRequest, outcomes: &[Outcome]) -> output::CheckAll {
+        let c = compare(request, outcomes);
+        let (hint, fixes) = match c.fix {
+            Some((h, f)) => (h, Some(f)),
+            None => (String::new(), None),
+        };
+        output::CheckAll {
+            agree: c.agree,
+            browser: "all",
+            fixes,
+            hint,
+            results: outcomes
+                .iter()
+                .map(|o| output::Check::new(request, o))
+                .collect(),
+            summary: c.summary,
+        }
+    }
 }
