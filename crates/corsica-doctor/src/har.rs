@@ -16,8 +16,8 @@
 
 use corsica::Origin;
 use corsica::fetch::{
-    Credentials, FetchRequest, HttpRequest, HttpResponse, NetworkError, Outcome, Server, Verdict,
-    simulate,
+    Browser, Credentials, FetchRequest, HttpRequest, HttpResponse, NetworkError, Options, Outcome,
+    Server, Verdict, simulate_with,
 };
 use serde_json::Value;
 
@@ -57,6 +57,9 @@ struct Entry {
     resource_type: String,
     /// The load failed (DevTools' `_error` is `net::ERR_FAILED`).
     failed: bool,
+    /// What the file recorded as the load's error (Chromium's `_error`, e.g.
+    /// `net::ERR_CONNECTION_REFUSED`); Firefox records none.
+    error: Option<String>,
     /// The page (`pageref`) the request belongs to.
     page: Option<String>,
     /// [`canonical_url`] of `url`.
@@ -138,9 +141,29 @@ fn parse_entries(har: &Value) -> Result<Vec<Entry>, HarError> {
                 failed: [&resp["_error"], &e["_error"]]
                     .iter()
                     .any(|v| v.as_str().is_some_and(|s| s.contains("ERR_FAILED"))),
+                error: [&resp["_error"], &e["_error"]]
+                    .iter()
+                    .find_map(|v| v.as_str().filter(|s| !s.is_empty()))
+                    .map(str::to_owned),
             })
         })
         .collect())
+}
+
+/// The browser that wrote the file, from `log.creator` or `log.browser`: Firefox names
+/// itself there (`"name": "Firefox"`); Chrome's exporter is `WebInspector`. Anything else
+/// is judged as Chromium.
+fn recording_browser(har: &Value) -> Browser {
+    let named = |v: &Value| {
+        v["name"]
+            .as_str()
+            .is_some_and(|n| n.to_ascii_lowercase().contains("firefox"))
+    };
+    if named(&har["log"]["creator"]) || named(&har["log"]["browser"]) {
+        Browser::Firefox
+    } else {
+        Browser::Chromium
+    }
 }
 
 fn origin_of(url: &str) -> Option<String> {
@@ -311,8 +334,13 @@ impl Server for Replay<'_> {
         };
         let e = &self.entries[i];
         if e.status == 0 {
+            let why = e
+                .error
+                .as_deref()
+                .map(|err| format!(": the browser recorded {err}"))
+                .unwrap_or_default();
             return Err(NetworkError(format!(
-                "the HAR recorded no response for {} {}",
+                "the HAR recorded no response for {} {}{why}",
                 e.method, e.url
             )));
         }
@@ -513,6 +541,7 @@ impl Explanation {
 pub fn explain(text: &str) -> Result<Explanation, HarError> {
     let har: Value = serde_json::from_str(text)?;
     let entries = parse_entries(&har)?;
+    let browser = recording_browser(&har);
     let page_origin = har["log"]["pages"]
         .as_array()
         .and_then(|p| p.first())
@@ -666,7 +695,11 @@ pub fn explain(text: &str) -> Result<Explanation, HarError> {
                 preflights: preflights.iter().map(|&j| (j, false)).collect(),
                 missing_preflight: None,
             };
-            let outcome = simulate(request, &mut replay, None);
+            let options = Options {
+                browser,
+                ..Options::default()
+            };
+            let outcome = simulate_with(request, &mut replay, options);
             (outcome, replay.missing_preflight)
         };
         let (mut outcome, mut missing) = run(&request);
@@ -685,15 +718,17 @@ pub fn explain(text: &str) -> Result<Explanation, HarError> {
         }
         let incomplete = missing.map(|url| {
             format!(
-                "this request needed a preflight, and the HAR has none that asks about it (OPTIONS {url} with Access-Control-Request-Method: {}{}): Chromium probably answered it from its preflight cache (an earlier preflight's Access-Control-Max-Age), so the file cannot show whether it passed. Record the HAR again with the cache empty (a new incognito window) to explain it.",
+                "this request needed a preflight, and the HAR has none that asks about it (OPTIONS {url} with Access-Control-Request-Method: {}{}): {} probably answered it from its preflight cache (an earlier preflight's Access-Control-Max-Age), so the file cannot show whether it passed. Record the HAR again with the cache empty (a new private window) to explain it.",
                 corsica::method::normalize(&request.method),
                 corsica::fetch::preflight::request_headers_value(
-                    &corsica::fetch::safelist::unsafe_header_names(
+                    &corsica::fetch::safelist::unsafe_header_names_in(
+                        browser,
                         request.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()))
                     )
                 )
                 .map(|h| format!(", Access-Control-Request-Headers: {h}"))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+                browser.name()
             )
         });
         requests.push(Explained {

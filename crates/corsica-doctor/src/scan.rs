@@ -7,13 +7,18 @@
 //! browser would send from each (simple request and, where it matters, a preflight) and
 //! runs the browser model on the answers. A finding is reported only when a browser would
 //! let that origin read the response; severity rises when it can read it with the user's
-//! credentials.
+//! credentials. Each answer is judged as every browser the model speaks for (Chromium,
+//! Firefox) would judge it; a finding that only some of them allow says which
+//! (`browsers differ: …`). For the simple GET the probes send, Chromium and Firefox judge
+//! alike (the conformance suite finds no difference in the CORS check itself), so today's
+//! findings hold in both.
 
 use std::time::Duration;
 
 use corsica::Origin;
 use corsica::fetch::{
-    Credentials, FetchRequest, HttpRequest, NetworkError, Server, Verdict, simulate,
+    Browser, Credentials, FetchRequest, HttpRequest, NetworkError, Options, Server, Verdict,
+    simulate_with,
 };
 use serde_json::Value;
 
@@ -387,27 +392,86 @@ pub fn probes(target: &url::Url, trusted: &[Origin]) -> Vec<(&'static str, Strin
     out
 }
 
-/// Whether a browser at `origin` can read the response to a GET of `url`
-/// (`Some(true)` with credentials, `Some(false)` only without, `None` not at all).
-fn readable(server: &mut dyn Server, url: &str, origin: &str) -> Result<Option<bool>, ScanError> {
+/// What browsers at an origin can read of a response: the most any browser reads, and,
+/// when the browsers do not agree, which reads what.
+struct Reads {
+    /// `Some(true)` with credentials, `Some(false)` only without, `None` not at all.
+    most: Option<bool>,
+    /// `Chromium reads it with cookies; Firefox blocks it`, when browsers differ.
+    differs: Option<String>,
+}
+
+/// A server that answers a request it has seen before from memory, so that every browser
+/// judges the same answers without sending the same request twice.
+struct Memo<'a> {
+    inner: &'a mut dyn Server,
+    seen: Vec<(
+        HttpRequest,
+        Result<corsica::fetch::HttpResponse, NetworkError>,
+    )>,
+}
+
+impl Server for Memo<'_> {
+    fn send(
+        &mut self,
+        request: &HttpRequest,
+    ) -> Result<corsica::fetch::HttpResponse, NetworkError> {
+        if let Some((_, r)) = self.seen.iter().find(|(q, _)| q == request) {
+            return r.clone();
+        }
+        let r = self.inner.send(request);
+        self.seen.push((request.clone(), r.clone()));
+        r
+    }
+}
+
+/// Whether browsers at `origin` can read the response to a GET of `url`, in each browser
+/// the model speaks for.
+fn readable(server: &mut dyn Server, url: &str, origin: &str) -> Result<Reads, ScanError> {
     let origin = if origin == "null" {
         Origin::null()
     } else {
         Origin::parse(origin)?
     };
-    let mut verdict = |credentials| {
-        let r = FetchRequest::new(origin.clone(), url).credentials(credentials);
-        simulate(&r, server, None).verdict
+    let mut memo = Memo {
+        inner: server,
+        seen: Vec::new(),
     };
-    match verdict(Credentials::Include) {
-        Verdict::Allowed { .. } => return Ok(Some(true)),
-        Verdict::Failed { reason, .. } => return Err(ScanError::Fetch(reason)),
-        Verdict::Blocked(_) => {}
+    let mut each: Vec<(Browser, Option<bool>)> = Vec::new();
+    for browser in Browser::ALL {
+        let mut verdict = |credentials| {
+            let r = FetchRequest::new(origin.clone(), url).credentials(credentials);
+            let options = Options {
+                browser,
+                ..Options::default()
+            };
+            simulate_with(&r, &mut memo, options).verdict
+        };
+        let reads = match verdict(Credentials::Include) {
+            Verdict::Allowed { .. } => Some(true),
+            Verdict::Failed { reason, .. } => return Err(ScanError::Fetch(reason)),
+            Verdict::Blocked(_) => match verdict(Credentials::Omit) {
+                Verdict::Allowed { .. } => Some(false),
+                _ => None,
+            },
+        };
+        each.push((browser, reads));
     }
-    Ok(match verdict(Credentials::Omit) {
-        Verdict::Allowed { .. } => Some(false),
-        _ => None,
-    })
+    let most = each.iter().map(|(_, r)| *r).max().flatten();
+    let differs = each.windows(2).any(|w| w[0].1 != w[1].1).then(|| {
+        each.iter()
+            .map(|(b, r)| {
+                let what = match r {
+                    Some(true) => "reads it with cookies",
+                    Some(false) => "reads it without cookies",
+                    None => "blocks it",
+                };
+                format!("{} {what}", b.name())
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    });
+    Ok(Reads { most, differs })
 }
 
 /// Sends one raw request (for evidence and for the checks the model does not express).
@@ -546,8 +610,8 @@ pub fn scan_with(server: &mut dyn Server, url: &str, trusted: &[Origin]) -> Scan
             }
             continue;
         }
-        let reads = match readable(server, url, &origin) {
-            Ok(r) => r,
+        let (reads, differs) = match readable(server, url, &origin) {
+            Ok(r) => (r.most, r.differs),
             Err(e) => {
                 result.error = Some(e);
                 return result;
@@ -556,13 +620,22 @@ pub fn scan_with(server: &mut dyn Server, url: &str, trusted: &[Origin]) -> Scan
         let Some(with_credentials) = reads else {
             continue;
         };
+        // A finding only some browsers allow says which.
+        let browsers = differs
+            .map(|d| format!(" (browsers differ: {d})"))
+            .unwrap_or_default();
         let severity = match (id, with_credentials) {
             ("insecure-origin-trusted" | "any-subdomain-trusted", true) => Severity::Medium,
             ("insecure-origin-trusted" | "any-subdomain-trusted", false) => Severity::Low,
             (_, true) => Severity::High,
             (_, false) => Severity::Medium,
         };
-        push(id, severity, &origin, evidence(&origin, &response, reads));
+        push(
+            id,
+            severity,
+            &origin,
+            format!("{}{browsers}", evidence(&origin, &response, reads)),
+        );
         // The answer depends on Origin (it was echoed): it must say so to caches.
         let varies = response.varies_on("origin");
         if acao.as_deref() == Some(origin.as_str()) && !varies {
