@@ -1,14 +1,17 @@
-//! The browser model: what Chromium does for a page's `fetch()`.
+//! The browser model: what Chromium and Firefox do for a page's `fetch()`.
 //!
 //! [`simulate`] plays a [`FetchRequest`] against a [`Server`] (a live HTTP client in the
-//! doctor, a closure in tests, a HAR file in `explain`) the way Chromium would: it decides
+//! doctor, a closure in tests, a HAR file in `explain`) the way Chromium would
+//! ([`simulate_with`] and [`Options::browser`] for Firefox: the Fetch-standard core is
+//! shared, and each difference is one named branch of [`Browser`]): it decides
 //! whether a preflight is sent and sends it with the headers a browser sends, judges it,
 //! sends the actual request, follows redirects (tainting the origin to `null` after a
 //! cross-origin hop, changing the method on 301/302/303, re-preflighting when needed),
 //! CORS-checks every response, and returns an [`Outcome`]: allowed (with the response
-//! headers scripts can read), blocked with a [`CorsError`] (Chromium's DevTools name, the
-//! failed parameter, Chromium's console message and a fix hint), or failed without a CORS
-//! error (a network error or a `TypeError`).
+//! headers scripts can read), blocked with the failed check ([`CorsError`], Chromium's
+//! DevTools names), the browser's own [`ErrorKind`] (the DevTools name, or Firefox's
+//! `security.properties` key), the failed parameter, the browser's console message and a
+//! fix hint, or failed without a CORS error (a network error or a `TypeError`).
 //!
 //! ```
 //! use corsica::fetch::{simulate, CorsError, FetchRequest, HttpRequest, HttpResponse, NetworkError, Verdict};
@@ -35,7 +38,8 @@
 //! constructor, the headers it keeps, Fetch Metadata), [`safelist`] (CORS-safelisted
 //! methods and headers), [`preflight`] (when a preflight is needed, how its response is
 //! judged, the preflight cache), the CORS check of a response, the HTTP-redirect fetch,
-//! and the outcome with Chromium's error kinds, console messages and fix hints.
+//! and the outcome with the browsers' error kinds, console messages and fix hints; where
+//! browsers part ways ([`Browser`]) and Firefox's vocabulary ([`FirefoxError`]).
 
 mod browser;
 mod check;
