@@ -3,6 +3,7 @@
 //! included), and the failures before anything is sent.
 
 use super::error::CorsError;
+use super::outcome::{ResponseType, Verdict};
 use super::safelist::{self, is_forbidden_request_header};
 use crate::Origin;
 use crate::method::{is_forbidden, is_token, normalize};
@@ -316,22 +317,45 @@ pub(super) fn construct(req: &FetchRequest) -> Result<Constructed, String> {
     })
 }
 
-/// The CORS failures before anything is sent (renderer-side in Chromium): a scheme that
-/// is not HTTP(S), `same-origin` mode to another origin, `no-cors` with a redirect mode
-/// other than `follow`. The kind and the failed parameter.
+/// The CORS failures before anything is sent (renderer-side in Chromium), in Chromium's
+/// order: `same-origin` mode to another origin, `no-cors` with a redirect mode other than
+/// `follow`, a scheme that is not HTTP(S) (nor `data:`, `file:` or `blob:`, see
+/// [`scheme_fetch`]). The kind and the failed parameter.
 pub(super) fn refused_before_sending(
     req: &FetchRequest,
     url: &url::Url,
 ) -> Option<(CorsError, String)> {
     let cross_origin = !same_origin(url, req.origin.as_str());
-    if !matches!(url.scheme(), "http" | "https") {
-        Some((CorsError::CorsDisabledScheme, url.scheme().to_owned()))
-    } else if req.mode == Mode::SameOrigin && cross_origin {
+    if req.mode == Mode::SameOrigin && cross_origin {
         Some((CorsError::DisallowedByMode, String::new()))
     } else if req.mode == Mode::NoCors && cross_origin && req.redirect != RedirectMode::Follow {
         Some((CorsError::NoCorsRedirectModeNotFollow, String::new()))
+    } else if !matches!(url.scheme(), "http" | "https" | "data" | "file" | "blob") {
+        Some((CorsError::CorsDisabledScheme, url.scheme().to_owned()))
     } else {
         None
+    }
+}
+
+/// The URLs `fetch()` loads without HTTP (Chromium 156, every mode): `data:` resolves
+/// (status 200, type `basic`, `Content-Type` readable) before any check; `file:` and
+/// `blob:` fail without a CORS error unless refused earlier by the mode. Every other
+/// non-HTTP(S) scheme is [`CorsError::CorsDisabledScheme`].
+pub(super) fn scheme_fetch(req: &FetchRequest, url: &url::Url) -> Option<Verdict> {
+    match url.scheme() {
+        "data" => Some(Verdict::Allowed {
+            status: 200,
+            response_type: ResponseType::Basic,
+            readable_headers: vec!["content-type".to_owned()],
+            url: url.to_string(),
+        }),
+        "file" | "blob" if refused_before_sending(req, url).is_none() => Some(Verdict::Failed {
+            reason: format!(
+                "TypeError: Failed to fetch ({} URLs fail without a CORS error)",
+                url.scheme()
+            ),
+        }),
+        _ => None,
     }
 }
 

@@ -7,6 +7,7 @@ use super::CorsError;
 use super::error::{HintContext, MessageContext, allowed_plus, console_message, fix_hint};
 use super::outcome::{Blocked, Outcome, Step, Verdict};
 use super::preflight::{PreflightCache, needs_preflight};
+use super::request::scheme_fetch;
 use super::request::{Constructed, FetchSite, construct, refused_before_sending, same_origin};
 use super::request::{Credentials, FetchRequest, HttpRequest, Mode};
 use super::response::{HttpResponse, NetworkError, Server};
@@ -253,6 +254,9 @@ impl Simulation<'_, '_> {
             Ok(c) => c,
             Err(e) => return Self::failed(e),
         };
+        if let Some(verdict) = scheme_fetch(req, &url) {
+            return verdict;
+        }
         if let Some((kind, parameter)) = refused_before_sending(req, &url) {
             let url_s = url.to_string();
             let cx = BlockContext {
