@@ -35,10 +35,13 @@
 //! constructor, the headers it keeps, Fetch Metadata), [`safelist`] (CORS-safelisted
 //! methods and headers), [`preflight`] (when a preflight is needed, how its response is
 //! judged, the preflight cache), the CORS check of a response, the HTTP-redirect fetch,
-//! and the outcome with Chromium's error kinds, console messages and fix hints.
+//! Local Network Access ([`LocalNetwork`], [`AddressSpace`]: where the page and the server
+//! are, the permission, `targetAddressSpace`), and the outcome with Chromium's error kinds,
+//! console messages and fix hints.
 
 mod check;
 mod error;
+mod local_network;
 mod outcome;
 pub mod preflight;
 pub mod recorded;
@@ -49,6 +52,7 @@ pub mod safelist;
 mod simulation;
 
 pub use error::{CorsError, UnknownCorsError};
+pub use local_network::{AddressSpace, LocalNetwork, UnknownAddressSpace};
 pub use outcome::{Blocked, Outcome, ResponseType, Step, Verdict};
 pub use redirect::MAX_REDIRECTS;
 pub use request::{Credentials, FetchRequest, HttpRequest, Mode, RedirectMode};

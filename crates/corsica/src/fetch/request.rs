@@ -3,6 +3,7 @@
 //! included), and the failures before anything is sent.
 
 use super::error::CorsError;
+use super::local_network::{AddressSpace, LocalNetwork};
 use super::outcome::{ResponseType, Verdict};
 use super::safelist::{self, is_forbidden_request_header};
 use crate::Origin;
@@ -112,6 +113,12 @@ pub struct FetchRequest {
     pub credentials: Credentials,
     /// The redirect mode.
     pub redirect: RedirectMode,
+    /// The `targetAddressSpace` option: where the page says the server is (Local Network
+    /// Access); `None` checks nothing (like `unknown`).
+    pub target_address_space: Option<AddressSpace>,
+    /// Where the page and the servers are on the network, for Local Network Access;
+    /// `None` leaves the check out (only `targetAddressSpace` is checked).
+    pub local_network: Option<LocalNetwork>,
 }
 
 impl FetchRequest {
@@ -130,6 +137,8 @@ impl FetchRequest {
             mode: Mode::Cors,
             credentials: Credentials::SameOrigin,
             redirect: RedirectMode::Follow,
+            target_address_space: None,
+            local_network: None,
         }
     }
 
@@ -185,6 +194,31 @@ impl FetchRequest {
     /// ```
     pub fn redirect(mut self, redirect: RedirectMode) -> FetchRequest {
         self.redirect = redirect;
+        self
+    }
+
+    /// Sets the `targetAddressSpace` option.
+    ///
+    /// ```
+    /// # let r = corsica::fetch::FetchRequest::new(corsica::Origin::null(), "http://192.168.1.1/");
+    /// let r = r.target_address_space(corsica::fetch::AddressSpace::Local);
+    /// ```
+    pub fn target_address_space(mut self, space: AddressSpace) -> FetchRequest {
+        self.target_address_space = Some(space);
+        self
+    }
+
+    /// Turns the Local Network Access check on, with where the page and servers are.
+    ///
+    /// ```
+    /// use corsica::fetch::{AddressSpace, FetchRequest, LocalNetwork};
+    /// let page = corsica::Origin::parse("https://app.example.com")?;
+    /// let r = FetchRequest::new(page.clone(), "http://localhost:8080/")
+    ///     .local_network(LocalNetwork::for_page(&page).grant(AddressSpace::Loopback));
+    /// # Ok::<(), corsica::OriginError>(())
+    /// ```
+    pub fn local_network(mut self, network: LocalNetwork) -> FetchRequest {
+        self.local_network = Some(network);
         self
     }
 }

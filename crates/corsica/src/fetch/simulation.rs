@@ -285,6 +285,9 @@ impl Simulation<'_, '_> {
             let origin_value = hop.origin_value(initiator);
             let unsafe_headers =
                 unsafe_header_names(hop.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+            if let Some(verdict) = self.local_network_access(&hop, &url_s) {
+                return verdict;
+            }
             if hop.cors_flag && needs_preflight(&hop.method, &unsafe_headers) {
                 if let Some(verdict) =
                     self.preflight_fetch(&hop, &url_s, &origin_value, &unsafe_headers)
