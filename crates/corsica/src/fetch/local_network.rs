@@ -373,7 +373,12 @@ impl Simulation<'_, '_> {
             actual_method: &hop.method,
             unsafe_headers: &[],
         };
+        // No exchange of this hop: the error is not the last (redirect) exchange's.
+        let last_error = self.steps.last().map(|s| s.error);
         let mut verdict = self.blocked(kind, String::new(), url, cx);
+        if let (Some(step), Some(error)) = (self.steps.last_mut(), last_error) {
+            step.error = error;
+        }
         if let Verdict::Blocked(b) = &mut verdict {
             b.message = local_network_message(
                 kind,
@@ -475,6 +480,7 @@ mod tests {
             sent,
             ["OPTIONS http://api.example/", "PUT http://api.example/"]
         );
+        assert!(outcome.steps.iter().all(|s| s.error.is_none()));
         let wrong =
             FetchRequest::new(p, "http://127.0.0.1:9/x").target_address_space(AddressSpace::Public);
         let outcome = simulate(
