@@ -8,6 +8,10 @@
 //! responses. It also compares the requests Chromium sent (preflights, `Origin`,
 //! `Access-Control-Request-Method`/`-Headers`) with the model's.
 //!
+//! Then `local_network.rs` runs the Local Network Access and non-HTTP(S) scenarios in a
+//! Chromium of its own, whose address-space overrides make loopback ports `public` and
+//! `local` (skipped with `--ids`; `--filter lna/` or `--filter scheme/` selects them).
+//!
 //! Usage: `corsica-conformance [--jobs N] [--filter TEXT] [--list] [--verbose]`.
 //! The last line of output is always `conformance chromium: N scenarios, D disagreements`.
 //!
@@ -28,6 +32,7 @@ mod driver;
 mod firefox;
 mod firefox_reasons;
 mod har;
+mod local_network;
 mod observe;
 mod policy_scenarios;
 mod scenario;
@@ -272,7 +277,14 @@ async fn run(opts: Options) -> Result<(usize, usize), String> {
         for s in &selected {
             println!("{:5} {}", s.id, s.name);
         }
-        return Ok((selected.len(), 0));
+        let lna: Vec<String> = local_network::names()
+            .into_iter()
+            .filter(|n| opts.ids.is_none() && opts.filter.as_deref().is_none_or(|f| n.contains(f)))
+            .collect();
+        for n in &lna {
+            println!("      {n}");
+        }
+        return Ok((selected.len() + lna.len(), 0));
     }
     let binary = cdp::chromium_path().ok_or(
         "Chromium not found: install Debian's `chromium` package (apt-get install chromium) or set CHROMIUM",
@@ -425,6 +437,12 @@ async fn run(opts: Options) -> Result<(usize, usize), String> {
             .map_err(|e| format!("the doctor pass panicked: {e}"))??
     };
     disagreements += doctor_disagreements;
+    // Local Network Access and non-HTTP(S) URLs, in a Chromium of their own (not with --ids).
+    let (lna_run, lna_disagreements) = match opts.ids {
+        Some(_) => (0, 0),
+        None => local_network::run(&binary, opts.filter.as_deref(), opts.verbose).await?,
+    };
+    disagreements += lna_disagreements;
     let mut kinds: Vec<_> = kinds.into_iter().collect();
     kinds.sort();
     eprintln!(
@@ -436,7 +454,7 @@ async fn run(opts: Options) -> Result<(usize, usize), String> {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    Ok((results.len(), disagreements))
+    Ok((results.len() + lna_run, disagreements))
 }
 
 /// Runs every scenario again through `corsica check`'s live HTTP client and compares with
@@ -733,9 +751,12 @@ fn scenario_of(url: &str) -> Option<usize> {
 
 impl Tab {
     async fn open(browser: &cdp::Browser, origins: &Origins) -> Result<Tab, String> {
-        let (session, events) = browser
-            .open_page(&format!("{}/", origins.app), &origins.app)
-            .await?;
+        Self::open_at(browser, &origins.app).await
+    }
+
+    /// A tab on the page at `origin` (served at `{origin}/`).
+    async fn open_at(browser: &cdp::Browser, origin: &str) -> Result<Tab, String> {
+        let (session, events) = browser.open_page(&format!("{origin}/"), origin).await?;
         let mut tab = Tab {
             session,
             events,
@@ -792,7 +813,12 @@ impl Tab {
             }
             Some("Audits.issueAdded") => {
                 let d = &p["issue"]["details"]["corsIssueDetails"];
-                if let Some(url) = d["request"]["url"].as_str() {
+                // Local Network Access failures are network-side (`loadingFailed` tells);
+                // Chromium files extra issues for them, of other LNA kinds at times.
+                let network_side = d["corsErrorStatus"]["corsError"]
+                    .as_str()
+                    .is_some_and(|k| k.contains("LocalNetwork"));
+                if let (Some(url), false) = (d["request"]["url"].as_str(), network_side) {
                     if let Some(sid) = scenario_of(url) {
                         let c = &d["corsErrorStatus"];
                         self.issues.insert(
@@ -825,11 +851,21 @@ impl Tab {
         s: &Scenario,
         origins: &Origins,
     ) -> Result<Observed, String> {
+        self.run_script(browser, s.id, &s.script(origins)).await
+    }
+
+    /// Runs scenario `id`'s `script` (its URLs name the scenario) and reads the verdict.
+    async fn run_script(
+        &mut self,
+        browser: &cdp::Browser,
+        id: usize,
+        script: &str,
+    ) -> Result<Observed, String> {
         let v = browser
             .call(
                 Some(&self.session),
                 "Runtime.evaluate",
-                json!({"expression": s.script(origins), "awaitPromise": true, "returnByValue": true}),
+                json!({"expression": script, "awaitPromise": true, "returnByValue": true}),
             )
             .await?;
         let r = &v["result"]["value"];
@@ -853,15 +889,15 @@ impl Tab {
         let deadline = Instant::now() + Duration::from_secs(3);
         loop {
             self.drain();
-            let failure = self.failures.get(&s.id).cloned();
+            let failure = self.failures.get(&id).cloned();
             if let Some((cors, text)) = failure {
                 match cors {
                     Some((kind, parameter)) => {
-                        if self.messages.contains_key(&s.id) || Instant::now() > deadline {
+                        if self.messages.contains_key(&id) || Instant::now() > deadline {
                             return Ok(Observed::Cors {
                                 kind,
                                 parameter,
-                                message: self.messages.remove(&s.id),
+                                message: self.messages.remove(&id),
                             });
                         }
                     }
@@ -871,16 +907,16 @@ impl Tab {
                         });
                     }
                 }
-            } else if let Some((kind, parameter)) = self.issues.remove(&s.id) {
+            } else if let Some((kind, parameter)) = self.issues.remove(&id) {
                 // Renderer-side errors: no network request, only the issue (and the console).
-                if self.messages.contains_key(&s.id) || Instant::now() > deadline {
+                if self.messages.contains_key(&id) || Instant::now() > deadline {
                     return Ok(Observed::Cors {
                         kind,
                         parameter,
-                        message: self.messages.remove(&s.id),
+                        message: self.messages.remove(&id),
                     });
                 }
-                self.issues.insert(s.id, (kind, parameter));
+                self.issues.insert(id, (kind, parameter));
             } else if Instant::now() > deadline {
                 return Ok(Observed::Failed { error });
             }

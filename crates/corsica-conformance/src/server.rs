@@ -101,7 +101,8 @@ fn handle(
     log: &Log,
 ) -> Response<Full<Bytes>> {
     let path = req.uri().path();
-    if path == "/" && host == Host::App {
+    // The page, on every origin (Local Network Access runs pages on the `local` port too).
+    if path == "/" {
         let mut r = Response::new(Full::new(Bytes::from_static(PAGE.as_bytes())));
         r.headers_mut().insert(
             "content-type",

@@ -284,6 +284,14 @@ fn needs(request: &FetchRequest, blocked: &Blocked) -> Needs {
 /// assert!(nginx.contains(r#"add_header Access-Control-Allow-Headers "x-api-key" always;"#));
 /// assert!(fixes.get("corsica").unwrap().contains(".allow_credentials(true)"));
 /// assert!(fixes.get("express").unwrap().starts_with("app.use(cors({ origin: 'https://app.example.com', credentials: true"));
+///
+/// // No header allows a Local Network Access refusal: a note instead of snippets.
+/// let page = Origin::parse("https://app.example.com")?;
+/// let lna = FetchRequest::new(page.clone(), "http://localhost:8080/x")
+///     .local_network(corsica::fetch::LocalNetwork::for_page(&page));
+/// let outcome = simulate(&lna, &mut server, None);
+/// let fixes = corsica_doctor::report::fixes(&lna, outcome.blocked().unwrap());
+/// assert!(matches!(fixes, corsica_doctor::output::Fixes::Note { .. }));
 /// # Ok::<(), corsica::OriginError>(())
 /// ```
 pub fn fixes(request: &FetchRequest, blocked: &Blocked) -> Fixes {
@@ -292,6 +300,17 @@ pub fn fixes(request: &FetchRequest, blocked: &Blocked) -> Fixes {
         // iframe): the fix is on the redirect, not on the server's origin list.
         return Fixes::Note {
             note: "The request arrived with `Origin: null` because it was redirected through another origin. Do not allow `null` (any site can send it): call the final URL directly, or keep the redirect on the same origin.".into(),
+        };
+    }
+    if matches!(
+        blocked.error,
+        CorsError::LocalNetworkAccessPermissionDenied
+            | CorsError::InsecureLocalNetwork
+            | CorsError::InvalidLocalNetworkAccess
+    ) {
+        // Local Network Access refuses before anything is sent: no header can allow it.
+        return Fixes::Note {
+            note: blocked.hint.clone(),
         };
     }
     if blocked.origin == "null" {

@@ -130,6 +130,14 @@ impl Browser {
         self == Browser::Chromium
     }
 
+    /// Chromium enforces Local Network Access (a public page reaching a local or loopback
+    /// server needs the user's permission and a secure context; `targetAddressSpace` must
+    /// match). Firefox ESR 153 does not, as far as the model claims: its behaviour is not
+    /// proven by the suite, whose address-space overrides are Chromium switches.
+    pub(crate) fn enforces_local_network_access(self) -> bool {
+        self == Browser::Chromium
+    }
+
     /// Chromium reports a request its mode refuses (`same-origin` to another origin,
     /// `no-cors` without `redirect: "follow"`) as a CORS error (`DisallowedByMode`,
     /// `NoCorsRedirectModeNotFollow`); Firefox rejects the `fetch()` without a CORS

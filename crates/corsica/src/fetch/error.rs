@@ -4,8 +4,10 @@
 use std::fmt;
 
 /// The kinds of CORS failure, named exactly like Chromium's DevTools protocol
-/// `Network.CorsError` values. Only those a page's `fetch()` over HTTP(S) can produce are
-/// listed (service-worker and Local Network Access ones are not modelled).
+/// `Network.CorsError` values. Only those a page's `fetch()` can produce are listed
+/// (service-worker ones are not modelled); the three Local Network Access ones need
+/// [`FetchRequest::local_network`](super::FetchRequest::local_network) or
+/// [`FetchRequest::target_address_space`](super::FetchRequest::target_address_space).
 ///
 /// ```
 /// use corsica::fetch::CorsError;
@@ -59,9 +61,17 @@ pub enum CorsError {
     RedirectContainsCredentials,
     /// `mode: 'no-cors'` with a `redirect` mode other than `follow`.
     NoCorsRedirectModeNotFollow,
+    /// Local Network Access: a page that is not a secure context asked for a more private
+    /// address space than its own.
+    InsecureLocalNetwork,
+    /// Local Network Access: the `targetAddressSpace` option is not the server's space.
+    InvalidLocalNetworkAccess,
+    /// Local Network Access: the user did not grant the `local-network` or
+    /// `loopback-network` permission.
+    LocalNetworkAccessPermissionDenied,
 }
 
-const ALL: [CorsError; 22] = [
+const ALL: [CorsError; 25] = [
     CorsError::DisallowedByMode,
     CorsError::WildcardOriginNotAllowed,
     CorsError::MissingAllowOriginHeader,
@@ -84,6 +94,9 @@ const ALL: [CorsError; 22] = [
     CorsError::HeaderDisallowedByPreflightResponse,
     CorsError::RedirectContainsCredentials,
     CorsError::NoCorsRedirectModeNotFollow,
+    CorsError::InsecureLocalNetwork,
+    CorsError::InvalidLocalNetworkAccess,
+    CorsError::LocalNetworkAccessPermissionDenied,
 ];
 
 impl CorsError {
@@ -92,7 +105,7 @@ impl CorsError {
     /// ```
     /// assert!(corsica::fetch::CorsError::ALL.len() >= 20);
     /// ```
-    pub const ALL: [CorsError; 22] = ALL;
+    pub const ALL: [CorsError; 25] = ALL;
 
     /// The DevTools name.
     ///
@@ -124,6 +137,9 @@ impl CorsError {
             HeaderDisallowedByPreflightResponse => "HeaderDisallowedByPreflightResponse",
             RedirectContainsCredentials => "RedirectContainsCredentials",
             NoCorsRedirectModeNotFollow => "NoCorsRedirectModeNotFollow",
+            InsecureLocalNetwork => "InsecureLocalNetwork",
+            InvalidLocalNetworkAccess => "InvalidLocalNetworkAccess",
+            LocalNetworkAccessPermissionDenied => "LocalNetworkAccessPermissionDenied",
         }
     }
 
@@ -317,20 +333,49 @@ pub(crate) fn console_message(kind: CorsError, parameter: &str, cx: &MessageCont
         RedirectContainsCredentials => format!("Redirect location '{hint}' contains a username and password, which is disallowed for cross-origin requests."),
         other => other.as_str().to_owned(),
     };
-    let redirected = if cx.url != cx.initial_url {
-        format!("(redirected from '{}') ", cx.initial_url)
-    } else {
-        String::new()
-    };
     let pre = if kind.has_preflight_prefix() {
         "Response to preflight request doesn't pass access control check: "
     } else {
         ""
     };
+    blocked_by_cors_policy(&format!("{pre}{body}"), cx)
+}
+
+/// `Access to fetch at '…' [(redirected from '…') ]from origin '…' has been blocked by
+/// CORS policy: {text}`.
+fn blocked_by_cors_policy(text: &str, cx: &MessageContext<'_>) -> String {
+    let redirected = if cx.url != cx.initial_url {
+        format!("(redirected from '{}') ", cx.initial_url)
+    } else {
+        String::new()
+    };
     format!(
-        "Access to fetch at '{}' {redirected}from origin '{}' has been blocked by CORS policy: {pre}{body}",
+        "Access to fetch at '{}' {redirected}from origin '{}' has been blocked by CORS policy: {text}",
         cx.url, cx.origin
     )
+}
+
+/// Chromium's console message for a Local Network Access refusal: `resource` is the
+/// server's address space, `wanted` the `targetAddressSpace` the page passed.
+pub(crate) fn local_network_message(
+    kind: CorsError,
+    resource: super::AddressSpace,
+    wanted: Option<super::AddressSpace>,
+    cx: &MessageContext<'_>,
+) -> String {
+    let text = match kind {
+        CorsError::InsecureLocalNetwork => format!(
+            "The request client is not a secure context and the resource is in more-private address space `{resource}`."
+        ),
+        CorsError::InvalidLocalNetworkAccess => format!(
+            "Request had a target IP address space of `{}` yet the resource is in address space `{resource}`.",
+            wanted.map_or("unknown", super::AddressSpace::as_str)
+        ),
+        _ => format!(
+            "Permission was denied for this request to access the `{resource}` address space."
+        ),
+    };
+    blocked_by_cors_policy(&text, cx)
 }
 
 /// What the fix hint needs.
@@ -457,6 +502,9 @@ pub(crate) fn fix_hint(kind: CorsError, parameter: &str, cx: &HintContext<'_>) -
         }
         RedirectContainsCredentials => "Remove the user name and password from the redirect's `Location` (send credentials in a header instead).".to_owned(),
         NoCorsRedirectModeNotFollow => "Use `redirect: 'follow'` with `mode: 'no-cors'`.".to_owned(),
+        InsecureLocalNetwork => format!("The page is not a secure context (plain http: on a public address), so Chromium never lets it reach {} on the local network or this device, and never asks the user. Serve the page over https: (then the user is asked for the permission), or serve the API from a public address.", cx.url),
+        InvalidLocalNetworkAccess => format!("The `targetAddressSpace` passed to fetch() is not where {} turned out to be (Chromium's console message names both): pass the server's real space (`local` for a private address, `loopback` for this device, `public` otherwise), or leave the option out.", cx.url),
+        LocalNetworkAccessPermissionDenied => format!("The page is on a public address and {} on the local network or this device: Chromium asks the user for the Local Network Access permission (`local-network` for the local network, `loopback-network` for this device), and it was denied. The user can allow it in the site settings (an administrator with the `LocalNetworkAccessAllowedForUrls` policy); or serve the API from a public address. No response header can allow it.", cx.url),
         other => other.as_str().to_owned(),
     }
 }

@@ -135,10 +135,18 @@ impl FirefoxError {
             InvalidAllowHeadersPreflightResponse => FirefoxError::InvalidAllowHeader,
             MethodDisallowedByPreflightResponse => FirefoxError::MethodNotFound,
             HeaderDisallowedByPreflightResponse => FirefoxError::MissingAllowHeaderFromPreflight,
+            // Not yet seen from Firefox: its key for a URL that is not HTTP(S).
             CorsDisabledScheme => FirefoxError::RequestNotHttp,
-            RedirectContainsCredentials | DisallowedByMode | NoCorsRedirectModeNotFollow => {
-                FirefoxError::DidNotSucceed
-            }
+            // A redirect with credentials fails Firefox's channel. The mode refusals and
+            // Local Network Access never reach Firefox's vocabulary in the model (Firefox
+            // reports no CORS error for the first, and the model does not enforce the second
+            // for Firefox); a failed channel is the nearest key.
+            RedirectContainsCredentials
+            | DisallowedByMode
+            | NoCorsRedirectModeNotFollow
+            | InsecureLocalNetwork
+            | InvalidLocalNetworkAccess
+            | LocalNetworkAccessPermissionDenied => FirefoxError::DidNotSucceed,
         }
     }
 

@@ -38,13 +38,16 @@
 //! constructor, the headers it keeps, Fetch Metadata), [`safelist`] (CORS-safelisted
 //! methods and headers), [`preflight`] (when a preflight is needed, how its response is
 //! judged, the preflight cache), the CORS check of a response, the HTTP-redirect fetch,
-//! and the outcome with the browsers' error kinds, console messages and fix hints; where
-//! browsers part ways ([`Browser`]) and Firefox's vocabulary ([`FirefoxError`]).
+//! Local Network Access ([`LocalNetwork`], [`AddressSpace`]: where the page and the server
+//! are, the permission, `targetAddressSpace`), and the outcome with the browsers' error
+//! kinds, console messages and fix hints; where browsers part ways ([`Browser`]) and
+//! Firefox's vocabulary ([`FirefoxError`]).
 
 mod browser;
 mod check;
 mod error;
 mod firefox;
+mod local_network;
 mod outcome;
 pub mod preflight;
 pub mod recorded;
@@ -57,6 +60,7 @@ mod simulation;
 pub use browser::{Browser, ErrorKind, UnknownBrowser};
 pub use error::{CorsError, UnknownCorsError};
 pub use firefox::{FirefoxError, UnknownFirefoxError};
+pub use local_network::{AddressSpace, LocalNetwork, UnknownAddressSpace};
 pub use outcome::{Blocked, ConsoleError, Outcome, ResponseType, Step, Verdict};
 pub use redirect::MAX_REDIRECTS;
 pub use request::{Credentials, FetchRequest, HttpRequest, Mode, RedirectMode};

@@ -4,6 +4,8 @@
 
 use super::browser::Browser;
 use super::error::CorsError;
+use super::local_network::{AddressSpace, LocalNetwork};
+use super::outcome::{ResponseType, Verdict};
 use super::safelist::{self, is_forbidden_request_header};
 use crate::Origin;
 use crate::method::{is_forbidden, is_token, normalize};
@@ -112,6 +114,12 @@ pub struct FetchRequest {
     pub credentials: Credentials,
     /// The redirect mode.
     pub redirect: RedirectMode,
+    /// The `targetAddressSpace` option: where the page says the server is (Local Network
+    /// Access); `None` checks nothing (like `unknown`).
+    pub target_address_space: Option<AddressSpace>,
+    /// Where the page and the servers are on the network, for Local Network Access;
+    /// `None` leaves the check out (only `targetAddressSpace` is checked).
+    pub local_network: Option<LocalNetwork>,
 }
 
 impl FetchRequest {
@@ -130,6 +138,8 @@ impl FetchRequest {
             mode: Mode::Cors,
             credentials: Credentials::SameOrigin,
             redirect: RedirectMode::Follow,
+            target_address_space: None,
+            local_network: None,
         }
     }
 
@@ -185,6 +195,31 @@ impl FetchRequest {
     /// ```
     pub fn redirect(mut self, redirect: RedirectMode) -> FetchRequest {
         self.redirect = redirect;
+        self
+    }
+
+    /// Sets the `targetAddressSpace` option.
+    ///
+    /// ```
+    /// # let r = corsica::fetch::FetchRequest::new(corsica::Origin::null(), "http://192.168.1.1/");
+    /// let r = r.target_address_space(corsica::fetch::AddressSpace::Local);
+    /// ```
+    pub fn target_address_space(mut self, space: AddressSpace) -> FetchRequest {
+        self.target_address_space = Some(space);
+        self
+    }
+
+    /// Turns the Local Network Access check on, with where the page and servers are.
+    ///
+    /// ```
+    /// use corsica::fetch::{AddressSpace, FetchRequest, LocalNetwork};
+    /// let page = corsica::Origin::parse("https://app.example.com")?;
+    /// let r = FetchRequest::new(page.clone(), "http://localhost:8080/")
+    ///     .local_network(LocalNetwork::for_page(&page).grant(AddressSpace::Loopback));
+    /// # Ok::<(), corsica::OriginError>(())
+    /// ```
+    pub fn local_network(mut self, network: LocalNetwork) -> FetchRequest {
+        self.local_network = Some(network);
         self
     }
 }
@@ -320,22 +355,46 @@ pub(super) fn construct(req: &FetchRequest, browser: Browser) -> Result<Construc
     })
 }
 
-/// The CORS failures before anything is sent (renderer-side in Chromium): a scheme that
-/// is not HTTP(S), `same-origin` mode to another origin, `no-cors` with a redirect mode
-/// other than `follow`. The kind and the failed parameter.
+/// The CORS failures before anything is sent (renderer-side in Chromium), in Chromium's
+/// order: `same-origin` mode to another origin, `no-cors` with a redirect mode other than
+/// `follow`, a scheme that is not HTTP(S) (nor `data:`, `file:` or `blob:`, see
+/// [`scheme_fetch`]). The kind and the failed parameter.
 pub(super) fn refused_before_sending(
     req: &FetchRequest,
     url: &url::Url,
 ) -> Option<(CorsError, String)> {
     let cross_origin = !same_origin(url, req.origin.as_str());
-    if !matches!(url.scheme(), "http" | "https") {
-        Some((CorsError::CorsDisabledScheme, url.scheme().to_owned()))
-    } else if req.mode == Mode::SameOrigin && cross_origin {
+    if req.mode == Mode::SameOrigin && cross_origin {
         Some((CorsError::DisallowedByMode, String::new()))
     } else if req.mode == Mode::NoCors && cross_origin && req.redirect != RedirectMode::Follow {
         Some((CorsError::NoCorsRedirectModeNotFollow, String::new()))
+    } else if !matches!(url.scheme(), "http" | "https" | "data" | "file" | "blob") {
+        Some((CorsError::CorsDisabledScheme, url.scheme().to_owned()))
     } else {
         None
+    }
+}
+
+/// The URLs `fetch()` loads without HTTP (Chromium 156, every mode): `data:` resolves
+/// (status 200, type `basic`, `Content-Type` readable) before any check; `file:` and
+/// `blob:` fail without a CORS error unless refused earlier by the mode. Every other
+/// non-HTTP(S) scheme is [`CorsError::CorsDisabledScheme`].
+pub(super) fn scheme_fetch(req: &FetchRequest, url: &url::Url) -> Option<Verdict> {
+    match url.scheme() {
+        "data" => Some(Verdict::Allowed {
+            status: 200,
+            response_type: ResponseType::Basic,
+            readable_headers: vec!["content-type".to_owned()],
+            url: url.to_string(),
+        }),
+        "file" | "blob" if refused_before_sending(req, url).is_none() => Some(Verdict::Failed {
+            reason: format!(
+                "TypeError: Failed to fetch ({} URLs fail without a CORS error)",
+                url.scheme()
+            ),
+            console: None,
+        }),
+        _ => None,
     }
 }
 

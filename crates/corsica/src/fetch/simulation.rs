@@ -9,6 +9,7 @@ use super::error::{HintContext, MessageContext, allowed_plus, console_message, f
 use super::firefox::FirefoxError;
 use super::outcome::{Blocked, ConsoleError, Outcome, Step, Verdict};
 use super::preflight::{PreflightCache, needs_preflight};
+use super::request::scheme_fetch;
 use super::request::{Constructed, FetchSite, construct, refused_before_sending, same_origin};
 use super::request::{Credentials, FetchRequest, HttpRequest, Mode};
 use super::response::{HttpResponse, NetworkError, Server};
@@ -301,6 +302,9 @@ impl Simulation<'_, '_> {
             Ok(c) => c,
             Err(e) => return Self::failed(e),
         };
+        if let Some(verdict) = scheme_fetch(req, &url) {
+            return verdict;
+        }
         if let Some((kind, parameter)) = refused_before_sending(req, &url) {
             if !self.browser.reports_mode_as_cors_error() {
                 match kind {
@@ -347,6 +351,11 @@ impl Simulation<'_, '_> {
                 self.browser,
                 hop.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
             );
+            if self.browser.enforces_local_network_access() {
+                if let Some(verdict) = self.local_network_access(&hop, &url_s) {
+                    return verdict;
+                }
+            }
             if hop.cors_flag && needs_preflight(&hop.method, &unsafe_headers) {
                 let preflight_origin = if self.browser.preflight_keeps_page_origin() {
                     initiator.to_owned()
