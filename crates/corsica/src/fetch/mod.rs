@@ -45,6 +45,7 @@ mod browser;
 mod check;
 mod error;
 mod firefox;
+pub mod header_order;
 mod outcome;
 pub mod preflight;
 pub mod recorded;
