@@ -843,6 +843,8 @@ pub fn generate() -> Vec<Scenario> {
     crate::policy_scenarios::push_all(&mut out);
     // Where browsers part ways.
     crate::browser_differences::push_all(&mut out);
+    // Several disallowed request headers: which one Chromium names.
+    crate::header_order_scenarios::push_all(&mut out);
     out
 }
 

@@ -428,6 +428,31 @@ fn several_disallowed_headers_list_every_candidate_4_8() {
 }
 
 #[test]
+fn several_disallowed_headers_name_chromiums_pick() {
+    // Chromium 156 names the first in Blink's header-map order, not alphabetically; the
+    // map holds the client hints only for a potentially trustworthy URL (both observed).
+    let mut narrow = server(|_| {
+        HttpResponse::new(204)
+            .header("Access-Control-Allow-Origin", PAGE)
+            .header("Access-Control-Allow-Headers", "x-none")
+    });
+    for (url, expected) in [(API, "x-ebhdf"), ("http://api.test:8080", "x-doakn")] {
+        let req = FetchRequest::new(page(), format!("{url}/"))
+            .header("x-doakn", "1")
+            .header("x-ebhdf", "1");
+        let o = simulate(&req, &mut narrow, None);
+        let b = o.blocked().unwrap();
+        assert_eq!(b.error, CorsError::HeaderDisallowedByPreflightResponse);
+        assert_eq!(b.parameter, expected, "{url}");
+        assert_eq!(b.candidates, ["x-doakn", "x-ebhdf"]);
+        assert!(
+            b.message
+                .contains(&format!("Request header field {expected} is"))
+        );
+    }
+}
+
+#[test]
 fn fetch_metadata_sec_fetch_site() {
     // Fetch Metadata Request Headers § 2.1 `Sec-Fetch-Site`.
     let mut s = server(allow_all);

@@ -152,6 +152,14 @@ impl Browser {
     pub(crate) fn reports_network_failure_as_cors_error(self) -> bool {
         self == Browser::Firefox
     }
+
+    /// With several request headers missing from `Access-Control-Allow-Headers`, Chromium
+    /// names the first in the iteration order of Blink's header hash map (replayed by
+    /// [`header_order`](super::header_order)); the model names the first by name for
+    /// Firefox.
+    pub(crate) fn names_disallowed_header_in_map_order(self) -> bool {
+        self == Browser::Chromium
+    }
 }
 
 impl fmt::Display for Browser {

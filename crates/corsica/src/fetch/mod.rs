@@ -47,6 +47,7 @@ mod browser;
 mod check;
 mod error;
 mod firefox;
+pub mod header_order;
 mod local_network;
 mod outcome;
 pub mod preflight;

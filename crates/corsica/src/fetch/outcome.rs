@@ -49,10 +49,11 @@ pub struct Blocked {
     /// The failed parameter: DevTools' `failedParameter` in Chromium (may be empty); in
     /// Firefox, the value its console text quotes (a header value, name or token), or empty.
     pub parameter: String,
-    /// Every value Chromium may report as the failed parameter. One, except for
-    /// `HeaderDisallowedByPreflightResponse` with several disallowed headers: Chromium
-    /// reports one of them, in the order of Blink's internal header hash map (not
-    /// alphabetical), so the model lists them all and `parameter` is the first by name.
+    /// Every value that failed the check. One, except for
+    /// `HeaderDisallowedByPreflightResponse` with several disallowed headers: all of them
+    /// (sorted), while `parameter` is the one Chromium reports, the first in Blink's
+    /// header-map order (see [`header_order`](super::header_order)); for Firefox, the
+    /// first by name.
     pub candidates: Vec<String>,
     /// The URL whose response failed.
     pub url: String,

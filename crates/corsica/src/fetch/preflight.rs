@@ -145,8 +145,8 @@ impl PreflightResult {
             .collect()
     }
 
-    /// The header check: fails with the first disallowed name (Chromium reports one of
-    /// them; see [`Blocked::candidates`](super::Blocked::candidates)).
+    /// The header check: fails with the first disallowed name by name (the preflight fetch
+    /// then names the one Chromium reports, see [`header_order`](super::header_order)).
     fn check_headers(&self, unsafe_headers: &[String]) -> Result<(), CheckFailure> {
         match self.disallowed_headers(unsafe_headers).into_iter().next() {
             Some(h) => Err((CorsError::HeaderDisallowedByPreflightResponse, h)),
@@ -420,10 +420,18 @@ impl Simulation<'_, '_> {
                 None
             }
             Err(e) => {
-                let (kind, parameter) = e.failure;
+                let (kind, mut parameter) = e.failure;
                 let candidates = match (&e.result, kind) {
                     (Some(r), CorsError::HeaderDisallowedByPreflightResponse) => {
-                        r.disallowed_headers(unsafe_headers)
+                        let all = r.disallowed_headers(unsafe_headers);
+                        if self.browser.names_disallowed_header_in_map_order() {
+                            if let Some(p) =
+                                super::header_order::reported_header(&hop.network_order, &all)
+                            {
+                                parameter = p;
+                            }
+                        }
+                        all
                     }
                     _ => vec![parameter.clone()],
                 };

@@ -119,6 +119,9 @@ pub(super) struct Hop {
     pub(super) method: String,
     /// The page's headers, normalized (a redirect to `GET` drops the body headers).
     pub(super) headers: Vec<(String, String)>,
+    /// The header names in the order Chromium's network service holds them (set once
+    /// from the first URL; see [`header_order`](super::header_order)).
+    pub(super) network_order: Vec<String>,
     /// Fetch's CORS flag: in `cors` mode, the request has left the page's origin.
     pub(super) cors_flag: bool,
     /// In `no-cors` mode, the request has left the page's origin: the response is opaque.
@@ -332,11 +335,13 @@ impl Simulation<'_, '_> {
             return self.blocked(kind, parameter, &url_s, cx);
         }
         let cross_origin = !same_origin(&url, initiator);
+        let network_order = super::header_order::network_order(&headers, &url);
         let mut hop = Hop {
             site: FetchSite::of(&req.origin, &url),
             url,
             method,
             headers,
+            network_order,
             cors_flag: cross_origin && req.mode == Mode::Cors,
             opaque: cross_origin && req.mode == Mode::NoCors,
             tainted: false,
