@@ -424,12 +424,8 @@ fn check(
         BrowserArg::Chromium => Browser::Chromium,
         BrowserArg::Firefox => Browser::Firefox,
         BrowserArg::All => {
-            // Each browser's own run against the server (they send different requests).
-            let (request, chromium) = corsica_doctor::check_in(args, Browser::Chromium)?;
-            let mut outcomes = vec![chromium];
-            for &b in Browser::ALL.iter().filter(|&&b| b != Browser::Chromium) {
-                outcomes.push(corsica_doctor::check_in(args, b)?.1);
-            }
+            // Each browser's run against one server: what one browser sent is not sent again.
+            let (request, outcomes) = corsica_doctor::check_browsers(args, &Browser::ALL)?;
             return check_all(&request, &outcomes, format);
         }
     };

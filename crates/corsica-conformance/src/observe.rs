@@ -117,15 +117,6 @@ struct Cause {
     applies: fn(&Case) -> bool,
 }
 
-/// Request headers Chromium safelists beyond the Fetch standard (client hints).
-const CHROMIUM_EXTRA_SAFELISTED: [&str; 5] = [
-    "dpr",
-    "width",
-    "save-data",
-    "viewport-width",
-    "device-memory",
-];
-
 const CAUSES: &[Cause] = &[
     Cause {
         label: "a client-hint request header Chromium safelists (DPR, Width, Save-Data…) is not safelisted in Firefox: it is preflighted, and the preflight does not allow it",
@@ -135,7 +126,7 @@ const CAUSES: &[Cause] = &[
                     r.method == "OPTIONS"
                         && r.acrh.as_deref().is_some_and(|h| {
                             h.split(',')
-                                .any(|n| CHROMIUM_EXTRA_SAFELISTED.contains(&n.trim()))
+                                .any(|n| corsica::fetch::safelist::is_chromium_extra(n.trim()))
                         })
                 })
         },

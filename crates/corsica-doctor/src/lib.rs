@@ -22,7 +22,10 @@ pub mod report;
 pub mod scan;
 
 use corsica::Origin;
-use corsica::fetch::{Browser, Credentials, FetchRequest, Options, Outcome, simulate_with};
+use corsica::fetch::{
+    Browser, Credentials, FetchRequest, HttpRequest, HttpResponse, NetworkError, Options, Outcome,
+    Server, simulate_with,
+};
 
 pub use live::{LiveOptions, LiveServer};
 
@@ -199,6 +202,59 @@ pub fn check_in(
     args: &CheckArgs,
     browser: Browser,
 ) -> Result<(FetchRequest, Outcome), DoctorError> {
+    run_live(args, |request, server| {
+        let options = Options {
+            browser,
+            ..Options::default()
+        };
+        simulate_with(request, server, options)
+    })
+}
+
+/// [`check`] as each of `browsers` would do it, in order, against one live server: a
+/// request one browser already sent is answered from that exchange (the same answer for
+/// every browser, and no second request where the browsers send the same one); only the
+/// requests a browser sends differently (Firefox's preflight for `Save-Data`) go out.
+///
+/// ```no_run
+/// use corsica::fetch::Browser;
+/// use corsica_doctor::{check_browsers, CheckArgs};
+/// let args = CheckArgs {
+///     url: "https://api.example.com/items".into(),
+///     origin: "https://app.example.com".into(),
+///     method: "GET".into(),
+///     headers: vec!["Save-Data: on".into()],
+///     credentials: Default::default(),
+///     live: Default::default(),
+/// };
+/// let (_, outcomes) = check_browsers(&args, &Browser::ALL)?;
+/// assert_eq!(outcomes.len(), Browser::ALL.len());
+/// # Ok::<(), corsica_doctor::DoctorError>(())
+/// ```
+pub fn check_browsers(
+    args: &CheckArgs,
+    browsers: &[Browser],
+) -> Result<(FetchRequest, Vec<Outcome>), DoctorError> {
+    run_live(args, |request, live| {
+        let mut server = Memo::new(live);
+        browsers
+            .iter()
+            .map(|&browser| {
+                let options = Options {
+                    browser,
+                    ..Options::default()
+                };
+                simulate_with(request, &mut server, options)
+            })
+            .collect()
+    })
+}
+
+/// Builds the `fetch()` call and the live server (cookies checked), and runs `f` on them.
+fn run_live<T>(
+    args: &CheckArgs,
+    f: impl FnOnce(&FetchRequest, &mut dyn Server) -> T,
+) -> Result<(FetchRequest, T), DoctorError> {
     let request = fetch_request(args)?;
     for c in &args.live.cookies {
         if !c
@@ -208,11 +264,34 @@ pub fn check_in(
             return Err(DoctorError::Cookie(c.clone()));
         }
     }
-    let mut server = LiveServer::new(&args.live)?.cookie_for(&request.url);
-    let options = Options {
-        browser,
-        ..Options::default()
-    };
-    let outcome = simulate_with(&request, &mut server, options);
-    Ok((request, outcome))
+    let mut live = LiveServer::new(&args.live)?.cookie_for(&request.url);
+    let result = f(&request, &mut live);
+    Ok((request, result))
+}
+
+/// A server that answers a request it has seen before from memory, so that every browser
+/// judges the same answers without the same request being sent twice.
+pub(crate) struct Memo<'a> {
+    inner: &'a mut dyn Server,
+    seen: Vec<(HttpRequest, Result<HttpResponse, NetworkError>)>,
+}
+
+impl<'a> Memo<'a> {
+    pub(crate) fn new(inner: &'a mut dyn Server) -> Memo<'a> {
+        Memo {
+            inner,
+            seen: Vec::new(),
+        }
+    }
+}
+
+impl Server for Memo<'_> {
+    fn send(&mut self, request: &HttpRequest) -> Result<HttpResponse, NetworkError> {
+        if let Some((_, r)) = self.seen.iter().find(|(q, _)| q == request) {
+            return r.clone();
+        }
+        let r = self.inner.send(request);
+        self.seen.push((request.clone(), r.clone()));
+        r
+    }
 }

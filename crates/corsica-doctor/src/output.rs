@@ -102,6 +102,7 @@ pub struct Check {
 ///
 /// ```
 /// let all = corsica_doctor::output::CheckAll {
+///     allowed: true,
 ///     agree: true,
 ///     browser: "all",
 ///     fixes: None,
@@ -110,11 +111,13 @@ pub struct Check {
 ///     summary: "allowed in Chromium and Firefox".into(),
 /// };
 /// let json = serde_json::to_string(&all)?;
-/// assert_eq!(json, r#"{"agree":true,"browser":"all","hint":"","results":[],"summary":"allowed in Chromium and Firefox"}"#);
+/// assert_eq!(json, r#"{"allowed":true,"agree":true,"browser":"all","hint":"","results":[],"summary":"allowed in Chromium and Firefox"}"#);
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CheckAll {
+    /// Whether every browser allows the request.
+    pub allowed: bool,
     /// Whether every browser gives the same verdict (allowed, blocked or failed).
     pub agree: bool,
     /// Always `all`.

@@ -1,7 +1,6 @@
 //! Rendering a simulated `fetch()`: the JSON contract of `corsica check --json`, the
 //! human step-by-step trace, and server-specific fix snippets.
 
-use corsica::fetch::safelist::unsafe_header_names_in;
 use corsica::fetch::{
     Blocked, Browser, CorsError, Credentials, ErrorKind, FetchRequest, HttpRequest, HttpResponse,
     NetworkError, Options, Outcome, Server, Step, Verdict, simulate_with,
@@ -762,18 +761,27 @@ pub fn compare(request: &FetchRequest, outcomes: &[Outcome]) -> Comparison {
         .iter()
         .filter_map(|o| o.blocked().map(|b| (o, b)))
         .collect();
-    if let Some((_, first)) = blocked.first() {
-        let param = if first.parameter.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", first.parameter)
-        };
-        summary.push_str(&format!(": {}{param}", first.kind));
+    // Each blocking browser's own name for what failed.
+    let kinds: Vec<String> = blocked
+        .iter()
+        .map(|(o, b)| {
+            let param = if b.parameter.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", b.parameter)
+            };
+            if blocked.len() == 1 {
+                format!("{}{param}", b.kind)
+            } else {
+                format!("{}{param} in {}", b.kind, o.browser.name())
+            }
+        })
+        .collect();
+    if !kinds.is_empty() {
+        summary.push_str(&format!(": {}", kinds.join(", ")));
     }
-    if !agree {
-        for why in preflight_differences(request, outcomes) {
-            summary.push_str(&format!(". {why}"));
-        }
+    for why in preflight_differences(outcomes) {
+        summary.push_str(&format!(". {why}"));
     }
     let fix = blocked.first().map(|&(outcome, first)| {
         // The fix that works everywhere: every list the blocking browsers need.
@@ -807,38 +815,41 @@ pub fn compare(request: &FetchRequest, outcomes: &[Outcome]) -> Comparison {
     }
 }
 
-/// Why the browsers sent different requests: the request headers one safelists and
-/// another preflights.
-fn preflight_differences(request: &FetchRequest, outcomes: &[Outcome]) -> Vec<String> {
-    let headers = || {
-        request
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-    };
-    let unsafe_in: Vec<(Browser, Vec<String>)> = outcomes
+/// Why the browsers sent different requests: the request headers one browser asked about
+/// in a preflight (its `Access-Control-Request-Headers`) and another sent without asking.
+fn preflight_differences(outcomes: &[Outcome]) -> Vec<String> {
+    // Per browser: whether it preflighted, and the names its preflights asked about.
+    let asked: Vec<(Browser, bool, Vec<String>)> = outcomes
         .iter()
-        .map(|o| (o.browser, unsafe_header_names_in(o.browser, headers())))
+        .map(|o| {
+            let preflights: Vec<&Step> = o.steps.iter().filter(|s| s.request.preflight).collect();
+            let mut names: Vec<String> = preflights
+                .iter()
+                .filter_map(|s| s.request.header("access-control-request-headers"))
+                .flat_map(|v| v.split(','))
+                .map(|n| n.trim().to_ascii_lowercase())
+                .filter(|n| !n.is_empty())
+                .collect();
+            names.sort();
+            names.dedup();
+            (o.browser, !preflights.is_empty(), names)
+        })
         .collect();
     let mut out = Vec::new();
-    for (browser, names) in &unsafe_in {
-        let safelisting: Vec<&str> = unsafe_in
-            .iter()
-            .filter(|(b, _)| b != browser)
-            .map(|(b, _)| b.name())
-            .collect();
-        let only_here: Vec<&String> = names
-            .iter()
-            .filter(|n| {
-                unsafe_in
-                    .iter()
-                    .all(|(b, other)| b == browser || !other.contains(n))
-            })
-            .collect();
-        for name in only_here {
+    for (browser, _, names) in &asked {
+        for name in names {
+            // The browsers that sent the request without asking about this header.
+            let without: Vec<&str> = asked
+                .iter()
+                .filter(|(b, _, other)| b != browser && !other.contains(name))
+                .map(|(b, _, _)| b.name())
+                .collect();
+            if without.is_empty() {
+                continue;
+            }
             out.push(format!(
-                "`{name}` is CORS-safelisted in {} but not in {}, which sends a preflight for it",
-                safelisting.join(" and "),
+                "`{name}` is CORS-safelisted in {} but not in {}, which asks about it in a preflight",
+                without.join(" and "),
                 browser.name()
             ));
         }
@@ -886,6 +897,7 @@ impl output::CheckAll {
             None => (String::new(), None),
         };
         output::CheckAll {
+            allowed: outcomes.iter().all(Outcome::is_allowed),
             agree: c.agree,
             browser: "all",
             fixes,

@@ -401,30 +401,6 @@ struct Reads {
     differs: Option<String>,
 }
 
-/// A server that answers a request it has seen before from memory, so that every browser
-/// judges the same answers without sending the same request twice.
-struct Memo<'a> {
-    inner: &'a mut dyn Server,
-    seen: Vec<(
-        HttpRequest,
-        Result<corsica::fetch::HttpResponse, NetworkError>,
-    )>,
-}
-
-impl Server for Memo<'_> {
-    fn send(
-        &mut self,
-        request: &HttpRequest,
-    ) -> Result<corsica::fetch::HttpResponse, NetworkError> {
-        if let Some((_, r)) = self.seen.iter().find(|(q, _)| q == request) {
-            return r.clone();
-        }
-        let r = self.inner.send(request);
-        self.seen.push((request.clone(), r.clone()));
-        r
-    }
-}
-
 /// Whether browsers at `origin` can read the response to a GET of `url`, in each browser
 /// the model speaks for.
 fn readable(server: &mut dyn Server, url: &str, origin: &str) -> Result<Reads, ScanError> {
@@ -433,11 +409,9 @@ fn readable(server: &mut dyn Server, url: &str, origin: &str) -> Result<Reads, S
     } else {
         Origin::parse(origin)?
     };
-    let mut memo = Memo {
-        inner: server,
-        seen: Vec::new(),
-    };
+    let mut memo = crate::Memo::new(server);
     let mut each: Vec<(Browser, Option<bool>)> = Vec::new();
+    let mut failures = Vec::new();
     for browser in Browser::ALL {
         let mut verdict = |credentials| {
             let r = FetchRequest::new(origin.clone(), url).credentials(credentials);
@@ -449,13 +423,23 @@ fn readable(server: &mut dyn Server, url: &str, origin: &str) -> Result<Reads, S
         };
         let reads = match verdict(Credentials::Include) {
             Verdict::Allowed { .. } => Some(true),
-            Verdict::Failed { reason, .. } => return Err(ScanError::Fetch(reason)),
+            // This browser reads nothing (e.g. Firefox follows an empty `Location` until
+            // its redirect limit); the scan fails only when every browser does.
+            Verdict::Failed { reason, .. } => {
+                failures.push(reason);
+                None
+            }
             Verdict::Blocked(_) => match verdict(Credentials::Omit) {
                 Verdict::Allowed { .. } => Some(false),
                 _ => None,
             },
         };
         each.push((browser, reads));
+    }
+    if failures.len() == each.len() {
+        if let Some(reason) = failures.into_iter().next() {
+            return Err(ScanError::Fetch(reason));
+        }
     }
     let most = each.iter().map(|(_, r)| *r).max().flatten();
     let differs = each.windows(2).any(|w| w[0].1 != w[1].1).then(|| {

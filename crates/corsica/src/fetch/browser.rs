@@ -65,9 +65,9 @@ impl Browser {
 
     /// Chromium safelists its client-hint and network-information request headers (`DPR`,
     /// `Width`, `Viewport-Width`, `Device-Memory`, `Save-Data`, `RTT`, `Downlink`, `ECT`)
-    /// on top of the Fetch standard's five (`cors::IsCorsSafelistedHeader`); Firefox
-    /// safelists only the standard's, so `Save-Data: on` is preflighted there (seen in
-    /// Firefox 153 for `DPR` and `Save-Data`).
+    /// and `Intervention` on top of the Fetch standard's five (`cors::IsCorsSafelistedHeader`);
+    /// Firefox safelists only the standard's, so `Save-Data: on` is preflighted there (the
+    /// suite proves the eight client hints; `Intervention` follows the Fetch standard).
     pub(crate) fn safelists_client_hints(self) -> bool {
         self == Browser::Chromium
     }

@@ -118,8 +118,8 @@ pub fn is_safelisted_request_header_in(browser: Browser, name: &str, value: &str
     }
     let v = value.as_bytes();
     let name = name.to_ascii_lowercase();
-    if !browser.safelists_client_hints() && CHROMIUM_CLIENT_HINTS.contains(&name.as_str()) {
-        return false;
+    if let Some(valid) = client_hint(&name, value) {
+        return valid && browser.safelists_client_hints();
     }
     match name.as_str() {
         "accept" => !v.iter().any(|&b| is_unsafe_byte(b)),
@@ -136,29 +136,38 @@ pub fn is_safelisted_request_header_in(browser: Browser, name: &str, value: &str
                 )
         }
         "range" => is_simple_range(value),
-        // Chromium's additions (services/network/public/cpp/cors/cors.cc).
-        "intervention" => true,
-        "device-memory" | "dpr" | "downlink" => is_decimal(value),
-        "width" | "viewport-width" | "rtt" => !v.is_empty() && v.iter().all(u8::is_ascii_digit),
-        "ect" => matches!(value, "slow-2g" | "2g" | "3g" | "4g"),
-        "save-data" => value.eq_ignore_ascii_case("on"),
         _ => false,
     }
 }
 
 /// The request headers Chromium safelists beyond the Fetch standard
-/// (`services/network/public/cpp/cors/cors.cc`).
-const CHROMIUM_CLIENT_HINTS: [&str; 9] = [
-    "intervention",
-    "device-memory",
-    "dpr",
-    "downlink",
-    "width",
-    "viewport-width",
-    "rtt",
-    "ect",
-    "save-data",
-];
+/// (`services/network/public/cpp/cors/cors.cc`: client hints, network information,
+/// `Intervention`): `Some(whether the value is one Chromium safelists)` for those names
+/// (lower-cased), `None` for any other.
+fn client_hint(name: &str, value: &str) -> Option<bool> {
+    let v = value.as_bytes();
+    Some(match name {
+        "intervention" => true,
+        "device-memory" | "dpr" | "downlink" => is_decimal(value),
+        "width" | "viewport-width" | "rtt" => !v.is_empty() && v.iter().all(u8::is_ascii_digit),
+        "ect" => matches!(value, "slow-2g" | "2g" | "3g" | "4g"),
+        "save-data" => value.eq_ignore_ascii_case("on"),
+        _ => return None,
+    })
+}
+
+/// Whether `name` is one of the request headers Chromium safelists beyond the Fetch
+/// standard (client hints such as `DPR` and `Save-Data`, network information,
+/// `Intervention`), which other browsers preflight.
+///
+/// ```
+/// use corsica::fetch::safelist::is_chromium_extra;
+/// assert!(is_chromium_extra("Save-Data"));
+/// assert!(!is_chromium_extra("Accept"));
+/// ```
+pub fn is_chromium_extra(name: &str) -> bool {
+    client_hint(&name.to_ascii_lowercase(), "").is_some()
+}
 
 /// `1*DIGIT ["." 1*DIGIT]`.
 fn is_decimal(v: &str) -> bool {

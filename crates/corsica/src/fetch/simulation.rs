@@ -212,6 +212,9 @@ impl Simulation<'_, '_> {
             .and_then(|s| s.response.as_ref())
             .map(|r| r.status);
         let browser_kind = ErrorKind::of(self.browser, kind);
+        // The hint is written from the model's parameter (the method, the header), whatever
+        // the browser shows of it.
+        let checked = parameter.clone();
         let (parameter, message) = match browser_kind {
             ErrorKind::Firefox(key) => {
                 // Firefox's text quotes a value only for some keys, and gives the failing
@@ -239,18 +242,23 @@ impl Simulation<'_, '_> {
             }
         };
         let tainted = cx.origin == "null" && self.request.origin.as_str() != "null";
+        // Firefox lists a name appended twice twice; hints and fixes name it once.
+        let mut unsafe_headers = cx.unsafe_headers.to_vec();
+        unsafe_headers.dedup();
+        let mut candidates = candidates;
+        candidates.dedup();
         let hint_cx = HintContext {
             origin: cx.origin,
             method: cx.method,
             actual_method: cx.actual_method,
             url,
             credentials: self.include(),
-            unsafe_headers: cx.unsafe_headers,
+            unsafe_headers: &unsafe_headers,
             status,
             response: self.steps.last().and_then(|s| s.response.as_ref()),
             tainted,
         };
-        let hint = fix_hint(kind, &parameter, &hint_cx);
+        let hint = fix_hint(kind, &checked, &hint_cx);
         let wanted_method: Vec<String> = if is_safelisted_method(cx.actual_method) {
             Vec::new()
         } else {
@@ -265,7 +273,7 @@ impl Simulation<'_, '_> {
             }
         };
         let fix_methods = list("access-control-allow-methods", &wanted_method);
-        let fix_headers = list("access-control-allow-headers", cx.unsafe_headers);
+        let fix_headers = list("access-control-allow-headers", &unsafe_headers);
         Verdict::Blocked(Blocked {
             browser: self.browser,
             error: kind,
@@ -335,7 +343,11 @@ impl Simulation<'_, '_> {
             return self.blocked(kind, parameter, &url_s, cx);
         }
         let cross_origin = !same_origin(&url, initiator);
-        let network_order = super::header_order::network_order(&headers, &url);
+        let network_order = if self.browser.names_disallowed_header_in_map_order() {
+            super::header_order::network_order(&headers, &url)
+        } else {
+            Vec::new()
+        };
         let mut hop = Hop {
             site: FetchSite::of(&req.origin, &url),
             url,

@@ -1,0 +1,73 @@
+//! The doctor across browsers: `report::compare` names each browser's error and why their
+//! requests differ, and `scan` keeps a finding that one browser cannot judge.
+
+use corsica::Origin;
+use corsica::fetch::{
+    Browser, FetchRequest, HttpRequest, HttpResponse, NetworkError, Options, simulate_with,
+};
+use corsica_doctor::report::compare;
+use corsica_doctor::scan::scan_with;
+
+#[test]
+fn both_blocked_names_each_kind_and_the_preflight_difference() {
+    let request = FetchRequest::new(
+        Origin::parse("https://app.example.com").unwrap(),
+        "https://api.example.com/x",
+    )
+    .header("Save-Data", "on");
+    // No CORS at all: both block, for different reasons of their own.
+    let outcomes: Vec<_> = Browser::ALL
+        .iter()
+        .map(|&browser| {
+            let mut api = |_: &HttpRequest| -> Result<HttpResponse, NetworkError> {
+                Ok(HttpResponse::new(200))
+            };
+            simulate_with(
+                &request,
+                &mut api,
+                Options {
+                    browser,
+                    ..Options::default()
+                },
+            )
+        })
+        .collect();
+    let c = compare(&request, &outcomes);
+    assert!(c.agree);
+    assert_eq!(
+        c.summary,
+        "blocked in Chromium and Firefox: MissingAllowOriginHeader in Chromium, CORSMissingAllowOrigin in Firefox. `save-data` is CORS-safelisted in Chromium but not in Firefox, which asks about it in a preflight"
+    );
+    let (_, fixes) = c.fix.unwrap();
+    assert!(
+        fixes.get("nginx").unwrap().contains("save-data"),
+        "the fix covers Firefox's preflight"
+    );
+}
+
+#[test]
+fn a_browser_that_cannot_judge_does_not_abort_the_scan() {
+    // Reflects any origin with credentials, and redirects to itself with an empty
+    // `Location`: Chromium reads the 302, Firefox loops until its redirect limit.
+    let mut server = |r: &HttpRequest| -> Result<HttpResponse, NetworkError> {
+        let origin = r.header("origin").unwrap_or_default().to_owned();
+        Ok(HttpResponse::new(302)
+            .header("Location", "")
+            .header("Access-Control-Allow-Origin", origin)
+            .header("Access-Control-Allow-Credentials", "true"))
+    };
+    let result = scan_with(&mut server, "https://api.example.com/me", &[]);
+    assert!(result.error.is_none(), "{:?}", result.error);
+    let reflected = result
+        .findings
+        .iter()
+        .find(|f| f.id == "origin-reflected")
+        .expect("found in Chromium");
+    assert!(
+        reflected
+            .evidence
+            .contains("browsers differ: Chromium reads it with cookies; Firefox blocks it"),
+        "{}",
+        reflected.evidence
+    );
+}

@@ -1,0 +1,171 @@
+//! Where Chromium and Firefox part ways, one case per `Browser` branch: the same request
+//! and the same server, judged as each browser (the conformance suite proves each against
+//! the real browsers; these keep the branches from drifting without a browser at hand).
+
+use corsica::Origin;
+use corsica::fetch::{
+    Browser, FetchRequest, HttpRequest, HttpResponse, NetworkError, Options, Outcome, Verdict,
+    preflight::PreflightCache, simulate_with,
+};
+
+const PAGE: &str = "http://app.localhost:3000";
+const API: &str = "http://api.localhost:8080";
+
+fn run(browser: Browser, request: &FetchRequest, f: fn(&HttpRequest) -> HttpResponse) -> Outcome {
+    let mut server = |r: &HttpRequest| -> Result<HttpResponse, NetworkError> { Ok(f(r)) };
+    let options = Options {
+        browser,
+        ..Options::default()
+    };
+    simulate_with(request, &mut server, options)
+}
+
+fn get(path: &str) -> FetchRequest {
+    FetchRequest::new(Origin::parse(PAGE).unwrap(), format!("{API}{path}"))
+}
+
+/// "allowed", or the browser's error kind, or "failed" (with Firefox's console key when it
+/// reports one).
+fn word(o: &Outcome) -> String {
+    match &o.verdict {
+        Verdict::Allowed { .. } => "allowed".into(),
+        Verdict::Blocked(b) => b.kind.to_string(),
+        Verdict::Failed {
+            console: Some(c), ..
+        } => format!("failed {}", c.kind),
+        Verdict::Failed { .. } => "failed".into(),
+    }
+}
+
+fn acao(r: &HttpRequest) -> HttpResponse {
+    HttpResponse::new(if r.preflight { 204 } else { 200 })
+        .header("Access-Control-Allow-Origin", PAGE)
+}
+
+#[test]
+fn each_difference_judged_by_both_browsers() {
+    type Case = (
+        &'static str,
+        FetchRequest,
+        fn(&HttpRequest) -> HttpResponse,
+        &'static str,
+        &'static str,
+    );
+    #[rustfmt::skip]
+    let cases: Vec<Case> = vec![
+        // A client hint: safelisted by Chromium, preflighted by Firefox (no ACAH).
+        ("save-data", get("/x").header("Save-Data", "on"), acao, "allowed", "CORSMissingAllowHeaderFromPreflight"),
+        // Method not allowed and ACAH unparsable: Firefox checks the method first.
+        ("check order", get("/x").method("PUT").header("X-A", "1"),
+            |r| acao(r).header("Access-Control-Allow-Methods", "GET").header("Access-Control-Allow-Headers", "x-a x-b"),
+            "InvalidAllowHeadersPreflightResponse", "CORSMethodNotFound"),
+        // Two different ACAO errors, one Firefox key.
+        ("acao list", get("/x"), |_| HttpResponse::new(200).header("Access-Control-Allow-Origin", "http://a.test, http://b.test"),
+            "MultipleAllowOriginValues", "CORSAllowOriginNotMatchingOrigin"),
+        // An empty Location: Chromium hands back the 302, Firefox loops to its limit.
+        ("empty location", get("/x"), |_| HttpResponse::new(302).header("Location", "").header("Access-Control-Allow-Origin", PAGE),
+            "allowed", "failed CORSDidNotSucceed"),
+        // A same-origin redirect to a URL with credentials: aborted by Chromium, followed by Firefox.
+        ("credentials in same-origin location", FetchRequest::new(Origin::parse(PAGE).unwrap(), format!("{PAGE}/x")),
+            |r| if r.url.contains("@") { HttpResponse::new(200) } else { HttpResponse::new(302).header("Location", "http://u:p@app.localhost:3000/y") },
+            "failed", "allowed"),
+        // A cross-origin redirect with credentials: a CORS refusal in both, named as each names it.
+        ("credentials in cross-origin location", get("/x"),
+            |_| HttpResponse::new(302).header("Location", "http://u:p@other.localhost/y").header("Access-Control-Allow-Origin", PAGE),
+            "RedirectContainsCredentials", "CORSDidNotSucceed"),
+        // same-origin mode to another origin: Chromium's CORS error, Firefox's plain rejection.
+        ("same-origin mode", get("/x").mode(corsica::fetch::Mode::SameOrigin), acao, "DisallowedByMode", "failed"),
+    ];
+    for (name, request, server, chromium, firefox) in cases {
+        assert_eq!(
+            word(&run(Browser::Chromium, &request, server)),
+            chromium,
+            "{name}: Chromium"
+        );
+        assert_eq!(
+            word(&run(Browser::Firefox, &request, server)),
+            firefox,
+            "{name}: Firefox"
+        );
+    }
+}
+
+/// Firefox names what its console text quotes, and the fix hint still names the method.
+#[test]
+fn firefox_parameters_and_hints() {
+    let request = get("/x").method("PUT");
+    let o = run(Browser::Firefox, &request, |r| {
+        acao(r).header("Access-Control-Allow-Methods", "GET, POST")
+    });
+    let Verdict::Blocked(b) = &o.verdict else {
+        panic!("{:?}", o.verdict)
+    };
+    assert_eq!(b.kind.as_str(), "CORSMethodNotFound");
+    assert_eq!(b.parameter, "", "Firefox's text quotes no method");
+    assert!(b.hint.contains("PUT"), "{}", b.hint);
+    assert!(!b.hint.contains("``"), "{}", b.hint);
+    assert_eq!(b.fix_methods, ["GET", "POST", "PUT"]);
+
+    // A header appended twice: Firefox asks about it twice, names it once in the fix.
+    let request = get("/x").header("X-A", "1").header("X-A", "2");
+    let o = run(Browser::Firefox, &request, acao);
+    assert_eq!(
+        o.steps[0].request.header("access-control-request-headers"),
+        Some("x-a,x-a")
+    );
+    let Verdict::Blocked(b) = &o.verdict else {
+        panic!("{:?}", o.verdict)
+    };
+    assert_eq!(b.parameter, "x-a");
+    assert_eq!(b.candidates, ["x-a"]);
+    assert_eq!(b.fix_headers, ["x-a"]);
+    assert!(b.message.ends_with("(Reason: header ‘x-a’ is not allowed according to header ‘Access-Control-Allow-Headers’ from CORS preflight response)."), "{}", b.message);
+}
+
+/// Firefox's preflight cache: keyed by credentials mode, and an unparsable max-age is not
+/// cached (Chromium caches it for 5 s, and lets a credentialed entry serve both).
+#[test]
+fn firefox_preflight_cache() {
+    let put = |creds| get("/x").method("PUT").credentials(creds);
+    let answer = |r: &HttpRequest| {
+        acao(r)
+            .header("Access-Control-Allow-Credentials", "true")
+            .header("Access-Control-Allow-Methods", "PUT")
+            .header(
+                "Access-Control-Max-Age",
+                if r.url.ends_with("/x") { "600" } else { "ten" },
+            )
+    };
+    use corsica::fetch::Credentials::{Include, Omit};
+    // Two fetches through one cache: whether the second sent a preflight.
+    let second_preflights = |browser, first: &FetchRequest, second: &FetchRequest| {
+        let mut cache = PreflightCache::default();
+        let mut server = |r: &HttpRequest| -> Result<HttpResponse, NetworkError> { Ok(answer(r)) };
+        let outcomes = [first, second].map(|request| {
+            let options = Options {
+                cache: Some(&mut cache),
+                now: 1,
+                browser,
+                ..Options::default()
+            };
+            simulate_with(request, &mut server, options)
+        });
+        assert!(outcomes.iter().all(Outcome::is_allowed), "{browser}");
+        outcomes[1].preflight
+    };
+    for browser in Browser::ALL {
+        let firefox = browser == Browser::Firefox;
+        let (include, omit) = (put(Include), put(Omit));
+        assert_eq!(
+            second_preflights(browser, &include, &omit),
+            firefox,
+            "{browser}: an include entry serving omit"
+        );
+        let unparsable = get("/y").method("PUT");
+        assert_eq!(
+            second_preflights(browser, &unparsable, &unparsable),
+            firefox,
+            "{browser}: max-age `ten`"
+        );
+    }
+}
