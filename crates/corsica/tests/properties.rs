@@ -4,8 +4,12 @@ use corsica::{HeaderList, HeaderListLimits, Origin, OriginEntry, OriginSet, Poli
 use http::{HeaderMap, HeaderValue, Method};
 use proptest::prelude::*;
 
+/// An ASCII DNS label. Not one starting with `xn--`: that prefix marks a Punycode (IDNA)
+/// label, which the URL parser decodes and rejects when it is not valid Punycode, as a
+/// random one almost never is (a generator flake, not an origin bug).
 fn label() -> impl Strategy<Value = String> {
     "[a-zA-Z0-9]([a-zA-Z0-9-]{0,8}[a-zA-Z0-9])?"
+        .prop_filter("no Punycode prefix", |l| !l.to_ascii_lowercase().starts_with("xn--"))
 }
 
 fn domain() -> impl Strategy<Value = String> {
