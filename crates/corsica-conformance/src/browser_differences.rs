@@ -20,7 +20,7 @@ pub fn push_all(out: &mut Vec<Scenario>) {
             redirect: RedirectMode::Follow,
             mode: Mode::Cors,
             hops: vec![hop],
-            before: None,
+            before: Vec::new(),
         });
     };
     let actual = Reply::new(200).with_all(&[("access-control-allow-origin", "{origin}")]);

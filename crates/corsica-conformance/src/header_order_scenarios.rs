@@ -117,7 +117,7 @@ pub fn push_all(out: &mut Vec<Scenario>) {
                 ]),
                 response: Reply::new(200).with_all(&[("access-control-allow-origin", "{origin}")]),
             }],
-            before: None,
+            before: Vec::new(),
         });
     }
 }

@@ -633,7 +633,7 @@ fn scenario(
         redirect,
         mode,
         hops,
-        before: None,
+        before: Vec::new(),
     }
 }
 

@@ -531,7 +531,13 @@ fn simulate_scenario_in(
 ) -> corsica::fetch::Outcome {
     let mut server = |r: &HttpRequest| -> Result<HttpResponse, NetworkError> {
         match hop_of(&r.url) {
-            Some(hop) => Ok(s.respond(origins, hop, r.preflight)),
+            Some(hop) => Ok(s.respond_asked(
+                origins,
+                hop,
+                r.preflight,
+                r.header("access-control-request-method"),
+                r.header("access-control-request-headers"),
+            )),
             None => Ok(HttpResponse::new(404)),
         }
     };
@@ -546,36 +552,41 @@ fn simulate_on(
     server: &mut dyn corsica::fetch::Server,
     browser: Browser,
 ) -> corsica::fetch::Outcome {
-    let Some(first) = s.before_request(origins) else {
+    let befores = s.before_requests(origins);
+    if befores.is_empty() {
         let options = corsica::fetch::Options {
             browser,
             ..Default::default()
         };
         return corsica::fetch::simulate_with(&s.fetch_request(origins), server, options);
-    };
+    }
     let mut cache = corsica::fetch::preflight::PreflightCache::default();
-    let earlier = corsica::fetch::simulate_with(
-        &first,
-        server,
-        corsica::fetch::Options {
-            cache: Some(&mut cache),
-            now: 0,
-            browser,
-            ..Default::default()
-        },
-    );
-    let wait = s.before.as_ref().map_or(0, |b| b.wait_ms.div_ceil(1000));
+    let mut steps = Vec::new();
+    let mut elapsed_ms: u64 = 0;
+    for (earlier, wait_ms) in befores {
+        let outcome = corsica::fetch::simulate_with(
+            &earlier,
+            server,
+            corsica::fetch::Options {
+                cache: Some(&mut cache),
+                now: elapsed_ms.div_ceil(1000),
+                browser,
+                ..Default::default()
+            },
+        );
+        steps.extend(outcome.steps);
+        elapsed_ms += wait_ms;
+    }
     let mut outcome = corsica::fetch::simulate_with(
         &s.fetch_request(origins),
         server,
         corsica::fetch::Options {
             cache: Some(&mut cache),
-            now: wait,
+            now: elapsed_ms.div_ceil(1000),
             browser,
             ..Default::default()
         },
     );
-    let mut steps = earlier.steps;
     steps.append(&mut outcome.steps);
     outcome.steps = steps;
     outcome

@@ -109,7 +109,7 @@ pub fn push_all(out: &mut Vec<Scenario>) {
                     redirect: corsica::fetch::RedirectMode::Follow,
                     mode: corsica::fetch::Mode::Cors,
                     hops: vec![hop],
-                    before: None,
+                    before: Vec::new(),
                 });
             }
         }

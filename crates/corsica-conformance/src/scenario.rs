@@ -108,8 +108,9 @@ pub struct Scenario {
     pub mode: Mode,
     /// The hops; the first is the URL passed to `fetch()`.
     pub hops: Vec<Hop>,
-    /// A first `fetch()` of the same URL made before this one (preflight-cache scenarios).
-    pub before: Option<Before>,
+    /// Earlier `fetch()`es of the same URL made before this one, in order
+    /// (preflight-cache scenarios).
+    pub before: Vec<Before>,
 }
 
 /// An earlier `fetch()` of the scenario's URL, and the wait after it.
@@ -126,17 +127,23 @@ pub struct Before {
 }
 
 impl Scenario {
-    /// The engine's view of the earlier `fetch()`, if any.
-    pub fn before_request(&self, origins: &Origins) -> Option<FetchRequest> {
-        let b = self.before.as_ref()?;
-        let origin = corsica::Origin::parse(&origins.app).ok()?;
-        let mut r = FetchRequest::new(origin, self.url(origins, 0))
-            .method(b.method.clone())
-            .credentials(b.credentials);
-        for (n, v) in &b.headers {
-            r = r.header(n.clone(), v.clone());
-        }
-        Some(r)
+    /// The engine's view of the earlier `fetch()`es, each with the wait after it.
+    pub fn before_requests(&self, origins: &Origins) -> Vec<(FetchRequest, u64)> {
+        let Ok(origin) = corsica::Origin::parse(&origins.app) else {
+            return Vec::new();
+        };
+        self.before
+            .iter()
+            .map(|b| {
+                let mut r = FetchRequest::new(origin.clone(), self.url(origins, 0))
+                    .method(b.method.clone())
+                    .credentials(b.credentials);
+                for (n, v) in &b.headers {
+                    r = r.header(n.clone(), v.clone());
+                }
+                (r, b.wait_ms)
+            })
+            .collect()
     }
 
     /// The URL of hop `i`.
@@ -160,6 +167,20 @@ impl Scenario {
 
     /// The response to a request for hop `i` (placeholders expanded).
     pub fn respond(&self, origins: &Origins, i: usize, preflight: bool) -> HttpResponse {
+        self.respond_asked(origins, i, preflight, None, None)
+    }
+
+    /// [`Scenario::respond`] to a request that asked for `acrm` and `acrh`
+    /// (`Access-Control-Request-Method`/`-Headers`), which replies echo where they say
+    /// `{acrm}` and `{acrh}` (a server that allows what each preflight asks for).
+    pub fn respond_asked(
+        &self,
+        origins: &Origins,
+        i: usize,
+        preflight: bool,
+        acrm: Option<&str>,
+        acrh: Option<&str>,
+    ) -> HttpResponse {
         let Some(hop) = self.hops.get(i) else {
             return HttpResponse::new(404);
         };
@@ -170,7 +191,10 @@ impl Scenario {
         };
         let mut r = HttpResponse::new(reply.status);
         for (n, v) in &reply.headers {
-            r = r.header(n.clone(), expand_scenario(v, self, origins));
+            let v = v
+                .replace("{acrm}", acrm.unwrap_or_default())
+                .replace("{acrh}", acrh.unwrap_or_default());
+            r = r.header(n.clone(), expand_scenario(&v, self, origins));
         }
         r
     }
@@ -193,23 +217,26 @@ impl Scenario {
             Mode::SameOrigin => "same-origin",
             Mode::NoCors => "no-cors",
         };
-        let before = match &self.before {
-            None => String::new(),
-            Some(b) => format!(
-                "try {{ await (await fetch({url}, {{method: {method}, headers: {headers}, credentials: {creds}}})).text(); }} catch (e) {{}} \
-                 await new Promise(ok => setTimeout(ok, {wait})); ",
-                url = serde_json::Value::String(self.url(origins, 0)),
-                method = serde_json::Value::String(b.method.clone()),
-                headers = serde_json::Value::Array(
-                    b.headers
-                        .iter()
-                        .map(|(n, v)| serde_json::json!([n, v]))
-                        .collect()
-                ),
-                creds = serde_json::Value::String(b.credentials.as_str().to_owned()),
-                wait = b.wait_ms,
-            ),
-        };
+        let before: String = self
+            .before
+            .iter()
+            .map(|b| {
+                format!(
+                    "try {{ await (await fetch({url}, {{method: {method}, headers: {headers}, credentials: {creds}}})).text(); }} catch (e) {{}} \
+                     await new Promise(ok => setTimeout(ok, {wait})); ",
+                    url = serde_json::Value::String(self.url(origins, 0)),
+                    method = serde_json::Value::String(b.method.clone()),
+                    headers = serde_json::Value::Array(
+                        b.headers
+                            .iter()
+                            .map(|(n, v)| serde_json::json!([n, v]))
+                            .collect()
+                    ),
+                    creds = serde_json::Value::String(b.credentials.as_str().to_owned()),
+                    wait = b.wait_ms,
+                )
+            })
+            .collect();
         let mut s = String::new();
         let _ = write!(
             s,
@@ -302,7 +329,7 @@ pub fn generate() -> Vec<Scenario> {
             redirect,
             mode: Mode::Cors,
             hops,
-            before: None,
+            before: Vec::new(),
         });
     };
 
@@ -764,12 +791,53 @@ pub fn generate() -> Vec<Scenario> {
                     ("access-control-allow-credentials", "true"),
                 ]),
             }],
-            before: Some(Before {
+            before: vec![Before {
                 method: first.0.to_owned(),
                 headers: first.1,
                 credentials: first.2,
                 wait_ms,
-            }),
+            }],
+        });
+    }
+    // F8b: several preflights to one URL, each answered with what it asks for (max-age
+    // 600): does the cache keep the earlier answers beside the last?
+    let x = |n: &str| vec![(n.to_owned(), "1".to_owned())];
+    #[rustfmt::skip]
+    let gathered: Vec<(&str, Vec<Call>, Call)> = vec![
+        ("methods of two preflights", vec![("PUT", vec![], Credentials::Omit), ("DELETE", vec![], Credentials::Omit)], ("PUT", vec![], Credentials::Omit)),
+        ("headers of two preflights", vec![("GET", x("X-A"), Credentials::Omit), ("GET", x("X-B"), Credentials::Omit)], ("GET", x("X-A"), Credentials::Omit)),
+        ("method and header of two preflights", vec![("PUT", vec![], Credentials::Omit), ("GET", x("X-A"), Credentials::Omit)], ("PUT", x("X-A"), Credentials::Omit)),
+        ("three methods", vec![("PUT", vec![], Credentials::Omit), ("DELETE", vec![], Credentials::Omit), ("PATCH", vec![], Credentials::Omit)], ("DELETE", vec![], Credentials::Omit)),
+    ];
+    for (name, befores, last) in gathered {
+        let id = out.len();
+        out.push(Scenario {
+            id,
+            name: format!("preflight-cache {name}"),
+            method: last.0.to_owned(),
+            headers: last.1,
+            credentials: last.2,
+            redirect: RedirectMode::Follow,
+            mode: Mode::Cors,
+            hops: vec![Hop {
+                host: Host::Api,
+                preflight: Reply::new(204).with_all(&[
+                    ("access-control-allow-origin", "{origin}"),
+                    ("access-control-allow-methods", "{acrm}"),
+                    ("access-control-allow-headers", "{acrh}"),
+                    ("access-control-max-age", "600"),
+                ]),
+                response: Reply::new(200).with_all(&[("access-control-allow-origin", "{origin}")]),
+            }],
+            before: befores
+                .into_iter()
+                .map(|(method, headers, credentials)| Before {
+                    method: method.to_owned(),
+                    headers,
+                    credentials,
+                    wait_ms: 0,
+                })
+                .collect(),
         });
     }
     // F7: request modes `same-origin` and `no-cors`, direct and through redirects.
@@ -832,7 +900,7 @@ pub fn generate() -> Vec<Scenario> {
                             redirect,
                             mode,
                             hops,
-                            before: None,
+                            before: Vec::new(),
                         });
                     }
                 }

@@ -141,7 +141,11 @@ fn handle(
             site: header("sec-fetch-site"),
         });
     }
-    let model = scenario.respond(origins, hop, preflight);
+    let (acrm, acrh) = (
+        header("access-control-request-method"),
+        header("access-control-request-headers"),
+    );
+    let model = scenario.respond_asked(origins, hop, preflight, acrm.as_deref(), acrh.as_deref());
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() =
         http::StatusCode::from_u16(model.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);

@@ -169,3 +169,34 @@ fn firefox_preflight_cache() {
         );
     }
 }
+
+/// Firefox's cache entry gathers the methods of every preflight to its URL; Chromium's
+/// keeps the last preflight's only (a server that allows what each preflight asks for).
+#[test]
+fn firefox_preflight_cache_gathers_methods() {
+    let mirror = |r: &HttpRequest| {
+        acao(r)
+            .header(
+                "Access-Control-Allow-Methods",
+                r.header("access-control-request-method").unwrap_or(""),
+            )
+            .header("Access-Control-Max-Age", "600")
+    };
+    for (browser, preflights) in [(Browser::Chromium, 3), (Browser::Firefox, 2)] {
+        let mut cache = PreflightCache::default();
+        let mut server = |r: &HttpRequest| -> Result<HttpResponse, NetworkError> { Ok(mirror(r)) };
+        let mut sent = 0;
+        for method in ["PUT", "DELETE", "PUT"] {
+            let options = Options {
+                cache: Some(&mut cache),
+                now: 1,
+                browser,
+                ..Options::default()
+            };
+            let o = simulate_with(&get("/x").method(method), &mut server, options);
+            assert!(o.is_allowed(), "{browser} {method}");
+            sent += usize::from(o.preflight);
+        }
+        assert_eq!(sent, preflights, "{browser}");
+    }
+}

@@ -8,8 +8,9 @@ use proptest::prelude::*;
 /// label, which the URL parser decodes and rejects when it is not valid Punycode, as a
 /// random one almost never is (a generator flake, not an origin bug).
 fn label() -> impl Strategy<Value = String> {
-    "[a-zA-Z0-9]([a-zA-Z0-9-]{0,8}[a-zA-Z0-9])?"
-        .prop_filter("no Punycode prefix", |l| !l.to_ascii_lowercase().starts_with("xn--"))
+    "[a-zA-Z0-9]([a-zA-Z0-9-]{0,8}[a-zA-Z0-9])?".prop_filter("no Punycode prefix", |l| {
+        !l.to_ascii_lowercase().starts_with("xn--")
+    })
 }
 
 fn domain() -> impl Strategy<Value = String> {

@@ -122,6 +122,14 @@ impl Browser {
         self == Browser::Firefox
     }
 
+    /// Firefox's preflight cache entry gathers the methods and headers of every preflight
+    /// to its key, each until its own expiry (`nsPreflightCache`): after preflights for
+    /// `PUT` and then `DELETE`, both are cached. Chromium's entry holds the last
+    /// preflight's result only.
+    pub(crate) fn gathers_preflight_cache_entries(self) -> bool {
+        self == Browser::Firefox
+    }
+
     /// Chromium's network stack, following a `no-cors` redirect itself, sets
     /// `Origin: null` on a non-GET/HEAD request redirected to another origin
     /// (`net::RedirectUtil::UpdateHttpRequest`); Firefox keeps the page's `Origin`, as the

@@ -272,23 +272,40 @@ impl From<CheckFailure> for JudgeError {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct PreflightCache {
-    entries: HashMap<CacheKey, (PreflightResult, u64)>,
+    /// Per key, the results that serve it with their expiry: one in Chromium (a new
+    /// preflight replaces the entry), every live one in Firefox (its entry gathers the
+    /// methods and headers of every preflight, each until its own expiry).
+    entries: HashMap<CacheKey, Vec<(PreflightResult, u64)>>,
 }
 
-/// (origin, URL, the credentials mode where the browser keys by it).
-pub(crate) type CacheKey = (String, String, Option<bool>);
+/// A cache entry's key: origin, URL, and the credentials mode where the browser keys by
+/// it; with the browser whose rules the entry follows.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct CacheKey {
+    origin: String,
+    url: String,
+    credentials: Option<bool>,
+    browser: Browser,
+}
 
 pub(crate) fn cache_key(browser: Browser, origin: &str, url: &str, include: bool) -> CacheKey {
-    let credentials = browser
-        .preflight_cache_keys_credentials()
-        .then_some(include);
-    (origin.to_owned(), url.to_owned(), credentials)
+    CacheKey {
+        origin: origin.to_owned(),
+        url: url.to_owned(),
+        credentials: browser
+            .preflight_cache_keys_credentials()
+            .then_some(include),
+        browser,
+    }
 }
 
 /// Chromium's limit on cache entries.
 const MAX_ENTRIES: usize = 1024;
 /// Chromium does not cache URLs this long or longer.
 const MAX_URL_LEN: usize = 1024;
+/// The most results one Firefox entry gathers (the model's bound; Firefox's entry is
+/// bounded by the distinct methods and headers it holds).
+const MAX_RESULTS_PER_ENTRY: usize = 64;
 
 impl PreflightCache {
     /// Whether the cache holds no entry.
@@ -300,8 +317,10 @@ impl PreflightCache {
         self.entries.is_empty()
     }
 
-    /// Looks up an entry that still lives at `now` and allows the request; an
-    /// insufficient or expired entry is removed (Chromium then sends a new preflight).
+    /// Looks up an entry that still lives at `now` and allows the request. Chromium
+    /// removes an insufficient or expired entry (then sends a new preflight); Firefox
+    /// drops only what expired, and allows the request when its method and each of its
+    /// headers are allowed by some live result.
     pub(crate) fn lookup(
         &mut self,
         key: CacheKey,
@@ -310,19 +329,33 @@ impl PreflightCache {
         unsafe_headers: &[String],
         now: u64,
     ) -> bool {
-        let Some((result, expires)) = self.entries.get(&key) else {
+        let Some(results) = self.entries.get_mut(&key) else {
             return false;
         };
-        let usable = now < *expires
-            && (!include || result.include)
-            && result.allows(method, unsafe_headers).is_ok();
-        if !usable {
+        let gathers = key.browser.gathers_preflight_cache_entries();
+        results.retain(|(r, expires)| now < *expires && (!include || r.include));
+        let usable = if gathers {
+            results.iter().any(|(r, _)| r.check_method(method).is_ok())
+                && unsafe_headers.iter().all(|h| {
+                    results
+                        .iter()
+                        .any(|(r, _)| r.disallowed_headers(std::slice::from_ref(h)).is_empty())
+                })
+        } else {
+            results
+                .iter()
+                .any(|(r, _)| r.allows(method, unsafe_headers).is_ok())
+        };
+        if !usable && !gathers {
+            results.clear();
+        }
+        if results.is_empty() {
             self.entries.remove(&key);
         }
         usable
     }
 
-    /// Stores a result.
+    /// Stores a result: in Chromium it replaces the entry, in Firefox it joins it.
     pub(crate) fn store(
         &mut self,
         browser: Browser,
@@ -334,20 +367,28 @@ impl PreflightCache {
         if url.len() >= MAX_URL_LEN || result.max_age == 0 {
             return;
         }
-        if self.entries.len() >= MAX_ENTRIES {
+        let key = cache_key(browser, origin, url, result.include);
+        if self.entries.len() >= MAX_ENTRIES && !self.entries.contains_key(&key) {
             // Evict the entry closest to expiry.
             if let Some(k) = self
                 .entries
                 .iter()
-                .min_by_key(|(_, (_, e))| *e)
+                .min_by_key(|(_, rs)| rs.iter().map(|(_, e)| *e).max().unwrap_or(0))
                 .map(|(k, _)| k.clone())
             {
                 self.entries.remove(&k);
             }
         }
         let expires = now.saturating_add(result.max_age);
-        let key = cache_key(browser, origin, url, result.include);
-        self.entries.insert(key, (result, expires));
+        let results = self.entries.entry(key).or_default();
+        if !browser.gathers_preflight_cache_entries() {
+            results.clear();
+        }
+        results.retain(|(_, e)| now < *e);
+        if results.len() >= MAX_RESULTS_PER_ENTRY {
+            results.remove(0);
+        }
+        results.push((result, expires));
     }
 }
 
