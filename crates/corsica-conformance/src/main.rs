@@ -560,33 +560,31 @@ fn simulate_on(
         };
         return corsica::fetch::simulate_with(&s.fetch_request(origins), server, options);
     }
+    // The earlier fetches, then the scenario's, through one cache, each at its time.
+    fn at(
+        cache: &mut corsica::fetch::preflight::PreflightCache,
+        elapsed_ms: u64,
+        browser: Browser,
+    ) -> corsica::fetch::Options<'_> {
+        corsica::fetch::Options {
+            cache: Some(cache),
+            now: elapsed_ms.div_ceil(1000),
+            browser,
+            ..Default::default()
+        }
+    }
     let mut cache = corsica::fetch::preflight::PreflightCache::default();
     let mut steps = Vec::new();
     let mut elapsed_ms: u64 = 0;
     for (earlier, wait_ms) in befores {
-        let outcome = corsica::fetch::simulate_with(
-            &earlier,
-            server,
-            corsica::fetch::Options {
-                cache: Some(&mut cache),
-                now: elapsed_ms.div_ceil(1000),
-                browser,
-                ..Default::default()
-            },
-        );
+        let outcome =
+            corsica::fetch::simulate_with(&earlier, server, at(&mut cache, elapsed_ms, browser));
         steps.extend(outcome.steps);
         elapsed_ms += wait_ms;
     }
-    let mut outcome = corsica::fetch::simulate_with(
-        &s.fetch_request(origins),
-        server,
-        corsica::fetch::Options {
-            cache: Some(&mut cache),
-            now: elapsed_ms.div_ceil(1000),
-            browser,
-            ..Default::default()
-        },
-    );
+    let request = s.fetch_request(origins);
+    let mut outcome =
+        corsica::fetch::simulate_with(&request, server, at(&mut cache, elapsed_ms, browser));
     steps.append(&mut outcome.steps);
     outcome.steps = steps;
     outcome
