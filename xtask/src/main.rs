@@ -10,7 +10,10 @@
 //! - `conformance [args]`: the conformance suite alone (`--filter TEXT`, `--jobs N`, `--verbose`).
 //!   `conformance -- --browser firefox` judges the model against Firefox instead;
 //!   `conformance -- --browser firefox --observe` only records what Firefox does in
-//!   `target/conformance/firefox-observed.json`.
+//!   `target/conformance/firefox-observed.json`; `conformance -- --browser webkit --observe`
+//!   records what WebKit (WebKitGTK under Xvfb, over WebDriver classic) does in
+//!   `target/conformance/webkit-observed.json`, installing Debian's `webkit2gtk-driver`,
+//!   `xvfb`, `gir1.2-webkit2-4.1` and `python3-gi` when missing.
 //! - `situations [--bless] [--verbose]`: the README's situations alone: the real
 //!   `corsica serve`, real Chromium, `corsica check` and `explain` agreeing, and the README's
 //!   blocks equal to the run's output (`--bless` rewrites them).
@@ -134,6 +137,57 @@ fn ensure_firefox() -> Result<(), String> {
     ensure_browser("Firefox", "FIREFOX", "firefox-esr", "firefox-esr")
 }
 
+/// The Debian packages `--browser webkit --observe` needs: WebKitWebDriver (which pulls
+/// WebKitGTK), an X server for the GTK port, and what the suite's own shell
+/// (`crates/corsica-conformance/webkit/wkshell.py`, PyGObject) imports.
+const WEBKIT_PACKAGES: [&str; 4] = [
+    "webkit2gtk-driver",
+    "xvfb",
+    "gir1.2-webkit2-4.1",
+    "python3-gi",
+];
+
+/// Installs [`WEBKIT_PACKAGES`] that are missing (as root, with apt-get); names the fix
+/// otherwise. `WEBKIT_WEBDRIVER` set means the caller brings its own WebKit.
+fn ensure_webkit() -> Result<(), String> {
+    if std::env::var_os("WEBKIT_WEBDRIVER").is_some() {
+        return Ok(());
+    }
+    let missing: Vec<&str> = WEBKIT_PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| !dpkg_installed(p))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !is_root() {
+        return Err(format!(
+            "the WebKit observation needs Debian's {}: install them with `sudo apt-get update && sudo apt-get install {}`, then run again",
+            missing.join(", "),
+            missing.join(" ")
+        ));
+    }
+    eprintln!(
+        "xtask: {} missing; installing Debian's packages with apt-get",
+        missing.join(", ")
+    );
+    apt_get_install(&missing)?;
+    match missing.iter().find(|p| !dpkg_installed(p)) {
+        None => Ok(()),
+        Some(p) => Err(format!("apt-get ran but `{p}` is still not installed")),
+    }
+}
+
+/// Whether dpkg has the package `name` installed.
+fn dpkg_installed(name: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", name])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).ends_with(" installed"))
+        .unwrap_or(false)
+}
+
 /// Installs the Debian package `package` when neither `$env` nor `binary` on the PATH is
 /// there (as root, with apt-get); names the fix otherwise.
 fn ensure_browser(name: &str, env: &str, binary: &str, package: &str) -> Result<(), String> {
@@ -211,6 +265,12 @@ fn conformance(extra: &[String]) -> Result<(), String> {
         .windows(2)
         .any(|w| w[0] == "--browser" && w[1] == "firefox");
     let observe = extra.iter().any(|a| a == "--observe");
+    let webkit = extra
+        .windows(2)
+        .any(|w| w[0] == "--browser" && w[1] == "webkit");
+    if webkit {
+        return suite("webkit-observe", "scenarios", extra);
+    }
     match (firefox, observe) {
         (true, true) => suite("firefox-observe", "scenarios", extra),
         (true, false) => suite("conformance firefox", "scenarios", extra),
@@ -231,6 +291,8 @@ fn situations(extra: &[String]) -> Result<(), String> {
 fn suite(name: &str, what: &str, extra: &[String]) -> Result<(), String> {
     if name == "firefox-observe" || name == "conformance firefox" {
         ensure_firefox()?;
+    } else if name == "webkit-observe" {
+        ensure_webkit()?;
     } else {
         ensure_chromium()?;
     }

@@ -22,6 +22,12 @@
 //! beside the Chromium model (last line `firefox-observe: N scenarios, D differ from the
 //! Chromium model`).
 //!
+//! `corsica-conformance --browser webkit --observe [--batch N] [--out FILE]` records what
+//! WebKit (WebKitGTK under Xvfb, over WebDriver classic, see `webkit.rs`) did
+//! (`target/conformance/webkit-observed.json`) beside the Chromium and Firefox models (last
+//! line `webkit-observe: N scenarios, C differ from the Chromium model, F from the Firefox
+//! model`).
+//!
 //! `corsica-conformance --situations [--bless]` runs the README's situations end to end
 //! instead (see `situations.rs`); its last line is `situations: N end to end, D disagreements`.
 
@@ -39,6 +45,9 @@ mod policy_scenarios;
 mod scenario;
 mod server;
 mod situations;
+mod webdriver;
+mod webkit;
+mod webkit_reasons;
 mod wire;
 
 use std::collections::HashMap;
@@ -83,6 +92,8 @@ struct Options {
     firefox: bool,
     /// `--browser firefox --observe`: the Firefox observation run.
     observe: bool,
+    /// `--browser webkit --observe`: the WebKit observation run.
+    webkit: bool,
     batch: usize,
     out: Option<std::path::PathBuf>,
 }
@@ -99,6 +110,7 @@ fn parse_args() -> Result<Options, String> {
         bless: false,
         firefox: false,
         observe: false,
+        webkit: false,
         batch: 40,
         out: None,
     };
@@ -136,7 +148,11 @@ fn parse_args() -> Result<Options, String> {
             "--verbose" | "-v" => o.verbose = true,
             "--situations" => o.situations = true,
             "--bless" => o.bless = true,
-            "--browser" => browser = args.next().ok_or("--browser needs chromium or firefox")?,
+            "--browser" => {
+                browser = args
+                    .next()
+                    .ok_or("--browser needs chromium, firefox or webkit")?;
+            }
             "--observe" => o.observe = true,
             "--batch" => {
                 o.batch = args
@@ -150,7 +166,7 @@ fn parse_args() -> Result<Options, String> {
             "--" => {}
             "--help" | "-h" => {
                 println!(
-                    "usage: corsica-conformance [--jobs N] [--filter TEXT] [--ids 1,2,3] [--list] [--verbose] [--record-har FILE] | --situations [--bless] [--verbose] | --browser firefox --observe [--filter TEXT] [--ids 1,2,3] [--batch N] [--out FILE] [--verbose]"
+                    "usage: corsica-conformance [--jobs N] [--filter TEXT] [--ids 1,2,3] [--list] [--verbose] [--record-har FILE] | --situations [--bless] [--verbose] | --browser firefox|webkit --observe [--filter TEXT] [--ids 1,2,3] [--batch N] [--out FILE] [--verbose]"
                 );
                 std::process::exit(0);
             }
@@ -163,11 +179,20 @@ fn parse_args() -> Result<Options, String> {
             o.firefox = true;
             Ok(o)
         }
+        ("webkit", true) => {
+            o.webkit = true;
+            Ok(o)
+        }
+        ("webkit", false) => Err(
+            "--browser webkit needs --observe (WebKit is observed, not yet judged)".into(),
+        ),
         ("chromium", true) => Err(
-            "--observe is for --browser firefox (it records what Firefox does without judging)"
+            "--observe is for --browser firefox or webkit (it records what the browser does without judging)"
                 .into(),
         ),
-        (other, _) => Err(format!("--browser: `{other}` is not chromium or firefox")),
+        (other, _) => Err(format!(
+            "--browser: `{other}` is not chromium, firefox or webkit"
+        )),
     }
 }
 
@@ -192,6 +217,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if observing && opts.webkit {
+        return webkit_main(&runtime, opts);
+    }
     if observing {
         return observe_main(&runtime, opts);
     }
@@ -256,6 +284,38 @@ fn observe_main(runtime: &tokio::runtime::Runtime, opts: Options) -> ExitCode {
             eprintln!("corsica-conformance: {e}");
             println!(
                 "firefox-observe: 0 scenarios, 0 differ from the Chromium model (not run: {e})"
+            );
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The WebKit observation run: its last line is `webkit-observe: N scenarios, C differ
+/// from the Chromium model, F from the Firefox model`; differences are findings (exit 0).
+fn webkit_main(runtime: &tokio::runtime::Runtime, opts: Options) -> ExitCode {
+    let out = opts.out.unwrap_or_else(|| {
+        std::env::var_os("CARGO_TARGET_DIR")
+            .map_or_else(|| "target".into(), std::path::PathBuf::from)
+            .join("conformance/webkit-observed.json")
+    });
+    let options = webkit::Options {
+        filter: opts.filter,
+        ids: opts.ids,
+        batch: opts.batch,
+        out,
+        verbose: opts.verbose,
+    };
+    match runtime.block_on(webkit::run(&options)) {
+        Ok((n, c, f)) => {
+            println!(
+                "webkit-observe: {n} scenarios, {c} differ from the Chromium model, {f} from the Firefox model"
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("corsica-conformance: {e}");
+            println!(
+                "webkit-observe: 0 scenarios, 0 differ from the Chromium model, 0 from the Firefox model (not run: {e})"
             );
             ExitCode::from(2)
         }

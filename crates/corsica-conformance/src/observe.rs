@@ -77,7 +77,7 @@ impl Observation {
 }
 
 /// The Chromium model's verdict, as a word and the error kind.
-fn model_word(outcome: &Outcome) -> String {
+pub(crate) fn model_word(outcome: &Outcome) -> String {
     match &outcome.verdict {
         Verdict::Allowed { .. } => "allowed".into(),
         Verdict::Blocked(b) => format!("blocked: {}", b.error),
@@ -175,7 +175,7 @@ const CAUSES: &[Cause] = &[
 
 /// Writes `text` with the run's origins as `{app}`, `{api}`, `{other}` (and their
 /// authorities as `{app_authority}`…), so observations do not depend on the run's ports.
-fn placeholders(text: &str, origins: &Origins) -> String {
+pub(crate) fn placeholders(text: &str, origins: &Origins) -> String {
     let mut t = text.to_owned();
     for (origin, name) in [
         (&origins.app, "app"),
@@ -192,7 +192,7 @@ fn placeholders(text: &str, origins: &Origins) -> String {
 
 /// What the server received for a scenario, compactly: `OPTIONS api/0 acrh=x-a`, with
 /// `origin=…` when `Origin` is not the page's and `no-origin` when there is none.
-fn requests(received: &[Received], origins: &Origins) -> Vec<String> {
+pub(crate) fn requests(received: &[Received], origins: &Origins) -> Vec<String> {
     received
         .iter()
         .map(|r| {
@@ -367,14 +367,23 @@ fn write_records(out: &std::path::Path, version: &str, cases: &[Case]) -> Result
         r["chromium_model"] = json!(model_word(c.model));
         lines.push(r.to_string());
     }
+    write_lines(out, version, &lines)
+}
+
+/// Writes an observation file: its head (`browser`, `scenarios`, what the placeholders
+/// stand for), then `records`, one per line (diffable, and a third of the size of
+/// pretty-printed JSON).
+pub(crate) fn write_lines(
+    out: &std::path::Path,
+    version: &str,
+    lines: &[String],
+) -> Result<(), String> {
     let head = json!({
         "browser": version,
-        "scenarios": cases.len(),
+        "scenarios": lines.len(),
         "placeholders": "{app}, {api}, {other}: the run's page, API and third origins; {app_authority}… their host:port",
     })
     .to_string();
-    // The head's fields, then the records one per line (diffable, and a third of the size
-    // of pretty-printed JSON).
     let text = format!(
         "{},\n\"records\": [\n{}\n]}}\n",
         head.trim_end_matches('}'),
@@ -516,32 +525,21 @@ fn summarize(cases: &[Case]) -> usize {
     differences.len()
 }
 
-/// Runs `scenarios` in one tab, `batch` at a time, and returns their observations in order.
-pub(crate) async fn observe_all(
-    firefox: &Firefox,
+/// Runs the scripts of `scenarios` in `page`, `batch` at a time (one `Promise.all` each),
+/// calling `after_each` after every batch; returns each script's result in order.
+pub(crate) async fn run_batches(
+    driver: &impl Driver,
+    page: &str,
     scenarios: &[Scenario],
     origins: &Origins,
     batch: usize,
-) -> Result<Vec<Observation>, String> {
-    let (page, mut events) = firefox
-        .open_page(&format!("{}/", origins.app), &origins.app)
-        .await?;
+    mut after_each: impl FnMut(),
+) -> Result<Vec<Value>, String> {
     let mut results: Vec<Value> = Vec::with_capacity(scenarios.len());
-    let mut console: HashMap<usize, Vec<String>> = HashMap::new();
-    let file = |ev: Value, console: &mut HashMap<usize, Vec<String>>| {
-        if ev["method"] != "log.entryAdded" {
-            return;
-        }
-        if let Some(text) = ev["params"]["text"].as_str() {
-            if let Some(id) = crate::scenario_of(text) {
-                console.entry(id).or_default().push(text.to_owned());
-            }
-        }
-    };
     for (n, chunk) in scenarios.chunks(batch.max(1)).enumerate() {
         let scripts: Vec<String> = chunk.iter().map(|s| s.script(origins)).collect();
         let expression = format!("Promise.all([{}])", scripts.join(",\n"));
-        let value = firefox.evaluate(&page, &expression).await.map_err(|e| {
+        let value = driver.evaluate(page, &expression).await.map_err(|e| {
             format!(
                 "batch {n} (scenarios {}…): {e}",
                 chunk.first().map_or(0, |s| s.id)
@@ -553,10 +551,38 @@ pub(crate) async fn observe_all(
                 || json!({"ok": false, "error": "harness: the batch gave no result"}),
             ));
         }
+        after_each();
+    }
+    Ok(results)
+}
+
+/// Runs `scenarios` in one tab, `batch` at a time, and returns their observations in order.
+pub(crate) async fn observe_all(
+    firefox: &Firefox,
+    scenarios: &[Scenario],
+    origins: &Origins,
+    batch: usize,
+) -> Result<Vec<Observation>, String> {
+    let (page, mut events) = firefox
+        .open_page(&format!("{}/", origins.app), &origins.app)
+        .await?;
+    let mut console: HashMap<usize, Vec<String>> = HashMap::new();
+    let file = |ev: Value, console: &mut HashMap<usize, Vec<String>>| {
+        if ev["method"] != "log.entryAdded" {
+            return;
+        }
+        if let Some(text) = ev["params"]["text"].as_str() {
+            if let Some(id) = crate::scenario_of(text) {
+                console.entry(id).or_default().push(text.to_owned());
+            }
+        }
+    };
+    let results = run_batches(firefox, &page, scenarios, origins, batch, || {
         while let Ok(ev) = events.try_recv() {
             file(ev, &mut console);
         }
-    }
+    })
+    .await?;
     // Console texts can trail the rejections: wait (3 s at most) until every rejected
     // fetch has its blocking text.
     let deadline = Instant::now() + Duration::from_secs(3);
