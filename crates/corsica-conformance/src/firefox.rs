@@ -43,8 +43,8 @@ pub async fn run(opts: &Options) -> Result<(usize, usize), String> {
         let received = log.get(s.id).map_or(&[][..], Vec::as_slice);
         let seen = observed_of(o);
         *keys.entry(word(&seen)).or_default() += 1;
-        let mut problems = judge(&model, &seen, s, origins);
-        problems.extend(compare_requests(&model, received, origins));
+        let mut problems = judge(&model, &seen, s, origins, "firefox");
+        problems.extend(compare_requests(&model, received, origins, "firefox"));
         if problems.is_empty() {
             if opts.verbose {
                 println!("ok   #{} {}", s.id, s.name);
@@ -114,13 +114,21 @@ fn word(o: &Observed) -> String {
 }
 
 /// The model's verdict for Firefox against Firefox's.
-fn judge(model: &Outcome, seen: &Observed, s: &Scenario, origins: &Origins) -> Vec<String> {
+/// The model's verdict against the browser's (`name`: `firefox`, `webkit`): the verdict,
+/// the kind, the parameter and the console text; for allowed responses, what script reads.
+pub(crate) fn judge(
+    model: &Outcome,
+    seen: &Observed,
+    s: &Scenario,
+    origins: &Origins,
+    name: &str,
+) -> Vec<String> {
     let (kind, parameter, message) = match (&model.verdict, seen) {
         (Verdict::Allowed { .. }, Observed::Allowed { .. }) => {
             // What script reads: the same comparison as Chromium's.
             return compare(&model.verdict, seen, s, origins)
                 .into_iter()
-                .map(|p| p.replace("chromium", "firefox"))
+                .map(|p| p.replace("chromium", name))
                 .collect();
         }
         (Verdict::Blocked(b), Observed::Cors { .. }) => {
@@ -131,7 +139,14 @@ fn judge(model: &Outcome, seen: &Observed, s: &Scenario, origins: &Origins) -> V
                 console: Some(c), ..
             },
             Observed::Cors { .. },
-        ) => (c.kind.as_str(), "", c.message.as_str()),
+        ) => {
+            // The text names the URL itself; no parameter of its own to compare.
+            let o_parameter = match seen {
+                Observed::Cors { parameter, .. } => parameter.as_str(),
+                _ => "",
+            };
+            (c.kind.as_str(), o_parameter, c.message.as_str())
+        }
         (Verdict::Failed { console: None, .. }, Observed::Failed { .. }) => return Vec::new(),
         _ => return vec!["different verdicts".to_owned()],
     };
@@ -145,16 +160,16 @@ fn judge(model: &Outcome, seen: &Observed, s: &Scenario, origins: &Origins) -> V
     };
     let mut problems = Vec::new();
     if kind != o_kind {
-        problems.push(format!("error: model {kind}, firefox {o_kind}"));
+        problems.push(format!("error: model {kind}, {name} {o_kind}"));
     } else if parameter != o_parameter {
         problems.push(format!(
-            "parameter: model {parameter:?}, firefox {o_parameter:?}"
+            "parameter: model {parameter:?}, {name} {o_parameter:?}"
         ));
     }
     if let Some(m) = o_message {
         if m != message {
             problems.push(format!(
-                "console message:\n      model:   {message}\n      firefox: {m}"
+                "console message:\n      model:   {message}\n      {name}: {m}"
             ));
         }
     }
@@ -163,7 +178,12 @@ fn judge(model: &Outcome, seen: &Observed, s: &Scenario, origins: &Origins) -> V
 
 /// The requests the model sent against those the server received from Firefox: method,
 /// host, hop, `Origin` and `Access-Control-Request-Headers`.
-fn compare_requests(model: &Outcome, received: &[Received], origins: &Origins) -> Vec<String> {
+pub(crate) fn compare_requests(
+    model: &Outcome,
+    received: &[Received],
+    origins: &Origins,
+    name: &str,
+) -> Vec<String> {
     let host_of = |url: &str| -> &'static str {
         if url.starts_with(&origins.api) {
             "api"
@@ -207,7 +227,7 @@ fn compare_requests(model: &Outcome, received: &[Received], origins: &Origins) -
         Vec::new()
     } else {
         vec![format!(
-            "requests:\n      model:   {sent:?}\n      firefox: {seen:?}"
+            "requests:\n      model:   {sent:?}\n      {name}: {seen:?}"
         )]
     }
 }

@@ -179,13 +179,10 @@ fn parse_args() -> Result<Options, String> {
             o.firefox = true;
             Ok(o)
         }
-        ("webkit", true) => {
+        ("webkit", _) => {
             o.webkit = true;
             Ok(o)
         }
-        ("webkit", false) => Err(
-            "--browser webkit needs --observe (WebKit is observed, not yet judged)".into(),
-        ),
         ("chromium", true) => Err(
             "--observe is for --browser firefox or webkit (it records what the browser does without judging)"
                 .into(),
@@ -227,6 +224,8 @@ fn main() -> ExitCode {
         ("situations", "end to end")
     } else if opts.firefox {
         ("conformance firefox", "scenarios")
+    } else if opts.webkit {
+        ("conformance webkit", "scenarios")
     } else {
         ("conformance chromium", "scenarios")
     };
@@ -240,6 +239,13 @@ fn main() -> ExitCode {
             verbose: opts.verbose,
         };
         runtime.block_on(firefox::run(&options))
+    } else if opts.webkit {
+        runtime.block_on(webkit::judge(
+            opts.filter.as_deref(),
+            opts.ids.as_deref(),
+            opts.batch,
+            opts.verbose,
+        ))
     } else {
         runtime.block_on(run(opts))
     };

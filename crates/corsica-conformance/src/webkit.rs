@@ -534,3 +534,88 @@ fn summarize(
     }
     differences.len()
 }
+
+/// `--browser webkit`: WebKit judges the model speaking for WebKit (`Browser::WebKit`):
+/// allowed or not; the kind of its console text (`Redirect/X` as `RedirectX`), the value
+/// the text names, the whole text (`CONSOLE SECURITY ERROR` without its prefix); what
+/// script reads of an allowed response; the requests the server received. Returns
+/// (scenarios, disagreements).
+pub async fn judge(
+    filter: Option<&str>,
+    ids: Option<&[usize]>,
+    batch: usize,
+    verbose: bool,
+) -> Result<(usize, usize), String> {
+    let run = run_in_webkit(filter, ids, batch).await?;
+    let origins = &run.origins;
+    let mut disagreements = 0;
+    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+    for (s, o) in run.selected.iter().zip(&run.observed) {
+        let model = crate::simulate_scenario_in(s, origins, Browser::WebKit);
+        let received = run.log.get(s.id).map_or(&[][..], Vec::as_slice);
+        let seen = observed_of(o);
+        *kinds.entry(o.key()).or_default() += 1;
+        let mut problems = crate::firefox::judge(&model, &seen, s, origins, "webkit");
+        problems.extend(crate::firefox::compare_requests(
+            &model, received, origins, "webkit",
+        ));
+        if problems.is_empty() {
+            if verbose {
+                println!("ok   #{} {}", s.id, s.name);
+            }
+            continue;
+        }
+        disagreements += 1;
+        println!("DISAGREE (webkit) #{} {}", s.id, s.name);
+        println!("  webkit: {}", crate::describe(&seen));
+        println!("  model:  {}", model.verdict);
+        for p in problems {
+            println!("  - {p}");
+        }
+    }
+    eprintln!(
+        "conformance webkit: ran in {:.1}s against {}; WebKit verdicts: {}",
+        run.elapsed.as_secs_f64(),
+        run.version,
+        kinds
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok((run.selected.len(), disagreements))
+}
+
+/// WebKit's verdict in the suite's terms: allowed, a CORS error (its kind, `Redirect/X`
+/// written `RedirectX`, the value the text names, the text), or a network error without
+/// a text.
+fn observed_of(o: &Observation) -> crate::Observed {
+    if o.allowed() {
+        let headers = o.result["headers"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        return crate::Observed::Allowed {
+            status: o.result["status"]
+                .as_u64()
+                .and_then(|s| u16::try_from(s).ok())
+                .unwrap_or(0),
+            response_type: o.result["type"].as_str().unwrap_or("").to_owned(),
+            headers,
+        };
+    }
+    match (o.blocked_text(), o.recognised()) {
+        (Some(text), Some(r)) => crate::Observed::Cors {
+            kind: r.key().replace('/', ""),
+            parameter: r.parameter.clone().unwrap_or_default(),
+            message: Some(text.to_owned()),
+        },
+        _ => crate::Observed::Failed {
+            error: o.result["error"].as_str().unwrap_or("").to_owned(),
+        },
+    }
+}

@@ -11,6 +11,7 @@ use std::fmt;
 
 use super::error::CorsError;
 use super::firefox::FirefoxError;
+use super::webkit::WebKitError;
 
 /// A browser engine the model can speak for, each proven by the conformance suite against
 /// the real browser (Debian's `chromium` and `firefox-esr`).
@@ -29,6 +30,8 @@ pub enum Browser {
     Chromium,
     /// Firefox, as Firefox ESR 153 behaves.
     Firefox,
+    /// WebKit, Safari's engine, as WebKitGTK 2.50 behaves.
+    WebKit,
 }
 
 impl Browser {
@@ -48,6 +51,7 @@ impl Browser {
         match self {
             Browser::Chromium => "chromium",
             Browser::Firefox => "firefox",
+            Browser::WebKit => "webkit",
         }
     }
 
@@ -60,6 +64,7 @@ impl Browser {
         match self {
             Browser::Chromium => "Chromium",
             Browser::Firefox => "Firefox",
+            Browser::WebKit => "WebKit",
         }
     }
 
@@ -85,7 +90,7 @@ impl Browser {
     /// CORS error (not tainted, no CORS flag): Firefox follows it, as the Fetch standard
     /// says; Chromium 156 aborts the load (`net::ERR_ABORTED`).
     pub(crate) fn follows_same_origin_credentials_redirect(self) -> bool {
-        self == Browser::Firefox
+        matches!(self, Browser::Firefox | Browser::WebKit)
     }
 
     /// After a redirect has tainted the origin, Firefox's preflight still carries the
@@ -154,6 +159,46 @@ impl Browser {
         self == Browser::Chromium
     }
 
+    /// WebKit reports a `no-cors` request with a redirect mode other than `follow` on its
+    /// console (`Not allowed to request resource`) before sending anything; a
+    /// `same-origin` request to another origin fails without a text.
+    pub(crate) fn reports_no_cors_redirect_mode(self) -> bool {
+        self == Browser::WebKit
+    }
+
+    /// WebKit fails a 3xx with an empty `Location` as a network error and sends nothing
+    /// more (Chromium hands back the 3xx; Firefox follows it to the same URL).
+    pub(crate) fn fails_on_empty_location(self) -> bool {
+        self == Browser::WebKit
+    }
+
+    /// WebKit joins several `Location` lines with `, ` and follows the result (two
+    /// identical lines lead to a URL the server does not know); Chromium accepts identical
+    /// lines and fails different ones.
+    pub(crate) fn joins_location_lines(self) -> bool {
+        self == Browser::WebKit
+    }
+
+    /// WebKit judges a preflight's status before its `Access-Control-Allow-Origin` and
+    /// `-Credentials`, and does not follow a 3xx preflight: any non-2xx status is
+    /// `PreflightNotSuccessful`. Chromium and Firefox check the origin first, and report a
+    /// redirected preflight on its own.
+    pub(crate) fn checks_preflight_status_first(self) -> bool {
+        self == Browser::WebKit
+    }
+
+    /// WebKit keeps the `Origin` a request carried when a redirect turns a `POST` into a
+    /// `GET` (to the same origin); Chromium and Firefox send no `Origin` on that `GET`.
+    pub(crate) fn keeps_origin_after_method_change(self) -> bool {
+        self == Browser::WebKit
+    }
+
+    /// WebKit reports `redirect: "error"` meeting a redirect on its console (`Not allowed
+    /// to follow a redirection while loading URL`).
+    pub(crate) fn reports_redirect_mode_error(self) -> bool {
+        self == Browser::WebKit
+    }
+
     /// Firefox reports a CORS request that fails below CORS (a network error, too many
     /// redirects, a redirect with credentials, two different `Location` lines) as the CORS
     /// error `CORSDidNotSucceed`; Chromium reports only the network error.
@@ -213,6 +258,8 @@ pub enum ErrorKind {
     Chromium(CorsError),
     /// A `security.properties` key.
     Firefox(FirefoxError),
+    /// The kind of a WebKit console text.
+    WebKit(WebKitError),
 }
 
 impl ErrorKind {
@@ -221,6 +268,9 @@ impl ErrorKind {
         match browser {
             Browser::Chromium => ErrorKind::Chromium(error),
             Browser::Firefox => ErrorKind::Firefox(FirefoxError::of(error)),
+            // (a comma-separated `Access-Control-Allow-Origin` is `MultipleAllowOrigin`;
+            // the verdict names it, a trace step without the value says OriginNotAllowed)
+            Browser::WebKit => ErrorKind::WebKit(WebKitError::of(error, "")),
         }
     }
 
@@ -229,6 +279,7 @@ impl ErrorKind {
         match self {
             ErrorKind::Chromium(k) => k.as_str(),
             ErrorKind::Firefox(k) => k.as_str(),
+            ErrorKind::WebKit(k) => k.as_str(),
         }
     }
 
@@ -237,6 +288,7 @@ impl ErrorKind {
         match self {
             ErrorKind::Chromium(_) => Browser::Chromium,
             ErrorKind::Firefox(_) => Browser::Firefox,
+            ErrorKind::WebKit(_) => Browser::WebKit,
         }
     }
 }

@@ -219,7 +219,7 @@ impl CorsError {
     }
 
     /// The access-check error a `Preflight*` kind stands for (itself otherwise).
-    fn base(self) -> CorsError {
+    pub(crate) fn base(self) -> CorsError {
         use CorsError::*;
         match self {
             PreflightWildcardOriginNotAllowed => WildcardOriginNotAllowed,

@@ -57,6 +57,7 @@ mod request;
 mod response;
 pub mod safelist;
 mod simulation;
+mod webkit;
 
 pub use browser::{Browser, ErrorKind, UnknownBrowser};
 pub use error::{CorsError, UnknownCorsError};
@@ -67,3 +68,4 @@ pub use redirect::MAX_REDIRECTS;
 pub use request::{Credentials, FetchRequest, HttpRequest, Mode, RedirectMode};
 pub use response::{HttpResponse, NetworkError, Server};
 pub use simulation::{Options, simulate, simulate_with};
+pub use webkit::WebKitError;

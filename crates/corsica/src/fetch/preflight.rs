@@ -178,11 +178,22 @@ pub(crate) fn judge(
     authorization_needs_listing: bool,
     browser: Browser,
 ) -> Result<PreflightResult, JudgeError> {
+    let status_ok = || {
+        if (200..=299).contains(&response.status) {
+            Ok(())
+        } else {
+            Err(JudgeError::from((
+                CorsError::PreflightInvalidStatus,
+                String::new(),
+            )))
+        }
+    };
+    if browser.checks_preflight_status_first() {
+        status_ok()?;
+    }
     cors_check(response, origin, include)
         .map_err(|(k, p)| JudgeError::from((k.on_preflight(), p)))?;
-    if !(200..=299).contains(&response.status) {
-        return Err((CorsError::PreflightInvalidStatus, String::new()).into());
-    }
+    status_ok()?;
     let unbounded = HeaderListLimits {
         max_bytes: usize::MAX,
         max_items: usize::MAX,
@@ -231,8 +242,11 @@ pub(crate) fn judge(
 /// Chromium; in Firefox, the first item (the lines joined, split at commas, trimmed) that
 /// is not a token, as its console text quotes it.
 fn invalid_token(browser: Browser, lines: &[String]) -> String {
-    if browser == Browser::Chromium {
-        return String::new();
+    match browser {
+        Browser::Chromium => return String::new(),
+        // WebKit's text gives the whole value.
+        Browser::WebKit => return lines.join(", "),
+        Browser::Firefox => {}
     }
     lines
         .iter()
@@ -441,7 +455,7 @@ impl Simulation<'_, '_> {
             actual_method: &hop.method,
             unsafe_headers,
         };
-        if response.is_redirect_in(self.browser) {
+        if response.is_redirect_in(self.browser) && !self.browser.checks_preflight_status_first() {
             let kind = CorsError::PreflightDisallowedRedirect;
             return Some(self.blocked(kind, String::new(), url, cx));
         }

@@ -2,11 +2,13 @@
 //! redirect response, the redirect mode, the redirect limit, the `Location` and its
 //! checks, origin tainting, and the method change on 301/302/303.
 
+use super::browser::ErrorKind;
 use super::check::{cors_check, redirect_location_check};
-use super::outcome::{ResponseType, Verdict};
+use super::outcome::{ConsoleError, ResponseType, Verdict};
 use super::request::{Mode, RedirectMode, same_origin, same_origin_urls};
 use super::response::HttpResponse;
 use super::simulation::{BlockContext, Hop, Simulation};
+use super::webkit::WebKitError;
 
 /// The most redirects Chromium follows (the 21st is `ERR_TOO_MANY_REDIRECTS`).
 pub const MAX_REDIRECTS: usize = 20;
@@ -48,9 +50,18 @@ impl Simulation<'_, '_> {
         }
         match req.redirect {
             RedirectMode::Error => {
-                return Some(Simulation::failed(
-                    "TypeError: Failed to fetch (redirect mode is \"error\")",
-                ));
+                let reason = "TypeError: Failed to fetch (redirect mode is \"error\")";
+                if self.browser.reports_redirect_mode_error() {
+                    let kind = WebKitError::RedirectNotAllowed;
+                    return Some(Verdict::Failed {
+                        reason: reason.to_owned(),
+                        console: Some(ConsoleError {
+                            kind: ErrorKind::WebKit(kind),
+                            message: kind.console_message(url, "", None, ""),
+                        }),
+                    });
+                }
+                return Some(Simulation::failed(reason));
             }
             RedirectMode::Manual => {
                 return Some(Verdict::Allowed {
@@ -66,11 +77,19 @@ impl Simulation<'_, '_> {
             return Some(self.network_failed(hop, "net::ERR_TOO_MANY_REDIRECTS"));
         }
         hop.redirects += 1;
-        let locations = response.locations();
+        let joined;
+        let mut locations = response.locations();
+        if self.browser.joins_location_lines() {
+            joined = locations.join(", ");
+            locations = vec![joined.as_str()];
+        }
         if locations.iter().any(|l| *l != locations[0]) {
             return Some(self.network_failed(hop, "net::ERR_RESPONSE_HEADERS_MULTIPLE_LOCATION"));
         }
         let location = locations[0];
+        if location.is_empty() && self.browser.fails_on_empty_location() {
+            return Some(self.network_failed(hop, "a redirect with an empty Location"));
+        }
         let Ok(mut next) = hop.url.join(location) else {
             return Some(self.network_failed(
                 hop,

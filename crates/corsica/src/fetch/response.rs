@@ -110,10 +110,11 @@ impl HttpResponse {
     /// `Location` too (to the same URL).
     pub(super) fn is_redirect_in(&self, browser: Browser) -> bool {
         matches!(self.status, 300 | 301 | 302 | 303 | 307 | 308)
-            && self
-                .locations()
-                .first()
-                .is_some_and(|l| !l.is_empty() || browser.follows_empty_location())
+            && self.locations().first().is_some_and(|l| {
+                !l.is_empty()
+                    || browser.follows_empty_location()
+                    || browser.fails_on_empty_location()
+            })
     }
 
     /// The `Location` lines, trimmed.

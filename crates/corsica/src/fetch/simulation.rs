@@ -15,6 +15,7 @@ use super::request::{Credentials, FetchRequest, HttpRequest, Mode};
 use super::response::{HttpResponse, NetworkError, Server};
 use super::safelist::is_safelisted_method;
 use super::safelist::unsafe_header_names_in;
+use super::webkit::WebKitError;
 
 /// Options of a simulation beyond the request.
 #[derive(Debug, Default)]
@@ -133,6 +134,8 @@ pub(super) struct Hop {
     /// `Origin: null` on a non-GET/HEAD request redirected to another origin
     /// (`net::RedirectUtil::UpdateHttpRequest`).
     pub(super) origin_nulled: bool,
+    /// A request of this fetch carried `Origin` (WebKit keeps it on a later `GET`).
+    pub(super) origin_sent: bool,
     /// Redirects followed so far.
     pub(super) redirects: usize,
     /// Fetch Metadata: the least related of every URL so far and the initiator.
@@ -211,7 +214,7 @@ impl Simulation<'_, '_> {
             .last()
             .and_then(|s| s.response.as_ref())
             .map(|r| r.status);
-        let browser_kind = ErrorKind::of(self.browser, kind);
+        let mut browser_kind = ErrorKind::of(self.browser, kind);
         // The hint is written from the model's parameter (the method, the header), whatever
         // the browser shows of it.
         let checked = parameter.clone();
@@ -226,6 +229,13 @@ impl Simulation<'_, '_> {
                 };
                 let status = status.filter(|_| key != FirefoxError::DidNotSucceed);
                 let message = key.console_message(url, &parameter, status);
+                (parameter, message)
+            }
+            ErrorKind::WebKit(_) => {
+                let (key, parameter, location) =
+                    self.webkit_report(kind, parameter, &candidates, cx.origin);
+                browser_kind = ErrorKind::WebKit(key);
+                let message = key.console_message(&parameter, cx.origin, status, &location);
                 (parameter, message)
             }
             ErrorKind::Chromium(_) => {
@@ -290,6 +300,54 @@ impl Simulation<'_, '_> {
         })
     }
 
+    /// WebKit's kind, parameter and (for a redirect) the `Location` as written, for a
+    /// failed check: a failure at a redirect response is `Redirect…` and names the
+    /// redirect's target; `OriginNotAllowed` names the request's origin; a disallowed
+    /// header is the first the page set, as it wrote it.
+    fn webkit_report(
+        &self,
+        kind: CorsError,
+        parameter: String,
+        candidates: &[String],
+        origin: &str,
+    ) -> (WebKitError, String, String) {
+        let step = self.steps.last();
+        let location = step.filter(|s| s.redirected).and_then(|s| {
+            let response = s.response.as_ref()?;
+            let to = response.locations().join(", ");
+            url::Url::parse(&s.request.url).ok()?.join(&to).ok()
+        });
+        let mut key = WebKitError::of(kind, &parameter);
+        if location.is_some() && kind != CorsError::RedirectContainsCredentials {
+            key = key.at_redirect();
+        }
+        let written = location
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let target = location.map(|mut u| {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        });
+        let at_redirect = key.as_str().starts_with("Redirect");
+        let parameter = match key {
+            _ if at_redirect => target.unwrap_or_default(),
+            WebKitError::OriginNotAllowed => origin.to_owned(),
+            WebKitError::HeaderNotAllowed => self
+                .request
+                .headers
+                .iter()
+                .map(|(n, _)| n)
+                .find(|n| candidates.iter().any(|c| c.eq_ignore_ascii_case(n)))
+                .cloned()
+                .unwrap_or(parameter),
+            k if k.names_parameter() => parameter,
+            _ => String::new(),
+        };
+        (key, parameter, written)
+    }
+
     /// Sends one request and records the exchange.
     pub(super) fn exchange(&mut self, request: HttpRequest) -> Result<HttpResponse, NetworkError> {
         let result = self.server.send(&request);
@@ -320,12 +378,15 @@ impl Simulation<'_, '_> {
             if !self.browser.reports_mode_as_cors_error() {
                 match kind {
                     CorsError::DisallowedByMode => {
+                        // Firefox logs a `Security Error` line; WebKit nothing.
                         return Self::failed(format!(
                             "Security Error: Content at {}/ may not load data from {url}.",
                             req.origin
                         ));
                     }
-                    CorsError::NoCorsRedirectModeNotFollow => {
+                    CorsError::NoCorsRedirectModeNotFollow
+                        if !self.browser.reports_no_cors_redirect_mode() =>
+                    {
                         return Self::failed(
                             "TypeError: mode \"no-cors\" with a redirect mode other than \"follow\"",
                         );
@@ -358,6 +419,7 @@ impl Simulation<'_, '_> {
             opaque: cross_origin && req.mode == Mode::NoCors,
             tainted: false,
             origin_nulled: false,
+            origin_sent: false,
             redirects: 0,
         };
         loop {
@@ -385,7 +447,9 @@ impl Simulation<'_, '_> {
                     return verdict;
                 }
             }
-            let response = match self.exchange(self.actual_request(&hop, &url_s, &origin_value)) {
+            let request = self.actual_request(&hop, &url_s, &origin_value);
+            hop.origin_sent |= request.header("origin").is_some();
+            let response = match self.exchange(request) {
                 Ok(r) => r,
                 Err(e) => return self.network_failed(&hop, e.to_string()),
             };
@@ -408,7 +472,10 @@ impl Simulation<'_, '_> {
     fn actual_request(&self, hop: &Hop, url: &str, origin_value: &str) -> HttpRequest {
         let req = self.request;
         let mut sent = hop.headers.clone();
-        if hop.cors_flag || !matches!(hop.method.as_str(), "GET" | "HEAD") {
+        if hop.cors_flag
+            || !matches!(hop.method.as_str(), "GET" | "HEAD")
+            || (hop.origin_sent && self.browser.keeps_origin_after_method_change())
+        {
             sent.push(("origin".to_owned(), origin_value.to_owned()));
         }
         sent.push(("sec-fetch-dest".to_owned(), "empty".to_owned()));
