@@ -2,18 +2,15 @@
 //!
 //! - `test`: everything CI checks, in order: formatting, clippy (`-D warnings`), docs
 //!   without warnings, every test of the workspace in one cargo invocation, `soak --short`,
-//!   then the real-browser conformance suite against Chromium and against Firefox (installing
-//!   Debian's `chromium` and `firefox-esr` when missing), then the README's situations end to
-//!   end. The suites print `conformance chromium: N scenarios, D disagreements`,
-//!   `conformance firefox: N scenarios, D disagreements` and
-//!   `situations: N end to end, D disagreements`.
+//!   then the real-browser conformance suite against Chromium, Firefox and WebKit (installing
+//!   Debian's `chromium`, `firefox-esr`, and `webkit2gtk-driver`, `xvfb`, `gir1.2-webkit2-4.1`,
+//!   `python3-gi` when missing), then the README's situations end to end. The suites print
+//!   `conformance chromium: N scenarios, D disagreements`, the same for `firefox` and
+//!   `webkit`, and `situations: N end to end, D disagreements`.
 //! - `conformance [args]`: the conformance suite alone (`--filter TEXT`, `--jobs N`, `--verbose`).
-//!   `conformance -- --browser firefox` judges the model against Firefox instead;
-//!   `conformance -- --browser firefox --observe` only records what Firefox does in
-//!   `target/conformance/firefox-observed.json`; `conformance -- --browser webkit --observe`
-//!   records what WebKit (WebKitGTK under Xvfb, over WebDriver classic) does in
-//!   `target/conformance/webkit-observed.json`, installing Debian's `webkit2gtk-driver`,
-//!   `xvfb`, `gir1.2-webkit2-4.1` and `python3-gi` when missing.
+//!   `conformance -- --browser firefox|webkit` judges the model against Firefox or WebKit
+//!   (WebKitGTK under Xvfb, over WebDriver classic) instead; with `--observe` it only
+//!   records what the browser does in `target/conformance/{firefox,webkit}-observed.json`.
 //! - `situations [--bless] [--verbose]`: the README's situations alone: the real
 //!   `corsica serve`, real Chromium, `corsica check` and `explain` agreeing, and the README's
 //!   blocks equal to the run's output (`--bless` rewrites them).
@@ -123,6 +120,7 @@ fn test() -> Result<(), String> {
     soak::run(&["--short".to_owned()])?;
     conformance(&[])?;
     conformance(&["--browser".to_owned(), "firefox".to_owned()])?;
+    conformance(&["--browser".to_owned(), "webkit".to_owned()])?;
     situations(&[])
 }
 
@@ -257,9 +255,9 @@ fn on_path(binary: &str) -> bool {
 }
 
 /// Runs the conformance suite; its summary line is the last line printed
-/// (`conformance chromium: …`, or `conformance firefox: …` with `--browser firefox`). With
-/// `--browser firefox --observe` it observes Firefox instead (summary line
-/// `firefox-observe: N scenarios, D differ from the Chromium model`).
+/// (`conformance chromium: …`, or `conformance firefox: …` / `conformance webkit: …` with
+/// `--browser firefox|webkit`). With `--observe` it only records what Firefox or WebKit
+/// does (summary lines `firefox-observe: …`, `webkit-observe: …`).
 fn conformance(extra: &[String]) -> Result<(), String> {
     let firefox = extra
         .windows(2)
@@ -269,7 +267,12 @@ fn conformance(extra: &[String]) -> Result<(), String> {
         .windows(2)
         .any(|w| w[0] == "--browser" && w[1] == "webkit");
     if webkit {
-        return suite("webkit-observe", "scenarios", extra);
+        let name = if observe {
+            "webkit-observe"
+        } else {
+            "conformance webkit"
+        };
+        return suite(name, "scenarios", extra);
     }
     match (firefox, observe) {
         (true, true) => suite("firefox-observe", "scenarios", extra),
@@ -291,7 +294,7 @@ fn situations(extra: &[String]) -> Result<(), String> {
 fn suite(name: &str, what: &str, extra: &[String]) -> Result<(), String> {
     if name == "firefox-observe" || name == "conformance firefox" {
         ensure_firefox()?;
-    } else if name == "webkit-observe" {
+    } else if name == "webkit-observe" || name == "conformance webkit" {
         ensure_webkit()?;
     } else {
         ensure_chromium()?;

@@ -5,7 +5,7 @@
 //!   --allow-origin ORIGIN...` builds a one-route configuration from flags.
 //! - `corsica lint CONFIG`: validates a gateway configuration with the gateway's own code
 //!   path, reporting every problem (exit 1 on errors) and warnings (routes that never match).
-//! - `corsica check URL --origin ORIGIN [--browser chromium|firefox|all] ...`: what the browser
+//! - `corsica check URL --origin ORIGIN [--browser chromium|firefox|webkit|all] ...`: what the browser
 //!   does for that `fetch()`, explained (`all`: each browser's verdict, and where they differ).
 //! - `corsica explain --har FILE`: the same for every cross-origin request of a HAR file.
 //! - `corsica scan URL...`: probes for CORS misconfigurations.
@@ -96,7 +96,8 @@ enum Command {
         /// The credentials mode.
         #[arg(long, value_enum, default_value_t = CredentialsArg::SameOrigin)]
         credentials: CredentialsArg,
-        /// Whose verdict: chromium, firefox, or all (each browser's, and where they differ).
+        /// Whose verdict: chromium, firefox, webkit (Safari's engine), or all (each
+        /// browser's, and where they differ).
         #[arg(long, value_enum, default_value_t = BrowserArg::Chromium)]
         browser: BrowserArg,
         #[command(flatten)]
@@ -254,6 +255,8 @@ enum CredentialsArg {
 enum BrowserArg {
     Chromium,
     Firefox,
+    /// WebKit, Safari's engine.
+    Webkit,
     All,
 }
 
@@ -423,6 +426,7 @@ fn check(
     let one = match browser {
         BrowserArg::Chromium => Browser::Chromium,
         BrowserArg::Firefox => Browser::Firefox,
+        BrowserArg::Webkit => Browser::WebKit,
         BrowserArg::All => {
             // Each browser's run against one server: what one browser sent is not sent again.
             let (request, outcomes) = corsica_doctor::check_browsers(args, &Browser::ALL)?;

@@ -1,7 +1,7 @@
 //! `corsica check --browser all` end to end: the real `corsica serve` (its embedded
 //! default, which lists no `Save-Data` request header) and a page that sends
-//! `Save-Data: on`. Chromium safelists the header and sends no preflight; Firefox
-//! preflights it, and the gateway refuses the preflight. The README's example is this
+//! `Save-Data: on`. Chromium safelists the header and sends no preflight; Firefox and
+//! WebKit preflight it, and the gateway refuses the preflight. The README's example is this
 //! test's output (`CORSICA_BLESS=1 cargo test -p corsica-cli --test browsers` rewrites it);
 //! the conformance suite proves both verdicts against the real browsers
 //! (`browsers client-hint save-data=on preflight-*`).
@@ -41,7 +41,7 @@ fn check(port: u16, json: bool) -> (Option<i32>, String) {
 }
 
 #[test]
-fn save_data_is_allowed_in_chromium_and_blocked_in_firefox() {
+fn save_data_is_allowed_in_chromium_and_blocked_in_firefox_and_webkit() {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let (mut gateway, banner) = spawn_until_first_line(BIN, &["serve", "--listen", &listen]);
@@ -63,11 +63,15 @@ fn save_data_is_allowed_in_chromium_and_blocked_in_firefox() {
     assert_eq!(v["results"][1]["allowed"], false);
     assert_eq!(v["results"][1]["preflight"], true);
     assert_eq!(v["results"][1]["error"]["kind"], "CORSMissingAllowOrigin");
+    assert_eq!(v["results"][2]["browser"], "webkit");
+    assert_eq!(v["results"][2]["allowed"], false);
+    assert_eq!(v["results"][2]["preflight"], true);
+    assert_eq!(v["results"][2]["error"]["kind"], "PreflightNotSuccessful");
     assert!(
         v["summary"]
             .as_str()
             .unwrap()
-            .starts_with("allowed in Chromium, blocked in Firefox: CORSMissingAllowOrigin. `save-data` is CORS-safelisted in Chromium but not in Firefox"),
+            .starts_with("allowed in Chromium, blocked in Firefox and WebKit: CORSMissingAllowOrigin in Firefox, PreflightNotSuccessful in WebKit. `save-data` is CORS-safelisted in Chromium but not in Firefox and WebKit, which ask about it in a preflight"),
         "{v}"
     );
     assert!(
@@ -75,7 +79,7 @@ fn save_data_is_allowed_in_chromium_and_blocked_in_firefox() {
         "{v}"
     );
     assert!(
-        text.contains("DIFFER allowed in Chromium, blocked in Firefox"),
+        text.contains("DIFFER allowed in Chromium, blocked in Firefox and WebKit"),
         "{text}"
     );
 

@@ -151,16 +151,23 @@ fn parse_entries(har: &Value) -> Result<Vec<Entry>, HarError> {
 }
 
 /// The browser that wrote the file, from `log.creator` or `log.browser`: Firefox names
-/// itself there (`"name": "Firefox"`); Chrome's exporter is `WebInspector`. Anything else
-/// is judged as Chromium.
+/// itself there (`"name": "Firefox"`), Safari's Web Inspector says `WebKit` (`"WebKit Web
+/// Inspector"`) or `Safari`; Chrome's exporter is `WebInspector`. Anything else is judged
+/// as Chromium.
 fn recording_browser(har: &Value) -> Browser {
-    let named = |v: &Value| {
-        v["name"]
-            .as_str()
-            .is_some_and(|n| n.to_ascii_lowercase().contains("firefox"))
+    let named = |needle: &str| {
+        [&har["log"]["creator"], &har["log"]["browser"]]
+            .iter()
+            .any(|v| {
+                v["name"]
+                    .as_str()
+                    .is_some_and(|n| n.to_ascii_lowercase().contains(needle))
+            })
     };
-    if named(&har["log"]["creator"]) || named(&har["log"]["browser"]) {
+    if named("firefox") {
         Browser::Firefox
+    } else if named("webkit") || named("safari") {
+        Browser::WebKit
     } else {
         Browser::Chromium
     }

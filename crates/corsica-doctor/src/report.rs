@@ -726,7 +726,7 @@ pub struct Comparison {
 /// }).collect();
 /// let c = corsica_doctor::report::compare(&request, &outcomes);
 /// assert!(!c.agree);
-/// assert!(c.summary.starts_with("allowed in Chromium, blocked in Firefox: CORSMissingAllowOrigin"));
+/// assert!(c.summary.starts_with("allowed in Chromium, blocked in Firefox and WebKit: CORSMissingAllowOrigin in Firefox"));
 /// let (hint, fixes) = c.fix.unwrap();
 /// assert!(fixes.get("nginx").unwrap().contains("save-data"));
 /// # Ok::<(), corsica::OriginError>(())
@@ -835,24 +835,25 @@ fn preflight_differences(outcomes: &[Outcome]) -> Vec<String> {
             (o.browser, !preflights.is_empty(), names)
         })
         .collect();
+    let mut names: Vec<&String> = asked.iter().flat_map(|(_, _, n)| n).collect();
+    names.sort();
+    names.dedup();
+    let and = |browsers: Vec<&str>| match browsers.as_slice() {
+        [init @ .., last] if !init.is_empty() => format!("{} and {last}", init.join(", ")),
+        _ => browsers.join(""),
+    };
     let mut out = Vec::new();
-    for (browser, _, names) in &asked {
-        for name in names {
-            // The browsers that sent the request without asking about this header.
-            let without: Vec<&str> = asked
-                .iter()
-                .filter(|(b, _, other)| b != browser && !other.contains(name))
-                .map(|(b, _, _)| b.name())
-                .collect();
-            if without.is_empty() {
-                continue;
-            }
-            out.push(format!(
-                "`{name}` is CORS-safelisted in {} but not in {}, which asks about it in a preflight",
-                without.join(" and "),
-                browser.name()
-            ));
+    for name in names {
+        let (ask, skip): (Vec<_>, Vec<_>) = asked.iter().partition(|(_, _, n)| n.contains(name));
+        if skip.is_empty() {
+            continue;
         }
+        let verb = if ask.len() == 1 { "asks" } else { "ask" };
+        out.push(format!(
+            "`{name}` is CORS-safelisted in {} but not in {}, which {verb} about it in a preflight",
+            and(skip.iter().map(|(b, _, _)| b.name()).collect()),
+            and(ask.iter().map(|(b, _, _)| b.name()).collect()),
+        ));
     }
     out
 }

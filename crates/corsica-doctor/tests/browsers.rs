@@ -36,7 +36,7 @@ fn both_blocked_names_each_kind_and_the_preflight_difference() {
     assert!(c.agree);
     assert_eq!(
         c.summary,
-        "blocked in Chromium and Firefox: MissingAllowOriginHeader in Chromium, CORSMissingAllowOrigin in Firefox. `save-data` is CORS-safelisted in Chromium but not in Firefox, which asks about it in a preflight"
+        "blocked in Chromium, Firefox and WebKit: MissingAllowOriginHeader in Chromium, CORSMissingAllowOrigin in Firefox, OriginNotAllowed (https://app.example.com) in WebKit. `save-data` is CORS-safelisted in Chromium but not in Firefox and WebKit, which ask about it in a preflight"
     );
     let (_, fixes) = c.fix.unwrap();
     assert!(
@@ -64,9 +64,9 @@ fn a_browser_that_cannot_judge_does_not_abort_the_scan() {
         .find(|f| f.id == "origin-reflected")
         .expect("found in Chromium");
     assert!(
-        reflected
-            .evidence
-            .contains("browsers differ: Chromium reads it with cookies; Firefox blocks it"),
+        reflected.evidence.contains(
+            "browsers differ: Chromium reads it with cookies; Firefox blocks it; WebKit blocks it"
+        ),
         "{}",
         reflected.evidence
     );

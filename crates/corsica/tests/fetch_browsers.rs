@@ -43,51 +43,90 @@ fn acao(r: &HttpRequest) -> HttpResponse {
 }
 
 #[test]
-fn each_difference_judged_by_both_browsers() {
+fn each_difference_judged_by_every_browser() {
     type Case = (
         &'static str,
         FetchRequest,
         fn(&HttpRequest) -> HttpResponse,
-        &'static str,
-        &'static str,
+        [&'static str; 3],
     );
     #[rustfmt::skip]
     let cases: Vec<Case> = vec![
-        // A client hint: safelisted by Chromium, preflighted by Firefox (no ACAH).
-        ("save-data", get("/x").header("Save-Data", "on"), acao, "allowed", "CORSMissingAllowHeaderFromPreflight"),
+        // A client hint: safelisted by Chromium only; the preflight lists no header.
+        ("save-data", get("/x").header("Save-Data", "on"), acao,
+            ["allowed", "CORSMissingAllowHeaderFromPreflight", "HeaderNotAllowed"]),
         // Method not allowed and ACAH unparsable: Firefox checks the method first.
         ("check order", get("/x").method("PUT").header("X-A", "1"),
             |r| acao(r).header("Access-Control-Allow-Methods", "GET").header("Access-Control-Allow-Headers", "x-a x-b"),
-            "InvalidAllowHeadersPreflightResponse", "CORSMethodNotFound"),
-        // Two different ACAO errors, one Firefox key.
+            ["InvalidAllowHeadersPreflightResponse", "CORSMethodNotFound", "InvalidAllowHeaders"]),
+        // A preflight answered 404 without CORS headers: WebKit reports the status first.
+        ("preflight status", get("/x").method("PUT"), |r| HttpResponse::new(if r.preflight { 404 } else { 200 }),
+            ["PreflightMissingAllowOriginHeader", "CORSMissingAllowOrigin", "PreflightNotSuccessful"]),
+        // A comma-separated ACAO: one kind each.
         ("acao list", get("/x"), |_| HttpResponse::new(200).header("Access-Control-Allow-Origin", "http://a.test, http://b.test"),
-            "MultipleAllowOriginValues", "CORSAllowOriginNotMatchingOrigin"),
-        // An empty Location: Chromium hands back the 302, Firefox loops to its limit.
+            ["MultipleAllowOriginValues", "CORSAllowOriginNotMatchingOrigin", "MultipleAllowOrigin"]),
+        // A space-separated one: WebKit's origin error.
+        ("acao space list", get("/x"), |_| HttpResponse::new(200).header("Access-Control-Allow-Origin", "http://a.test http://b.test"),
+            ["MultipleAllowOriginValues", "CORSAllowOriginNotMatchingOrigin", "OriginNotAllowed"]),
+        // An empty Location: Chromium hands back the 302, Firefox loops to its limit,
+        // WebKit fails at once without a text.
         ("empty location", get("/x"), |_| HttpResponse::new(302).header("Location", "").header("Access-Control-Allow-Origin", PAGE),
-            "allowed", "failed CORSDidNotSucceed"),
-        // A same-origin redirect to a URL with credentials: aborted by Chromium, followed by Firefox.
+            ["allowed", "failed CORSDidNotSucceed", "failed"]),
+        // A same-origin redirect to a URL with credentials: aborted by Chromium only.
         ("credentials in same-origin location", FetchRequest::new(Origin::parse(PAGE).unwrap(), format!("{PAGE}/x")),
             |r| if r.url.contains("@") { HttpResponse::new(200) } else { HttpResponse::new(302).header("Location", "http://u:p@app.localhost:3000/y") },
-            "failed", "allowed"),
-        // A cross-origin redirect with credentials: a CORS refusal in both, named as each names it.
+            ["failed", "allowed", "allowed"]),
+        // A cross-origin redirect with credentials: a CORS refusal in each, named as each names it.
         ("credentials in cross-origin location", get("/x"),
             |_| HttpResponse::new(302).header("Location", "http://u:p@other.localhost/y").header("Access-Control-Allow-Origin", PAGE),
-            "RedirectContainsCredentials", "CORSDidNotSucceed"),
-        // same-origin mode to another origin: Chromium's CORS error, Firefox's plain rejection.
-        ("same-origin mode", get("/x").mode(corsica::fetch::Mode::SameOrigin), acao, "DisallowedByMode", "failed"),
+            ["RedirectContainsCredentials", "CORSDidNotSucceed", "RedirectUrlHasCredentials"]),
+        // A redirect response without ACAO: WebKit wraps the kind.
+        ("redirect without acao", get("/x"), |_| HttpResponse::new(302).header("Location", "http://other.localhost/y"),
+            ["MissingAllowOriginHeader", "CORSMissingAllowOrigin", "RedirectOriginNotAllowed"]),
+        // same-origin mode to another origin: only Chromium calls it a CORS error.
+        ("same-origin mode", get("/x").mode(corsica::fetch::Mode::SameOrigin), acao,
+            ["DisallowedByMode", "failed", "failed"]),
+        // no-cors with redirect: "manual": WebKit's own text.
+        ("no-cors manual", get("/x").mode(corsica::fetch::Mode::NoCors).redirect(corsica::fetch::RedirectMode::Manual), acao,
+            ["NoCorsRedirectModeNotFollow", "failed", "RequestNotAllowed"]),
     ];
-    for (name, request, server, chromium, firefox) in cases {
-        assert_eq!(
-            word(&run(Browser::Chromium, &request, server)),
-            chromium,
-            "{name}: Chromium"
-        );
-        assert_eq!(
-            word(&run(Browser::Firefox, &request, server)),
-            firefox,
-            "{name}: Firefox"
-        );
+    for (name, request, server, want) in cases {
+        for (browser, want) in Browser::ALL.into_iter().zip(want) {
+            assert_eq!(
+                word(&run(browser, &request, server)),
+                want,
+                "{name}: {browser}"
+            );
+        }
     }
+}
+
+/// WebKit's texts name the request's origin, the redirect's target, and a header as the
+/// page wrote it.
+#[test]
+fn webkit_parameters_and_texts() {
+    let o = run(Browser::WebKit, &get("/x").header("X-API-Key", "k"), acao);
+    let Verdict::Blocked(b) = &o.verdict else {
+        panic!("{:?}", o.verdict)
+    };
+    assert_eq!(b.parameter, "X-API-Key");
+    assert_eq!(
+        b.message,
+        "Request header field X-API-Key is not allowed by Access-Control-Allow-Headers."
+    );
+    let o = run(Browser::WebKit, &get("/x"), |_| {
+        HttpResponse::new(302).header("Location", "http://other.localhost/y")
+    });
+    let Verdict::Blocked(b) = &o.verdict else {
+        panic!("{:?}", o.verdict)
+    };
+    assert_eq!(b.parameter, "http://other.localhost/y");
+    assert_eq!(
+        b.message,
+        format!(
+            "Cross-origin redirection to http://other.localhost/y denied by Cross-Origin Resource Sharing policy: Origin {PAGE} is not allowed by Access-Control-Allow-Origin. Status code: 302"
+        )
+    );
 }
 
 /// Firefox names what its console text quotes, and the fix hint still names the method.

@@ -14,7 +14,8 @@ use super::firefox::FirefoxError;
 use super::webkit::WebKitError;
 
 /// A browser engine the model can speak for, each proven by the conformance suite against
-/// the real browser (Debian's `chromium` and `firefox-esr`).
+/// the real browser (Debian's `chromium`, `firefox-esr` and WebKitGTK's
+/// `webkit2gtk-driver`).
 ///
 /// ```
 /// use corsica::fetch::Browser;
@@ -38,9 +39,9 @@ impl Browser {
     /// Every browser the model knows, in the order the doctor reports them.
     ///
     /// ```
-    /// assert_eq!(corsica::fetch::Browser::ALL.len(), 2);
+    /// assert_eq!(corsica::fetch::Browser::ALL.len(), 3);
     /// ```
-    pub const ALL: [Browser; 2] = [Browser::Chromium, Browser::Firefox];
+    pub const ALL: [Browser; 3] = [Browser::Chromium, Browser::Firefox, Browser::WebKit];
 
     /// The lower-case name used on the command line and in JSON (`chromium`, `firefox`).
     ///
@@ -224,11 +225,11 @@ impl fmt::Display for Browser {
 /// A string that names no browser the model knows.
 ///
 /// ```
-/// let e = "safari".parse::<corsica::fetch::Browser>().unwrap_err();
-/// assert!(e.to_string().contains("chromium, firefox"));
+/// let e = "opera".parse::<corsica::fetch::Browser>().unwrap_err();
+/// assert!(e.to_string().contains("chromium, firefox, webkit"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown browser `{0}`: the model knows chromium, firefox")]
+#[error("unknown browser `{0}`: the model knows chromium, firefox, webkit")]
 pub struct UnknownBrowser(pub String);
 
 impl std::str::FromStr for Browser {
