@@ -1,7 +1,7 @@
 //! `corsica explain --har` judges a file as the browser that wrote it (`log.creator`), and
 //! says what the file recorded for a request that never got a response.
 //!
-//! The Firefox-shaped files follow its exporter's layout (`creator` and `browser` named
+//! The Firefox- and Safari-shaped files follow their exporters' layout (`creator` and `browser` named
 //! `Firefox`, pages titled by the document's title, no `_resourceType`, no `_error` and no
 //! console); they are written here, not exported from a real Firefox.
 
@@ -55,6 +55,23 @@ fn a_firefox_har_is_judged_as_firefox() {
     assert!(b.message.ends_with("Status code: 403."), "{}", b.message);
     let json = e.to_json();
     assert_eq!(json["requests"][0]["browser"], "firefox", "{json}");
+}
+
+#[test]
+fn a_safari_har_is_judged_as_webkit() {
+    // Safari's Web Inspector names itself `WebKit Web Inspector`; WebKit preflights
+    // Save-Data and reports the refused preflight by its status.
+    let e = explain(&save_data_har("WebKit Web Inspector", true)).unwrap();
+    let outcome = &e.requests[0].outcome;
+    assert_eq!(outcome.browser, Browser::WebKit);
+    let Verdict::Blocked(b) = &outcome.verdict else {
+        panic!("{:?}", outcome.verdict)
+    };
+    assert_eq!(b.kind.as_str(), "PreflightNotSuccessful");
+    assert_eq!(
+        b.message,
+        "Preflight response is not successful. Status code: 403"
+    );
 }
 
 #[test]
