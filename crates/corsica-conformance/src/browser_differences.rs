@@ -73,6 +73,48 @@ pub fn push_all(out: &mut Vec<Scenario>) {
             );
         }
     }
+    // Cases web-platform-tests taught: a `Content-Type` ending in a vertical tab or a form
+    // feed (not HTTP whitespace: not safelisted), and preflights answered 300 with a
+    // `Location` or 407.
+    for (label, value) in [("vt", "text/plain\u{0b}"), ("ff", "text/plain\u{0c}")] {
+        push(
+            format!("browsers content-type-{label} preflight-unanswered"),
+            "POST",
+            vec![("Content-Type".to_owned(), value.to_owned())],
+            Hop {
+                host: Host::Api,
+                preflight: Reply::new(404),
+                response: actual.clone(),
+            },
+        );
+    }
+    for status in [300, 407] {
+        push(
+            format!("browsers preflight-status {status}"),
+            "PUT",
+            Vec::new(),
+            Hop {
+                host: Host::Api,
+                preflight: Reply::new(status).with_all(&[
+                    ("access-control-allow-origin", "{origin}"),
+                    ("access-control-allow-methods", "PUT"),
+                    ("location", "{api}/s/{id}/0"),
+                ]),
+                response: actual.clone(),
+            },
+        );
+    }
+    // A response (not a preflight) answered 407 with CORS headers.
+    push(
+        "browsers response-status 407".to_owned(),
+        "GET",
+        Vec::new(),
+        Hop {
+            host: Host::Api,
+            preflight: Reply::new(404),
+            response: Reply::new(407).with_all(&[("access-control-allow-origin", "{origin}")]),
+        },
+    );
     // A method the preflight does not allow and an `Access-Control-Allow-Headers` that does
     // not parse (or does not list the header): which error comes first.
     for acam in ["GET", "PUT"] {

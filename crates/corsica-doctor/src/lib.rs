@@ -155,7 +155,9 @@ pub fn fetch_request(args: &CheckArgs) -> Result<FetchRequest, DoctorError> {
         if name.eq_ignore_ascii_case("cookie") {
             return Err(DoctorError::CookieHeader(h.clone()));
         }
-        request = request.header(name, value.trim());
+        // Only HTTP whitespace (space, tab) is trimmed, as a browser does: a vertical tab or a
+        // form feed stays in the value (and makes a `Content-Type` CORS-unsafe).
+        request = request.header(name, value.trim_matches([' ', '\t']));
     }
     Ok(request)
 }

@@ -71,3 +71,25 @@ fn a_browser_that_cannot_judge_does_not_abort_the_scan() {
         reflected.evidence
     );
 }
+
+/// `-H` values keep what a browser keeps: only spaces and tabs are trimmed, so a
+/// `Content-Type` ending in a vertical tab is not CORS-safelisted (a preflight is sent).
+#[test]
+fn header_values_keep_vertical_tabs_and_form_feeds() {
+    for value in ["text/plain\u{0b}", "text/plain\u{0c}"] {
+        let args = corsica_doctor::CheckArgs {
+            url: "https://api.example.com/x".into(),
+            origin: "https://app.example.com".into(),
+            method: "POST".into(),
+            headers: vec![format!("Content-Type: {value}")],
+            credentials: Default::default(),
+            live: Default::default(),
+        };
+        let request = corsica_doctor::fetch_request(&args).unwrap();
+        assert_eq!(request.headers[0].1, value);
+        let mut api =
+            |_: &HttpRequest| -> Result<HttpResponse, NetworkError> { Ok(HttpResponse::new(404)) };
+        let o = simulate_with(&request, &mut api, Options::default());
+        assert!(o.preflight, "{value:?}");
+    }
+}

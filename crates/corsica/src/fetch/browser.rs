@@ -152,6 +152,14 @@ impl Browser {
         self == Browser::Chromium
     }
 
+    /// Chromium's network stack fails a `407 Proxy Authentication Required` from a server
+    /// that is no proxy (`net::ERR_UNEXPECTED_PROXY_AUTH`, a network error without a CORS
+    /// error); Firefox and WebKit judge it as any other status (a preflight answered 407
+    /// is `CORSPreflightDidNotSucceed`, `PreflightNotSuccessful`).
+    pub(crate) fn fails_unexpected_proxy_auth(self) -> bool {
+        self == Browser::Chromium
+    }
+
     /// Chromium reports a request its mode refuses (`same-origin` to another origin,
     /// `no-cors` without `redirect: "follow"`) as a CORS error (`DisallowedByMode`,
     /// `NoCorsRedirectModeNotFollow`); Firefox rejects the `fetch()` without a CORS

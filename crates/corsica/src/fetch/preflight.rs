@@ -455,7 +455,11 @@ impl Simulation<'_, '_> {
             actual_method: &hop.method,
             unsafe_headers,
         };
-        if response.is_redirect_in(self.browser) && !self.browser.checks_preflight_status_first() {
+        // A 300 is no redirect for a preflight in any browser: its status fails it.
+        if response.is_redirect_in(self.browser)
+            && response.status != 300
+            && !self.browser.checks_preflight_status_first()
+        {
             let kind = CorsError::PreflightDisallowedRedirect;
             return Some(self.blocked(kind, String::new(), url, cx));
         }

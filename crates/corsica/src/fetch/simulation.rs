@@ -350,7 +350,12 @@ impl Simulation<'_, '_> {
 
     /// Sends one request and records the exchange.
     pub(super) fn exchange(&mut self, request: HttpRequest) -> Result<HttpResponse, NetworkError> {
-        let result = self.server.send(&request);
+        let mut result = self.server.send(&request);
+        if self.browser.fails_unexpected_proxy_auth()
+            && result.as_ref().is_ok_and(|r| r.status == 407)
+        {
+            result = Err(NetworkError("net::ERR_UNEXPECTED_PROXY_AUTH".into()));
+        }
         self.steps.push(Step {
             request,
             response: result.as_ref().ok().cloned(),
