@@ -27,7 +27,10 @@ pub fn exit_code(outcome: &Outcome) -> u8 {
 /// One exchange in the output, its error named as `browser` names it.
 fn step(s: &Step, browser: Browser) -> output::Step {
     output::Step {
-        error: s.error.map(|e| ErrorKind::of(browser, e).as_str()),
+        error: s
+            .kind
+            .or_else(|| s.error.map(|e| ErrorKind::of(browser, e)))
+            .map(ErrorKind::as_str),
         kind: if s.request.preflight {
             "preflight"
         } else {
@@ -512,7 +515,10 @@ pub fn trace_text(request: &FetchRequest, outcome: &Outcome, color: bool) -> Str
             .map(|r| r.status.to_string())
             .unwrap_or_else(|| "no response".into());
         let mark = match s.error {
-            Some(e) => st.red(&format!("✘ {}", ErrorKind::of(outcome.browser, e))),
+            Some(e) => {
+                let kind = s.kind.unwrap_or_else(|| ErrorKind::of(outcome.browser, e));
+                st.red(&format!("✘ {kind}"))
+            }
             None if s.response.is_none() => st.red("✘"),
             None if s.redirected => st.dim("→ redirect"),
             None => st.green("✔"),

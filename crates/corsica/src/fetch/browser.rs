@@ -277,8 +277,8 @@ impl ErrorKind {
         match browser {
             Browser::Chromium => ErrorKind::Chromium(error),
             Browser::Firefox => ErrorKind::Firefox(FirefoxError::of(error)),
-            // (a comma-separated `Access-Control-Allow-Origin` is `MultipleAllowOrigin`;
-            // the verdict names it, a trace step without the value says OriginNotAllowed)
+            // Without the `Access-Control-Allow-Origin` value a comma cannot make it
+            // `MultipleAllowOrigin`: `Blocked::kind` and `Step::kind` carry the exact kind.
             Browser::WebKit => ErrorKind::WebKit(WebKitError::of(error, "")),
         }
     }

@@ -17,8 +17,10 @@ pub struct Step {
     pub response: Option<HttpResponse>,
     /// Whether this exchange's response was followed as a redirect.
     pub redirected: bool,
-    /// The CORS failure this exchange caused, if any.
+    /// The CORS failure this exchange caused, if any (the shared check).
     pub error: Option<CorsError>,
+    /// The browser's own name for that failure.
+    pub kind: Option<ErrorKind>,
 }
 
 /// The type of a successful response, as `Response.type` reports it.

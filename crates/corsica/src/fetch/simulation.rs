@@ -251,6 +251,9 @@ impl Simulation<'_, '_> {
                 (parameter, message)
             }
         };
+        if let Some(step) = self.steps.last_mut() {
+            step.kind = Some(browser_kind);
+        }
         let tainted = cx.origin == "null" && self.request.origin.as_str() != "null";
         // Firefox lists a name appended twice twice; hints and fixes name it once.
         let mut unsafe_headers = cx.unsafe_headers.to_vec();
@@ -361,6 +364,7 @@ impl Simulation<'_, '_> {
             response: result.as_ref().ok().cloned(),
             redirected: false,
             error: None,
+            kind: None,
         });
         result
     }
