@@ -39,6 +39,7 @@ mod firefox;
 mod firefox_reasons;
 mod har;
 mod header_order_scenarios;
+mod judge;
 mod local_network;
 mod observe;
 mod policy_scenarios;

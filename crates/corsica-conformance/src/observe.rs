@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::bidi::{Firefox, firefox_path};
 use crate::driver::Driver;
 use crate::firefox_reasons::{self, Recognised};
-use crate::scenario::{self, Host, Origins, Scenario};
+use crate::scenario::{self, Origins, Scenario};
 use crate::server::{Received, ScenarioServer};
 
 /// What to observe, and where to write it.
@@ -196,11 +196,7 @@ pub(crate) fn requests(received: &[Received], origins: &Origins) -> Vec<String> 
     received
         .iter()
         .map(|r| {
-            let host = match r.host {
-                Host::App => "app",
-                Host::Api => "api",
-                Host::Other => "other",
-            };
+            let host = r.host.label();
             let mut line = format!("{} {host}/{}", r.method, r.hop);
             match r.origin.as_deref() {
                 None => line.push_str(" no-origin"),
@@ -215,14 +211,15 @@ pub(crate) fn requests(received: &[Received], origins: &Origins) -> Vec<String> 
         .collect()
 }
 
-/// One run of scenarios in real Firefox: what each did, and what the server received.
-pub(crate) struct FirefoxRun {
+/// One run of scenarios in a real browser (Firefox, WebKit): what each did (`O`, the
+/// browser's observation), and what the server received.
+pub(crate) struct BrowserRun<O> {
     pub(crate) selected: Vec<Scenario>,
-    pub(crate) observed: Vec<Observation>,
+    pub(crate) observed: Vec<O>,
     /// What the server received, by scenario id.
     pub(crate) log: Vec<Vec<Received>>,
     pub(crate) origins: Origins,
-    /// Firefox's version, as WebDriver BiDi reports it.
+    /// The browser's version, as its driver reports it.
     pub(crate) version: String,
     pub(crate) elapsed: Duration,
 }
@@ -234,7 +231,7 @@ pub(crate) async fn run_in_firefox(
     filter: Option<&str>,
     ids: Option<&[usize]>,
     batch: usize,
-) -> Result<FirefoxRun, String> {
+) -> Result<BrowserRun<Observation>, String> {
     let all = scenario::generate();
     let selected = crate::select(&all, filter, ids);
     let binary = firefox_path().ok_or(
@@ -267,7 +264,7 @@ pub(crate) async fn run_in_firefox(
         .lock()
         .map_err(|_| "the server's log is poisoned")?
         .clone();
-    Ok(FirefoxRun {
+    Ok(BrowserRun {
         selected,
         observed,
         log,
@@ -280,7 +277,7 @@ pub(crate) async fn run_in_firefox(
 /// Runs the selected scenarios in Firefox, writes the observations and prints the
 /// summary. Returns (scenarios observed, differences from the Chromium model).
 pub async fn run(opts: &Options) -> Result<(usize, usize), String> {
-    let FirefoxRun {
+    let BrowserRun {
         selected,
         observed,
         log,

@@ -17,6 +17,17 @@ pub enum Host {
     Other,
 }
 
+impl Host {
+    /// Its short name in compact request lines: `app`, `api`, `other`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Host::App => "app",
+            Host::Api => "api",
+            Host::Other => "other",
+        }
+    }
+}
+
 /// The three origins of a run.
 #[derive(Debug, Clone)]
 pub struct Origins {

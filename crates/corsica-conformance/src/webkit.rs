@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use corsica::fetch::{Browser, Outcome, Verdict};
 use serde_json::{Value, json};
 
-use crate::observe::{model_word, placeholders, requests, run_batches, write_lines};
+use crate::observe::{BrowserRun, model_word, placeholders, requests, run_batches, write_lines};
 use crate::scenario::{self, Origins, Scenario};
 use crate::server::{Received, ScenarioServer};
 use crate::webdriver::{WebKit, driver_path, shell_path};
@@ -206,21 +206,11 @@ const CAUSES: &[Cause] = &[
     },
 ];
 
-/// One run of scenarios in real WebKit.
-struct WebKitRun {
-    selected: Vec<Scenario>,
-    observed: Vec<Observation>,
-    log: Vec<Vec<Received>>,
-    origins: Origins,
-    version: String,
-    elapsed: Duration,
-}
-
 async fn run_in_webkit(
     filter: Option<&str>,
     ids: Option<&[usize]>,
     batch: usize,
-) -> Result<WebKitRun, String> {
+) -> Result<BrowserRun<Observation>, String> {
     let all = scenario::generate();
     let selected = crate::select(&all, filter, ids);
     let driver = driver_path().ok_or(
@@ -253,7 +243,7 @@ async fn run_in_webkit(
         .lock()
         .map_err(|_| "the server's log is poisoned")?
         .clone();
-    Ok(WebKitRun {
+    Ok(BrowserRun {
         selected,
         observed,
         log,
@@ -314,7 +304,7 @@ async fn observe_all(
 /// Returns (scenarios observed, differences from the Chromium model, differences from the
 /// Firefox model).
 pub async fn run(opts: &Options) -> Result<(usize, usize, usize), String> {
-    let WebKitRun {
+    let BrowserRun {
         selected,
         observed,
         log,
@@ -547,42 +537,9 @@ pub async fn judge(
     verbose: bool,
 ) -> Result<(usize, usize), String> {
     let run = run_in_webkit(filter, ids, batch).await?;
-    let origins = &run.origins;
-    let mut disagreements = 0;
-    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
-    for (s, o) in run.selected.iter().zip(&run.observed) {
-        let model = crate::simulate_scenario_in(s, origins, Browser::WebKit);
-        let received = run.log.get(s.id).map_or(&[][..], Vec::as_slice);
-        let seen = observed_of(o);
-        *kinds.entry(o.key()).or_default() += 1;
-        let mut problems = crate::firefox::judge(&model, &seen, s, origins, "webkit");
-        problems.extend(crate::firefox::compare_requests(
-            &model, received, origins, "webkit",
-        ));
-        if problems.is_empty() {
-            if verbose {
-                println!("ok   #{} {}", s.id, s.name);
-            }
-            continue;
-        }
-        disagreements += 1;
-        println!("DISAGREE (webkit) #{} {}", s.id, s.name);
-        println!("  webkit: {}", crate::describe(&seen));
-        println!("  model:  {}", model.verdict);
-        for p in problems {
-            println!("  - {p}");
-        }
-    }
-    eprintln!(
-        "conformance webkit: ran in {:.1}s against {}; WebKit verdicts: {}",
-        run.elapsed.as_secs_f64(),
-        run.version,
-        kinds
-            .iter()
-            .map(|(k, n)| format!("{k} {n}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    let disagreements = crate::judge::judge_all(Browser::WebKit, &run, verbose, |o| {
+        (observed_of(o), o.key())
+    });
     Ok((run.selected.len(), disagreements))
 }
 
@@ -591,22 +548,7 @@ pub async fn judge(
 /// a text.
 fn observed_of(o: &Observation) -> crate::Observed {
     if o.allowed() {
-        let headers = o.result["headers"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
-        return crate::Observed::Allowed {
-            status: o.result["status"]
-                .as_u64()
-                .and_then(|s| u16::try_from(s).ok())
-                .unwrap_or(0),
-            response_type: o.result["type"].as_str().unwrap_or("").to_owned(),
-            headers,
-        };
+        return crate::judge::allowed_of(&o.result);
     }
     match (o.blocked_text(), o.recognised()) {
         (Some(text), Some(r)) => crate::Observed::Cors {

@@ -321,7 +321,7 @@ impl Simulation<'_, '_> {
             url::Url::parse(&s.request.url).ok()?.join(&to).ok()
         });
         let mut key = WebKitError::of(kind, &parameter);
-        if location.is_some() && kind != CorsError::RedirectContainsCredentials {
+        if location.is_some() {
             key = key.at_redirect();
         }
         let written = location
@@ -333,9 +333,8 @@ impl Simulation<'_, '_> {
             let _ = u.set_password(None);
             u.to_string()
         });
-        let at_redirect = key.as_str().starts_with("Redirect");
         let parameter = match key {
-            _ if at_redirect => target.unwrap_or_default(),
+            _ if key.names_redirect_target() => target.unwrap_or_default(),
             WebKitError::OriginNotAllowed => origin.to_owned(),
             WebKitError::HeaderNotAllowed => self
                 .request

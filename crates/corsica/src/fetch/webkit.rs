@@ -124,6 +124,20 @@ impl WebKitError {
         }
     }
 
+    /// Whether the failure is at a redirect response, whose text names the redirect's
+    /// target URL as its parameter.
+    pub(crate) fn names_redirect_target(self) -> bool {
+        use WebKitError::*;
+        matches!(
+            self,
+            RedirectOriginNotAllowed
+                | RedirectWildcardWithCredentials
+                | RedirectMultipleAllowOrigin
+                | RedirectCredentialsNotTrue
+                | RedirectUrlHasCredentials
+        )
+    }
+
     /// Whether the text names a parameter (`OriginNotAllowed`: the request's origin;
     /// methods, header names and values; a redirect's target URL).
     pub(crate) fn names_parameter(self) -> bool {
