@@ -26,11 +26,15 @@ pub(crate) fn judge_all<O>(
     let (origins, name) = (&run.origins, browser.as_str());
     let mut disagreements = 0;
     let mut keys: BTreeMap<String, usize> = BTreeMap::new();
+    let mut judged = Vec::new();
     for (s, o) in run.selected.iter().zip(&run.observed) {
         let model = crate::simulate_scenario_in(s, origins, browser);
         let received = run.log.get(s.id).map_or(&[][..], Vec::as_slice);
         let (seen, key) = observed_of(o);
         *keys.entry(key).or_default() += 1;
+        if crate::wpt_run() {
+            judged.push((s.clone(), seen.clone(), received.to_vec()));
+        }
         let mut problems = judge(&model, &seen, s, origins, name);
         problems.extend(compare_requests(&model, received, origins, name));
         if problems.is_empty() {
@@ -46,6 +50,9 @@ pub(crate) fn judge_all<O>(
         for p in problems {
             println!("  - {p}");
         }
+    }
+    if crate::wpt_run() {
+        crate::wpt::report(name, judged, |v| origins.expand(v));
     }
     eprintln!(
         "conformance {name}: ran in {:.1}s against {}; {} verdicts: {}",

@@ -50,6 +50,8 @@ mod webdriver;
 mod webkit;
 mod webkit_reasons;
 mod wire;
+mod wpt;
+mod wpt_import;
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -97,6 +99,8 @@ struct Options {
     webkit: bool,
     batch: usize,
     out: Option<std::path::PathBuf>,
+    /// `--wpt-import DIR`: rewrite `wpt/scenarios.jsonl` from the WPT files under DIR.
+    wpt_import: Option<std::path::PathBuf>,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -114,6 +118,7 @@ fn parse_args() -> Result<Options, String> {
         webkit: false,
         batch: 40,
         out: None,
+        wpt_import: None,
     };
     let mut browser = "chromium".to_owned();
     let mut args = std::env::args().skip(1);
@@ -163,11 +168,19 @@ fn parse_args() -> Result<Options, String> {
                     .ok_or("--batch needs a positive number")?;
             }
             "--out" => o.out = Some(args.next().ok_or("--out needs a file")?.into()),
+            "--wpt" => WPT_RUN.store(true, Ordering::Relaxed),
+            "--wpt-import" => {
+                o.wpt_import = Some(
+                    args.next()
+                        .ok_or("--wpt-import needs a WPT checkout directory")?
+                        .into(),
+                );
+            }
             // `cargo xtask conformance -- ARGS` passes the separator on.
             "--" => {}
             "--help" | "-h" => {
                 println!(
-                    "usage: corsica-conformance [--jobs N] [--filter TEXT] [--ids 1,2,3] [--list] [--verbose] [--record-har FILE] | --situations [--bless] [--verbose] | --browser firefox|webkit --observe [--filter TEXT] [--ids 1,2,3] [--batch N] [--out FILE] [--verbose]"
+                    "usage: corsica-conformance [--jobs N] [--filter TEXT] [--ids 1,2,3] [--list] [--verbose] [--record-har FILE] | --situations [--bless] [--verbose] | --browser firefox|webkit --observe [--filter TEXT] [--ids 1,2,3] [--batch N] [--out FILE] [--verbose] | --wpt [--browser chromium|firefox|webkit] [...] | --wpt-import WPT_DIR"
                 );
                 std::process::exit(0);
             }
@@ -202,6 +215,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(dir) = &opts.wpt_import {
+        return match wpt_import::run(dir) {
+            Ok(summary) => {
+                println!("{summary}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("corsica-conformance: --wpt-import: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let situations = opts.situations;
     let observing = opts.observe;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -221,14 +246,15 @@ fn main() -> ExitCode {
     if observing {
         return observe_main(&runtime, opts);
     }
+    let wpt = if wpt_run() { "wpt " } else { "" };
     let (name, what) = if situations {
-        ("situations", "end to end")
+        ("situations".to_owned(), "end to end")
     } else if opts.firefox {
-        ("conformance firefox", "scenarios")
+        (format!("conformance {wpt}firefox"), "scenarios")
     } else if opts.webkit {
-        ("conformance webkit", "scenarios")
+        (format!("conformance {wpt}webkit"), "scenarios")
     } else {
-        ("conformance chromium", "scenarios")
+        (format!("conformance {wpt}chromium"), "scenarios")
     };
     let result = if opts.situations {
         runtime.block_on(situations::run(opts.bless, opts.verbose))
@@ -329,9 +355,19 @@ fn webkit_main(runtime: &tokio::runtime::Runtime, opts: Options) -> ExitCode {
     }
 }
 
-/// The scenarios whose name contains `filter` and whose id is in `ids` (each when given).
+/// `--wpt`: the run judges the scenarios imported from web-platform-tests (and only them).
+static WPT_RUN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether this run judges the WPT scenarios (`--wpt`) rather than the generated ones.
+pub(crate) fn wpt_run() -> bool {
+    WPT_RUN.load(Ordering::Relaxed)
+}
+
+/// The scenarios of this run (WPT's with `--wpt`, the generated ones without) whose name
+/// contains `filter` and whose id is in `ids` (each when given).
 fn select(all: &[Scenario], filter: Option<&str>, ids: Option<&[usize]>) -> Vec<Scenario> {
     all.iter()
+        .filter(|s| s.name.starts_with(wpt::PREFIX) == wpt_run())
         .filter(|s| filter.is_none_or(|f| s.name.contains(f)))
         .filter(|s| ids.is_none_or(|ids| ids.contains(&s.id)))
         .cloned()
@@ -339,7 +375,7 @@ fn select(all: &[Scenario], filter: Option<&str>, ids: Option<&[usize]>) -> Vec<
 }
 
 async fn run(opts: Options) -> Result<(usize, usize), String> {
-    let all = scenario::generate();
+    let all = scenario::all();
     let selected = select(&all, opts.filter.as_deref(), opts.ids.as_deref());
     if opts.list {
         for s in &selected {
@@ -347,7 +383,11 @@ async fn run(opts: Options) -> Result<(usize, usize), String> {
         }
         let lna: Vec<String> = local_network::names()
             .into_iter()
-            .filter(|n| opts.ids.is_none() && opts.filter.as_deref().is_none_or(|f| n.contains(f)))
+            .filter(|n| {
+                !wpt_run()
+                    && opts.ids.is_none()
+                    && opts.filter.as_deref().is_none_or(|f| n.contains(f))
+            })
             .collect();
         for n in &lna {
             println!("      {n}");
@@ -505,8 +545,23 @@ async fn run(opts: Options) -> Result<(usize, usize), String> {
             .map_err(|e| format!("the doctor pass panicked: {e}"))??
     };
     disagreements += doctor_disagreements;
+    if wpt_run() {
+        wpt::report(
+            "chromium",
+            results.iter().map(|(i, o)| {
+                let s = queue[*i].clone();
+                let seen = o.clone().unwrap_or_else(|e| Observed::Failed {
+                    error: format!("harness error: {e}"),
+                });
+                let received = log.get(s.id).cloned().unwrap_or_default();
+                (s, seen, received)
+            }),
+            |v| scenario_expand(v, &server.origins),
+        );
+    }
     // Local Network Access and non-HTTP(S) URLs, in a Chromium of their own (not with --ids).
     let (lna_run, lna_disagreements) = match opts.ids {
+        _ if wpt_run() => (0, 0),
         Some(_) => (0, 0),
         None => local_network::run(&binary, opts.filter.as_deref(), opts.verbose).await?,
     };
@@ -559,6 +614,11 @@ fn doctor_pass(
     Ok(disagreements)
 }
 
+/// Expands a WPT expectation's placeholders (`{origin}`, `{api}`, …).
+fn scenario_expand(value: &str, origins: &Origins) -> String {
+    origins.expand(value)
+}
+
 fn describe(o: &Observed) -> String {
     match o {
         Observed::Allowed {
@@ -602,8 +662,11 @@ fn simulate_scenario_in(
                 origins,
                 hop,
                 r.preflight,
-                r.header("access-control-request-method"),
-                r.header("access-control-request-headers"),
+                &scenario::Asked {
+                    acrm: r.header("access-control-request-method"),
+                    acrh: r.header("access-control-request-headers"),
+                    origin: r.header("origin"),
+                },
             )),
             None => Ok(HttpResponse::new(404)),
         }

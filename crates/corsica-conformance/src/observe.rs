@@ -232,7 +232,7 @@ pub(crate) async fn run_in_firefox(
     ids: Option<&[usize]>,
     batch: usize,
 ) -> Result<BrowserRun<Observation>, String> {
-    let all = scenario::generate();
+    let all = scenario::all();
     let selected = crate::select(&all, filter, ids);
     let binary = firefox_path().ok_or(
         "Firefox not found: install Debian's `firefox-esr` package (apt-get install firefox-esr) or set FIREFOX to a Firefox binary",

@@ -178,19 +178,23 @@ impl Scenario {
 
     /// The response to a request for hop `i` (placeholders expanded).
     pub fn respond(&self, origins: &Origins, i: usize, preflight: bool) -> HttpResponse {
-        self.respond_asked(origins, i, preflight, None, None)
+        self.respond_asked(origins, i, preflight, &Asked::default())
     }
 
     /// [`Scenario::respond`] to a request that asked for `acrm` and `acrh`
     /// (`Access-Control-Request-Method`/`-Headers`), which replies echo where they say
     /// `{acrm}` and `{acrh}` (a server that allows what each preflight asks for).
+    ///
+    /// Replies imported from WPT echo the request's `Origin` as its server scripts do:
+    /// `{request_origin}` is replaced by it (the line is left out when the request has
+    /// none), `{request_origin:X}` falls back to `X`, and `{if_origin:X}` is `X` only when
+    /// the request has an `Origin` (the line is left out otherwise).
     pub fn respond_asked(
         &self,
         origins: &Origins,
         i: usize,
         preflight: bool,
-        acrm: Option<&str>,
-        acrh: Option<&str>,
+        asked: &Asked,
     ) -> HttpResponse {
         let Some(hop) = self.hops.get(i) else {
             return HttpResponse::new(404);
@@ -202,9 +206,12 @@ impl Scenario {
         };
         let mut r = HttpResponse::new(reply.status);
         for (n, v) in &reply.headers {
+            let Some(v) = echo_origin(v, asked.origin) else {
+                continue;
+            };
             let v = v
-                .replace("{acrm}", acrm.unwrap_or_default())
-                .replace("{acrh}", acrh.unwrap_or_default());
+                .replace("{acrm}", asked.acrm.unwrap_or_default())
+                .replace("{acrh}", asked.acrh.unwrap_or_default());
             r = r.header(n.clone(), expand_scenario(&v, self, origins));
         }
         r
@@ -262,6 +269,37 @@ impl Scenario {
         );
         s
     }
+}
+
+/// What a request asked, for the replies that echo it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Asked<'a> {
+    /// `Access-Control-Request-Method`.
+    pub acrm: Option<&'a str>,
+    /// `Access-Control-Request-Headers`.
+    pub acrh: Option<&'a str>,
+    /// `Origin`.
+    pub origin: Option<&'a str>,
+}
+
+/// `value` with `{request_origin}`, `{request_origin:X}` and `{if_origin:X}` resolved
+/// against the request's `Origin`; `None` when the line is to be left out.
+fn echo_origin(value: &str, origin: Option<&str>) -> Option<String> {
+    let mut out = value.to_owned();
+    for (open, fallback_only) in [("{request_origin", false), ("{if_origin:", true)] {
+        while let Some(start) = out.find(open) {
+            let end = start + out[start..].find('}')?;
+            let inner = &out[start + open.len()..end];
+            let replacement = match (fallback_only, origin) {
+                (false, Some(o)) => o.to_owned(),
+                (false, None) => inner.strip_prefix(':')?.to_owned(),
+                (true, Some(_)) => inner.to_owned(),
+                (true, None) => return None,
+            };
+            out.replace_range(start..=end, &replacement);
+        }
+    }
+    Some(out)
 }
 
 const CREDS: [Credentials; 3] = [
@@ -924,6 +962,14 @@ pub fn generate() -> Vec<Scenario> {
     crate::browser_differences::push_all(&mut out);
     // Several disallowed request headers: which one Chromium names.
     crate::header_order_scenarios::push_all(&mut out);
+    out
+}
+
+/// Every scenario the server knows: the generated ones, then those imported from
+/// web-platform-tests (`wpt.rs`), numbered after them.
+pub fn all() -> Vec<Scenario> {
+    let mut out = generate();
+    crate::wpt::push_all(&mut out);
     out
 }
 

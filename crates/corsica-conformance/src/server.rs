@@ -148,14 +148,24 @@ fn handle(
         header("access-control-request-method"),
         header("access-control-request-headers"),
     );
-    let model = scenario.respond_asked(origins, hop, preflight, acrm.as_deref(), acrh.as_deref());
+    let request_origin = header("origin");
+    let model = scenario.respond_asked(
+        origins,
+        hop,
+        preflight,
+        &crate::scenario::Asked {
+            acrm: acrm.as_deref(),
+            acrh: acrh.as_deref(),
+            origin: request_origin.as_deref(),
+        },
+    );
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() =
         http::StatusCode::from_u16(model.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     for (name, value) in &model.headers {
         if let (Ok(n), Ok(v)) = (
             http::HeaderName::from_bytes(name.as_bytes()),
-            http::HeaderValue::from_str(value),
+            http::HeaderValue::from_bytes(value.as_bytes()),
         ) {
             response.headers_mut().append(n, v);
         }

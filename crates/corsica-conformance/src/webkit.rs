@@ -211,7 +211,7 @@ async fn run_in_webkit(
     ids: Option<&[usize]>,
     batch: usize,
 ) -> Result<BrowserRun<Observation>, String> {
-    let all = scenario::generate();
+    let all = scenario::all();
     let selected = crate::select(&all, filter, ids);
     let driver = driver_path().ok_or(
         "WebKitWebDriver not found: install Debian's packages (apt-get install webkit2gtk-driver xvfb gir1.2-webkit2-4.1 python3-gi) or set WEBKIT_WEBDRIVER",
