@@ -49,9 +49,14 @@ impl Origins {
         }
     }
 
-    /// Replaces `{app}`, `{api}`, `{other}` and `{origin}` (the page's origin).
+    /// Replaces `{app}`, `{api}`, `{other}` and `{origin}` (the page's origin), and
+    /// `{app_hostport}`, `{api_hostport}`, `{other_hostport}` (an origin without its scheme).
     pub fn expand(&self, s: &str) -> String {
-        s.replace("{origin}", &self.app)
+        let hostport = |o: &str| o.trim_start_matches("http://").to_owned();
+        s.replace("{app_hostport}", &hostport(&self.app))
+            .replace("{api_hostport}", &hostport(&self.api))
+            .replace("{other_hostport}", &hostport(&self.other))
+            .replace("{origin}", &self.app)
             .replace("{app}", &self.app)
             .replace("{api}", &self.api)
             .replace("{other}", &self.other)

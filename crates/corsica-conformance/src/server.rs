@@ -82,7 +82,11 @@ impl ScenarioServer {
                             let response = handle(&req, host, &scenarios, &origins, &log);
                             async move { Ok::<_, Infallible>(response) }
                         });
+                        // A header line hyper would refuse (a value with a control byte
+                        // such as `\x01`, which browsers send) is skipped rather than
+                        // answered 400: the scenario's reply stays what the model judges.
                         let _ = http1::Builder::new()
+                            .ignore_invalid_headers(true)
                             .serve_connection(TokioIo::new(stream), service)
                             .await;
                     });

@@ -342,10 +342,12 @@ impl Parser {
         Ok(fold(parts))
     }
 
+    /// Whether the expression ends here: a separator, a closing bracket, or a name (a
+    /// new statement after a line without `;`, which JavaScript ends for it).
     fn at_end_of_expr(&self) -> bool {
         matches!(
             self.peek(),
-            None | Some(Tok::Punct(',' | ')' | ']' | '}' | ';'))
+            None | Some(Tok::Punct(',' | ')' | ']' | '}' | ';') | Tok::Ident(_))
         )
     }
 
@@ -449,7 +451,33 @@ impl Parser {
                 if self.is_punct('(') {
                     self.pos += 1;
                     let args = self.args()?;
-                    Js::Call(name, args)
+                    if self.is_punct('.') {
+                        // `get_host_info().HTTP_ORIGIN`: a member of a call's result.
+                        let mut member = format!("{name}()");
+                        while self.is_punct('.') {
+                            self.pos += 1;
+                            match self.peek().cloned() {
+                                Some(Tok::Ident(part)) => {
+                                    self.pos += 1;
+                                    member.push('.');
+                                    member.push_str(&part);
+                                }
+                                other => {
+                                    return Err(format!(
+                                        "name expected after `.`, found {other:?}"
+                                    ));
+                                }
+                            }
+                        }
+                        if self.is_punct('(') {
+                            self.pos += 1;
+                            Js::Call(member, self.args()?)
+                        } else {
+                            Js::Name(member)
+                        }
+                    } else {
+                        Js::Call(name, args)
+                    }
                 } else {
                     Js::Name(name)
                 }
@@ -594,23 +622,39 @@ pub(crate) fn for_each_arrays(src: &str, name: &str) -> Result<Vec<Vec<Js>>, Str
     Ok(out)
 }
 
-/// The value assigned by the first `var|let|const name = …;` in `src`.
+/// The value bound to `name` by a `var|let|const` declaration in `src` (also a later
+/// declarator, `const a = 1, name = 2`): the top-level one when there is one, else the
+/// first inside a function.
 pub(crate) fn binding(src: &str, name: &str) -> Result<Option<Js>, String> {
     let toks = tokenize(src)?;
+    let mut depth = 0i32;
+    let mut in_declaration = false;
+    let mut found: Option<(i32, usize)> = None;
     for i in 0..toks.len() {
-        let decl = matches!(&toks[i], Tok::Ident(w) if w == "var" || w == "let" || w == "const");
-        if decl
-            && toks.get(i + 1) == Some(&Tok::Ident(name.to_owned()))
-            && toks.get(i + 2) == Some(&Tok::Punct('='))
-        {
-            let mut p = Parser {
-                toks: toks.clone(),
-                pos: i + 3,
+        match &toks[i] {
+            Tok::Punct('{' | '(' | '[') => depth += 1,
+            Tok::Punct('}' | ')' | ']') => depth -= 1,
+            Tok::Punct(';') => in_declaration = false,
+            Tok::Ident(w) if w == "var" || w == "let" || w == "const" => in_declaration = true,
+            _ => {}
+        }
+        let declares = i > 0
+            && toks[i] == Tok::Ident(name.to_owned())
+            && toks.get(i + 1) == Some(&Tok::Punct('='))
+            && match &toks[i - 1] {
+                Tok::Ident(w) => w == "var" || w == "let" || w == "const",
+                Tok::Punct(',') => in_declaration,
+                _ => false,
             };
-            return p.expr().map(Some);
+        if declares && found.is_none_or(|(d, _)| depth < d) {
+            found = Some((depth, i + 2));
         }
     }
-    Ok(None)
+    let Some((_, pos)) = found else {
+        return Ok(None);
+    };
+    let mut p = Parser { toks, pos };
+    p.expr().map(Some)
 }
 
 #[cfg(test)]

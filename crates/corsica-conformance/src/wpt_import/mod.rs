@@ -132,11 +132,12 @@ pub(crate) fn host_of(name: &str) -> Result<Host, String> {
     let field = name.rsplit('.').next().unwrap_or(name);
     match field {
         "HTTP_ORIGIN" | "origin" => Ok(Host::App),
-        "HTTP_REMOTE_ORIGIN"
-        | "HTTP_REMOTE_ORIGIN_WITH_DIFFERENT_PORT"
-        | "HTTP_ORIGIN_WITH_DIFFERENT_PORT"
-        | "REMOTE_ORIGIN"
-        | "CROSSDOMAIN" => Ok(Host::Api),
+        "HTTP_REMOTE_ORIGIN" | "REMOTE_ORIGIN" | "CROSSDOMAIN" => Ok(Host::Api),
+        // Another port is another origin: a third one, so that a test going from the
+        // remote origin to another one keeps them apart.
+        "HTTP_REMOTE_ORIGIN_WITH_DIFFERENT_PORT" | "HTTP_ORIGIN_WITH_DIFFERENT_PORT" => {
+            Ok(Host::Other)
+        }
         f if f.starts_with("HTTPS_") => Err(HTTPS.to_owned()),
         other => Err(format!("unknown origin `{other}`")),
     }
@@ -234,6 +235,63 @@ impl File {
         std::fs::read_to_string(self.dir.join(path)).map_err(|e| format!("{path}: {e}"))
     }
 
+    /// Evaluates a string expression of the test: literals and sums, `vars` (the loop
+    /// variables in scope), the file's own `var`/`const` bindings, and WPT's helpers:
+    /// origins become the scenario's placeholders (`{app}`, `{api}`, `{other}`; an
+    /// `https:` origin is `Err(HTTPS)`), `RESOURCES_DIR` is `../resources/`,
+    /// `dirname(…)` is `/`, `encodeURIComponent` encodes, `{{host}}` templates map as
+    /// WPT's `.sub` substitution would.
+    pub(crate) fn eval(&self, value: &Js, vars: &[(&str, Js)]) -> Result<String, String> {
+        self.eval_depth(value, vars, 0)
+    }
+
+    fn eval_depth(&self, value: &Js, vars: &[(&str, Js)], depth: usize) -> Result<String, String> {
+        if depth > 20 {
+            return Err(format!("`{value}` refers to itself"));
+        }
+        let again = |v: &Js| self.eval_depth(v, vars, depth + 1);
+        match value {
+            Js::Str(s) => Ok(sub_hosts(s)),
+            Js::Num(n) => Ok(n.to_string()),
+            Js::Bool(b) => Ok(b.to_string()),
+            Js::Null => Ok("null".into()),
+            Js::Undefined => Ok("undefined".into()),
+            Js::Sum(parts) => parts.iter().map(again).collect(),
+            Js::Array(items) => Ok(items
+                .iter()
+                .map(again)
+                .collect::<Result<Vec<_>, _>>()?
+                .join(",")),
+            Js::Call(f, args) if f == "encodeURIComponent" => {
+                let [arg] = args.as_slice() else {
+                    return Err("encodeURIComponent takes one argument".into());
+                };
+                Ok(servers::encode_uri_component(&again(arg)?))
+            }
+            Js::Call(f, _) if f == "dirname" => Ok("/".into()),
+            Js::Call(f, _) if f == "token" || f == "make_token" => Ok("TOKEN".into()),
+            Js::Name(n) => {
+                if let Some((_, v)) = vars.iter().find(|(k, _)| k == n) {
+                    return again(v);
+                }
+                match n.as_str() {
+                    "RESOURCES_DIR" => return Ok("../resources/".into()),
+                    "location.origin" | "self.origin" => return Ok("{app}".into()),
+                    _ => {}
+                }
+                let field = n.rsplit('.').next().unwrap_or(n);
+                if n.contains("host_info") || n.starts_with("get_host_info()") {
+                    return host_of(field).map(|h| h.origin().to_owned());
+                }
+                match js::binding(&self.script, n)? {
+                    Some(v) => again(&v),
+                    None => Err(format!("`{n}` is not defined in {}", self.path)),
+                }
+            }
+            other => Err(format!("cannot evaluate `{other}`")),
+        }
+    }
+
     /// The scenario name `wpt/<file stem>/<case>`.
     pub(crate) fn name(&self, case: &str) -> String {
         let stem = self
@@ -250,6 +308,59 @@ impl File {
             ""
         };
         format!("wpt/{dir}{stem}/{case}")
+    }
+}
+
+/// WPT's `.sub` host templates on the suite's origins: `www1.{{host}}` (any port) is
+/// the remote origin, `www2.{{host}}` a third one, `{{host}}` on the first HTTP port the
+/// page's origin and on the second another origin.
+fn sub_hosts(s: &str) -> String {
+    s.replace("http://www1.{{host}}:{{ports[http][0]}}", "{api}")
+        .replace("http://www1.{{host}}:{{ports[http][1]}}", "{api}")
+        .replace("http://www2.{{host}}:{{ports[http][0]}}", "{other}")
+        .replace("http://{{host}}:{{ports[http][0]}}", "{app}")
+        .replace("http://{{host}}:{{ports[http][1]}}", "{other}")
+}
+
+/// A URL a test requests or redirects to, in the scenario's terms.
+#[derive(Debug, Clone)]
+pub(crate) struct Url {
+    /// Its origin (`None`: the page's origin by a relative URL).
+    pub host: Host,
+    /// The last path segment: the script or file (`preflight.py`, `top.txt`).
+    pub resource: String,
+    /// Its query, decoded.
+    pub query: servers::Query,
+    /// Credentials written in the URL (`user:password`), when any.
+    pub userinfo: Option<String>,
+}
+
+impl Url {
+    /// Parses an evaluated URL (`{api}/../resources/preflight.py?a=b`); a URL without an
+    /// origin placeholder is relative, so on `base`.
+    /// A URL written `user:password@{api}/…` carries those credentials.
+    pub(crate) fn parse(url: &str, base: Host) -> Result<Url, String> {
+        let (userinfo, url) = match url.split_once("@{") {
+            Some((u, rest)) if !u.contains('/') => (Some(u.to_owned()), format!("{{{rest}")),
+            _ => (None, url.to_owned()),
+        };
+        let url = url.as_str();
+        let (host, rest) = [Host::App, Host::Api, Host::Other]
+            .into_iter()
+            .find_map(|h| url.strip_prefix(h.origin()).map(|r| (h, r)))
+            .unwrap_or((base, url));
+        if rest.starts_with("http:") || rest.starts_with("https:") {
+            return Err(format!(
+                "absolute URL `{url}` on an origin the suite does not map"
+            ));
+        }
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        Ok(Url {
+            host,
+            resource: path.rsplit('/').next().unwrap_or(path).to_owned(),
+            query: servers::Query::parse(query),
+            userinfo,
+        })
     }
 }
 
@@ -382,8 +493,7 @@ pub fn run(dir: &Path) -> Result<String, String> {
 }
 
 /// Writes identical scenarios once: a scenario WPT tests twice (in two files, or twice in
-/// one) names both tests. Names stay unique (a second different scenario under one name
-/// is an error of the translator).
+/// one) names both tests. Names stay unique.
 fn merge(lines: Vec<Line>) -> Result<Vec<Line>, String> {
     let key = |l: &Line| {
         let mut k = l.clone();
@@ -401,9 +511,17 @@ fn merge(lines: Vec<Line>) -> Result<Vec<Line>, String> {
             out[i].sources.extend(l.sources);
             continue;
         }
-        if names.insert(l.name.clone(), out.len()).is_some() {
-            return Err(format!("two different scenarios are named `{}`", l.name));
+        let mut l = l;
+        if names.contains_key(&l.name) {
+            // Two different cases whose names read alike (`\u0001` and `@` both slug to
+            // nothing): numbered in source order.
+            let base = l.name.clone();
+            let n = (2..)
+                .find(|n| !names.contains_key(&format!("{base}-{n}")))
+                .unwrap_or(2);
+            l.name = format!("{base}-{n}");
         }
+        names.insert(l.name.clone(), out.len());
         by_key.insert(k, out.len());
         out.push(l);
     }

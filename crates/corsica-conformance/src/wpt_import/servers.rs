@@ -173,6 +173,46 @@ pub(crate) fn fetch_redirect_py(q: &Query, location: Option<&str>) -> (Reply, Re
     (preflight, response)
 }
 
+/// `fetch/api/resources/inspect-headers.py` (as the inventory read it, `wpt/INVENTORY.md`
+/// §4): `headers=a|b` reports each request header as `x-request-<a>` (only the request's
+/// `Origin` is reproducible: `{request_origin}`); `cors` allows the request
+/// (`Access-Control-Allow-Origin` echoing `Origin`, or `*`; credentials; `GET, POST,
+/// HEAD`; the asked headers) and exposes the reports. Always `Cache-Control: no-cache`.
+pub(crate) fn inspect_headers_py(q: &Query) -> Result<(Reply, Reply), String> {
+    let mut r = Reply::new(200);
+    r.add("Cache-Control", "no-cache");
+    let names: Vec<String> = q
+        .get("headers")
+        .unwrap_or("")
+        .split('|')
+        .filter(|n| !n.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    if q.has("cors") {
+        r.add("Access-Control-Allow-Origin", "{request_origin:*}");
+        r.add("Access-Control-Allow-Credentials", "true");
+        r.add("Access-Control-Allow-Methods", "GET, POST, HEAD");
+        let exposed: Vec<String> = names.iter().map(|n| format!("x-request-{n}")).collect();
+        r.add("Access-Control-Expose-Headers", &exposed.join(", "));
+    }
+    let mut preflight = r.clone();
+    if q.has("cors") {
+        preflight.add(
+            "Access-Control-Allow-Headers",
+            q.get("allow_headers").unwrap_or("{acrh}"),
+        );
+    }
+    for n in &names {
+        if n != "origin" {
+            return Err(format!(
+                "inspect-headers.py reports `{n}`: only Origin is reproducible"
+            ));
+        }
+        r.add("x-request-origin", "{request_origin}");
+    }
+    Ok((preflight, r))
+}
+
 /// `cors/resources/cors-makeheader.py`: `Access-Control-Allow-Origin` = `origin` (default:
 /// the request's `Origin`), a second line `origin2`; `headers`, `credentials`, `methods`
 /// as `Access-Control-Allow-Headers`/`-Credentials`/`-Methods`; status `code` (`preflight`

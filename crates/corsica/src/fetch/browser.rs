@@ -87,6 +87,22 @@ impl Browser {
         self == Browser::Firefox
     }
 
+    /// A `cors` request redirected to a URL that is not HTTP(S) (`data:`): WebKit reports
+    /// it as a CORS error at the redirect ("not allowed to follow a cross-origin CORS
+    /// redirection with non CORS scheme"), even from the page's own origin; Chromium and
+    /// Firefox fail it as a network error.
+    pub(crate) fn reports_non_cors_scheme_redirect(self) -> bool {
+        self == Browser::WebKit
+    }
+
+    /// Firefox's header store (Necko's `nsHttpHeaderArray::MergeHeader`) skips an empty
+    /// line of a header that has another line: `Access-Control-Allow-Origin` sent as ``,
+    /// `http://a`, `http://b` reads `http://a, http://b` there, and `, http://a, http://b`
+    /// in Chromium and WebKit.
+    pub(crate) fn drops_empty_header_lines(self) -> bool {
+        self == Browser::Firefox
+    }
+
     /// A redirect to a same-origin URL with credentials (`http://user:pass@app…`) that is no
     /// CORS error (not tainted, no CORS flag): Firefox follows it, as the Fetch standard
     /// says; Chromium 156 aborts the load (`net::ERR_ABORTED`).

@@ -438,7 +438,12 @@ impl Simulation<'_, '_> {
         headers.push(("Origin".to_owned(), origin_value.to_owned()));
         headers.push(("Sec-Fetch-Dest".to_owned(), "empty".to_owned()));
         headers.push(("Sec-Fetch-Mode".to_owned(), "cors".to_owned()));
-        headers.push(("Sec-Fetch-Site".to_owned(), hop.site.as_str().to_owned()));
+        // The preflight is a request of its own whose URL list is this one URL: its Fetch
+        // Metadata relates the initiator to this URL only, not to the redirects before it
+        // (a preflight to the page's own origin after a cross-origin redirect is
+        // `same-origin`, as Chromium sends it).
+        let site = super::request::FetchSite::of(&self.request.origin, &hop.url);
+        headers.push(("Sec-Fetch-Site".to_owned(), site.as_str().to_owned()));
         let response = match self.exchange(HttpRequest {
             method: "OPTIONS".into(),
             url: url.to_owned(),

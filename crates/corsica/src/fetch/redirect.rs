@@ -2,6 +2,7 @@
 //! redirect response, the redirect mode, the redirect limit, the `Location` and its
 //! checks, origin tainting, and the method change on 301/302/303.
 
+use super::error::CorsError;
 use super::browser::ErrorKind;
 use super::check::{cors_check, redirect_location_check};
 use super::outcome::{ConsoleError, ResponseType, Verdict};
@@ -97,6 +98,14 @@ impl Simulation<'_, '_> {
             ));
         };
         if !matches!(next.scheme(), "http" | "https") {
+            if req.mode == Mode::Cors && self.browser.reports_non_cors_scheme_redirect() {
+                return Some(self.blocked(
+                    CorsError::CorsDisabledScheme,
+                    next.to_string(),
+                    url,
+                    cx,
+                ));
+            }
             return Some(
                 self.network_failed(hop, format!("net::ERR_UNSAFE_REDIRECT (Location `{next}`)")),
             );

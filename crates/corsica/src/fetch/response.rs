@@ -74,6 +74,21 @@ impl HttpResponse {
         Some(out)
     }
 
+    /// This response without the empty lines of a header that has a non-empty line too
+    /// (how Firefox stores repeated header lines).
+    pub(crate) fn without_empty_repeats(mut self) -> HttpResponse {
+        let non_empty: Vec<String> = self
+            .headers
+            .iter()
+            .filter(|(_, v)| !v.trim_matches([' ', '\t']).is_empty())
+            .map(|(n, _)| n.to_ascii_lowercase())
+            .collect();
+        self.headers.retain(|(n, v)| {
+            !v.trim_matches([' ', '\t']).is_empty() || !non_empty.contains(&n.to_ascii_lowercase())
+        });
+        self
+    }
+
     /// Whether the response tells caches that it depends on the request header `name`:
     /// its `Vary` lists `name` (ASCII case-insensitively) or `*`. A `Vary` that is not a
     /// list of tokens says nothing.

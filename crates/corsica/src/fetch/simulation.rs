@@ -336,14 +336,12 @@ impl Simulation<'_, '_> {
         let parameter = match key {
             _ if key.names_redirect_target() => target.unwrap_or_default(),
             WebKitError::OriginNotAllowed => origin.to_owned(),
-            WebKitError::HeaderNotAllowed => self
-                .request
-                .headers
-                .iter()
-                .map(|(n, _)| n)
-                .find(|n| candidates.iter().any(|c| c.eq_ignore_ascii_case(n)))
-                .cloned()
-                .unwrap_or(parameter),
+            WebKitError::HeaderNotAllowed => super::webkit::header_map_order(
+                self.request.headers.iter().map(|(n, _)| n.as_str()),
+            )
+            .into_iter()
+            .find(|n| candidates.iter().any(|c| c.eq_ignore_ascii_case(n)))
+            .unwrap_or(parameter),
             k if k.names_parameter() => parameter,
             _ => String::new(),
         };
@@ -365,6 +363,9 @@ impl Simulation<'_, '_> {
             error: None,
             kind: None,
         });
+        if self.browser.drops_empty_header_lines() {
+            result = result.map(|r| r.without_empty_repeats());
+        }
         result
     }
 

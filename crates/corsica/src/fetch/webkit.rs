@@ -51,6 +51,8 @@ pub enum WebKitError {
     RedirectNotAllowed,
     /// A `no-cors` request with a redirect mode other than `follow`.
     RequestNotAllowed,
+    /// A `cors` request redirected to a URL whose scheme is not HTTP(S) (`data:`).
+    RedirectNonCorsScheme,
 }
 
 impl WebKitError {
@@ -78,6 +80,7 @@ impl WebKitError {
             RedirectUrlHasCredentials => "RedirectUrlHasCredentials",
             RedirectNotAllowed => "RedirectNotAllowed",
             RequestNotAllowed => "RequestNotAllowed",
+            RedirectNonCorsScheme => "RedirectNonCorsScheme",
         }
     }
 
@@ -105,6 +108,7 @@ impl WebKitError {
             HeaderDisallowedByPreflightResponse => WebKitError::HeaderNotAllowed,
             RedirectContainsCredentials => WebKitError::RedirectUrlHasCredentials,
             NoCorsRedirectModeNotFollow => WebKitError::RequestNotAllowed,
+            CorsDisabledScheme => WebKitError::RedirectNonCorsScheme,
             // Not reached for WebKit in the model (a mode refusal and Local Network Access
             // are no CORS error there; other schemes are unobserved).
             _ => WebKitError::RequestNotAllowed,
@@ -135,6 +139,7 @@ impl WebKitError {
                 | RedirectMultipleAllowOrigin
                 | RedirectCredentialsNotTrue
                 | RedirectUrlHasCredentials
+                | RedirectNonCorsScheme
         )
     }
 
@@ -230,8 +235,130 @@ impl WebKitError {
                 format!("Not allowed to follow a redirection while loading {parameter}")
             }
             RequestNotAllowed => "Not allowed to request resource".to_owned(),
+            RedirectNonCorsScheme => redirect(
+                "not allowed to follow a cross-origin CORS redirection with non CORS scheme"
+                    .to_owned(),
+            ),
         }
     }
+}
+
+/// The header names WebKit's `HTTPHeaderMap` keeps apart as "common" (WebCore's
+/// `HTTPHeaderNames.in`), in their canonical spelling.
+const COMMON_HEADERS: &[&str] = &[
+    "Accept",
+    "Accept-Charset",
+    "Accept-Language",
+    "Accept-Encoding",
+    "Accept-Ranges",
+    "Access-Control-Allow-Credentials",
+    "Access-Control-Allow-Headers",
+    "Access-Control-Allow-Methods",
+    "Access-Control-Allow-Origin",
+    "Access-Control-Expose-Headers",
+    "Access-Control-Max-Age",
+    "Access-Control-Request-Headers",
+    "Access-Control-Request-Method",
+    "Age",
+    "Authorization",
+    "Cache-Control",
+    "Connection",
+    "Content-Disposition",
+    "Content-Encoding",
+    "Content-Language",
+    "Content-Length",
+    "Content-Security-Policy",
+    "Content-Security-Policy-Report-Only",
+    "Content-Type",
+    "Content-Range",
+    "Cookie",
+    "Cookie2",
+    "Cross-Origin-Resource-Policy",
+    "Date",
+    "DNT",
+    "Default-Style",
+    "ETag",
+    "Expect",
+    "Expires",
+    "Host",
+    "If-Match",
+    "If-Modified-Since",
+    "If-None-Match",
+    "If-Range",
+    "If-Unmodified-Since",
+    "Keep-Alive",
+    "Last-Event-ID",
+    "Last-Modified",
+    "Link",
+    "Location",
+    "Origin",
+    "Ping-From",
+    "Ping-To",
+    "Purpose",
+    "Pragma",
+    "Proxy-Authorization",
+    "Range",
+    "Referer",
+    "Referrer-Policy",
+    "Refresh",
+    "Sec-WebSocket-Accept",
+    "Sec-WebSocket-Extensions",
+    "Sec-WebSocket-Key",
+    "Sec-WebSocket-Protocol",
+    "Sec-WebSocket-Version",
+    "Server-Timing",
+    "Service-Worker",
+    "Service-Worker-Allowed",
+    "Set-Cookie",
+    "Set-Cookie2",
+    "SourceMap",
+    "TE",
+    "Timing-Allow-Origin",
+    "Trailer",
+    "Transfer-Encoding",
+    "Upgrade",
+    "Upgrade-Insecure-Requests",
+    "User-Agent",
+    "Vary",
+    "Via",
+    "X-Content-Type-Options",
+    "X-DNS-Prefetch-Control",
+    "X-Frame-Options",
+    "X-SourceMap",
+    "X-WebKit-CSP",
+    "X-WebKit-CSP-Report-Only",
+    "X-XSS-Protection",
+    "X-Temp-Tablet",
+    "Icy-MetaInt",
+    "Icy-Metadata",
+];
+
+/// Request header names in the order WebKit's `HTTPHeaderMap` gives them, as its texts
+/// print them: the common headers first (canonical spelling), then the others as the
+/// page wrote them, each group in the order they were set. WebKit names the first of
+/// these that a preflight answer does not allow.
+pub(crate) fn header_map_order<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut common = Vec::new();
+    let mut uncommon: Vec<String> = Vec::new();
+    for name in names {
+        match COMMON_HEADERS.iter().find(|c| c.eq_ignore_ascii_case(name)) {
+            Some(c) => {
+                if !common.contains(c) {
+                    common.push(*c);
+                }
+            }
+            None => {
+                if !uncommon.iter().any(|u| u.eq_ignore_ascii_case(name)) {
+                    uncommon.push(name.to_owned());
+                }
+            }
+        }
+    }
+    common
+        .into_iter()
+        .map(str::to_owned)
+        .chain(uncommon)
+        .collect()
 }
 
 impl fmt::Display for WebKitError {
