@@ -168,6 +168,56 @@ pub(super) fn chain(start: Url) -> Result<Vec<HopSpec>, String> {
     }
 }
 
+/// One call of a redirect helper for one code of the file's `for (… of [301, …])` table:
+/// the arguments evaluated with the loop variable bound (`desc` at `first`, then the
+/// redirecting URL, the location and the status).
+pub(super) struct RedirectCall {
+    pub desc: String,
+    pub redirect_url: String,
+    pub location: String,
+    pub status: String,
+    pub args: Vec<Js>,
+    pub vars: Vec<(&'static str, Js)>,
+}
+
+/// Every call of `helper` for every code of the file's first loop table (bound to `var`),
+/// the code loop outside as in the file. `skip` is the index of an argument between the
+/// description and the URL that is not one of them (`method`).
+pub(super) fn redirect_calls(
+    file: &File,
+    helper: &str,
+    var: &'static str,
+    skip: Option<usize>,
+) -> Result<Vec<RedirectCall>, String> {
+    let codes = js::loop_arrays(&file.script)?
+        .into_iter()
+        .next()
+        .ok_or("no code table")?;
+    let calls = file.calls(helper)?;
+    let mut out = Vec::new();
+    for code in codes {
+        let vars = vec![(var, code.clone())];
+        for args in &calls {
+            let at = |i: usize| {
+                if skip.is_some_and(|s| i >= s) {
+                    i + 1
+                } else {
+                    i
+                }
+            };
+            out.push(RedirectCall {
+                desc: arg(file, args, 0, &vars)?,
+                redirect_url: arg(file, args, at(1), &vars)?,
+                location: arg(file, args, at(2), &vars)?,
+                status: arg(file, args, at(3), &vars)?,
+                args: args.clone(),
+                vars: vars.clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// A short, stable case id from a test name.
 pub(super) fn slug(test: &str) -> String {
     let mut s = String::new();
@@ -621,30 +671,20 @@ fn cors_preflight_cache(file: &File) -> Result<Vec<Case>, String> {
 /// preflight that is redirected fails; WPT also expects a redirect *after* a preflight to
 /// fail.
 fn cors_preflight_redirect(file: &File) -> Result<Vec<Case>, String> {
-    let codes = js::loop_arrays(&file.script)?
-        .into_iter()
-        .next()
-        .ok_or("no code table")?;
-    let calls = file.calls("corsPreflightRedirect")?;
     let mut out = Vec::new();
-    for code in codes {
-        let vars = [("code", code.clone())];
-        for args in &calls {
-            let desc = arg(file, args, 0, &vars)?;
-            let redirect_url = arg(file, args, 1, &vars)?;
-            let location = arg(file, args, 2, &vars)?;
-            let status = arg(file, args, 3, &vars)?;
-            let mut url = format!(
-                "{redirect_url}?token=T&max_age=0&redirect_status={status}&location={}",
-                servers::encode_uri_component(&location)
-            );
-            if args.get(4).and_then(Js::truthy) == Some(true) {
-                url += "&redirect_preflight";
-            }
-            url += "&allow_headers=x-force-preflight";
-            let request = Request::get().header("x-force-preflight", "");
-            out.push(simple(file, &desc, &request, &url, fails(), &[])?);
+    for c in redirect_calls(file, "corsPreflightRedirect", "code", None)? {
+        let mut url = format!(
+            "{}?token=T&max_age=0&redirect_status={}&location={}",
+            c.redirect_url,
+            c.status,
+            servers::encode_uri_component(&c.location)
+        );
+        if c.args.get(4).and_then(Js::truthy) == Some(true) {
+            url += "&redirect_preflight";
         }
+        url += "&allow_headers=x-force-preflight";
+        let request = Request::get().header("x-force-preflight", "");
+        out.push(simple(file, &c.desc, &request, &url, fails(), &[])?);
     }
     Ok(out)
 }
@@ -652,39 +692,29 @@ fn cors_preflight_redirect(file: &File) -> Result<Vec<Case>, String> {
 /// `corsRedirect(desc, redirectUrl, location, code, expectedOrigin)`: a simple GET
 /// redirected; no preflight; the `Origin` the target saw.
 fn cors_redirect(file: &File) -> Result<Vec<Case>, String> {
-    let codes = js::loop_arrays(&file.script)?
-        .into_iter()
-        .next()
-        .ok_or("no code table")?;
-    let calls = file.calls("corsRedirect")?;
     let mut out = Vec::new();
-    for code in codes {
-        let vars = [("code", code.clone())];
-        for args in &calls {
-            let desc = arg(file, args, 0, &vars)?;
-            let redirect_url = arg(file, args, 1, &vars)?;
-            let location = arg(file, args, 2, &vars)?;
-            let status = arg(file, args, 3, &vars)?;
-            let origin = arg(file, args, 4, &vars)?.replace("{app}", "{origin}");
-            let url = format!(
-                "{redirect_url}?token=T&max_age=0&redirect_status={status}&location={}",
-                servers::encode_uri_component(&location)
-            );
-            let expect = Expect {
-                preflights: Some(0),
-                exposed: vec!["x-origin".into()],
-                origin: vec![(1, Some(origin))],
-                ..ok(200)
-            };
-            out.push(simple(
-                file,
-                &desc,
-                &Request::get(),
-                &url,
-                expect,
-                &["x-origin's value (checked in the server log)"],
-            )?);
-        }
+    for c in redirect_calls(file, "corsRedirect", "code", None)? {
+        let origin = arg(file, &c.args, 4, &c.vars)?.replace("{app}", "{origin}");
+        let url = format!(
+            "{}?token=T&max_age=0&redirect_status={}&location={}",
+            c.redirect_url,
+            c.status,
+            servers::encode_uri_component(&c.location)
+        );
+        let expect = Expect {
+            preflights: Some(0),
+            exposed: vec!["x-origin".into()],
+            origin: vec![(1, Some(origin))],
+            ..ok(200)
+        };
+        out.push(simple(
+            file,
+            &c.desc,
+            &Request::get(),
+            &url,
+            expect,
+            &["x-origin's value (checked in the server log)"],
+        )?);
     }
     Ok(out)
 }
@@ -692,50 +722,38 @@ fn cors_redirect(file: &File) -> Result<Vec<Case>, String> {
 /// `corsRedirect(desc, redirectUrl, location, code)` with `x-w3c`: the target allows the
 /// header (through the parameters `redirect.py` copies) and is preflighted, or does not.
 fn cors_redirect_preflight(file: &File) -> Result<Vec<Case>, String> {
-    let codes = js::loop_arrays(&file.script)?
-        .into_iter()
-        .next()
-        .ok_or("no code table")?;
-    let calls = file.calls("corsRedirect")?;
     let mut out = Vec::new();
-    for code in codes {
-        let vars = [("code", code.clone())];
-        for args in &calls {
-            let desc = arg(file, args, 0, &vars)?;
-            let redirect_url = arg(file, args, 1, &vars)?;
-            let location = arg(file, args, 2, &vars)?;
-            let status = arg(file, args, 3, &vars)?;
-            let base = format!("&redirect_status={status}");
-            let success = format!(
-                "{base}&allow_headers=x-w3c&location={}",
-                servers::encode_uri_component(&format!("{location}?allow_headers=x-w3c"))
-            );
-            let failure = format!(
-                "{base}&location={}",
-                servers::encode_uri_component(&location)
-            );
-            let request = Request::get().header("x-w3c", "test");
-            let pass = Expect {
-                exposed: vec!["x-did-preflight".into()],
-                ..ok(200)
-            };
-            out.push(simple(
-                file,
-                &format!("{desc} (preflight after redirection success case)"),
-                &request,
-                &format!("{redirect_url}?token=T&max_age=0{success}"),
-                pass,
-                &["x-did-preflight is 1 (the preflight is in the server log)"],
-            )?);
-            out.push(simple(
-                file,
-                &format!("{desc} (preflight after redirection failure case)"),
-                &request,
-                &format!("{redirect_url}?token=T&max_age=0{failure}"),
-                fails(),
-                &[],
-            )?);
-        }
+    for c in redirect_calls(file, "corsRedirect", "code", None)? {
+        let base = format!("&redirect_status={}", c.status);
+        let success = format!(
+            "{base}&allow_headers=x-w3c&location={}",
+            servers::encode_uri_component(&format!("{}?allow_headers=x-w3c", c.location))
+        );
+        let failure = format!(
+            "{base}&location={}",
+            servers::encode_uri_component(&c.location)
+        );
+        let request = Request::get().header("x-w3c", "test");
+        let pass = Expect {
+            exposed: vec!["x-did-preflight".into()],
+            ..ok(200)
+        };
+        out.push(simple(
+            file,
+            &format!("{} (preflight after redirection success case)", c.desc),
+            &request,
+            &format!("{}?token=T&max_age=0{success}", c.redirect_url),
+            pass,
+            &["x-did-preflight is 1 (the preflight is in the server log)"],
+        )?);
+        out.push(simple(
+            file,
+            &format!("{} (preflight after redirection failure case)", c.desc),
+            &request,
+            &format!("{}?token=T&max_age=0{failure}", c.redirect_url),
+            fails(),
+            &[],
+        )?);
     }
     Ok(out)
 }
@@ -743,39 +761,32 @@ fn cors_redirect_preflight(file: &File) -> Result<Vec<Case>, String> {
 /// `corsRedirectCredentials(desc, redirectUrl, location, code, credentials)`: a redirect
 /// whose `Location` carries `user:password@` fails; without, it passes.
 fn cors_redirect_credentials(file: &File) -> Result<Vec<Case>, String> {
-    let codes = js::loop_arrays(&file.script)?
-        .into_iter()
-        .next()
-        .ok_or("no code table")?;
-    let calls = file.calls("corsRedirectCredentials")?;
     let mut out = Vec::new();
-    for code in codes {
-        let vars = [("code", code.clone())];
-        for args in &calls {
-            let desc = arg(file, args, 0, &vars)?;
-            let redirect_url = arg(file, args, 1, &vars)?;
-            let location = arg(file, args, 2, &vars)?;
-            let status = arg(file, args, 3, &vars)?;
-            let credentials = arg(file, args, 4, &vars)?;
-            // `redirectLocation.replace("://", "://" + credentials + "@")`, on the
-            // scenario's origin placeholder.
-            let location = if location.starts_with('{') {
-                format!("{credentials}@{location}")
-            } else {
-                return Err(format!("location `{location}` has no origin"));
-            };
-            let location = location.trim_start_matches('@').to_owned();
-            let url = format!("{redirect_url}?redirect_status={status}&location={location}");
-            let expect = if credentials.is_empty() {
-                Expect {
-                    ok: true,
-                    ..Expect::default()
-                }
-            } else {
-                fails()
-            };
-            out.push(simple(file, &desc, &Request::get(), &url, expect, &[])?);
+    for c in redirect_calls(file, "corsRedirectCredentials", "code", None)? {
+        let credentials = arg(file, &c.args, 4, &c.vars)?;
+        // `redirectLocation.replace("://", "://" + credentials + "@")`, on the scenario's
+        // origin placeholder (`user:password@{api}/…`).
+        if !c.location.starts_with('{') {
+            return Err(format!("location `{}` has no origin", c.location));
         }
+        let location = if credentials.is_empty() {
+            c.location.clone()
+        } else {
+            format!("{credentials}@{}", c.location)
+        };
+        let url = format!(
+            "{}?redirect_status={}&location={location}",
+            c.redirect_url, c.status
+        );
+        let expect = if credentials.is_empty() {
+            Expect {
+                ok: true,
+                ..Expect::default()
+            }
+        } else {
+            fails()
+        };
+        out.push(simple(file, &c.desc, &Request::get(), &url, expect, &[])?);
     }
     Ok(out)
 }

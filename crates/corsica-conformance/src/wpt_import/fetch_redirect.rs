@@ -1,7 +1,7 @@
 //! `fetch/api/redirect/`: the redirect tests where CORS decides (cross-origin hops, the
 //! `Origin` after a redirect, redirect and request modes).
 
-use super::fetch_cors::{arg, chain, slug};
+use super::fetch_cors::{arg, chain, redirect_calls, slug};
 use super::js::{self, Js};
 use super::servers;
 use super::{Case, File, Host, Request, Translator, Url, scenario};
@@ -148,45 +148,33 @@ fn redirect_mode(file: &File) -> Result<Vec<Case>, String> {
 /// `method` to `fetch()`, so its "[POST]" tests are GETs (imported as written: they
 /// become the same scenarios as the GET tests).
 fn redirect_origin(file: &File) -> Result<Vec<Case>, String> {
-    let codes = js::loop_arrays(&file.script)?
-        .into_iter()
-        .next()
-        .ok_or("no code table")?;
-    let calls = file.calls("testOriginAfterRedirection")?;
     let mut out = Vec::new();
-    for code in codes {
-        let vars = [("code", code.clone())];
-        for args in &calls {
-            let desc = arg(file, args, 0, &vars)?;
-            let redirect_url = arg(file, args, 2, &vars)?;
-            let location = arg(file, args, 3, &vars)?;
-            let status = arg(file, args, 4, &vars)?;
-            let origin = match args.get(5) {
-                Some(Js::Null) => None,
-                Some(v) => Some(file.eval(v, &vars)?.replace("{app}", "{origin}")),
-                None => return Err("no expected origin".into()),
-            };
-            let url = format!(
-                "{redirect_url}?token=T&max_age=0&redirect_status={status}&location={}",
-                servers::encode_uri_component(&location)
-            );
-            let expect = Expect {
-                origin: vec![(1, origin)],
-                ..Expect {
-                    ok: true,
-                    status: Some(200),
-                    ..Expect::default()
-                }
-            };
-            out.push(one(
-                file,
-                &desc,
-                &Request::get(),
-                &url,
-                expect,
-                &["x-request-origin's value (the Origin is checked in the server log)"],
-            )?);
-        }
+    for c in redirect_calls(file, "testOriginAfterRedirection", "code", Some(1))? {
+        let origin = match c.args.get(5) {
+            Some(Js::Null) => None,
+            Some(v) => Some(file.eval(v, &c.vars)?.replace("{app}", "{origin}")),
+            None => return Err("no expected origin".into()),
+        };
+        let url = format!(
+            "{}?token=T&max_age=0&redirect_status={}&location={}",
+            c.redirect_url,
+            c.status,
+            servers::encode_uri_component(&c.location)
+        );
+        let expect = Expect {
+            ok: true,
+            status: Some(200),
+            origin: vec![(1, origin)],
+            ..Expect::default()
+        };
+        out.push(one(
+            file,
+            &c.desc,
+            &Request::get(),
+            &url,
+            expect,
+            &["x-request-origin's value (the Origin is checked in the server log)"],
+        )?);
     }
     Ok(out)
 }

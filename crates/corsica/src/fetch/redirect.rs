@@ -2,9 +2,9 @@
 //! redirect response, the redirect mode, the redirect limit, the `Location` and its
 //! checks, origin tainting, and the method change on 301/302/303.
 
-use super::error::CorsError;
 use super::browser::ErrorKind;
 use super::check::{cors_check, redirect_location_check};
+use super::error::CorsError;
 use super::outcome::{ConsoleError, ResponseType, Verdict};
 use super::request::{Mode, RedirectMode, same_origin, same_origin_urls};
 use super::response::HttpResponse;
