@@ -20,6 +20,7 @@ pub mod live;
 pub mod output;
 pub mod report;
 pub mod scan;
+mod wire;
 
 use corsica::Origin;
 use corsica::fetch::{

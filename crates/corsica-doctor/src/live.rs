@@ -148,6 +148,9 @@ pub enum ClientError {
     /// The client could not be built.
     #[error("cannot set up the HTTP client: {0}")]
     Build(#[source] reqwest::Error),
+    /// The TLS configuration of the raw HTTP/1.1 path could not be built.
+    #[error("cannot set up TLS: {0}")]
+    Tls(String),
     /// A `--cacert` file could not be read or holds no PEM certificate.
     #[error("--cacert {}: {reason}", path.display())]
     CaCert {
@@ -173,6 +176,8 @@ pub enum ClientError {
 /// ```
 pub struct LiveServer {
     client: reqwest::blocking::Client,
+    /// The path for requests the `http` crate will not carry (see `wire.rs`).
+    wire: crate::wire::Wire,
     timeout: Duration,
     cookies: Vec<String>,
     /// The host the cookies belong to (see [`LiveServer::cookie_for`]).
@@ -194,6 +199,7 @@ impl LiveServer {
             let _ = rustls::crypto::ring::default_provider().install_default();
         });
         let mut roots = Vec::new();
+        let mut der_roots = Vec::new();
         for path in &options.ca_certs {
             let pem = std::fs::read(path).map_err(|e| ClientError::CaCert {
                 path: path.clone(),
@@ -205,7 +211,15 @@ impl LiveServer {
                     reason: root_cause(&e),
                 })?;
             roots.extend(certs);
+            use rustls::pki_types::pem::PemObject as _;
+            for der in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
+                der_roots.push(der.map_err(|e| ClientError::CaCert {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?);
+            }
         }
+        let tls = crate::wire::tls_config(options.insecure, der_roots).map_err(ClientError::Tls)?;
         let client = reqwest::blocking::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             // Proxies from the environment would bypass the `*.localhost` and `--resolve`
@@ -222,6 +236,11 @@ impl LiveServer {
             .map_err(ClientError::Build)?;
         Ok(LiveServer {
             client,
+            wire: crate::wire::Wire {
+                resolve: options.resolve.clone(),
+                timeout: options.timeout,
+                tls: Arc::new(tls),
+            },
             timeout: options.timeout,
             cookies: options.cookies.clone(),
             cookie_host: None,
@@ -242,22 +261,32 @@ impl Server for LiveServer {
     fn send(&mut self, request: &HttpRequest) -> Result<HttpResponse, NetworkError> {
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| NetworkError(format!("invalid method `{}`", request.method)))?;
-        let mut builder = self.client.request(method, &request.url);
-        for (name, value) in &request.headers {
-            builder = builder.header(name.as_str(), value.as_str());
-        }
         // The browser attaches its cookies where the credentials mode lets it: never on
         // a preflight, only to the host they were stored for.
         let host = url::Url::parse(&request.url)
             .ok()
             .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+        let mut extra = Vec::new();
         if request.credentials
             && !request.preflight
             && !self.cookies.is_empty()
             && host.is_some()
             && host == self.cookie_host
         {
-            builder = builder.header("cookie", self.cookies.join("; "));
+            extra.push(("cookie".to_owned(), self.cookies.join("; ")));
+        }
+        // Bytes the `http` crate refuses but browsers send (`\x01`, `é`): our own wire.
+        if request
+            .headers
+            .iter()
+            .chain(&extra)
+            .any(|(_, v)| !crate::wire::http_crate_carries(v))
+        {
+            return self.wire.send(request, &extra);
+        }
+        let mut builder = self.client.request(method, &request.url);
+        for (name, value) in request.headers.iter().chain(&extra) {
+            builder = builder.header(name.as_str(), value.as_str());
         }
         let response = builder.send().map_err(|e| {
             if e.is_timeout() {

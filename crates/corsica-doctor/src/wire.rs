@@ -1,0 +1,303 @@
+//! The doctor's own HTTP/1.1 exchange, for what the `http` crate (and so reqwest and
+//! hyper) will not carry but browsers do: request header values with control bytes such
+//! as `\x01` (the Fetch standard forbids only NUL, CR and LF, and leading or trailing
+//! spaces) and bytes above 0x7F (a `ByteString`: each character one byte, Latin-1).
+//! Browsers send those bytes on the wire; a check that cannot would judge another request.
+//!
+//! Written here rather than taken from a crate: every maintained HTTP client validates
+//! header values on the way out, which is what this path exists to avoid. It is one
+//! request per connection (`Connection: close`), no body, the response head only (the
+//! doctor never reads a body), parsed with `httparse` (hyper's parser): a head it refuses
+//! (a NUL byte in a header, say) is the network error browsers report for it,
+//! `net::ERR_INVALID_HTTP_RESPONSE`.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use corsica::fetch::{HttpRequest, HttpResponse, NetworkError};
+use rustls::pki_types::ServerName;
+
+/// The most a response head may take (as browsers cap it: Chromium allows 256 KiB).
+const MAX_HEAD: usize = 256 * 1024;
+
+/// Whether `value` can go through the `http` crate unchanged (visible ASCII, spaces and
+/// tabs); otherwise the request takes this module's path.
+pub(crate) fn http_crate_carries(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
+}
+
+/// The bytes a browser puts on the wire for a header value (a `ByteString`: one byte per
+/// character up to U+00FF); `None` when a character does not fit in a byte (`fetch()`
+/// throws a `TypeError` before sending such a value).
+pub(crate) fn byte_string(value: &str) -> Option<Vec<u8>> {
+    value
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).ok())
+        .collect()
+}
+
+/// Where and how to connect.
+pub(crate) struct Wire {
+    /// `host` → address overrides (`--resolve`).
+    pub(crate) resolve: Vec<(String, IpAddr)>,
+    pub(crate) timeout: Duration,
+    /// TLS for `https:` URLs.
+    pub(crate) tls: Arc<rustls::ClientConfig>,
+}
+
+impl Wire {
+    /// Sends `request` (with `extra` headers after its own) and reads the response head.
+    pub(crate) fn send(
+        &self,
+        request: &HttpRequest,
+        extra: &[(String, String)],
+    ) -> Result<HttpResponse, NetworkError> {
+        let url = url::Url::parse(&request.url)
+            .map_err(|e| NetworkError(format!("{}: {e}", request.url)))?;
+        let host = url
+            .host_str()
+            .ok_or_else(|| NetworkError(format!("{}: no host", request.url)))?;
+        let port = url
+            .port_or_known_default()
+            .ok_or_else(|| NetworkError(format!("{}: no port", request.url)))?;
+        let mut head = Vec::new();
+        let target = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        };
+        let authority = match url.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_owned(),
+        };
+        head.extend_from_slice(
+            format!(
+                "{} {target} HTTP/1.1\r\nHost: {authority}\r\n",
+                request.method
+            )
+            .as_bytes(),
+        );
+        for (name, value) in request.headers.iter().chain(extra) {
+            let bytes = byte_string(value).ok_or_else(|| {
+                NetworkError(format!(
+                    "the value of `{name}` has a character above U+00FF, which fetch() refuses to send"
+                ))
+            })?;
+            if bytes.iter().any(|b| matches!(b, 0 | b'\r' | b'\n')) {
+                return Err(NetworkError(format!(
+                    "the value of `{name}` holds NUL, CR or LF, which fetch() refuses to send"
+                )));
+            }
+            head.extend_from_slice(name.as_bytes());
+            head.extend_from_slice(b": ");
+            head.extend_from_slice(&bytes);
+            head.extend_from_slice(b"\r\n");
+        }
+        head.extend_from_slice(b"Connection: close\r\n\r\n");
+        let stream = self.connect(&request.url, host, port)?;
+        let io = |e: std::io::Error| {
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) {
+                NetworkError(format!(
+                    "{} timed out after {:.0?}",
+                    request.url, self.timeout
+                ))
+            } else {
+                NetworkError(format!("{}: {e}", request.url))
+            }
+        };
+        let raw = if url.scheme() == "https" {
+            let name = ServerName::try_from(host.to_owned())
+                .map_err(|e| NetworkError(format!("{}: {e}", request.url)))?;
+            let conn = rustls::ClientConnection::new(self.tls.clone(), name)
+                .map_err(|e| NetworkError(format!("{}: {e}", request.url)))?;
+            let mut tls = rustls::StreamOwned::new(conn, stream);
+            tls.write_all(&head).map_err(io)?;
+            read_head(&mut tls).map_err(io)?
+        } else {
+            let mut stream = stream;
+            stream.write_all(&head).map_err(io)?;
+            read_head(&mut stream).map_err(io)?
+        };
+        parse_head(&raw).map_err(|why| {
+            NetworkError(format!(
+                "net::ERR_INVALID_HTTP_RESPONSE ({}: {why})",
+                request.url
+            ))
+        })
+    }
+
+    fn connect(&self, url: &str, host: &str, port: u16) -> Result<TcpStream, NetworkError> {
+        let bare = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
+        let addrs: Vec<SocketAddr> =
+            if let Some((_, ip)) = self.resolve.iter().find(|(h, _)| *h == bare) {
+                vec![SocketAddr::new(*ip, port)]
+            } else if bare == "localhost" || bare.ends_with(".localhost") {
+                vec![
+                    SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
+                    SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port),
+                ]
+            } else {
+                (bare.as_str(), port)
+                    .to_socket_addrs()
+                    .map_err(|e| NetworkError(format!("cannot connect to {url}: {e}")))?
+                    .collect()
+            };
+        let mut last = None;
+        for addr in addrs {
+            match TcpStream::connect_timeout(&addr, self.timeout) {
+                Ok(s) => {
+                    let _ = s.set_read_timeout(Some(self.timeout));
+                    let _ = s.set_write_timeout(Some(self.timeout));
+                    return Ok(s);
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(NetworkError(format!(
+            "cannot connect to {url}: {}",
+            last.map_or_else(|| "no address".to_owned(), |e| e.to_string())
+        )))
+    }
+}
+
+/// Reads up to the end of the response head (`\r\n\r\n`), or what arrived before the
+/// connection closed; at most [`MAX_HEAD`] bytes.
+fn read_head(stream: &mut impl Read) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Ok(buf);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if buf.windows(4).any(|w| w == b"\r\n\r\n") || buf.len() >= MAX_HEAD {
+            return Ok(buf);
+        }
+    }
+}
+
+/// The status and header lines of a response head, or why it is not one.
+fn parse_head(raw: &[u8]) -> Result<HttpResponse, String> {
+    let mut headers = vec![httparse::EMPTY_HEADER; 256];
+    let mut response = httparse::Response::new(&mut headers);
+    match response.parse(raw) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err("the response head is incomplete".into()),
+        Err(e) => return Err(format!("{e} in the response head")),
+    }
+    let mut out = HttpResponse::new(response.code.unwrap_or_default());
+    for h in response.headers.iter() {
+        out = out.header(h.name, String::from_utf8_lossy(h.value).into_owned());
+    }
+    Ok(out)
+}
+
+/// A certificate verifier that accepts any certificate (`check -k`): the signatures are
+/// still checked, the chain and name are not.
+#[derive(Debug)]
+pub(crate) struct AcceptAny(pub(crate) Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The TLS configuration of the wire path: the platform's roots plus `extra` (`--cacert`),
+/// or no verification with `insecure`.
+pub(crate) fn tls_config(
+    insecure: bool,
+    extra: Vec<rustls::pki_types::CertificateDer<'static>>,
+) -> Result<rustls::ClientConfig, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    let config = if insecure {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+            .with_no_client_auth()
+    } else {
+        let verifier = rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider)
+            .map_err(|e| e.to_string())?;
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth()
+    };
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_values_take_the_wire_path_when_http_refuses_them() {
+        assert!(http_crate_carries("text/plain; charset=utf-8\t"));
+        assert!(!http_crate_carries("\u{1}"));
+        assert!(!http_crate_carries("caf\u{e9}"));
+        assert_eq!(byte_string("caf\u{e9}"), Some(b"caf\xe9".to_vec()));
+        assert_eq!(byte_string("\u{2026}"), None);
+    }
+
+    #[test]
+    fn a_nul_in_a_response_header_is_no_response() {
+        let ok = parse_head(b"HTTP/1.1 200 OK\r\nA: \x01b\r\nB: c\r\n\r\n").unwrap();
+        assert_eq!(ok.status, 200);
+        assert_eq!(ok.get("b").as_deref(), Some("c"));
+        let err = parse_head(b"HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: a\0b\r\n\r\n");
+        assert!(err.is_err());
+        assert!(parse_head(b"HTTP/1.1 200 OK\r\n").is_err());
+    }
+}
