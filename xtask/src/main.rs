@@ -6,10 +6,12 @@
 //!   Debian's `chromium`, `firefox-esr`, and `webkit2gtk-driver`, `xvfb`, `gir1.2-webkit2-4.1`,
 //!   `python3-gi` when missing), then the README's situations end to end. The suites print
 //!   `conformance chromium: N scenarios, D disagreements`, the same for `firefox` and
-//!   `webkit`, and `situations: N end to end, D disagreements`.
+//!   `webkit`, then web-platform-tests' CORS tests in each (`conformance wpt chromium: N
+//!   scenarios, D disagreements`, …), and `situations: N end to end, D disagreements`.
 //! - `conformance [args]`: the conformance suite alone (`--filter TEXT`, `--jobs N`, `--verbose`).
 //!   `conformance -- --browser firefox|webkit` judges the model against Firefox or WebKit
-//!   (WebKitGTK under Xvfb, over WebDriver classic) instead; with `--observe` it only
+//!   (WebKitGTK under Xvfb, over WebDriver classic) instead; `--wpt` runs the scenarios
+//!   imported from web-platform-tests instead of the generated ones; with `--observe` it only
 //!   records what the browser does in `target/conformance/{firefox,webkit}-observed.json`.
 //! - `situations [--bless] [--verbose]`: the README's situations alone: the real
 //!   `corsica serve`, real Chromium, `corsica check` and `explain` agreeing, and the README's
@@ -121,6 +123,14 @@ fn test() -> Result<(), String> {
     conformance(&[])?;
     conformance(&["--browser".to_owned(), "firefox".to_owned()])?;
     conformance(&["--browser".to_owned(), "webkit".to_owned()])?;
+    // The browsers' own CORS tests (web-platform-tests), imported as scenarios.
+    for browser in ["chromium", "firefox", "webkit"] {
+        conformance(&[
+            "--wpt".to_owned(),
+            "--browser".to_owned(),
+            browser.to_owned(),
+        ])?;
+    }
     situations(&[])
 }
 
@@ -266,19 +276,24 @@ fn conformance(extra: &[String]) -> Result<(), String> {
     let webkit = extra
         .windows(2)
         .any(|w| w[0] == "--browser" && w[1] == "webkit");
-    if webkit {
-        let name = if observe {
-            "webkit-observe"
-        } else {
-            "conformance webkit"
-        };
-        return suite(name, "scenarios", extra);
-    }
-    match (firefox, observe) {
-        (true, true) => suite("firefox-observe", "scenarios", extra),
-        (true, false) => suite("conformance firefox", "scenarios", extra),
-        (false, _) => suite("conformance chromium", "scenarios", extra),
-    }
+    let wpt = if extra.iter().any(|a| a == "--wpt") {
+        "wpt "
+    } else {
+        ""
+    };
+    let browser = if webkit {
+        "webkit"
+    } else if firefox {
+        "firefox"
+    } else {
+        "chromium"
+    };
+    let name = match (observe, browser) {
+        (true, "chromium") => format!("conformance {wpt}chromium"),
+        (true, b) => format!("{b}-observe"),
+        (false, b) => format!("conformance {wpt}{b}"),
+    };
+    suite(&name, "scenarios", extra)
 }
 
 /// Runs the README's situations with the `corsica` binary built beside the suite's.
@@ -292,9 +307,9 @@ fn situations(extra: &[String]) -> Result<(), String> {
 /// disagreements`) is the last line printed. The binary and `corsica` (which the
 /// situations start) are built by one cargo invocation, so both suites share one build.
 fn suite(name: &str, what: &str, extra: &[String]) -> Result<(), String> {
-    if name == "firefox-observe" || name == "conformance firefox" {
+    if name.ends_with("firefox") || name == "firefox-observe" {
         ensure_firefox()?;
-    } else if name == "webkit-observe" || name == "conformance webkit" {
+    } else if name.ends_with("webkit") || name == "webkit-observe" {
         ensure_webkit()?;
     } else {
         ensure_chromium()?;

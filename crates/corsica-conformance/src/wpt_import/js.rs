@@ -37,14 +37,6 @@ pub(crate) enum Js {
 }
 
 impl Js {
-    /// The string, when this is a string literal.
-    pub(crate) fn str(&self) -> Option<&str> {
-        match self {
-            Js::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-
     /// The number, when this is a number literal.
     pub(crate) fn num(&self) -> Option<f64> {
         match self {
@@ -77,14 +69,6 @@ impl Js {
     pub(crate) fn get(&self, key: &str) -> Option<&Js> {
         match self {
             Js::Object(o) => o.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-
-    /// The name, when this is a name.
-    pub(crate) fn name(&self) -> Option<&str> {
-        match self {
-            Js::Name(n) => Some(n),
             _ => None,
         }
     }

@@ -351,7 +351,7 @@ pub(crate) fn static_file(pipe: Option<&str>, headers: &[(&str, &str)]) -> Resul
         else {
             return Err(format!("pipe step `{step}` is not header(…)"));
         };
-        let parts = split_args(&args);
+        let parts = split_args(args);
         match parts.as_slice() {
             [n, v] => r.set(n, v),
             [n, v, append] if append.eq_ignore_ascii_case("true") => r.add(n, v),
