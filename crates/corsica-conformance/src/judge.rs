@@ -52,6 +52,11 @@ pub(crate) fn judge_all<O>(
         }
     }
     if crate::wpt_run() {
+        let pairs: Vec<_> = judged
+            .iter()
+            .map(|(s, seen, _)| (s.clone(), seen.clone()))
+            .collect();
+        disagreements += crate::six_cases::run(browser, &pairs, origins);
         crate::wpt::report(name, judged, |v| origins.expand(v));
     }
     eprintln!(

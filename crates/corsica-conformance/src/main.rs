@@ -43,9 +43,11 @@ mod judge;
 mod local_network;
 mod observe;
 mod policy_scenarios;
+mod raw_bytes;
 mod scenario;
 mod server;
 mod situations;
+mod six_cases;
 mod webdriver;
 mod webkit;
 mod webkit_reasons;
@@ -546,6 +548,21 @@ async fn run(opts: Options) -> Result<(usize, usize), String> {
     };
     disagreements += doctor_disagreements;
     if wpt_run() {
+        let judged: Vec<(Scenario, Observed)> = results
+            .iter()
+            .map(|(i, o)| {
+                let seen = o.clone().unwrap_or_else(|e| Observed::Failed {
+                    error: format!("harness error: {e}"),
+                });
+                (queue[*i].clone(), seen)
+            })
+            .collect();
+        let origins = server.origins.clone();
+        disagreements += tokio::task::spawn_blocking(move || {
+            six_cases::run(Browser::Chromium, &judged, &origins)
+        })
+        .await
+        .map_err(|e| format!("the six cases panicked: {e}"))?;
         wpt::report(
             "chromium",
             results.iter().map(|(i, o)| {

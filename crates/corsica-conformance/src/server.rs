@@ -87,7 +87,10 @@ impl ScenarioServer {
                         // answered 400: the scenario's reply stays what the model judges.
                         let _ = http1::Builder::new()
                             .ignore_invalid_headers(true)
-                            .serve_connection(TokioIo::new(stream), service)
+                            .serve_connection(
+                                TokioIo::new(crate::raw_bytes::RawBytes::new(stream)),
+                                service,
+                            )
                             .await;
                     });
                 }
@@ -167,6 +170,8 @@ fn handle(
     *response.status_mut() =
         http::StatusCode::from_u16(model.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     for (name, value) in &model.headers {
+        // A byte hyper refuses (NUL) goes out as a marker the connection replaces.
+        let value = crate::raw_bytes::mark(value).unwrap_or_else(|| value.clone());
         if let (Ok(n), Ok(v)) = (
             http::HeaderName::from_bytes(name.as_bytes()),
             http::HeaderValue::from_bytes(value.as_bytes()),

@@ -1,13 +1,13 @@
 //! A live HTTP client for the browser model: sends exactly the requests the model decides
-//! on (no redirect following of its own, no cookies), resolves `*.localhost` to loopback as
-//! browsers do, honours `--resolve` overrides, and times out with a clear error.
+//! on (no redirect following of its own, no cookies but `--cookie`), byte for byte as the
+//! browser would (see `wire.rs`), resolves `*.localhost` to loopback as browsers do,
+//! honours `--resolve` overrides, and times out with a clear error.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::{Arc, Once};
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use corsica::fetch::{HttpRequest, HttpResponse, NetworkError, Server};
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 /// How to reach servers.
 ///
@@ -101,37 +101,6 @@ pub fn parse_resolve(s: &str) -> Result<(String, IpAddr), ResolveError> {
     Ok((host.to_ascii_lowercase(), ip))
 }
 
-#[derive(Debug)]
-struct Resolver {
-    overrides: Vec<(String, IpAddr)>,
-}
-
-impl Resolve for Resolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let host = name.as_str().to_ascii_lowercase();
-        let fixed: Option<Vec<SocketAddr>> =
-            if let Some((_, ip)) = self.overrides.iter().find(|(h, _)| *h == host) {
-                Some(vec![SocketAddr::new(*ip, 0)])
-            } else if host == "localhost" || host.ends_with(".localhost") {
-                // As in browsers: `localhost` and every `*.localhost` name are loopback.
-                Some(vec![
-                    SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
-                    SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 0),
-                ])
-            } else {
-                None
-            };
-        Box::pin(async move {
-            let addrs: Vec<SocketAddr> = match fixed {
-                Some(a) => a,
-                None => tokio::net::lookup_host((host.as_str(), 0)).await?.collect(),
-            };
-            let addrs: Addrs = Box::new(addrs.into_iter());
-            Ok(addrs)
-        })
-    }
-}
-
 /// Errors building the client.
 ///
 /// ```
@@ -145,10 +114,7 @@ impl Resolve for Resolver {
 /// ```
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// The client could not be built.
-    #[error("cannot set up the HTTP client: {0}")]
-    Build(#[source] reqwest::Error),
-    /// The TLS configuration of the raw HTTP/1.1 path could not be built.
+    /// The TLS configuration could not be built (no platform roots, a bad provider).
     #[error("cannot set up TLS: {0}")]
     Tls(String),
     /// A `--cacert` file could not be read or holds no PEM certificate.
@@ -161,7 +127,7 @@ pub enum ClientError {
     },
 }
 
-/// The live server: a blocking HTTP client (rustls, system roots).
+/// The live server: a blocking HTTP/1.1 client (rustls, the platform's roots).
 ///
 /// ```no_run
 /// use corsica::Origin;
@@ -175,16 +141,11 @@ pub enum ClientError {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct LiveServer {
-    client: reqwest::blocking::Client,
-    /// The path for requests the `http` crate will not carry (see `wire.rs`).
     wire: crate::wire::Wire,
-    timeout: Duration,
     cookies: Vec<String>,
     /// The host the cookies belong to (see [`LiveServer::cookie_for`]).
     cookie_host: Option<String>,
 }
-
-static PROVIDER: Once = Once::new();
 
 impl LiveServer {
     /// Builds the client.
@@ -194,54 +155,29 @@ impl LiveServer {
     /// assert!(live.is_ok());
     /// ```
     pub fn new(options: &LiveOptions) -> Result<LiveServer, ClientError> {
-        PROVIDER.call_once(|| {
-            // Fails only if another provider was installed first, which is fine.
-            let _ = rustls::crypto::ring::default_provider().install_default();
-        });
+        use rustls::pki_types::pem::PemObject as _;
         let mut roots = Vec::new();
-        let mut der_roots = Vec::new();
         for path in &options.ca_certs {
-            let pem = std::fs::read(path).map_err(|e| ClientError::CaCert {
+            let unusable = |reason: String| ClientError::CaCert {
                 path: path.clone(),
-                reason: e.to_string(),
-            })?;
-            let certs =
-                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ClientError::CaCert {
-                    path: path.clone(),
-                    reason: root_cause(&e),
-                })?;
-            roots.extend(certs);
-            use rustls::pki_types::pem::PemObject as _;
+                reason,
+            };
+            let pem = std::fs::read(path).map_err(|e| unusable(e.to_string()))?;
+            let before = roots.len();
             for der in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
-                der_roots.push(der.map_err(|e| ClientError::CaCert {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                })?);
+                roots.push(der.map_err(|e| unusable(e.to_string()))?);
+            }
+            if roots.len() == before {
+                return Err(unusable("no PEM certificate in the file".into()));
             }
         }
-        let tls = crate::wire::tls_config(options.insecure, der_roots).map_err(ClientError::Tls)?;
-        let client = reqwest::blocking::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            // Proxies from the environment would bypass the `*.localhost` and `--resolve`
-            // rules: a check talks to the server itself, as the browser's page would.
-            .no_proxy()
-            .timeout(options.timeout)
-            .connect_timeout(options.timeout)
-            .danger_accept_invalid_certs(options.insecure)
-            .tls_certs_merge(roots)
-            .dns_resolver(Arc::new(Resolver {
-                overrides: options.resolve.clone(),
-            }))
-            .build()
-            .map_err(ClientError::Build)?;
+        let tls = crate::wire::tls_config(options.insecure, roots).map_err(ClientError::Tls)?;
         Ok(LiveServer {
-            client,
             wire: crate::wire::Wire {
                 resolve: options.resolve.clone(),
                 timeout: options.timeout,
                 tls: Arc::new(tls),
             },
-            timeout: options.timeout,
             cookies: options.cookies.clone(),
             cookie_host: None,
         })
@@ -259,8 +195,6 @@ impl LiveServer {
 
 impl Server for LiveServer {
     fn send(&mut self, request: &HttpRequest) -> Result<HttpResponse, NetworkError> {
-        let method = reqwest::Method::from_bytes(request.method.as_bytes())
-            .map_err(|_| NetworkError(format!("invalid method `{}`", request.method)))?;
         // The browser attaches its cookies where the credentials mode lets it: never on
         // a preflight, only to the host they were stored for.
         let host = url::Url::parse(&request.url)
@@ -275,59 +209,13 @@ impl Server for LiveServer {
         {
             extra.push(("cookie".to_owned(), self.cookies.join("; ")));
         }
-        // Bytes the `http` crate refuses but browsers send (`\x01`, `é`): our own wire.
-        if request
-            .headers
-            .iter()
-            .chain(&extra)
-            .any(|(_, v)| !crate::wire::http_crate_carries(v))
-        {
-            return self.wire.send(request, &extra);
-        }
-        let mut builder = self.client.request(method, &request.url);
-        for (name, value) in request.headers.iter().chain(&extra) {
-            builder = builder.header(name.as_str(), value.as_str());
-        }
-        let response = builder.send().map_err(|e| {
-            if e.is_timeout() {
-                NetworkError(format!(
-                    "{} timed out after {:.0?}",
-                    request.url, self.timeout
-                ))
-            } else if e.is_connect() {
-                NetworkError(format!(
-                    "cannot connect to {}: {}",
-                    request.url,
-                    root_cause(&e)
-                ))
-            } else {
-                NetworkError(format!("{}: {}", request.url, root_cause(&e)))
-            }
-        })
-        .map_err(|NetworkError(m)| {
+        self.wire.send(request, &extra).map_err(|NetworkError(m)| {
             // A TLS verification failure: name both ways out.
             if m.contains("certificate") || m.contains("UnknownIssuer") {
                 NetworkError(format!("{m} (a private CA or self-signed certificate? trust it with --cacert FILE, or skip verification with -k)"))
             } else {
                 NetworkError(m)
             }
-        })?;
-        let mut out = HttpResponse::new(response.status().as_u16());
-        for (name, value) in response.headers() {
-            out = out.header(
-                name.as_str(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            );
-        }
-        Ok(out)
+        })
     }
-}
-
-/// The innermost error message (reqwest wraps hyper wraps io).
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur = e;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
 }

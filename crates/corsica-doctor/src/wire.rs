@@ -1,15 +1,15 @@
-//! The doctor's own HTTP/1.1 exchange, for what the `http` crate (and so reqwest and
-//! hyper) will not carry but browsers do: request header values with control bytes such
-//! as `\x01` (the Fetch standard forbids only NUL, CR and LF, and leading or trailing
-//! spaces) and bytes above 0x7F (a `ByteString`: each character one byte, Latin-1).
-//! Browsers send those bytes on the wire; a check that cannot would judge another request.
+//! The doctor's HTTP/1.1 client: sends on the wire every byte a browser sends and reads
+//! the response head as browsers read it.
 //!
-//! Written here rather than taken from a crate: every maintained HTTP client validates
-//! header values on the way out, which is what this path exists to avoid. It is one
-//! request per connection (`Connection: close`), no body, the response head only (the
-//! doctor never reads a body), parsed with `httparse` (hyper's parser): a head it refuses
-//! (a NUL byte in a header, say) is the network error browsers report for it,
-//! `net::ERR_INVALID_HTTP_RESPONSE`.
+//! Written here rather than taken from a crate (reqwest, hyper): they validate header
+//! values on the way out and in, and browsers do not. A page's `fetch()` sends a header
+//! value with control bytes such as `\x01` (the Fetch standard forbids only NUL, CR and
+//! LF) and bytes above 0x7F (a `ByteString`: one byte per character, Latin-1); a server
+//! may answer with a `\x01` in a header, which browsers read; and a NUL in a response
+//! header is not a response to browsers (Chromium: `net::ERR_INVALID_HTTP_RESPONSE`).
+//! A check that cannot send or read those would judge another exchange than the
+//! browser's. One request per connection (`Connection: close`), no body, the response
+//! head only (the doctor never reads a body), over TCP or rustls.
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, ToSocketAddrs};
@@ -21,14 +21,6 @@ use rustls::pki_types::ServerName;
 
 /// The most a response head may take (as browsers cap it: Chromium allows 256 KiB).
 const MAX_HEAD: usize = 256 * 1024;
-
-/// Whether `value` can go through the `http` crate unchanged (visible ASCII, spaces and
-/// tabs); otherwise the request takes this module's path.
-pub(crate) fn http_crate_carries(value: &str) -> bool {
-    value
-        .bytes()
-        .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
-}
 
 /// The bytes a browser puts on the wire for a header value (a `ByteString`: one byte per
 /// character up to U+00FF); `None` when a character does not fit in a byte (`fetch()`
@@ -64,6 +56,14 @@ impl Wire {
         let port = url
             .port_or_known_default()
             .ok_or_else(|| NetworkError(format!("{}: no port", request.url)))?;
+        if request.method.is_empty()
+            || !request
+                .method
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        {
+            return Err(NetworkError(format!("invalid method `{}`", request.method)));
+        }
         let mut head = Vec::new();
         let target = match url.query() {
             Some(q) => format!("{}?{q}", url.path()),
@@ -180,26 +180,89 @@ fn read_head(stream: &mut impl Read) -> std::io::Result<Vec<u8>> {
             return Ok(buf);
         }
         buf.extend_from_slice(&chunk[..n]);
-        if buf.windows(4).any(|w| w == b"\r\n\r\n") || buf.len() >= MAX_HEAD {
+        if buf.windows(4).any(|w| w == b"\r\n\r\n")
+            || buf.windows(2).any(|w| w == b"\n\n")
+            || buf.len() >= MAX_HEAD
+        {
             return Ok(buf);
         }
     }
 }
 
-/// The status and header lines of a response head, or why it is not one.
+/// The status and header lines of a response head, read as browsers read them (Chromium's
+/// `HttpResponseHeaders`): lines end in LF or CRLF; a line without a colon, or whose name
+/// is empty or holds whitespace, is skipped; a line starting with a space or tab continues
+/// the previous value; values are trimmed of spaces and tabs and may hold any other byte
+/// but NUL. A NUL anywhere, or no `HTTP/x.y NNN` status line, is no response.
 fn parse_head(raw: &[u8]) -> Result<HttpResponse, String> {
-    let mut headers = vec![httparse::EMPTY_HEADER; 256];
-    let mut response = httparse::Response::new(&mut headers);
-    match response.parse(raw) {
-        Ok(httparse::Status::Complete(_)) => {}
-        Ok(httparse::Status::Partial) => return Err("the response head is incomplete".into()),
-        Err(e) => return Err(format!("{e} in the response head")),
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 2)
+        .or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|i| i + 1))
+        .ok_or("the response head is incomplete")?;
+    let head = &raw[..end];
+    if head.contains(&0) {
+        return Err("a NUL byte in the response head".into());
     }
-    let mut out = HttpResponse::new(response.code.unwrap_or_default());
-    for h in response.headers.iter() {
-        out = out.header(h.name, String::from_utf8_lossy(h.value).into_owned());
+    let mut lines = head
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let status_line = lines.next().unwrap_or_default();
+    let status = status_line
+        .strip_prefix(b"HTTP/")
+        .and_then(|rest| rest.splitn(3, |&b| b == b' ').nth(1))
+        .and_then(|code| std::str::from_utf8(code).ok())
+        .and_then(|code| code.parse::<u16>().ok())
+        .filter(|code| (100..1000).contains(code))
+        .ok_or_else(|| {
+            format!(
+                "`{}` is not an HTTP status line",
+                String::from_utf8_lossy(status_line)
+            )
+        })?;
+    let mut headers: Vec<(String, Vec<u8>)> = Vec::new();
+    for line in lines {
+        if line.is_empty() {
+            continue;
+        }
+        if matches!(line[0], b' ' | b'\t') {
+            if let Some((_, value)) = headers.last_mut() {
+                value.push(b' ');
+                value.extend_from_slice(trim(line));
+            }
+            continue;
+        }
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let name = &line[..colon];
+        if name.is_empty() || name.iter().any(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        headers.push((
+            String::from_utf8_lossy(name).into_owned(),
+            trim(&line[colon + 1..]).to_vec(),
+        ));
+    }
+    let mut out = HttpResponse::new(status);
+    for (name, value) in headers {
+        out = out.header(name, String::from_utf8_lossy(&value).into_owned());
     }
     Ok(out)
+}
+
+/// `bytes` without leading and trailing spaces and tabs.
+fn trim(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t'))
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !matches!(b, b' ' | b'\t'))
+        .map_or(start, |i| i + 1);
+    &bytes[start..end]
 }
 
 /// A certificate verifier that accepts any certificate (`check -k`): the signatures are
@@ -283,21 +346,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn header_values_take_the_wire_path_when_http_refuses_them() {
-        assert!(http_crate_carries("text/plain; charset=utf-8\t"));
-        assert!(!http_crate_carries("\u{1}"));
-        assert!(!http_crate_carries("caf\u{e9}"));
+    fn header_values_go_out_as_byte_strings() {
         assert_eq!(byte_string("caf\u{e9}"), Some(b"caf\xe9".to_vec()));
+        assert_eq!(byte_string("\u{1}"), Some(vec![1]));
         assert_eq!(byte_string("\u{2026}"), None);
     }
 
     #[test]
-    fn a_nul_in_a_response_header_is_no_response() {
-        let ok = parse_head(b"HTTP/1.1 200 OK\r\nA: \x01b\r\nB: c\r\n\r\n").unwrap();
+    fn reads_a_response_head_as_browsers_do() {
+        let ok = parse_head(
+            b"HTTP/1.1 200 OK\r\nA: \x01b\r\nB:  c \r\n cont\r\nno colon\r\nbad name: x\r\n\r\nbody",
+        )
+        .unwrap();
         assert_eq!(ok.status, 200);
-        assert_eq!(ok.get("b").as_deref(), Some("c"));
+        assert_eq!(ok.get("a").as_deref(), Some("\u{1}b"));
+        assert_eq!(ok.get("b").as_deref(), Some("c cont"));
+        assert_eq!(ok.headers.len(), 2);
+        let lf = parse_head(b"HTTP/1.0 404 Not Found\nX: y\n\n").unwrap();
+        assert_eq!((lf.status, lf.get("x").as_deref()), (404, Some("y")));
+    }
+
+    #[test]
+    fn a_nul_in_a_response_header_is_no_response() {
         let err = parse_head(b"HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: a\0b\r\n\r\n");
-        assert!(err.is_err());
+        assert_eq!(err.unwrap_err(), "a NUL byte in the response head");
         assert!(parse_head(b"HTTP/1.1 200 OK\r\n").is_err());
+        assert!(parse_head(b"SSH-2.0-OpenSSH\r\n\r\n").is_err());
     }
 }

@@ -351,6 +351,17 @@ impl Simulation<'_, '_> {
     /// Sends one request and records the exchange.
     pub(super) fn exchange(&mut self, request: HttpRequest) -> Result<HttpResponse, NetworkError> {
         let mut result = self.server.send(&request);
+        // Every browser refuses a response whose header holds a NUL byte as a response at
+        // all (Chromium: `net::ERR_INVALID_HTTP_RESPONSE`), before any CORS check.
+        if let Some((name, _)) = result
+            .as_ref()
+            .ok()
+            .and_then(|r| r.headers.iter().find(|(_, v)| v.contains('\0')))
+        {
+            result = Err(NetworkError(format!(
+                "net::ERR_INVALID_HTTP_RESPONSE (a NUL byte in the `{name}` response header)"
+            )));
+        }
         if self.browser.fails_unexpected_proxy_auth()
             && result.as_ref().is_ok_and(|r| r.status == 407)
         {
