@@ -216,11 +216,17 @@ pub(crate) struct File {
 }
 
 impl File {
-    /// The source record of test `test` of this file.
+    /// The source record of test `test` of this file. A name built from an origin says
+    /// it as WPT's default configuration does (`http://web-platform.test:8000`), so it is
+    /// the name WPT reports.
     pub(crate) fn source(&self, test: &str) -> Source {
+        let test = test
+            .replace("{app}", "http://web-platform.test:8000")
+            .replace("{api}", "http://www1.web-platform.test:8000")
+            .replace("{other}", "http://web-platform.test:8001");
         Source {
             file: self.path.to_owned(),
-            test: test.to_owned(),
+            test,
             commit: self.commit.clone(),
         }
     }
