@@ -145,7 +145,7 @@ fn redirect_mode(file: &File) -> Result<Vec<Case>, String> {
 
 /// `testOriginAfterRedirection(desc, method, redirectUrl, location, code, origin)`: the
 /// `Origin` `inspect-headers.py` saw after the redirect. The stored version never passes
-/// `method` to `fetch()`, so its "[POST]" tests are GETs (imported as written: they
+/// `method` to `fetch()`, so its "\[POST\]" tests are GETs (imported as written: they
 /// become the same scenarios as the GET tests).
 fn redirect_origin(file: &File) -> Result<Vec<Case>, String> {
     let mut out = Vec::new();
