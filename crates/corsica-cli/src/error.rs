@@ -59,6 +59,16 @@ pub enum CliError {
     /// The gateway stopped with an error.
     #[error("{0}")]
     Serve(#[source] std::io::Error),
+    /// `export`: what the target cannot express, every item at once.
+    #[error("{0}")]
+    Export(corsica_export::ExportErrors),
+    /// `export -o`: a file could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// Standard output failed (other than being closed).
     #[error("cannot write the output: {0}")]
     Stdout(#[source] std::io::Error),
@@ -69,7 +79,7 @@ impl CliError {
     /// and I/O errors (the README's exit codes).
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            CliError::Config(_) | CliError::Flags(_) => ExitCode::from(1),
+            CliError::Config(_) | CliError::Flags(_) | CliError::Export(_) => ExitCode::from(1),
             _ => ExitCode::from(2),
         }
     }

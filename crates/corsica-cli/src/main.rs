@@ -77,6 +77,20 @@ enum Command {
         #[command(flatten)]
         format: FormatArgs<FindingsFormat>,
     },
+    /// Say a gateway configuration in another server's language (nginx), answering every
+    /// request as `corsica serve` would; refuse, naming the route and the feature, what
+    /// the target cannot express (exit 0 exported, 1 refused, 2 unreadable).
+    Export {
+        /// The server to export to: nginx.
+        target: corsica_export::Target,
+        /// The gateway configuration (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// Write the configuration here (and its companion files beside it) instead of
+        /// printing it.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+    },
     /// Do against a live URL what the browser (Chromium by default, Firefox, or all) does
     /// for fetch(URL, {method, headers, credentials}) from a page at ORIGIN, and explain the
     /// verdict.
@@ -164,6 +178,7 @@ impl Command {
         match self {
             Command::Serve { .. } => "serve",
             Command::Lint { .. } => "lint",
+            Command::Export { .. } => "export",
             Command::Check { .. } => "check",
             Command::Scan { .. } => "scan",
             Command::Explain { .. } => "explain",
@@ -297,6 +312,11 @@ fn main() -> ExitCode {
 fn run(command: Command) -> Result<ExitCode, CliError> {
     match command {
         Command::Lint { config, format } => lint(&config, format.get()),
+        Command::Export {
+            target,
+            config,
+            output,
+        } => export(target, &config, output.as_deref()),
         Command::Check {
             url,
             origin,
@@ -558,6 +578,32 @@ fn warn(warnings: &[output::LintError]) {
     for w in warnings {
         let _ = writeln!(stderr, "{}", warning_line(w));
     }
+}
+
+/// `corsica export`: the configuration said for `target`, printed (the main file) or
+/// written to `output` with its companions beside it.
+fn export(
+    target: corsica_export::Target,
+    path: &Path,
+    output: Option<&Path>,
+) -> Result<ExitCode, CliError> {
+    let text = read(path)?;
+    let config = Config::parse(&text, &path.display().to_string()).map_err(CliError::Config)?;
+    let exported = corsica_export::export(&config, target).map_err(CliError::Export)?;
+    let Some(output) = output else {
+        out(exported.main())?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    let dir = output.parent().unwrap_or(Path::new("."));
+    for (i, (name, body)) in exported.files().iter().enumerate() {
+        let file = if i == 0 {
+            output.to_owned()
+        } else {
+            dir.join(name)
+        };
+        std::fs::write(&file, body).map_err(|source| CliError::Write { path: file, source })?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Every problem of the file: in text, on stderr, one `file:line:column: message` a line

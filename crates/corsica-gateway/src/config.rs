@@ -489,6 +489,32 @@ impl Route {
         self.guard
     }
 
+    /// Whether every request `other` matches by host and path, this route matches too (so
+    /// `other`, later in the file, never sees a request it would not share with this one).
+    ///
+    /// ```
+    /// let config = corsica_gateway::config::Config::parse(r#"
+    /// [[route]]
+    /// path = "/api/"
+    /// upstream = "echo"
+    /// [route.cors]
+    /// origins = ["https://app.example.com"]
+    /// [[route]]
+    /// host = "api.example.com"
+    /// path = "/api/v2/"
+    /// upstream = "echo"
+    /// [route.cors]
+    /// origins = ["https://app.example.com"]
+    /// "#, "gw.toml")?;
+    /// let r = config.routes();
+    /// assert!(r[0].covers(&r[1]));
+    /// assert!(!r[1].covers(&r[0]));
+    /// # Ok::<(), corsica_gateway::config::ConfigErrors>(())
+    /// ```
+    pub fn covers(&self, other: &Route) -> bool {
+        covers(self, other)
+    }
+
     /// Whether the route matches a request (host without port, path, method — for a
     /// preflight, the method it asks for).
     ///

@@ -68,7 +68,9 @@ pub use no_route::unrouted_response;
 pub use origin::{MAX_ORIGIN_LEN, Origin, OriginError};
 pub use origin_entry::{OriginEntry, PatternError, PortRule};
 pub use origin_set::{OriginPredicate, OriginSet};
-pub use policy::{ConfigError, ConfigErrors, MAX_MAX_AGE, Policy, PolicyBuilder, PublicAccess};
+pub use policy::{
+    ConfigError, ConfigErrors, MAX_MAX_AGE, Policy, PolicyBuilder, PublicAccess, TierView,
+};
 pub use reason::Reason;
 pub use server::{
     ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK, ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK, CORSICA_REASON,

@@ -675,6 +675,146 @@ impl Policy {
     }
 }
 
+/// What one tier of a policy allows and the exact header values it answers with, for
+/// tools that say the same policy in another server's language (`corsica export`).
+/// Obtained from [`Policy::trusted_tier`] and [`Policy::public_tier`].
+///
+/// ```
+/// let p = corsica::Policy::builder()
+///     .allow_origins(["https://app.example.com"])
+///     .allow_methods(["GET", "PUT"])
+///     .allow_headers(["X-API-Key", "content-type"])
+///     .expose_headers(["etag"])
+///     .max_age_secs(600)
+///     .build()?;
+/// let t = p.trusted_tier();
+/// assert_eq!(t.methods(), Some(vec!["GET", "PUT"]));
+/// assert_eq!(t.header_names(), ["x-api-key", "content-type"]);
+/// assert!(!t.allows_any_header());
+/// assert_eq!(t.allow_methods_value(), Some("GET, PUT"));
+/// assert_eq!(t.allow_headers_value(), Some("x-api-key, content-type"));
+/// assert_eq!(t.expose_headers_value(), Some("etag"));
+/// assert_eq!(t.max_age_value(), Some("600"));
+/// # Ok::<(), corsica::ConfigErrors>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct TierView<'a> {
+    tier: &'a Tier,
+}
+
+impl<'a> TierView<'a> {
+    /// The allowed methods (case-sensitive); `None` for every method (`*`).
+    pub fn methods(&self) -> Option<Vec<&'a str>> {
+        match &self.tier.methods {
+            Allowed::Any => None,
+            Allowed::List(l) => Some(l.iter().map(|m| &**m).collect()),
+        }
+    }
+
+    /// Whether every request header but `authorization` is allowed (`*`).
+    pub fn allows_any_header(&self) -> bool {
+        self.tier.headers.any
+    }
+
+    /// The listed request-header names, lower-case.
+    pub fn header_names(&self) -> Vec<&'a str> {
+        self.tier
+            .headers
+            .names
+            .iter()
+            .map(HeaderName::as_str)
+            .collect()
+    }
+
+    /// `Access-Control-Allow-Methods` on an allowed preflight (`None`: not sent).
+    pub fn allow_methods_value(&self) -> Option<&'a str> {
+        value_str(self.tier.rendered.allow_methods.as_ref())
+    }
+
+    /// `Access-Control-Allow-Headers` on an allowed preflight; `None` with
+    /// [`TierView::allows_any_header`] (the request's names are echoed, lower-cased and
+    /// `, `-joined) or when no header is listed.
+    pub fn allow_headers_value(&self) -> Option<&'a str> {
+        value_str(self.tier.rendered.allow_headers.as_ref())
+    }
+
+    /// `Access-Control-Expose-Headers` on an allowed actual response (`None`: not sent).
+    pub fn expose_headers_value(&self) -> Option<&'a str> {
+        value_str(self.tier.rendered.expose_headers.as_ref())
+    }
+
+    /// `Access-Control-Max-Age` on an allowed preflight (`None`: not sent).
+    pub fn max_age_value(&self) -> Option<&'a str> {
+        value_str(self.tier.rendered.max_age.as_ref())
+    }
+}
+
+/// A rendered value as text (they are tokens, digits and `, `: always ASCII).
+fn value_str(v: Option<&HeaderValue>) -> Option<&str> {
+    v.and_then(|v| v.to_str().ok())
+}
+
+impl Policy {
+    /// What the trusted origins may do.
+    ///
+    /// ```
+    /// let p = corsica::Policy::builder().allow_origins(["*"]).build()?;
+    /// assert_eq!(p.trusted_tier().methods(), Some(vec!["GET", "HEAD", "POST"]));
+    /// # Ok::<(), corsica::ConfigErrors>(())
+    /// ```
+    pub fn trusted_tier(&self) -> TierView<'_> {
+        TierView {
+            tier: &self.trusted,
+        }
+    }
+
+    /// What every other well-formed origin may do, when the policy has a public tier.
+    ///
+    /// ```
+    /// use corsica::{Policy, PublicAccess};
+    /// let p = Policy::builder().allow_origins(["https://a.example"]).allow_public(PublicAccess::read_only()).build()?;
+    /// assert_eq!(p.public_tier().unwrap().methods(), Some(vec!["GET", "HEAD"]));
+    /// # Ok::<(), corsica::ConfigErrors>(())
+    /// ```
+    pub fn public_tier(&self) -> Option<TierView<'_>> {
+        self.public.as_ref().map(|tier| TierView { tier })
+    }
+
+    /// The status of an allowed preflight's answer (204 unless configured).
+    ///
+    /// ```
+    /// let p = corsica::Policy::builder().allow_origins(["*"]).build()?;
+    /// assert_eq!(p.preflight_status(), http::StatusCode::NO_CONTENT);
+    /// # Ok::<(), corsica::ConfigErrors>(())
+    /// ```
+    pub fn preflight_status(&self) -> StatusCode {
+        self.preflight_status
+    }
+
+    /// The status of a denied preflight's answer (403 unless configured).
+    ///
+    /// ```
+    /// let p = corsica::Policy::builder().allow_origins(["*"]).build()?;
+    /// assert_eq!(p.denied_preflight_status(), http::StatusCode::FORBIDDEN);
+    /// # Ok::<(), corsica::ConfigErrors>(())
+    /// ```
+    pub fn denied_preflight_status(&self) -> StatusCode {
+        self.denied_status
+    }
+
+    /// Whether Private Network Access preflights are answered
+    /// (`Access-Control-Allow-Private-Network`).
+    ///
+    /// ```
+    /// let p = corsica::Policy::builder().allow_origins(["*"]).build()?;
+    /// assert!(!p.allows_private_network());
+    /// # Ok::<(), corsica::ConfigErrors>(())
+    /// ```
+    pub fn allows_private_network(&self) -> bool {
+        self.private_network
+    }
+}
+
 /// Builds a [`Policy`]; nothing is validated until [`PolicyBuilder::build`].
 ///
 /// Defaults: no origins (you must choose), no credentials, methods `GET, HEAD, POST`, no

@@ -1,0 +1,299 @@
+//! Regular expressions for what a policy matches, in the subset both PCRE (nginx,
+//! HAProxy) and RE2 (Caddy) read the same way: no look-around, no back-references,
+//! bounded repetition. Each mirrors an engine rule and says where it is approximate.
+
+use corsica::{OriginEntry, PortRule};
+
+/// `s` with every regex metacharacter escaped.
+pub(crate) fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$/-#&~\"'".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The numbers `lo..=hi` as a regex alternation without leading zeros (the classic
+/// digit-by-digit range split).
+pub(crate) fn range(lo: u32, hi: u32) -> String {
+    let mut parts = Vec::new();
+    split_range(lo, hi, &mut parts);
+    parts.join("|")
+}
+
+fn split_range(lo: u32, hi: u32, out: &mut Vec<String>) {
+    if lo > hi {
+        return;
+    }
+    let (ls, hs) = (lo.to_string(), hi.to_string());
+    if ls.len() < hs.len() {
+        let top = 10u32.pow(u32::try_from(ls.len()).unwrap_or(9)) - 1;
+        split_range(lo, top, out);
+        split_range(top + 1, hi, out);
+        return;
+    }
+    // Same number of digits: a common prefix, then one digit range, then free digits.
+    let (l, h): (Vec<u8>, Vec<u8>) = (ls.bytes().collect(), hs.bytes().collect());
+    let n = l.len();
+    let common = l.iter().zip(&h).take_while(|(a, b)| a == b).count();
+    if common == n {
+        out.push(ls);
+        return;
+    }
+    let prefix = &ls[..common];
+    let rest = n - common - 1;
+    let all_zero = l[common + 1..].iter().all(|&d| d == b'0');
+    let all_nine = h[common + 1..].iter().all(|&d| d == b'9');
+    if all_zero && all_nine {
+        out.push(format!(
+            "{prefix}[{}-{}]{}",
+            l[common] as char,
+            h[common] as char,
+            "[0-9]".repeat(rest)
+        ));
+        return;
+    }
+    // Split at the next round boundary.
+    let scale = 10u32.pow(u32::try_from(rest).unwrap_or(0));
+    if !all_zero {
+        let upper = (lo / scale) * scale + scale - 1;
+        split_range(lo, upper.min(hi), out);
+        split_range(upper + 1, hi, out);
+    } else {
+        let lower = (hi / scale) * scale;
+        split_range(lo, lower - 1, out);
+        split_range(lower, hi, out);
+    }
+}
+
+/// A port as an origin serializes it: no leading zeros, 0..=65535, not `scheme`'s default
+/// (a default port is dropped from the serialization, so it never appears).
+pub(crate) fn port(scheme: &str) -> String {
+    match default_port(scheme) {
+        Some(d) => format!(
+            "(?:{}|{})",
+            range(0, u32::from(d) - 1),
+            range(u32::from(d) + 1, 65535)
+        ),
+        None => format!("(?:{})", range(0, 65535)),
+    }
+}
+
+fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" | "ws" => Some(80),
+        "https" | "wss" => Some(443),
+        "ftp" => Some(21),
+        _ => None,
+    }
+}
+
+/// One DNS label as a browser serializes it in an origin (lower-case). Approximate: the
+/// URL standard also admits other punctuation in hosts, which no real site uses.
+const LABEL: &str = "[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?";
+
+/// A canonical IPv4 address (no leading zeros).
+fn ipv4() -> String {
+    let octet = format!("(?:{})", range(0, 255));
+    format!("{octet}\\.{octet}\\.{octet}\\.{octet}")
+}
+
+/// A host of a special scheme (http, https, ws, wss, ftp) as an origin serializes it:
+/// a domain of lower-case labels, a canonical IPv4 address, or a bracketed IPv6 address
+/// (approximate: any lower-case hex and colons).
+fn special_host() -> String {
+    format!("(?:(?:{LABEL}\\.)*{LABEL}|{}|\\[[0-9a-f:.]+\\])", ipv4())
+}
+
+/// Every origin the engine accepts as a well-formed `Origin` request header (strict
+/// serialized form), as one alternation (no anchors): `null`, and `scheme://host[:port]`.
+pub(crate) fn any_valid_origin() -> String {
+    let mut alts = vec!["null".to_owned()];
+    for scheme in ["http", "https"] {
+        alts.push(format!(
+            "{scheme}://{}(?::{})?",
+            special_host(),
+            port(scheme)
+        ));
+    }
+    for scheme in ["ws", "wss", "ftp"] {
+        alts.push(format!(
+            "{scheme}://{}(?::{})?",
+            special_host(),
+            port(scheme)
+        ));
+    }
+    // Other schemes: letters, digits, `-`, `.`, `_` hosts, lower-cased, any port.
+    alts.push(format!(
+        "{}://[a-z0-9._-]+(?::{})?",
+        scheme_except(&SPECIAL),
+        port("")
+    ));
+    alts.join("|")
+}
+
+/// The URL standard's special schemes other than `file` (which has no origin).
+const SPECIAL: [&str; 5] = ["http", "https", "ws", "wss", "ftp"];
+
+/// Characters of a scheme after its first letter.
+const SCHEME_CHARS: &str = "abcdefghijklmnopqrstuvwxyz0123456789+.-";
+
+/// A scheme (`[a-z][a-z0-9+.-]*`) that is none of `words`, without look-ahead: walks the
+/// words' prefix tree and, at each node, allows every other next character freely.
+fn scheme_except(words: &[&str]) -> String {
+    fn class(chars: &str, minus: &[char]) -> String {
+        let kept: String = chars
+            .chars()
+            .filter(|c| !minus.contains(c))
+            .map(|c| {
+                if "+.-".contains(c) {
+                    format!("\\{c}")
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect();
+        format!("[{kept}]")
+    }
+    fn children(words: &[&str], prefix: &str) -> Vec<char> {
+        let mut out: Vec<char> = words
+            .iter()
+            .filter_map(|w| w.strip_prefix(prefix).and_then(|r| r.chars().next()))
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+    /// Suffixes that, after `prefix`, make a word outside `words`.
+    fn rest(words: &[&str], prefix: &str) -> String {
+        let free = format!("[a-z0-9+.\\-]*");
+        let kids = children(words, prefix);
+        let mut alts: Vec<String> = kids
+            .iter()
+            .map(|c| format!("{c}(?:{})", rest(words, &format!("{prefix}{c}"))))
+            .collect();
+        alts.push(format!("{}{free}", class(SCHEME_CHARS, &kids)));
+        let body = alts.join("|");
+        if words.contains(&prefix) {
+            body
+        } else {
+            format!("(?:{body})?")
+        }
+    }
+    let kids = children(words, "");
+    let mut alts: Vec<String> = kids
+        .iter()
+        .map(|c| format!("{c}{}", rest(words, &c.to_string())))
+        .collect();
+    alts.push(format!(
+        "{}[a-z0-9+.\\-]*",
+        class("abcdefghijklmnopqrstuvwxyz", &kids)
+    ));
+    format!("(?:{})", alts.join("|"))
+}
+
+/// The origins an entry matches, as an alternation (no anchors).
+pub(crate) fn entry(e: &OriginEntry) -> String {
+    match e {
+        OriginEntry::Any => any_valid_origin(),
+        OriginEntry::Null => "null".to_owned(),
+        OriginEntry::Exact(o) => escape(o.as_str()),
+        OriginEntry::Subdomains {
+            scheme,
+            domain,
+            port: p,
+        } => format!(
+            "{}://(?:{LABEL}\\.)+{}{}",
+            escape(scheme),
+            escape(domain),
+            port_rule(scheme, *p)
+        ),
+        OriginEntry::AnyPort { scheme, host } => format!(
+            "{}://{}(?::{})?",
+            escape(scheme),
+            escape(host),
+            port(scheme)
+        ),
+    }
+}
+
+fn port_rule(scheme: &str, p: PortRule) -> String {
+    match p {
+        PortRule::Exact(None) => String::new(),
+        PortRule::Exact(Some(n)) => format!(":{n}"),
+        PortRule::Any => format!("(?::{})?", port(scheme)),
+    }
+}
+
+/// A regex that matches nothing (an empty set), without look-ahead.
+pub(crate) const NEVER: &str = "\\b\\B";
+
+/// An HTTP token (a method, a header name).
+pub(crate) const TOKEN: &str = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
+
+/// The whitespace `Access-Control-Request-Headers` items are trimmed of (the engine's
+/// `trim_ascii`, less CR and LF, which no header value holds).
+pub(crate) const OWS: &str = "[ \\t\\x0c]*";
+
+/// A comma-separated list of at most `max_items` items (empty ones included, as the
+/// engine counts them), each `item` or empty, with optional whitespace: how
+/// `Access-Control-Request-Headers` lines joined with `,` must look to be allowed.
+pub(crate) fn list(item: &str, max_items: usize) -> String {
+    let one = format!("{OWS}(?:{item})?{OWS}");
+    format!("{one}(?:,{one}){{0,{}}}", max_items.saturating_sub(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn numbers(re: &str, lo: u32, hi: u32) {
+        // Check the alternation by matching each number's text against each branch.
+        let branches: Vec<&str> = re.split('|').collect();
+        for n in 0..70000u32 {
+            let s = n.to_string();
+            let hit = branches.iter().any(|b| simple_match(b, &s));
+            assert_eq!(hit, (lo..=hi).contains(&n), "{n} in {re}");
+        }
+    }
+
+    /// Matches a branch made of literal digits, `[a-b]` classes and `[0-9]`.
+    fn simple_match(branch: &str, s: &str) -> bool {
+        let mut classes = Vec::new();
+        let b = branch.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'[' {
+                classes.push((b[i + 1], b[i + 3]));
+                i += 5;
+            } else {
+                classes.push((b[i], b[i]));
+                i += 1;
+            }
+        }
+        classes.len() == s.len()
+            && s.bytes()
+                .zip(classes)
+                .all(|(c, (lo, hi))| (lo..=hi).contains(&c))
+    }
+
+    #[test]
+    fn ranges_are_exact() {
+        numbers(&range(0, 65535), 0, 65535);
+        numbers(&range(1, 79), 1, 79);
+        numbers(&range(81, 65535), 81, 65535);
+        numbers(&range(444, 65535), 444, 65535);
+        numbers(&range(0, 255), 0, 255);
+    }
+
+    #[test]
+    fn escapes_dots_and_wildcards() {
+        assert_eq!(
+            escape("https://a.example.com"),
+            "https:\\/\\/a\\.example\\.com"
+        );
+    }
+}
