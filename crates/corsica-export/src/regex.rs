@@ -91,9 +91,29 @@ fn default_port(scheme: &str) -> Option<u16> {
     }
 }
 
-/// One DNS label as a browser serializes it in an origin (lower-case). Approximate: the
-/// URL standard also admits other punctuation in hosts, which no real site uses.
-const LABEL: &str = "[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?";
+/// A character of a domain in an origin's serialization: what the URL standard's host
+/// parser keeps as it is (lower-case letters, digits, and the punctuation that is not a
+/// forbidden domain code point), less what the engine refuses in an origin (`*`, `%`,
+/// `,`, `@`). Approximate for `xn--` labels, which the engine checks as punycode.
+const DOMAIN_CHAR: &str = "[a-z0-9_!\"$&'()+;=`{}~-]";
+
+/// The last label of a domain: not empty, not a number (decimal, or `0x` hex: the URL
+/// standard would read the host as an IPv4 address).
+fn last_label() -> String {
+    let c = DOMAIN_CHAR;
+    let non_digit = "[a-z_!\"$&'()+;=`{}~-]";
+    let non_digit_x = "[a-wyz_!\"$&'()+;=`{}~-]";
+    let non_hex = "[g-z_!\"$&'()+;=`{}~-]";
+    format!(
+        "(?:{non_digit}{c}*|[1-9][0-9]*{non_digit}{c}*|0[0-9]+{non_digit}{c}*|0{non_digit_x}{c}*|0x[0-9a-f]*{non_hex}{c}*)"
+    )
+}
+
+/// A domain as an origin serializes it: labels (empty ones too) and a last label that is
+/// not a number, an optional trailing dot.
+fn domain() -> String {
+    format!("(?:[a-z0-9_!\"$&'()+;=`{{}}~.-]*\\.)?{}\\.?", last_label())
+}
 
 /// A canonical IPv4 address (no leading zeros).
 fn ipv4() -> String {
@@ -105,7 +125,7 @@ fn ipv4() -> String {
 /// a domain of lower-case labels, a canonical IPv4 address, or a bracketed IPv6 address
 /// (approximate: any lower-case hex and colons).
 fn special_host() -> String {
-    format!("(?:(?:{LABEL}\\.)*{LABEL}|{}|\\[[0-9a-f:.]+\\])", ipv4())
+    format!("(?:{}|{}|\\[[0-9a-f:.]+\\])", domain(), ipv4())
 }
 
 /// Every origin the engine accepts as a well-formed `Origin` request header (strict
@@ -169,7 +189,7 @@ fn scheme_except(words: &[&str]) -> String {
     }
     /// Suffixes that, after `prefix`, make a word outside `words`.
     fn rest(words: &[&str], prefix: &str) -> String {
-        let free = format!("[a-z0-9+.\\-]*");
+        let free = "[a-z0-9+.\\-]*";
         let kids = children(words, prefix);
         let mut alts: Vec<String> = kids
             .iter()
@@ -206,7 +226,7 @@ pub(crate) fn entry(e: &OriginEntry) -> String {
             domain,
             port: p,
         } => format!(
-            "{}://(?:{LABEL}\\.)+{}{}",
+            "{}://[a-z0-9_!\"$&'()+;=`{{}}~.-]*\\.{}{}",
             escape(scheme),
             escape(domain),
             port_rule(scheme, *p)
@@ -295,5 +315,114 @@ mod tests {
             escape("https://a.example.com"),
             "https:\\/\\/a\\.example\\.com"
         );
+    }
+}
+
+/// The regexes against the engine itself: for many request `Origin` values, an entry's
+/// regex matches exactly when the engine's origin set (of that one entry) accepts the
+/// header value. Rust's `regex` crate has no look-around either, so a pattern that
+/// slipped out of the common subset fails to compile here.
+#[cfg(test)]
+mod against_the_engine {
+    use super::*;
+    use corsica::{Origin, OriginSet};
+    use proptest::prelude::*;
+
+    fn engine_accepts(set: &OriginSet, value: &str) -> bool {
+        Origin::from_header_bytes(value.as_bytes()).is_ok_and(|o| set.contains(&o))
+    }
+
+    fn check(entry_text: &str, value: &str) {
+        let set = OriginSet::parse([entry_text]).unwrap();
+        let e = &set.entries()[0];
+        let re = ::regex::Regex::new(&format!("^(?:{})$", entry(e))).unwrap();
+        assert_eq!(
+            re.is_match(value),
+            engine_accepts(&set, value),
+            "entry {entry_text}, Origin {value:?}"
+        );
+    }
+
+    const ENTRIES: [&str; 7] = [
+        "https://app.example.com",
+        "https://*.example.com",
+        "http://localhost:*",
+        "https://*.example.com:8443",
+        "http://127.0.0.1:*",
+        "null",
+        "*",
+    ];
+
+    const VALUES: [&str; 40] = [
+        "https://app.example.com",
+        "https://APP.example.com",
+        "https://app.example.com/",
+        "https://app.example.com:443",
+        "https://app.example.com:8443",
+        "https://a.example.com",
+        "https://a.b.example.com",
+        "https://example.com",
+        "https://example.com.evil.net",
+        "https://evilexample.com",
+        "https://a.example.com:8443",
+        "https://a_b.example.com",
+        "https://-a.example.com",
+        "http://a.example.com",
+        "http://localhost",
+        "http://localhost:3000",
+        "http://localhost:80",
+        "http://localhost:080",
+        "http://localhost:65535",
+        "http://localhost:65536",
+        "http://127.0.0.1:5173",
+        "http://127.0.0.01:5173",
+        "null",
+        "Null",
+        "",
+        " https://app.example.com",
+        "https://app.example.com, https://a.example.com",
+        "chrome-extension://abcdef",
+        "ws://a.example.com",
+        "ftp://a.example.com:21",
+        "https://[::1]",
+        "https://[::1]:8443",
+        "https://1.2.3.4",
+        "http://httpx://a",
+        "https:/app.example.com",
+        "https://app.example.com:",
+        "httpss://a.example.com",
+        "h://x",
+        "https://a.example.com.",
+        "file://",
+    ];
+
+    #[test]
+    fn entries_match_what_the_engine_accepts() {
+        for e in ENTRIES {
+            for v in VALUES {
+                check(e, v);
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn generated_origins(
+            scheme in prop::sample::select(vec!["http", "https", "HTTP", "ws", "foo", "h"]),
+            labels in prop::collection::vec("[a-zA-Z0-9_!$~=.-]{0,5}", 0..4),
+            domain in prop::sample::select(vec!["example.com", "localhost", "127.0.0.1", "example.com.evil.net"]),
+            port in prop::option::of(prop::sample::select(vec!["80", "443", "8443", "0", "65535", "99999", "080", ""])),
+        ) {
+            let mut host = labels.join(".");
+            if !host.is_empty() { host.push('.'); }
+            host.push_str(domain);
+            let value = match port {
+                Some(p) => format!("{scheme}://{host}:{p}"),
+                None => format!("{scheme}://{host}"),
+            };
+            for e in ENTRIES {
+                check(e, &value);
+            }
+        }
     }
 }
