@@ -7,7 +7,9 @@
 //!   `python3-gi` when missing), then the README's situations end to end. The suites print
 //!   `conformance chromium: N scenarios, D disagreements`, the same for `firefox` and
 //!   `webkit`, then web-platform-tests' CORS tests in each (`conformance wpt chromium: N
-//!   scenarios, D disagreements`, …), and `situations: N end to end, D disagreements`.
+//!   scenarios, D disagreements`, …), `situations: N end to end, D disagreements`, and
+//!   the nginx export against `corsica serve` in real nginx (`export nginx: N configs, M
+//!   requests, D differences`; installs `nginx` and `libnginx-mod-http-js`).
 //! - `conformance [args]`: the conformance suite alone (`--filter TEXT`, `--jobs N`, `--verbose`).
 //!   `conformance -- --browser firefox|webkit` judges the model against Firefox or WebKit
 //!   (WebKitGTK under Xvfb, over WebDriver classic) instead; `--wpt` runs the scenarios
@@ -131,7 +133,13 @@ fn test() -> Result<(), String> {
             browser.to_owned(),
         ])?;
     }
-    situations(&[])
+    situations(&[])?;
+    // `corsica export nginx` against `corsica serve`, in real nginx.
+    suite(
+        "export nginx",
+        "configs",
+        &["--export".to_owned(), "nginx".to_owned()],
+    )
 }
 
 /// Installs Debian's `chromium` when it is missing (as root, with apt-get).
@@ -161,7 +169,16 @@ fn ensure_webkit() -> Result<(), String> {
     if std::env::var_os("WEBKIT_WEBDRIVER").is_some() {
         return Ok(());
     }
-    let missing: Vec<&str> = WEBKIT_PACKAGES
+    ensure_packages("the WebKit suite", &WEBKIT_PACKAGES)
+}
+
+/// Debian's nginx and its JavaScript module, which the nginx export needs.
+const NGINX_PACKAGES: &[&str] = &["nginx", "libnginx-mod-http-js"];
+
+/// Installs the Debian `packages` that are missing (as root, with apt-get); `what` needs
+/// them.
+fn ensure_packages(what: &str, packages: &[&str]) -> Result<(), String> {
+    let missing: Vec<&str> = packages
         .iter()
         .copied()
         .filter(|p| !dpkg_installed(p))
@@ -171,7 +188,7 @@ fn ensure_webkit() -> Result<(), String> {
     }
     if !is_root() {
         return Err(format!(
-            "the WebKit observation needs Debian's {}: install them with `sudo apt-get update && sudo apt-get install {}`, then run again",
+            "{what} needs Debian's {}: install them with `sudo apt-get update && sudo apt-get install {}`, then run again",
             missing.join(", "),
             missing.join(" ")
         ));
@@ -183,7 +200,7 @@ fn ensure_webkit() -> Result<(), String> {
     apt_get_install(&missing)?;
     match missing.iter().find(|p| !dpkg_installed(p)) {
         None => Ok(()),
-        Some(p) => Err(format!("apt-get ran but `{p}` is still not installed")),
+        Some(p) => Err(format!("apt-get did not install {p}")),
     }
 }
 
@@ -307,7 +324,9 @@ fn situations(extra: &[String]) -> Result<(), String> {
 /// disagreements`) is the last line printed. The binary and `corsica` (which the
 /// situations start) are built by one cargo invocation, so both suites share one build.
 fn suite(name: &str, what: &str, extra: &[String]) -> Result<(), String> {
-    if name.ends_with("firefox") || name == "firefox-observe" {
+    if name.starts_with("export ") {
+        ensure_packages("the nginx export's equivalence test", NGINX_PACKAGES)?;
+    } else if name.ends_with("firefox") || name == "firefox-observe" {
         ensure_firefox()?;
     } else if name.ends_with("webkit") || name == "webkit-observe" {
         ensure_webkit()?;

@@ -35,6 +35,7 @@ mod bidi;
 mod browser_differences;
 mod cdp;
 mod driver;
+mod export_equivalence;
 mod firefox;
 mod firefox_reasons;
 mod har;
@@ -103,6 +104,8 @@ struct Options {
     out: Option<std::path::PathBuf>,
     /// `--wpt-import DIR`: rewrite `wpt/scenarios.jsonl` from the WPT files under DIR.
     wpt_import: Option<std::path::PathBuf>,
+    /// `--export TARGET`: the exported configuration against `corsica serve`.
+    export: Option<String>,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -121,6 +124,7 @@ fn parse_args() -> Result<Options, String> {
         batch: 40,
         out: None,
         wpt_import: None,
+        export: None,
     };
     let mut browser = "chromium".to_owned();
     let mut args = std::env::args().skip(1);
@@ -171,6 +175,7 @@ fn parse_args() -> Result<Options, String> {
             }
             "--out" => o.out = Some(args.next().ok_or("--out needs a file")?.into()),
             "--wpt" => WPT_RUN.store(true, Ordering::Relaxed),
+            "--export" => o.export = Some(args.next().ok_or("--export needs a target: nginx")?),
             "--wpt-import" => {
                 o.wpt_import = Some(
                     args.next()
@@ -182,7 +187,7 @@ fn parse_args() -> Result<Options, String> {
             "--" => {}
             "--help" | "-h" => {
                 println!(
-                    "usage: corsica-conformance [--jobs N] [--filter TEXT] [--ids 1,2,3] [--list] [--verbose] [--record-har FILE] | --situations [--bless] [--verbose] | --browser firefox|webkit --observe [--filter TEXT] [--ids 1,2,3] [--batch N] [--out FILE] [--verbose] | --wpt [--browser chromium|firefox|webkit] [...] | --wpt-import WPT_DIR"
+                    "usage: corsica-conformance [--jobs N] [--filter TEXT] [--ids 1,2,3] [--list] [--verbose] [--record-har FILE] | --situations [--bless] [--verbose] | --browser firefox|webkit --observe [--filter TEXT] [--ids 1,2,3] [--batch N] [--out FILE] [--verbose] | --wpt [--browser chromium|firefox|webkit] [...] | --wpt-import WPT_DIR | --export nginx"
                 );
                 std::process::exit(0);
             }
@@ -242,6 +247,24 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(target) = opts.export.clone() {
+        let name = format!("export {target}");
+        return match runtime.block_on(export_equivalence::run(&target, opts.verbose)) {
+            Ok((configs, requests, d)) => {
+                println!("{name}: {configs} configs, {requests} requests, {d} differences");
+                if d == 0 {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
+            }
+            Err(e) => {
+                eprintln!("corsica-conformance: {e}");
+                println!("{name}: 0 configs, 0 requests, 0 differences (not run: {e})");
+                ExitCode::from(2)
+            }
+        };
+    }
     if observing && opts.webkit {
         return webkit_main(&runtime, opts);
     }

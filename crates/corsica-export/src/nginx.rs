@@ -72,6 +72,34 @@ fn key(case_insensitive: bool, pattern: &str) -> String {
     format!("\"{op}{}\"", pattern.replace('"', "\\\""))
 }
 
+/// Map lines giving `value` to every origin of `alts`: alternatives grouped into regexes
+/// of at most ~3 KB (nginx reads a token of at most 4 KB).
+fn origin_lines(alts: &[String], value: &str, indent: &str) -> String {
+    let mut out = String::new();
+    let mut group: Vec<&str> = Vec::new();
+    let mut len = 0;
+    let flush = |group: &mut Vec<&str>, out: &mut String| {
+        if !group.is_empty() {
+            let _ = writeln!(
+                out,
+                "{indent}{} {value};",
+                key(false, &format!("^(?:{})$", group.join("|")))
+            );
+            group.clear();
+        }
+    };
+    for a in alts {
+        if len + a.len() > 3000 {
+            flush(&mut group, &mut out);
+            len = 0;
+        }
+        group.push(a);
+        len += a.len() + 1;
+    }
+    flush(&mut group, &mut out);
+    out
+}
+
 /// Renders `nginx.conf` and `corsica.js`.
 pub(crate) fn render(plan: &Plan) -> Vec<(String, String)> {
     let mut c = String::new();
@@ -87,6 +115,7 @@ pub(crate) fn render(plan: &Plan) -> Vec<(String, String)> {
     c.push_str("worker_processes 1;\npid corsica-nginx.pid;\nerror_log stderr warn;\n");
     c.push_str("events {\n    worker_connections 1024;\n}\n\nhttp {\n");
     c.push_str("    access_log off;\n    server_tokens off;\n");
+    c.push_str("    variables_hash_max_size 4096;\n    variables_hash_bucket_size 128;\n");
     for t in ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"] {
         let _ = writeln!(c, "    {t}_temp_path tmp/{t};");
     }
@@ -125,7 +154,7 @@ pub(crate) fn render(plan: &Plan) -> Vec<(String, String)> {
         let _ = writeln!(
             c,
             "\n    # Access-Control-Request-Headers within {n} bytes (the engine's limit).\n\
-             \x20   map $corsica_acrh $corsica_acrh_fits_{n} {{ default 0; {} 1; }}",
+             \x20   map $corsica_acrh $corsica_acrh_fits_{n} {{ default 0; \"\" 1; {} 1; }}",
             key(false, &format!("^.{{0,{n}}}$"))
         );
     }
@@ -194,15 +223,12 @@ fn unrouted_maps(c: &mut String, plan: &Plan) {
         "\n    # No route: the origin is echoed when some policy trusts it by name (with\n\
          \x20   # credentials when a credentialed one does), else `*`.\n\
          \x20   map $corsica_origin $corsica_unrouted_trust {{\n\
-         \x20       default \"\";\n\
-         \x20       {} c;\n\
-         \x20       {} t;\n\
-         \x20   }}\n\
+         \x20       default \"\";\n{}{}    }}\n\
          \x20   map $corsica_unrouted_trust $corsica_unrouted_acao {{ default $corsica_origin; \"\" \"*\"; }}\n\
          \x20   map $corsica_unrouted_trust $corsica_unrouted_acac {{ default \"\"; c true; }}\n\
          \x20   map $corsica_acrm_first $corsica_unrouted_acam {{ default \"\"; {} $corsica_acrm_first; }}",
-        key(false, &format!("^(?:{})$", plan.unrouted_credentialed)),
-        key(false, &format!("^(?:{})$", plan.unrouted_trusted)),
+        origin_lines(&plan.unrouted_credentialed, "c", "        "),
+        origin_lines(&plan.unrouted_trusted, "t", "        "),
         key(false, &format!("^{}$", regex::TOKEN)),
     );
 }
@@ -215,22 +241,19 @@ fn route_maps(c: &mut String, r: &RoutePlan) {
     let _ = writeln!(
         c,
         "    # Which origins: t = trusted{}, x = denied.\n\
-         \x20   map $corsica_origin ${v}_o {{\n        default x;\n        {} t;",
+         \x20   map $corsica_origin ${v}_o {{\n        default x;\n{}{}    }}",
         if r.public_tier.is_some() {
             ", p = any other well-formed origin (public tier)"
         } else {
             ""
         },
-        key(false, &format!("^(?:{})$", r.trusted))
+        origin_lines(&r.trusted, "t", "        "),
+        if r.public_tier.is_some() {
+            origin_lines(&regex::any_valid_origin(), "p", "        ")
+        } else {
+            String::new()
+        }
     );
-    if r.public_tier.is_some() {
-        let _ = writeln!(
-            c,
-            "        {} p;",
-            key(false, &format!("^(?:{})$", regex::any_valid_origin()))
-        );
-    }
-    c.push_str("    }\n");
     tier_maps(c, &v, "t", &r.trusted_tier);
     if let Some(p) = &r.public_tier {
         tier_maps(c, &v, "p", p);
@@ -316,7 +339,7 @@ fn tier_maps(c: &mut String, v: &str, t: &str, tier: &TierPlan) {
         c,
         "    map $request_method ${v}_{t}_method {{ default 0; {methods} 1; }}\n\
          \x20   map $corsica_acrm ${v}_{t}_acrm {{ default 0; {methods} 1; }}\n\
-         \x20   map $corsica_acrh ${v}_{t}_acrh {{ default 0; {} 1; }}",
+         \x20   map $corsica_acrh ${v}_{t}_acrh {{ default 0; \"\" 1; {} 1; }}",
         key(true, &format!("^(?:{})$", tier.headers))
     );
     if tier.any_header_but_authorization {

@@ -36,8 +36,9 @@ pub(crate) struct RoutePlan {
     pub path: Option<String>,
     /// `http://host:port`.
     pub upstream: String,
-    /// Every origin the policy trusts (`*`: every well-formed origin), no anchors.
-    pub trusted: String,
+    /// Every origin the policy trusts (`*`: every well-formed origin), as alternatives
+    /// (no anchors).
+    pub trusted: Vec<String>,
     /// `*`: answered `Access-Control-Allow-Origin: *`, never echoed, no credentials.
     pub any: bool,
     pub credentials: bool,
@@ -68,9 +69,9 @@ pub(crate) struct Plan {
     pub routes: Vec<RoutePlan>,
     pub servers: Vec<ServerPlan>,
     /// Origins some policy trusts by name (not `*`), for the answer to unrouted requests.
-    pub unrouted_trusted: String,
+    pub unrouted_trusted: Vec<String>,
     /// Of those, the ones a credentialed policy trusts.
-    pub unrouted_credentialed: String,
+    pub unrouted_credentialed: Vec<String>,
     /// The configuration file's routes, for the header comment.
     pub route_count: usize,
 }
@@ -256,13 +257,12 @@ impl Plan {
                 .map(Route::policy)
                 .filter(|p| !p.origins().is_any())
                 .filter(|p| !credentialed_only || p.allows_credentials())
-                .map(|p| origins(p.origins().entries()))
-                .filter(|s| !s.is_empty())
+                .flat_map(|p| origins(p.origins().entries()))
                 .collect();
             if alts.is_empty() {
-                regex::NEVER.to_owned()
+                vec![regex::NEVER.to_owned()]
             } else {
-                alts.join("|")
+                alts
             }
         };
         Plan {
@@ -276,12 +276,12 @@ impl Plan {
     }
 }
 
-/// The origins a set matches, as one alternation.
-fn origins(entries: &[OriginEntry]) -> String {
-    let alts: Vec<String> = entries.iter().map(regex::entry).collect();
+/// The origins a set matches, as alternatives.
+fn origins(entries: &[OriginEntry]) -> Vec<String> {
+    let alts: Vec<String> = entries.iter().flat_map(regex::entry).collect();
     if alts.is_empty() {
-        regex::NEVER.to_owned()
+        vec![regex::NEVER.to_owned()]
     } else {
-        alts.join("|")
+        alts
     }
 }
