@@ -62,6 +62,10 @@ pub enum CliError {
     /// `export`: what the target cannot express, every item at once.
     #[error("{0}")]
     Export(corsica_export::ExportErrors),
+    /// `lint --target`: what the export would refuse, one `file:line:column: message` a
+    /// line.
+    #[error("{0}")]
+    Located(String),
     /// `export -o`: a file could not be written.
     #[error("cannot write {}: {source}", path.display())]
     Write {
@@ -79,7 +83,10 @@ impl CliError {
     /// and I/O errors (the README's exit codes).
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            CliError::Config(_) | CliError::Flags(_) | CliError::Export(_) => ExitCode::from(1),
+            CliError::Config(_)
+            | CliError::Flags(_)
+            | CliError::Export(_)
+            | CliError::Located(_) => ExitCode::from(1),
             _ => ExitCode::from(2),
         }
     }
@@ -89,6 +96,7 @@ impl CliError {
     pub fn report(&self, command: &str) -> ExitCode {
         let text = match self {
             CliError::Config(errors) => format!("{errors}\n"),
+            CliError::Located(lines) => format!("{lines}\n"),
             CliError::Flags(errors) => errors
                 .iter()
                 .map(|e| format!("corsica {command}: {}\n", e.message()))

@@ -74,6 +74,10 @@ enum Command {
     Lint {
         /// The TOML file.
         config: PathBuf,
+        /// Also report what `corsica export TARGET` would refuse (nginx), each at its
+        /// route's line.
+        #[arg(long)]
+        target: Option<corsica_export::Target>,
         #[command(flatten)]
         format: FormatArgs<FindingsFormat>,
     },
@@ -311,7 +315,11 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> Result<ExitCode, CliError> {
     match command {
-        Command::Lint { config, format } => lint(&config, format.get()),
+        Command::Lint {
+            config,
+            target,
+            format,
+        } => lint(&config, target, format.get()),
         Command::Export {
             target,
             config,
@@ -566,6 +574,39 @@ fn lint_entry(e: &ConfigError) -> output::LintError {
     }
 }
 
+/// An export refusal as a lint error, at the line of its route's `name` (or of
+/// `[tls]`), column 1; line 1 when the file does not say it.
+fn refusal_entry(file: &str, text: &str, r: &corsica_export::ExportError) -> output::LintError {
+    let needle = match &r.route {
+        Some(name) => format!("\"{name}\""),
+        None => "[tls]".to_owned(),
+    };
+    let line = text
+        .lines()
+        .position(|l| {
+            let l = l.trim_start();
+            (l.starts_with("name") || l.starts_with("[tls]")) && l.contains(&needle)
+        })
+        .map_or(1, |i| i + 1);
+    output::LintError {
+        column: 1,
+        file: file.to_owned(),
+        line,
+        message: r.to_string(),
+    }
+}
+
+/// The refusals of `lint --target` in text: one `file:line:column: message` a line.
+fn located(errors: &[output::LintError]) -> CliError {
+    CliError::Located(
+        errors
+            .iter()
+            .map(|e| format!("{}:{}:{}: {}", e.file, e.line, e.column, e.message))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+}
+
 /// A warning as a compiler prints it: `file:line:column: warning: message`.
 fn warning_line(w: &output::LintError) -> String {
     format!("{}:{}:{}: warning: {}", w.file, w.line, w.column, w.message)
@@ -608,14 +649,34 @@ fn export(
 
 /// Every problem of the file: in text, on stderr, one `file:line:column: message` a line
 /// (through [`CliError::Config`]); in JSON and SARIF, on stdout.
-fn lint(path: &Path, format: FindingsFormat) -> Result<ExitCode, CliError> {
+fn lint(
+    path: &Path,
+    target: Option<corsica_export::Target>,
+    format: FindingsFormat,
+) -> Result<ExitCode, CliError> {
     let text = read(path)?;
     let file = path.display().to_string();
     let lint = match Config::parse(&text, &file) {
         Ok(c) => {
             let mut lint = output::Lint::valid(&file, c.routes().len(), c.listen());
             lint.warnings = c.warnings().iter().map(lint_entry).collect();
-            lint
+            let refused = target
+                .map(|t| corsica_export::refusals(&c, t))
+                .unwrap_or_default();
+            if !refused.is_empty() {
+                let errors: Vec<output::LintError> = refused
+                    .iter()
+                    .map(|r| refusal_entry(&file, &text, r))
+                    .collect();
+                if format == FindingsFormat::Text {
+                    return Err(located(&errors));
+                }
+                let mut invalid = output::Lint::invalid(&file, errors);
+                invalid.warnings = lint.warnings;
+                invalid
+            } else {
+                lint
+            }
         }
         Err(errors) if format == FindingsFormat::Text => return Err(CliError::Config(errors)),
         Err(errors) => output::Lint::invalid(&file, errors.iter().map(lint_entry).collect()),

@@ -41,6 +41,57 @@ fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf 
 }
 
 #[test]
+fn lint_target_reports_what_the_export_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        &dir,
+        "gw.toml",
+        "[[route]]\nname = \"api\"\npath = \"/api/\"\nupstream = \"http://127.0.0.1:9001\"\n[route.cors]\norigins = [\"https://a.example\"]\n\n[[route]]\nname = \"dev\"\nupstream = \"echo\"\npath = \"/dev/\"\n[route.cors]\norigins = [\"http://localhost:*\"]\n",
+    );
+    let (code, out, _) = run(&["lint", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    let (code, _, err) = run(&["lint", "--target", "nginx", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "{}:9:1: route `dev`: upstream = \"echo\"",
+            file.display()
+        )),
+        "{err}"
+    );
+    let (code, out, _) = run(&[
+        "lint",
+        "--target",
+        "nginx",
+        "--format",
+        "json",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("\"valid\":false") && out.contains("nginx cannot express it"),
+        "{out}"
+    );
+    // The export refuses the same, and exports the rest once it is fixed.
+    let (code, _, err) = run(&["export", "nginx", "--config", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("route `dev`"), "{err}");
+    let fixed = write(
+        &dir,
+        "fixed.toml",
+        &std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("\"echo\"", "\"http://127.0.0.1:9002\""),
+    );
+    let (code, out, err) = run(&["export", "nginx", "--config", fixed.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("# route `dev`") && out.contains("proxy_pass http://127.0.0.1:9002;"),
+        "{out}"
+    );
+}
+
+#[test]
 fn lint_exit_codes() {
     let dir = tempfile::tempdir().unwrap();
     let good = write(&dir, "good.toml", GOOD);
