@@ -553,8 +553,9 @@ async fn run(opts: Options) -> Result<(usize, usize), String> {
     }
     // The doctor: `corsica check`'s live client against the same scenario server must
     // reach Chromium's verdict too.
-    let doctor_disagreements = {
-        let pairs: Vec<(Scenario, Observed)> = results
+    // Each scenario with what Chromium did, for the doctor's pass and the WPT checks.
+    let judged: Arc<Vec<(Scenario, Observed)>> = Arc::new(
+        results
             .iter()
             .map(|(i, o)| {
                 let observed = o.clone().unwrap_or_else(|e| Observed::Failed {
@@ -562,48 +563,36 @@ async fn run(opts: Options) -> Result<(usize, usize), String> {
                 });
                 (queue[*i].clone(), observed)
             })
-            .collect();
-        let origins = server.origins.clone();
-        let verbose = opts.verbose;
+            .collect(),
+    );
+    let doctor_disagreements = {
+        let (pairs, origins, verbose) = (judged.clone(), server.origins.clone(), opts.verbose);
         tokio::task::spawn_blocking(move || doctor_pass(&pairs, &origins, verbose))
             .await
             .map_err(|e| format!("the doctor pass panicked: {e}"))??
     };
     disagreements += doctor_disagreements;
     if wpt_run() {
-        let judged: Vec<(Scenario, Observed)> = results
-            .iter()
-            .map(|(i, o)| {
-                let seen = o.clone().unwrap_or_else(|e| Observed::Failed {
-                    error: format!("harness error: {e}"),
-                });
-                (queue[*i].clone(), seen)
-            })
-            .collect();
-        let origins = server.origins.clone();
+        let (pairs, origins) = (judged.clone(), server.origins.clone());
         disagreements += tokio::task::spawn_blocking(move || {
-            six_cases::run(Browser::Chromium, &judged, &origins)
+            six_cases::run(Browser::Chromium, &pairs, &origins)
         })
         .await
         .map_err(|e| format!("the six cases panicked: {e}"))?;
         wpt::report(
             "chromium",
-            results.iter().map(|(i, o)| {
-                let s = queue[*i].clone();
-                let seen = o.clone().unwrap_or_else(|e| Observed::Failed {
-                    error: format!("harness error: {e}"),
-                });
+            judged.iter().map(|(s, seen)| {
                 let received = log.get(s.id).cloned().unwrap_or_default();
-                (s, seen, received)
+                (s.clone(), seen.clone(), received)
             }),
-            |v| scenario_expand(v, &server.origins),
+            |v| server.origins.expand(v),
         );
     }
     // Local Network Access and non-HTTP(S) URLs, in a Chromium of their own (not with --ids).
-    let (lna_run, lna_disagreements) = match opts.ids {
-        _ if wpt_run() => (0, 0),
-        Some(_) => (0, 0),
-        None => local_network::run(&binary, opts.filter.as_deref(), opts.verbose).await?,
+    let (lna_run, lna_disagreements) = if wpt_run() || opts.ids.is_some() {
+        (0, 0)
+    } else {
+        local_network::run(&binary, opts.filter.as_deref(), opts.verbose).await?
     };
     disagreements += lna_disagreements;
     let mut kinds: Vec<_> = kinds.into_iter().collect();
@@ -652,11 +641,6 @@ fn doctor_pass(
         pairs.len()
     );
     Ok(disagreements)
-}
-
-/// Expands a WPT expectation's placeholders (`{origin}`, `{api}`, …).
-fn scenario_expand(value: &str, origins: &Origins) -> String {
-    origins.expand(value)
 }
 
 fn describe(o: &Observed) -> String {

@@ -140,32 +140,29 @@ fn handle(
         Some(values.fold(first, |acc, v| acc + ", " + &v))
     };
     let preflight = req.method() == http::Method::OPTIONS;
-    if let Ok(mut log) = log.lock() {
-        log[id].push(Received {
-            hop,
-            host,
-            method: req.method().as_str().to_owned(),
-            origin: header("origin"),
-            acrm: header("access-control-request-method"),
-            acrh: header("access-control-request-headers"),
-            site: header("sec-fetch-site"),
-        });
-    }
-    let (acrm, acrh) = (
-        header("access-control-request-method"),
-        header("access-control-request-headers"),
-    );
-    let request_origin = header("origin");
+    let received = Received {
+        hop,
+        host,
+        method: req.method().as_str().to_owned(),
+        origin: header("origin"),
+        acrm: header("access-control-request-method"),
+        acrh: header("access-control-request-headers"),
+        site: header("sec-fetch-site"),
+    };
+    // The reply echoes what the request asked, as the log recorded it.
     let model = scenario.respond_asked(
         origins,
         hop,
         preflight,
         &crate::scenario::Asked {
-            acrm: acrm.as_deref(),
-            acrh: acrh.as_deref(),
-            origin: request_origin.as_deref(),
+            acrm: received.acrm.as_deref(),
+            acrh: received.acrh.as_deref(),
+            origin: received.origin.as_deref(),
         },
     );
+    if let Ok(mut log) = log.lock() {
+        log[id].push(received);
+    }
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() =
         http::StatusCode::from_u16(model.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);

@@ -279,7 +279,7 @@ fn case_or_https(
 }
 
 /// A scenario on the hops `url` leads through.
-fn simple(
+pub(super) fn simple(
     file: &File,
     test: &str,
     request: &Request,

@@ -1,10 +1,10 @@
 //! `fetch/api/redirect/`: the redirect tests where CORS decides (cross-origin hops, the
 //! `Origin` after a redirect, redirect and request modes).
 
-use super::fetch_cors::{arg, chain, redirect_calls, slug};
+use super::fetch_cors::{arg, redirect_calls, simple};
 use super::js::{self, Js};
 use super::servers;
-use super::{Case, File, Host, Request, Translator, Url, scenario};
+use super::{Case, File, Request, Translator};
 use crate::wpt::Expect;
 
 /// The translated files of `fetch/api/redirect/`.
@@ -31,25 +31,6 @@ pub(crate) fn translators() -> Vec<Translator> {
             translate: redirect_back_to_original_origin,
         },
     ]
-}
-
-fn one(
-    file: &File,
-    test: &str,
-    request: &Request,
-    url: &str,
-    expect: Expect,
-    dropped: &[&str],
-) -> Result<Case, String> {
-    Ok(scenario(
-        file.name(&slug(test)),
-        file.source(test),
-        request,
-        chain(Url::parse(url, Host::App)?)?,
-        Vec::new(),
-        expect,
-        dropped,
-    ))
 }
 
 fn mode_of(s: &str) -> Result<&'static str, String> {
@@ -135,7 +116,7 @@ fn redirect_mode(file: &File) -> Result<Vec<Case>, String> {
                             &[],
                         )
                     };
-                    out.push(one(file, &test, &request, &url, expect, dropped)?);
+                    out.push(simple(file, &test, &request, &url, expect, dropped)?);
                 }
             }
         }
@@ -167,7 +148,7 @@ fn redirect_origin(file: &File) -> Result<Vec<Case>, String> {
             origin: vec![(1, origin)],
             ..Expect::default()
         };
-        out.push(one(
+        out.push(simple(
             file,
             &c.desc,
             &Request::get(),
@@ -194,7 +175,7 @@ fn redirect_to_dataurl(file: &File) -> Result<Vec<Case>, String> {
             "{redirect_url}?cors&location={}",
             servers::encode_uri_component(&data)
         );
-        out.push(one(
+        out.push(simple(
             file,
             &desc,
             &Request::get().mode(mode_of(&mode)?),
@@ -244,7 +225,7 @@ fn redirect_back_to_original_origin(file: &File) -> Result<Vec<Case>, String> {
             response_type: Some(response_type.into()),
             ..Expect::default()
         };
-        out.push(one(
+        out.push(simple(
             file,
             test,
             &Request::get().mode(mode_of(mode)?),
