@@ -324,8 +324,13 @@ fn situations(extra: &[String]) -> Result<(), String> {
 /// disagreements`) is the last line printed. The binary and `corsica` (which the
 /// situations start) are built by one cargo invocation, so both suites share one build.
 fn suite(name: &str, what: &str, extra: &[String]) -> Result<(), String> {
-    if name.starts_with("export ") {
-        ensure_packages("the nginx export's equivalence test", NGINX_PACKAGES)?;
+    if let Some(target) = name.strip_prefix("export ") {
+        let packages: &[&str] = match target {
+            "nginx" => NGINX_PACKAGES,
+            "caddy" => &["caddy"],
+            _ => &["haproxy"],
+        };
+        ensure_packages(&format!("the {target} export's equivalence test"), packages)?;
     } else if name.ends_with("firefox") || name == "firefox-observe" {
         ensure_firefox()?;
     } else if name.ends_with("webkit") || name == "webkit-observe" {

@@ -74,18 +74,18 @@ enum Command {
     Lint {
         /// The TOML file.
         config: PathBuf,
-        /// Also report what `corsica export TARGET` would refuse (nginx), each at its
-        /// route's line.
+        /// Also report what `corsica export TARGET` would refuse (nginx, caddy,
+        /// haproxy), each at its route's line.
         #[arg(long)]
         target: Option<corsica_export::Target>,
         #[command(flatten)]
         format: FormatArgs<FindingsFormat>,
     },
-    /// Say a gateway configuration in another server's language (nginx), answering every
-    /// request as `corsica serve` would; refuse, naming the route and the feature, what
-    /// the target cannot express (exit 0 exported, 1 refused, 2 unreadable).
+    /// Say a gateway configuration in another server's language (nginx, Caddy, HAProxy),
+    /// answering every request as `corsica serve` would; refuse, naming the route and the
+    /// feature, what the target cannot express (exit 0 exported, 1 refused, 2 unreadable).
     Export {
-        /// The server to export to: nginx.
+        /// The server to export to: nginx, caddy or haproxy.
         target: corsica_export::Target,
         /// The gateway configuration (TOML).
         #[arg(long)]

@@ -1,16 +1,17 @@
-//! `--export nginx`: the exported configuration proven equivalent to `corsica serve`.
+//! `--export nginx|caddy|haproxy`: the exported configuration proven equivalent to
+//! `corsica serve`.
 //!
 //! For the README's example configuration (its upstreams pointed at the test's) and four
 //! generated ones (many origins, patterns, `*`, credentials on and off, a public tier,
-//! several hosts and overlapping routes, an unreachable upstream), it starts real nginx
-//! on the export and `corsica serve` on the same file, sends both the same battery
+//! several hosts and overlapping routes, an unreachable upstream), it starts the real
+//! server on the export and `corsica serve` on the same file, sends both the same battery
 //! (allowed, denied, malformed and duplicate `Origin`s, preflights with odd
 //! `Access-Control-Request-Method`/`-Headers`, unrouted paths, upstream errors), and
 //! compares the status and every CORS header (values exactly; `Vary` as a set of tokens,
-//! since nginx appends its own line beside the upstream's where the engine merges them).
-//! Then the browser model (`corsica check`'s engine and HTTP client) judges `fetch()`
-//! calls against both servers: the verdicts must be the same. The last line is
-//! `export nginx: N configs, M requests, D differences`.
+//! since the servers append their own line beside the upstream's where the engine merges
+//! them). Then the browser model (`corsica check`'s engine and HTTP client) judges
+//! `fetch()` calls against both servers: the verdicts must be the same. The last line is
+//! `export TARGET: N configs, M requests, D differences`.
 
 use std::collections::BTreeSet;
 use std::convert::Infallible;
@@ -20,6 +21,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use corsica::fetch::{Credentials, FetchRequest, simulate};
+use corsica_export::Target;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
@@ -445,23 +447,72 @@ fn vary(r: &Head) -> BTreeSet<String> {
         .collect()
 }
 
-/// Where the two answers differ.
-fn differences(a: &Head, b: &Head) -> Vec<String> {
+/// Where the two answers differ (`b` is `target`'s).
+fn differences(a: &Head, b: &Head, target: Target) -> Vec<String> {
     let mut out = Vec::new();
     if a.status != b.status {
-        out.push(format!("status: corsica {}, nginx {}", a.status, b.status));
+        out.push(format!(
+            "status: corsica {}, {target} {}",
+            a.status, b.status
+        ));
     }
     for name in COMPARED {
         let (x, y) = (a.all(name).join(", "), b.all(name).join(", "));
         if x != y {
-            out.push(format!("{name}: corsica {x:?}, nginx {y:?}"));
+            out.push(format!("{name}: corsica {x:?}, {target} {y:?}"));
         }
     }
     let (x, y) = (vary(a), vary(b));
     if x != y {
-        out.push(format!("vary: corsica {x:?}, nginx {y:?}"));
+        out.push(format!("vary: corsica {x:?}, {target} {y:?}"));
     }
     out
+}
+
+/// Where `target`'s binary is, and the Debian packages it comes from.
+fn binary(target: Target) -> Result<&'static str, String> {
+    let (candidates, packages): (&[&'static str], &str) = match target {
+        Target::Nginx => (
+            &["/usr/sbin/nginx", "/usr/bin/nginx"],
+            "nginx and libnginx-mod-http-js",
+        ),
+        Target::Caddy => (&["/usr/bin/caddy", "/usr/local/bin/caddy"], "caddy"),
+        Target::Haproxy => (&["/usr/sbin/haproxy", "/usr/bin/haproxy"], "haproxy"),
+    };
+    candidates
+        .iter()
+        .copied()
+        .find(|p| Path::new(p).exists())
+        .ok_or_else(|| format!("{target} not found: install Debian's {packages}"))
+}
+
+/// The command that runs `target` in the foreground on the export written in `dir`
+/// (`main`: the main file's name).
+fn launch(target: Target, program: &str, dir: &Path, main: &str) -> Command {
+    let conf = dir.join(main);
+    let mut c = Command::new(program);
+    match target {
+        Target::Nginx => {
+            c.arg("-p")
+                .arg(dir)
+                .arg("-c")
+                .arg(&conf)
+                .args(["-g", "daemon off;"]);
+        }
+        Target::Caddy => {
+            // Caddy keeps its state under the XDG directories: the test's, not the user's.
+            c.args(["run", "--adapter", "caddyfile", "--config"])
+                .arg(&conf)
+                .env("XDG_DATA_HOME", dir.join("tmp"))
+                .env("XDG_CONFIG_HOME", dir.join("tmp"))
+                .env("HOME", dir.join("tmp"));
+        }
+        Target::Haproxy => {
+            c.arg("-db").arg("-f").arg(&conf);
+        }
+    }
+    c.current_dir(dir);
+    c
 }
 
 /// Waits until something accepts connections on `addr`.
@@ -514,16 +565,10 @@ fn fetches() -> Vec<Fetch> {
     out
 }
 
-/// Runs the whole check for `target` (only `nginx` so far); returns (configs, requests,
-/// differences).
+/// Runs the whole check for `target`; returns (configs, requests, differences).
 pub async fn run(target: &str, verbose: bool) -> Result<(usize, usize, usize), String> {
-    if target != "nginx" {
-        return Err(format!("--export {target}: only nginx is exported so far"));
-    }
-    let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .ok_or("nginx not found: install Debian's nginx and libnginx-mod-http-js")?;
+    let target: Target = target.parse()?;
+    let program = binary(target)?;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let corsica = exe.with_file_name("corsica");
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -556,23 +601,18 @@ pub async fn run(target: &str, verbose: bool) -> Result<(usize, usize, usize), S
         let export_text = format!("listen = \"127.0.0.1:{b_port}\"\n{body}\n");
         let config = corsica_gateway::config::Config::parse(&export_text, "gateway.toml")
             .map_err(|e| format!("{label}: {e}"))?;
-        let exported = corsica_export::export(&config, corsica_export::Target::Nginx)
+        let exported = corsica_export::export(&config, target)
             .map_err(|e| format!("{label}: export refused: {e}"))?;
         for (name, content) in exported.files() {
             std::fs::write(dir.join(name), content).map_err(|e| e.to_string())?;
         }
-        let conf = dir.join("nginx.conf");
-        let _nginx = Process(
-            Command::new(nginx)
-                .arg("-p")
-                .arg(&dir)
-                .arg("-c")
-                .arg(&conf)
-                .args(["-g", "daemon off;"])
+        let main = &exported.files()[0].0;
+        let _server = Process(
+            launch(target, program, &dir, main)
                 .stdout(Stdio::null())
                 .stderr(Stdio::inherit())
                 .spawn()
-                .map_err(|e| format!("cannot start nginx: {e}"))?,
+                .map_err(|e| format!("cannot start {target}: {e}"))?,
         );
         let _serve = Process(
             Command::new(&corsica)
@@ -591,12 +631,12 @@ pub async fn run(target: &str, verbose: bool) -> Result<(usize, usize, usize), S
             .parse()
             .map_err(|e| format!("{e}"))?;
         ready(a, "corsica serve").await?;
-        ready(b, "nginx").await?;
+        ready(b, target.as_str()).await?;
         let battery = battery(240);
         let mut differ = 0;
         for raw in &battery {
             let (x, y) = (send(a, raw).await?, send(b, raw).await?);
-            let d = differences(&x, &y);
+            let d = differences(&x, &y, target);
             if d.is_empty() {
                 continue;
             }
@@ -609,12 +649,12 @@ pub async fn run(target: &str, verbose: bool) -> Result<(usize, usize, usize), S
         // The browser model on both sides: the same verdict for each fetch().
         let model_differ = tokio::task::spawn_blocking({
             let label = label.clone();
-            move || model_pass(&label, a_port, b_port, verbose)
+            move || model_pass(&label, target, a_port, b_port, verbose)
         })
         .await
         .map_err(|e| format!("the model pass panicked: {e}"))??;
         eprintln!(
-            "export nginx: {label}: {} requests, {differ} differ; browser model: {model_differ} verdicts differ",
+            "export {target}: {label}: {} requests, {differ} differ; browser model: {model_differ} verdicts differ",
             battery.len()
         );
         requests += battery.len();
@@ -625,7 +665,7 @@ pub async fn run(target: &str, verbose: bool) -> Result<(usize, usize, usize), S
 }
 
 /// `corsica check`'s engine and client on both servers; returns how many verdicts differ.
-fn model_pass(label: &str, a: u16, b: u16, verbose: bool) -> Result<usize, String> {
+fn model_pass(label: &str, target: Target, a: u16, b: u16, verbose: bool) -> Result<usize, String> {
     let options = corsica_doctor::LiveOptions {
         resolve: ["api.example.com", "admin.example.com"]
             .iter()
@@ -654,7 +694,7 @@ fn model_pass(label: &str, a: u16, b: u16, verbose: bool) -> Result<usize, Strin
         if x != y {
             differ += 1;
             println!(
-                "DIFFER (model, {label}) fetch from {origin} to {host}{path} {headers:?}\n  corsica: {x}\n  nginx:   {y}"
+                "DIFFER (model, {label}) fetch from {origin} to {host}{path} {headers:?}\n  corsica: {x}\n  {target}: {y}"
             );
         } else if verbose {
             println!("same ({label}) {origin} {host}{path}: {x}");

@@ -175,7 +175,12 @@ fn parse_args() -> Result<Options, String> {
             }
             "--out" => o.out = Some(args.next().ok_or("--out needs a file")?.into()),
             "--wpt" => WPT_RUN.store(true, Ordering::Relaxed),
-            "--export" => o.export = Some(args.next().ok_or("--export needs a target: nginx")?),
+            "--export" => {
+                o.export = Some(
+                    args.next()
+                        .ok_or("--export needs a target: nginx, caddy or haproxy")?,
+                )
+            }
             "--wpt-import" => {
                 o.wpt_import = Some(
                     args.next()
@@ -187,7 +192,7 @@ fn parse_args() -> Result<Options, String> {
             "--" => {}
             "--help" | "-h" => {
                 println!(
-                    "usage: corsica-conformance [--jobs N] [--filter TEXT] [--ids 1,2,3] [--list] [--verbose] [--record-har FILE] | --situations [--bless] [--verbose] | --browser firefox|webkit --observe [--filter TEXT] [--ids 1,2,3] [--batch N] [--out FILE] [--verbose] | --wpt [--browser chromium|firefox|webkit] [...] | --wpt-import WPT_DIR | --export nginx"
+                    "usage: corsica-conformance [--jobs N] [--filter TEXT] [--ids 1,2,3] [--list] [--verbose] [--record-har FILE] | --situations [--bless] [--verbose] | --browser firefox|webkit --observe [--filter TEXT] [--ids 1,2,3] [--batch N] [--out FILE] [--verbose] | --wpt [--browser chromium|firefox|webkit] [...] | --wpt-import WPT_DIR | --export nginx|caddy|haproxy"
                 );
                 std::process::exit(0);
             }

@@ -24,6 +24,8 @@
 
 #![forbid(unsafe_code)]
 
+mod caddy;
+mod haproxy;
 mod nginx;
 mod plan;
 mod regex;
@@ -38,9 +40,16 @@ pub enum Target {
     /// nginx 1.22 or later with its JavaScript module (`ngx_http_js_module`, Debian's
     /// `libnginx-mod-http-js`), which reads repeated request headers as the engine does.
     Nginx,
+    /// Caddy 2.6 or later (Debian's `caddy`), with its Caddyfile adapter.
+    Caddy,
+    /// HAProxy 2.6 or later (Debian's `haproxy`).
+    Haproxy,
 }
 
 impl Target {
+    /// Every target, in the order the documentation lists them.
+    pub const ALL: [Target; 3] = [Target::Nginx, Target::Caddy, Target::Haproxy];
+
     /// Its name on the command line.
     ///
     /// ```
@@ -49,6 +58,8 @@ impl Target {
     pub fn as_str(self) -> &'static str {
         match self {
             Target::Nginx => "nginx",
+            Target::Caddy => "caddy",
+            Target::Haproxy => "haproxy",
         }
     }
 }
@@ -65,7 +76,11 @@ impl std::str::FromStr for Target {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "nginx" => Ok(Target::Nginx),
-            other => Err(format!("`{other}` is not an export target: nginx")),
+            "caddy" => Ok(Target::Caddy),
+            "haproxy" => Ok(Target::Haproxy),
+            other => Err(format!(
+                "`{other}` is not an export target: nginx, caddy or haproxy"
+            )),
         }
     }
 }
@@ -137,6 +152,8 @@ pub fn export(config: &Config, target: Target) -> Result<Export, ExportErrors> {
     let plan = plan::Plan::of(config);
     let files = match target {
         Target::Nginx => nginx::render(&plan),
+        Target::Caddy => caddy::render(&plan),
+        Target::Haproxy => haproxy::render(&plan),
     };
     Ok(Export { files })
 }
