@@ -8,8 +8,9 @@
 //!   `conformance chromium: N scenarios, D disagreements`, the same for `firefox` and
 //!   `webkit`, then web-platform-tests' CORS tests in each (`conformance wpt chromium: N
 //!   scenarios, D disagreements`, …), `situations: N end to end, D disagreements`, and
-//!   the nginx export against `corsica serve` in real nginx (`export nginx: N configs, M
-//!   requests, D differences`; installs `nginx` and `libnginx-mod-http-js`).
+//!   each export against `corsica serve` in the real server (`export nginx: N configs, M
+//!   requests, D differences`, then `caddy`; installs `nginx`, `libnginx-mod-http-js`,
+//!   `caddy`).
 //! - `conformance [args]`: the conformance suite alone (`--filter TEXT`, `--jobs N`, `--verbose`).
 //!   `conformance -- --browser firefox|webkit` judges the model against Firefox or WebKit
 //!   (WebKitGTK under Xvfb, over WebDriver classic) instead; `--wpt` runs the scenarios
@@ -134,12 +135,15 @@ fn test() -> Result<(), String> {
         ])?;
     }
     situations(&[])?;
-    // `corsica export nginx` against `corsica serve`, in real nginx.
-    suite(
-        "export nginx",
-        "configs",
-        &["--export".to_owned(), "nginx".to_owned()],
-    )
+    // `corsica export TARGET` against `corsica serve`, in the real servers.
+    for target in ["nginx", "caddy"] {
+        suite(
+            &format!("export {target}"),
+            "configs",
+            &["--export".to_owned(), target.to_owned()],
+        )?;
+    }
+    Ok(())
 }
 
 /// Installs Debian's `chromium` when it is missing (as root, with apt-get).

@@ -329,7 +329,7 @@ fn request(method: &str, host: &str, path: &str, origin: &str, extra: &[(&str, &
 }
 
 /// The battery: a deterministic walk over the variations, `per_config` requests.
-fn battery(per_config: usize) -> Vec<String> {
+fn battery(per_config: usize, target: Target) -> Vec<String> {
     let preflights: [&[(&str, &str)]; 10] = [
         &[("Access-Control-Request-Method", "GET")],
         &[
@@ -367,12 +367,15 @@ fn battery(per_config: usize) -> Vec<String> {
             ("Access-Control-Request-Headers", "bad header"),
         ],
     ];
-    // No lower-case method: nginx answers 400 to any (its request-line parser takes
+    // A lower-case method for all but nginx: nginx answers 400 to any (its request-line parser takes
     // upper-case letters only), where `corsica serve` serves `patch` as fetch() sends it.
     // A difference of nginx itself, said in the README, not of the export.
-    let methods = [
+    let mut methods = vec![
         "GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS", "CUSTOM",
     ];
+    if target != Target::Nginx {
+        methods.push("patch");
+    }
     let mut out = Vec::new();
     let mut i = 0usize;
     while out.len() < per_config {
@@ -607,10 +610,14 @@ pub async fn run(target: &str, verbose: bool) -> Result<(usize, usize, usize), S
             std::fs::write(dir.join(name), content).map_err(|e| e.to_string())?;
         }
         let main = &exported.files()[0].0;
+        // The server's log (upstream errors are part of the battery) is shown only when
+        // it does not start.
+        let log = dir.join("server.log");
+        let log_file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
         let _server = Process(
             launch(target, program, &dir, main)
                 .stdout(Stdio::null())
-                .stderr(Stdio::inherit())
+                .stderr(log_file)
                 .spawn()
                 .map_err(|e| format!("cannot start {target}: {e}"))?,
         );
@@ -631,8 +638,11 @@ pub async fn run(target: &str, verbose: bool) -> Result<(usize, usize, usize), S
             .parse()
             .map_err(|e| format!("{e}"))?;
         ready(a, "corsica serve").await?;
-        ready(b, target.as_str()).await?;
-        let battery = battery(240);
+        if let Err(e) = ready(b, target.as_str()).await {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            return Err(format!("{e}; its log:\n{text}"));
+        }
+        let battery = battery(240, target);
         let mut differ = 0;
         for raw in &battery {
             let (x, y) = (send(a, raw).await?, send(b, raw).await?);

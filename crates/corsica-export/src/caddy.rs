@@ -1,8 +1,539 @@
-//! Caddy: to be written.
+//! Caddy: `map` handlers decide (one placeholder per rule of the engine, each commented),
+//! each route is a `route` block that answers preflights itself (`respond`) and proxies
+//! the rest (`reverse_proxy`), all inside one outer `route` so that nothing is reordered.
+//!
+//! What Caddy's request placeholders give, and why it is enough: a repeated request header
+//! reads as its lines joined with `,`. Two `Origin` lines then match no origin (an origin
+//! holds no comma) and two `Access-Control-Request-Method` lines match no method (a token
+//! holds none): denied, as the engine denies them; `Access-Control-Request-Headers` lines
+//! read as one list, as the engine reads them. Presence (an empty `Origin:` is present) is
+//! tested with the `header` matcher.
+//!
+//! Caddy's own pitfalls, handled here: a map output that reads as a boolean or a number
+//! (`t`, `1`) becomes one, so outputs are words (`trusted`, `yes`); RE2's `(?i)` folds
+//! Unicode (`k` matches the Kelvin sign), so case-insensitive patterns spell each ASCII
+//! letter as a class; RE2 repeats at most 1000 times; a header set to an empty value is
+//! sent empty, so conditional headers get their own matcher; and Caddy has no lower-case
+//! function, so the `*` echo of requested header names is lower-cased letter by letter.
 
-use crate::plan::Plan;
+use std::fmt::Write as _;
+
+use crate::plan::{Plan, RoutePlan, TierPlan};
+use crate::regex;
+
+const VARY_PREFLIGHT: &str =
+    "Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
+
+const ORIGIN: &str = "{http.request.header.Origin}";
+const ACRM: &str = "{http.request.header.Access-Control-Request-Method}";
+const ACRH: &str = "{http.request.header.Access-Control-Request-Headers}";
+
+/// A Caddyfile token in double quotes (`"` and `\` before `"` are the only escapes the
+/// Caddyfile reads in them).
+fn q(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\\\""))
+}
+
+/// A regex as a quoted Caddyfile token (`~` first for a map input). A `"` (escaped or not)
+/// becomes `\x22`, which RE2 reads as the same character and the Caddyfile leaves alone.
+fn re(prefix: &str, pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 4);
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('"') => out.push_str("\\x22"),
+                Some(n) => {
+                    out.push('\\');
+                    out.push(n);
+                }
+                None => out.push('\\'),
+            },
+            '"' => out.push_str("\\x22"),
+            c => out.push(c),
+        }
+    }
+    format!("\"{prefix}{out}\"")
+}
+
+/// `pattern` matching ASCII letters in either case, each letter outside a class spelled
+/// `[xX]` (RE2's `(?i)` would fold Unicode too: the engine compares ASCII only).
+fn ascii_ci(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() * 2);
+    let mut chars = pattern.chars();
+    let mut class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                out.push(c);
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                }
+            }
+            '[' if !class => {
+                class = true;
+                out.push(c);
+                // A `]` first in a class is literal.
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                    if n == '\\' {
+                        if let Some(m) = chars.next() {
+                            out.push(m);
+                        }
+                    }
+                }
+            }
+            ']' if class => {
+                class = false;
+                out.push(c);
+            }
+            c if !class && c.is_ascii_alphabetic() => {
+                let _ = write!(
+                    out,
+                    "[{}{}]",
+                    c.to_ascii_lowercase(),
+                    c.to_ascii_uppercase()
+                );
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `^.{0,n}$` within RE2's 1000-repeat bound.
+fn at_most(n: usize) -> String {
+    let mut out = String::from("^");
+    let mut left = n;
+    while left > 1000 {
+        out.push_str(".{0,1000}");
+        left -= 1000;
+    }
+    let _ = write!(out, ".{{0,{left}}}$");
+    out
+}
+
+/// Map lines giving `value` to every origin of `alts` (alternatives grouped into regexes
+/// of at most ~3 KB, as for nginx).
+fn origin_lines(alts: &[String], value: &str, indent: &str) -> String {
+    regex::groups(alts, 3000)
+        .iter()
+        .map(|g| format!("{indent}{} {value}\n", re("~", g)))
+        .collect()
+}
 
 /// Renders the `Caddyfile`.
-pub(crate) fn render(_plan: &Plan) -> Vec<(String, String)> {
-    vec![("Caddyfile".to_owned(), String::new())]
+pub(crate) fn render(plan: &Plan) -> Vec<(String, String)> {
+    let mut c = String::new();
+    let _ = writeln!(
+        c,
+        "# Generated by `corsica export caddy` from a Corsica gateway configuration ({} routes).\n\
+         # Do not edit by hand: change the gateway configuration and export again.\n\
+         # Needs Caddy 2.6+. Run: caddy run --adapter caddyfile --config Caddyfile\n\
+         {{\n\tadmin off\n\tauto_https off\n}}\n\n\
+         # The decisions, as lazy placeholders (one per rule of the engine).\n\
+         (corsica_maps) {{",
+        plan.route_count
+    );
+    maps(&mut c, plan);
+    c.push_str("}\n");
+    let port = plan.listen.port();
+    let ip = plan.listen.ip();
+    for s in &plan.servers {
+        let addresses = match s.host.as_deref() {
+            None => format!("http://:{port}"),
+            Some("localhost") => {
+                format!("http://localhost:{port}, http://127.0.0.1:{port}, http://[::1]:{port}")
+            }
+            Some(h) => format!("http://{h}:{port}"),
+        };
+        let _ = writeln!(
+            c,
+            "\n{addresses} {{\n\tbind {ip}\n\theader -Server\n\troute {{\n\t\timport corsica_maps"
+        );
+        for (i, by) in &s.shadowed {
+            let _ = writeln!(
+                c,
+                "\t\t# route `{}` is left out: route `{}` before it takes all its requests",
+                plan.routes[*i].name, plan.routes[*by].name
+            );
+        }
+        let mut root_covered = false;
+        for &i in &s.routes {
+            let r = &plan.routes[i];
+            let base = r.path.as_deref().unwrap_or("/").trim_end_matches('/');
+            if base.is_empty() {
+                root_covered = true;
+            }
+            route(&mut c, r, base);
+            if root_covered {
+                break;
+            }
+        }
+        if !root_covered {
+            unrouted(&mut c);
+        }
+        c.push_str("\t}\n}\n");
+    }
+    vec![("Caddyfile".to_owned(), c)]
+}
+
+/// Every map: the request headers' shapes, the answer to unrouted requests, each route's
+/// rules.
+fn maps(c: &mut String, plan: &Plan) {
+    let mut fits: Vec<usize> = plan
+        .routes
+        .iter()
+        .map(|r| r.max_request_header_bytes)
+        .collect();
+    fits.sort_unstable();
+    fits.dedup();
+    for n in fits {
+        let _ = writeln!(
+            c,
+            "\t# Access-Control-Request-Headers within {n} bytes (the engine's limit).\n\
+             \tmap {ACRH} {{corsica_acrh_fits_{n}}} {{\n\t\t{} yes\n\t\tdefault no\n\t}}",
+            re("~", &at_most(n))
+        );
+    }
+    let _ = writeln!(
+        c,
+        "\t# Requested header names to echo (with `headers = \"*\"`): some token character.\n\
+         \tmap {ACRH} {{corsica_acrh_names}} {{\n\t\t{} yes\n\t\tdefault no\n\t}}",
+        re("~", "[!#$%&'*+.^_`|~0-9A-Za-z-]")
+    );
+    let _ = writeln!(
+        c,
+        "\t# No route: the origin is echoed when some policy trusts it by name (with\n\
+         \t# credentials when a credentialed one does), else `*`.\n\
+         \tmap {ORIGIN} {{corsica_unrouted}} {{\n{}{}\t\tdefault any\n\t}}\n\
+         \t# The requested method, echoed when it is one token.\n\
+         \tmap {ACRM} {{corsica_unrouted_acrm}} {{\n\t\t{} yes\n\t\tdefault no\n\t}}",
+        origin_lines(&plan.unrouted_credentialed, "credentialed", "\t\t"),
+        // Caddy refuses a map input given twice: the credentialed ones are said above.
+        origin_lines(
+            &plan
+                .unrouted_trusted
+                .iter()
+                .filter(|o| !plan.unrouted_credentialed.contains(o))
+                .cloned()
+                .collect::<Vec<_>>(),
+            "trusted",
+            "\t\t"
+        ),
+        re("~", &format!("^{}$", regex::TOKEN)),
+    );
+    for r in &plan.routes {
+        route_maps(c, r);
+    }
+}
+
+/// A route's maps: which tier an origin gets, whether the method and the requested
+/// headers are allowed, and which tier answers.
+fn route_maps(c: &mut String, r: &RoutePlan) {
+    let v = format!("corsica_r{}", r.index);
+    let _ = writeln!(
+        c,
+        "\n\t# ---- route `{}` ----\n\
+         \t# Which origins: trusted{}, deny.\n\
+         \tmap {ORIGIN} {{{v}_o}} {{\n{}{}\t\tdefault deny\n\t}}",
+        r.name,
+        if r.public_tier.is_some() {
+            ", public (any other well-formed origin: the public tier)"
+        } else {
+            ""
+        },
+        origin_lines(&r.trusted, "trusted", "\t\t"),
+        if r.public_tier.is_some() {
+            origin_lines(&regex::any_valid_origin(), "public", "\t\t")
+        } else {
+            String::new()
+        }
+    );
+    tier_maps(c, &v, "t", &r.trusted_tier);
+    if let Some(p) = &r.public_tier {
+        tier_maps(c, &v, "p", p);
+    }
+    let fits = format!("{{corsica_acrh_fits_{}}}", r.max_request_header_bytes);
+    let public = if r.public_tier.is_some() {
+        format!("{{{v}_p_acrm}}{{{v}_p_acrh}}{{{v}_p_auth}}{fits}")
+    } else {
+        "nononono".to_owned()
+    };
+    let _ = writeln!(
+        c,
+        "\t# A preflight is answered by: trusted, public, or deny.\n\
+         \tmap \"{{{v}_o}}:{{{v}_t_acrm}}{{{v}_t_acrh}}{{{v}_t_auth}}{fits}:{public}\" {{{v}_pf}} {{\n\
+         \t\t{} trusted",
+        re("~", "^trusted:(?:yes){4}:")
+    );
+    if r.public_tier.is_some() {
+        let _ = writeln!(
+            c,
+            "\t\t{} public",
+            re("~", "^public:(?:yes|no){4}:(?:yes){4}$")
+        );
+    }
+    c.push_str("\t\tdefault deny\n\t}\n");
+    if r.trusted_tier.allow_headers.is_none()
+        || r.public_tier
+            .as_ref()
+            .is_some_and(|p| p.allow_headers.is_none())
+    {
+        let _ = writeln!(
+            c,
+            "\t# The tier of an allowed preflight whose requested names are echoed.\n\
+             \tmap \"{{{v}_pf}}:{{corsica_acrh_names}}\" {{{v}_echo}} {{\n\
+             \t\t\"trusted:yes\" trusted\n\t\t\"public:yes\" public\n\t\tdefault no\n\t}}"
+        );
+    }
+    let public = if r.public_tier.is_some() {
+        format!("{{{v}_p_method}}")
+    } else {
+        "no".to_owned()
+    };
+    let _ = writeln!(
+        c,
+        "\t# An actual request (with Origin) is answered by: trusted, public, or deny.\n\
+         \tmap \"{{{v}_o}}:{{{v}_t_method}}:{public}\" {{{v}_tier}} {{\n\
+         \t\t{} trusted",
+        re("~", "^trusted:yes:")
+    );
+    if r.public_tier.is_some() {
+        let _ = writeln!(c, "\t\t{} public", re("~", "^public:[a-z]+:yes$"));
+    }
+    c.push_str("\t\tdefault deny\n\t}\n");
+}
+
+/// One tier's maps: the method of an actual request, the method and the headers a
+/// preflight asks for.
+fn tier_maps(c: &mut String, v: &str, t: &str, tier: &TierPlan) {
+    let methods = re("~", &format!("^(?:{})$", tier.methods));
+    let _ = writeln!(
+        c,
+        "\tmap {{http.request.method}} {{{v}_{t}_method}} {{\n\t\t{methods} yes\n\t\tdefault no\n\t}}\n\
+         \tmap {ACRM} {{{v}_{t}_acrm}} {{\n\t\t{methods} yes\n\t\tdefault no\n\t}}\n\
+         \tmap {ACRH} {{{v}_{t}_acrh}} {{\n\t\t\"\" yes\n\t\t{} yes\n\t\tdefault no\n\t}}",
+        re("~", &ascii_ci(&format!("^(?:{})$", tier.headers)))
+    );
+    if tier.any_header_but_authorization {
+        let _ = writeln!(
+            c,
+            "\t# `*` does not cover authorization: it must be listed.\n\
+             \tmap {ACRH} {{{v}_{t}_auth}} {{\n\t\t{} no\n\t\tdefault yes\n\t}}",
+            re(
+                "~",
+                &ascii_ci(&format!(
+                    "(?:^|,){}authorization{}(?:,|$)",
+                    regex::OWS,
+                    regex::OWS
+                ))
+            )
+        );
+    } else {
+        let _ = writeln!(
+            c,
+            "\tmap {{http.request.method}} {{{v}_{t}_auth}} {{\n\t\tdefault yes\n\t}}"
+        );
+    }
+}
+
+/// The matcher lines of a preflight (OPTIONS with `Origin` and
+/// `Access-Control-Request-Method`, empty ones included).
+const PREFLIGHT: &str = "\t\t\t\tmethod OPTIONS\n\t\t\t\theader Origin *\n\t\t\t\theader Access-Control-Request-Method *\n";
+
+/// A route's block.
+fn route(c: &mut String, r: &RoutePlan, base: &str) {
+    let v = format!("corsica_r{}", r.index);
+    let m = format!("@r{}", r.index);
+    let _ = writeln!(
+        c,
+        "\n\t\t# route `{}` (route {} of the configuration)",
+        r.name,
+        r.index + 1
+    );
+    if base.is_empty() {
+        let _ = writeln!(c, "\t\troute {{");
+    } else {
+        let _ = writeln!(
+            c,
+            "\t\t{m} path_regexp {}\n\t\troute {m} {{",
+            re("", &format!("^{}(?:/|$)", regex::escape(base)))
+        );
+    }
+    for (t, word, tier) in std::iter::once(("t", "trusted", &r.trusted_tier))
+        .chain(r.public_tier.iter().map(|p| ("p", "public", p)))
+    {
+        let pm = format!("{m}_pf_{t}");
+        let _ = writeln!(
+            c,
+            "\t\t\t# A preflight the {word} tier allows.\n\t\t\t{pm} {{\n{PREFLIGHT}\t\t\t\tvars {{{v}_pf}} {word}\n\t\t\t}}\n\t\t\theader {pm} {{"
+        );
+        let acao = if t == "p" || r.any { "*" } else { ORIGIN };
+        let _ = writeln!(c, "\t\t\t\tAccess-Control-Allow-Origin {}", q(acao));
+        if t == "t" && r.credentials && !r.any {
+            c.push_str("\t\t\t\tAccess-Control-Allow-Credentials true\n");
+        }
+        if let Some(x) = &tier.allow_methods {
+            let _ = writeln!(c, "\t\t\t\tAccess-Control-Allow-Methods {}", q(x));
+        }
+        if let Some(h) = &tier.allow_headers {
+            let _ = writeln!(c, "\t\t\t\tAccess-Control-Allow-Headers {}", q(h));
+        }
+        if let Some(a) = &tier.max_age {
+            let _ = writeln!(c, "\t\t\t\tAccess-Control-Max-Age {}", q(a));
+        }
+        let _ = writeln!(c, "\t\t\t\tVary {}\n\t\t\t}}", q(VARY_PREFLIGHT));
+        if tier.allow_headers.is_none() {
+            echo(
+                c,
+                &format!("{pm}_echo"),
+                &format!("vars {{{v}_echo}} {word}"),
+            );
+        }
+        let _ = writeln!(c, "\t\t\trespond {pm} {}", r.preflight_status);
+    }
+    let _ = writeln!(
+        c,
+        "\t\t\t# Any other preflight is denied.\n\t\t\t{m}_pf {{\n{PREFLIGHT}\t\t\t}}\n\
+         \t\t\theader {m}_pf Vary {}\n\t\t\trespond {m}_pf {}",
+        q(VARY_PREFLIGHT),
+        r.denied_status
+    );
+    for (t, word, tier) in std::iter::once(("t", "trusted", &r.trusted_tier))
+        .chain(r.public_tier.iter().map(|p| ("p", "public", p)))
+    {
+        let am = format!("{m}_{t}");
+        let _ = writeln!(
+            c,
+            "\t\t\t# An actual request the {word} tier allows.\n\t\t\t{am} {{\n\t\t\t\theader Origin *\n\t\t\t\tvars {{{v}_tier}} {word}\n\t\t\t}}"
+        );
+        let acao = if t == "p" || r.any { "*" } else { ORIGIN };
+        let _ = writeln!(
+            c,
+            "\t\t\theader {am} Access-Control-Allow-Origin {}",
+            q(acao)
+        );
+        if t == "t" && r.credentials && !r.any {
+            let _ = writeln!(c, "\t\t\theader {am} Access-Control-Allow-Credentials true");
+        }
+        if let Some(e) = &tier.expose_headers {
+            let _ = writeln!(
+                c,
+                "\t\t\theader {am} Access-Control-Expose-Headers {}",
+                q(e)
+            );
+        }
+    }
+    if r.any && r.public_tier.is_none() {
+        // Under `*` the answer is the same for every origin (no Vary), and a request
+        // without Origin is answered too; a malformed origin's answer differs.
+        let _ = writeln!(
+            c,
+            "\t\t\t# No Origin: answered as every origin is (`*`).\n\t\t\t{m}_n {{\n\t\t\t\tnot header Origin *\n\t\t\t\tvars {{{v}_t_method}} yes\n\t\t\t}}\n\
+             \t\t\theader {m}_n Access-Control-Allow-Origin \"*\""
+        );
+        if let Some(e) = &r.trusted_tier.expose_headers {
+            let _ = writeln!(
+                c,
+                "\t\t\theader {m}_n Access-Control-Expose-Headers {}",
+                q(e)
+            );
+        }
+        let _ = writeln!(
+            c,
+            "\t\t\t# A malformed origin's answer differs: it varies on Origin.\n\t\t\t{m}_x {{\n\t\t\t\theader Origin *\n\t\t\t\tvars {{{v}_o}} deny\n\t\t\t}}\n\
+             \t\t\theader {m}_x Vary Origin"
+        );
+    } else {
+        c.push_str("\t\t\theader Vary Origin\n");
+    }
+    let _ = writeln!(
+        c,
+        "\t\t\t# The upstream's CORS headers are replaced by the ones above.\n\
+         \t\t\treverse_proxy {} {{\n\t\t\t\theader_down -Access-Control-*\n\t\t\t\theader_down -Corsica-Reason\n\t\t\t}}\n\t\t}}",
+        r.upstream
+    );
+}
+
+/// With `headers = "*"`: the requested names echoed in `Access-Control-Allow-Headers`,
+/// trimmed, empty items dropped, `, `-joined and lower-cased (letter by letter: Caddy has
+/// no lower-case function), when there is a name to echo. `decision` is the matcher line
+/// of the tier (one `vars` line: two in one matcher would be either-or).
+fn echo(c: &mut String, name: &str, decision: &str) {
+    let _ = writeln!(
+        c,
+        "\t\t\t# The requested names, echoed: trimmed, `, `-joined, lower-cased.\n\
+         \t\t\t{name} {{\n{PREFLIGHT}\t\t\t\t{decision}\n\t\t\t}}\n\
+         \t\t\theader {name} Access-Control-Allow-Headers {}\n\
+         \t\t\theader {name} Access-Control-Allow-Headers {} \"${{1}}\"\n\
+         \t\t\theader {name} Access-Control-Allow-Headers {} \", \"",
+        q(ACRH),
+        re("", "^[ \\t\\x0c,]*(.*?)[ \\t\\x0c,]*$"),
+        re("", "[ \\t\\x0c]*,[ \\t\\x0c,]*"),
+    );
+    for l in 'A'..='Z' {
+        let _ = writeln!(
+            c,
+            "\t\t\theader {name} Access-Control-Allow-Headers {l} {}",
+            l.to_ascii_lowercase()
+        );
+    }
+}
+
+/// The answer when no route of this host matches (the engine's `unrouted_response`).
+fn unrouted(c: &mut String) {
+    let _ = writeln!(
+        c,
+        "\n\t\t# No route matches: a 404 the page can read; a preflight is let through (204).\n\
+         \t\t@corsica_trusted vars {{corsica_unrouted}} trusted credentialed\n\
+         \t\t@corsica_credentialed vars {{corsica_unrouted}} credentialed\n\
+         \t\t@corsica_any vars {{corsica_unrouted}} any\n\
+         \t\theader @corsica_trusted Access-Control-Allow-Origin {}\n\
+         \t\theader @corsica_credentialed Access-Control-Allow-Credentials true\n\
+         \t\theader @corsica_any Access-Control-Allow-Origin \"*\"\n\
+         \t\theader corsica-route none\n\
+         \t\t@corsica_pf {{\n\t\t\tmethod OPTIONS\n\t\t\theader Origin *\n\t\t\theader Access-Control-Request-Method *\n\t\t}}\n\
+         \t\t@corsica_pf_method {{\n\t\t\tmethod OPTIONS\n\t\t\theader Origin *\n\t\t\theader Access-Control-Request-Method *\n\t\t\tvars {{corsica_unrouted_acrm}} yes\n\t\t}}\n\
+         \t\t@corsica_pf_headers {{\n\t\t\tmethod OPTIONS\n\t\t\theader Origin *\n\t\t\theader Access-Control-Request-Method *\n\t\t\theader Access-Control-Request-Headers *\n\t\t}}\n\
+         \t\theader @corsica_pf_method Access-Control-Allow-Methods {}\n\
+         \t\theader @corsica_pf_headers Access-Control-Allow-Headers {}\n\
+         \t\theader @corsica_pf {{\n\t\t\tAccess-Control-Max-Age 0\n\t\t\tVary {}\n\t\t}}\n\
+         \t\trespond @corsica_pf 204\n\
+         \t\theader Vary Origin\n\
+         \t\theader Content-Type \"text/plain; charset=utf-8\"\n\
+         \t\trespond \"404 Not Found: no route of this gateway matches this request\n\" 404",
+        q(ORIGIN),
+        q(ACRM),
+        q(ACRH),
+        q(VARY_PREFLIGHT)
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn letters_spelled_in_both_cases_outside_classes_and_escapes() {
+        assert_eq!(ascii_ci("^(?:ab|x\\.y)$"), "^(?:[aA][bB]|[xX]\\.[yY])$");
+        assert_eq!(ascii_ci("[a-z]+k"), "[a-z]+[kK]");
+        assert_eq!(ascii_ci("\\b\\B"), "\\b\\B");
+        assert_eq!(ascii_ci("[]a]b"), "[]a][bB]");
+    }
+
+    #[test]
+    fn quotes_become_hex_escapes_in_regex_tokens() {
+        assert_eq!(re("~", "a\\\"b\"c\\.d"), "\"~a\\x22b\\x22c\\.d\"");
+        assert_eq!(q("say \"hi\""), "\"say \\\"hi\\\"\"");
+    }
+
+    #[test]
+    fn long_bounds_split_under_re2_limit() {
+        assert_eq!(
+            at_most(4096),
+            "^.{0,1000}.{0,1000}.{0,1000}.{0,1000}.{0,96}$"
+        );
+        assert_eq!(at_most(12), "^.{0,12}$");
+    }
 }

@@ -42,11 +42,9 @@ function originLines(r) { return String(lines(r, 'origin').length); }
 // `Access-Control-Request-Method`: a second line makes it invalid, as in Corsica.
 function acrm(r) { return lines(r, 'access-control-request-method').join(', '); }
 function acrmLines(r) { return String(lines(r, 'access-control-request-method').length); }
-function acrmFirst(r) { var l = lines(r, 'access-control-request-method'); return l.length ? l[0] : ''; }
 
 // `Access-Control-Request-Headers`: every line, joined with "," (one list).
 function acrh(r) { return lines(r, 'access-control-request-headers').join(','); }
-function acrhFirst(r) { var l = lines(r, 'access-control-request-headers'); return l.length ? l[0] : ''; }
 
 // The names to echo with `headers = "*"`: trimmed, non-empty, lower-cased, ", "-joined.
 function acrhEcho(r) {
@@ -57,7 +55,7 @@ function acrhEcho(r) {
         .join(', ');
 }
 
-export default { origin, originLines, acrm, acrmLines, acrmFirst, acrh, acrhFirst, acrhEcho };
+export default { origin, originLines, acrm, acrmLines, acrh, acrhEcho };
 "#;
 
 /// Quotes a value for nginx's configuration (double quotes; `"` and `\` escaped).
@@ -75,29 +73,10 @@ fn key(case_insensitive: bool, pattern: &str) -> String {
 /// Map lines giving `value` to every origin of `alts`: alternatives grouped into regexes
 /// of at most ~3 KB (nginx reads a token of at most 4 KB).
 fn origin_lines(alts: &[String], value: &str, indent: &str) -> String {
-    let mut out = String::new();
-    let mut group: Vec<&str> = Vec::new();
-    let mut len = 0;
-    let flush = |group: &mut Vec<&str>, out: &mut String| {
-        if !group.is_empty() {
-            let _ = writeln!(
-                out,
-                "{indent}{} {value};",
-                key(false, &format!("^(?:{})$", group.join("|")))
-            );
-            group.clear();
-        }
-    };
-    for a in alts {
-        if len + a.len() > 3000 {
-            flush(&mut group, &mut out);
-            len = 0;
-        }
-        group.push(a);
-        len += a.len() + 1;
-    }
-    flush(&mut group, &mut out);
-    out
+    regex::groups(alts, 3000)
+        .iter()
+        .map(|g| format!("{indent}{} {value};\n", key(false, g)))
+        .collect()
 }
 
 /// Renders `nginx.conf` and `corsica.js`.
@@ -125,9 +104,7 @@ pub(crate) fn render(plan: &Plan) -> Vec<(String, String)> {
         ("origin_lines", "originLines"),
         ("acrm", "acrm"),
         ("acrm_lines", "acrmLines"),
-        ("acrm_first", "acrmFirst"),
         ("acrh", "acrh"),
-        ("acrh_first", "acrhFirst"),
         ("acrh_echo", "acrhEcho"),
     ] {
         let _ = writeln!(c, "    js_set $corsica_{var} corsica.{f};");
@@ -226,7 +203,7 @@ fn unrouted_maps(c: &mut String, plan: &Plan) {
          \x20       default \"\";\n{}{}    }}\n\
          \x20   map $corsica_unrouted_trust $corsica_unrouted_acao {{ default $corsica_origin; \"\" \"*\"; }}\n\
          \x20   map $corsica_unrouted_trust $corsica_unrouted_acac {{ default \"\"; c true; }}\n\
-         \x20   map $corsica_acrm_first $corsica_unrouted_acam {{ default \"\"; {} $corsica_acrm_first; }}",
+         \x20   map $corsica_acrm $corsica_unrouted_acam {{ default \"\"; {} $corsica_acrm; }}",
         origin_lines(&plan.unrouted_credentialed, "c", "        "),
         origin_lines(&plan.unrouted_trusted, "t", "        "),
         key(false, &format!("^{}$", regex::TOKEN)),
@@ -462,7 +439,7 @@ fn unrouted_location(c: &mut String) {
          \x20               add_header Access-Control-Allow-Origin $corsica_unrouted_acao always;\n\
          \x20               add_header Access-Control-Allow-Credentials $corsica_unrouted_acac always;\n\
          \x20               add_header Access-Control-Allow-Methods $corsica_unrouted_acam always;\n\
-         \x20               add_header Access-Control-Allow-Headers $corsica_acrh_first always;\n\
+         \x20               add_header Access-Control-Allow-Headers $corsica_acrh always;\n\
          \x20               add_header Access-Control-Max-Age 0 always;\n\
          \x20               add_header Vary {} always;\n\
          \x20               add_header corsica-route none always;\n\

@@ -258,6 +258,27 @@ pub(crate) fn list(item: &str, max_items: usize) -> String {
     format!("{one}(?:,{one}){{0,{}}}", max_items.saturating_sub(1))
 }
 
+/// `alts` as anchored alternations `^(?:a|b)$` of at most about `max` bytes each (nginx
+/// reads a token of at most 4 KB; one long list is also slower to read).
+pub(crate) fn groups(alts: &[String], max: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut group: Vec<&str> = Vec::new();
+    let mut len = 0;
+    for a in alts {
+        if len + a.len() > max && !group.is_empty() {
+            out.push(format!("^(?:{})$", group.join("|")));
+            group.clear();
+            len = 0;
+        }
+        group.push(a);
+        len += a.len() + 1;
+    }
+    if !group.is_empty() {
+        out.push(format!("^(?:{})$", group.join("|")));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

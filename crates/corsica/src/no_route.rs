@@ -3,8 +3,8 @@
 
 use http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
-    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_HEADERS, ORIGIN,
-    VARY,
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_HEADERS,
+    ACCESS_CONTROL_REQUEST_METHOD, ORIGIN, VARY,
 };
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
@@ -21,7 +21,8 @@ use crate::server::preflight_method;
 ///   `Origin` echoed (and `Access-Control-Allow-Credentials: true` if one of those policies
 ///   allows credentials) when one of `policies` trusts that origin, else `*` (no
 ///   credentials: a credentialed request from an untrusted origin sees a CORS error).
-/// - A preflight gets `204` allowing the method and headers it asks for, with the same
+/// - A preflight gets `204` allowing the method (one line, a token) and the headers (every
+///   line, as one list) it asks for, with the same
 ///   `Access-Control-Allow-Origin` and `Access-Control-Max-Age: 0`, so the browser sends the
 ///   actual request, reads its 404 and caches nothing (a route added later is preflighted
 ///   on its own policy). The actual request finds no route either, so nothing reaches an
@@ -103,11 +104,27 @@ pub fn unrouted_response<'p, B>(
         h.insert(VARY, HeaderValue::from_static("Origin"));
         return response;
     };
-    if is_token(requested.as_bytes()) {
+    // One method line, a token (a second line makes the request invalid, as for a policy).
+    if is_token(requested.as_bytes())
+        && headers
+            .get_all(ACCESS_CONTROL_REQUEST_METHOD)
+            .iter()
+            .nth(1)
+            .is_none()
+    {
         h.insert(ACCESS_CONTROL_ALLOW_METHODS, requested.clone());
     }
-    if let Some(asked) = headers.get(ACCESS_CONTROL_REQUEST_HEADERS) {
-        h.insert(ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
+    // Every header line, read as one list (as a policy reads them).
+    let mut asked = headers.get_all(ACCESS_CONTROL_REQUEST_HEADERS).iter();
+    if let Some(first) = asked.next() {
+        let mut list = first.as_bytes().to_vec();
+        for more in asked {
+            list.push(b',');
+            list.extend_from_slice(more.as_bytes());
+        }
+        if let Ok(v) = HeaderValue::from_bytes(&list) {
+            h.insert(ACCESS_CONTROL_ALLOW_HEADERS, v);
+        }
     }
     h.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("0"));
     h.insert(
@@ -229,6 +246,21 @@ mod tests {
         );
         assert_eq!(r.headers()["access-control-allow-origin"], "*");
         assert!(!r.headers().contains_key("access-control-allow-methods"));
+        // Two method lines make the request invalid: no method echoed; header lines are
+        // read as one list.
+        let r = answer(
+            &ps,
+            Method::OPTIONS,
+            &[
+                ("origin", "https://b.example"),
+                ("access-control-request-method", "PUT"),
+                ("access-control-request-method", "PUT"),
+                ("access-control-request-headers", "x-a"),
+                ("access-control-request-headers", " x-b"),
+            ],
+        );
+        assert!(!r.headers().contains_key("access-control-allow-methods"));
+        assert_eq!(r.headers()["access-control-allow-headers"], "x-a, x-b");
         // A plain OPTIONS (no Origin) is an actual request.
         let r = answer(
             &ps,
