@@ -180,6 +180,14 @@ fn tier(t: corsica::TierView<'_>) -> TierPlan {
 }
 
 impl Plan {
+    /// "1 route", "3 routes": for the header comment.
+    pub(crate) fn routes_phrase(&self) -> String {
+        match self.route_count {
+            1 => "1 route".to_owned(),
+            n => format!("{n} routes"),
+        }
+    }
+
     /// The plan of a configuration without refusals.
     pub(crate) fn of(config: &Config) -> Plan {
         let routes: Vec<RoutePlan> = config
