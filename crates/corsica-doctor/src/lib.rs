@@ -18,6 +18,7 @@
 pub mod har;
 pub mod live;
 pub mod output;
+pub mod playground;
 pub mod report;
 pub mod scan;
 mod wire;
