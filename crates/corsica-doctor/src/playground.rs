@@ -68,8 +68,11 @@ pub struct Case {
     /// The server's answer to the request itself (default status 200); several heads
     /// (`curl -i -L`) answer each hop of a redirect in turn.
     pub response: String,
-    /// A gateway configuration (TOML) to answer instead of the two fields above (read by
-    /// the caller, which passes its [`Server`]).
+    /// Who answers: `typed` (default: the two fields above), `gateway` (the running
+    /// gateway's configuration) or `config` (the configuration in `config`). The caller
+    /// reads it and passes its [`Server`] to [`run`].
+    pub answers: String,
+    /// A gateway configuration (TOML), when `answers` is `config`.
     pub config: String,
 }
 
@@ -332,6 +335,7 @@ pub fn run(case: &Case, server: Option<&mut dyn Server>) -> Result<Value, Playgr
         &case.browser,
         &case.preflight,
         &case.response,
+        &case.answers,
         &case.config,
     ]
     .iter()

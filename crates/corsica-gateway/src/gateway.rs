@@ -178,6 +178,13 @@ pub async fn start(config: Config, source: Option<PathBuf>) -> std::io::Result<R
         stop_rx.clone(),
         slots,
     ));
+    if admin.is_some() {
+        // The dashboard's per-second series.
+        tokio::spawn(crate::console::sample(
+            shared.clone(),
+            admin_stop_rx.clone(),
+        ));
+    }
     let admin = admin.map(|admin| {
         tokio::spawn(serve_admin(
             admin,
@@ -461,7 +468,9 @@ impl Running {
                     .reloads
                     .with_label_values(&["error"])
                     .inc();
-                Err(ConfigError::whole_file(file, format!("cannot read the file: {e}")).into())
+                let error = ConfigError::whole_file(file, format!("cannot read the file: {e}"));
+                self.shared.activity.reloaded(vec![error.to_string()]);
+                Err(error.into())
             }
         };
         if let Err(errors) = &result {
@@ -515,6 +524,7 @@ impl Running {
             Ok(new) => {
                 let routes = new.routes.len();
                 self.shared.set_config(new);
+                self.shared.activity.reloaded(Vec::new());
                 self.shared.metrics.reloads.with_label_values(&["ok"]).inc();
                 tracing::info!(target: "corsica::gateway", file, routes, "configuration reloaded");
                 Ok(())
@@ -525,6 +535,9 @@ impl Running {
                     .reloads
                     .with_label_values(&["error"])
                     .inc();
+                self.shared
+                    .activity
+                    .reloaded(e.iter().map(ToString::to_string).collect());
                 Err(e)
             }
         }
@@ -914,10 +927,20 @@ async fn serve_admin(
         let header_read_timeout = shared.load().config.limits.header_read_timeout;
         let shared = shared.clone();
         let draining = draining.clone();
+        let closing = stop.clone();
         connections.spawn(async move {
             let service = service_fn(move |req: Request<Incoming>| {
-                let response = admin(&shared, &req, *draining.borrow());
-                async move { Ok::<_, std::convert::Infallible>(response) }
+                let shared = shared.clone();
+                let draining = *draining.borrow();
+                let closing = closing.clone();
+                async move {
+                    let response = if crate::console::is_console(req.uri().path()) {
+                        crate::console::serve(shared, req, closing).await
+                    } else {
+                        admin(&shared, &req, draining)
+                    };
+                    Ok::<_, std::convert::Infallible>(response)
+                }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())

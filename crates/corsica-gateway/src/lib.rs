@@ -27,6 +27,7 @@
 
 pub mod config;
 mod connection;
+mod console;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;

@@ -30,6 +30,8 @@ pub enum Body {
     Full(Option<Bytes>),
     /// An upstream's body, streamed (see [`crate::upstream`]).
     Upstream(crate::upstream::PooledBody),
+    /// The console's server-sent events, as their task sends them (ends when it stops).
+    Events(tokio::sync::mpsc::Receiver<Bytes>),
 }
 
 impl Body {
@@ -54,6 +56,9 @@ impl http_body::Body for Body {
                     .map(|t| Ok(http_body::Frame::data(t))),
             ),
             Body::Upstream(body) => std::pin::Pin::new(body).poll_frame(cx),
+            Body::Events(events) => events
+                .poll_recv(cx)
+                .map(|e| e.map(|bytes| Ok(http_body::Frame::data(bytes)))),
         }
     }
 
@@ -61,6 +66,7 @@ impl http_body::Body for Body {
         match self {
             Body::Full(text) => text.as_ref().is_none_or(Bytes::is_empty),
             Body::Upstream(body) => body.is_end_stream(),
+            Body::Events(_) => false,
         }
     }
 
@@ -70,6 +76,7 @@ impl http_body::Body for Body {
                 http_body::SizeHint::with_exact(text.as_ref().map_or(0, |t| t.len() as u64))
             }
             Body::Upstream(body) => body.size_hint(),
+            Body::Events(_) => http_body::SizeHint::default(),
         }
     }
 }
@@ -88,6 +95,8 @@ pub struct Shared {
     log_limit: LogLimit,
     /// Bytes of upstream bodies being read whole right now (see [`BUFFERED_BODIES_BUDGET`]).
     buffered: std::sync::atomic::AtomicUsize,
+    /// What the console's dashboard shows (bounded).
+    pub(crate) activity: crate::console::activity::Activity,
 }
 
 /// One generation of the gateway: a configuration and the upstream client built for it.
@@ -316,6 +325,7 @@ impl Shared {
             metrics,
             log_limit: LogLimit::new(crate::log_limit::LINES_PER_SECOND),
             buffered: std::sync::atomic::AtomicUsize::new(0),
+            activity: crate::console::activity::Activity::new(),
         }
     }
 
@@ -419,7 +429,7 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// The gateway's answer when no route matches: the engine's readable 404 (a preflight is
 /// let through so the browser reports the 404), the gateway's fixed text as its body, and
 /// `corsica-route: none`.
-fn no_route<B>(config: &Config, req: &Request<B>) -> Response<Body> {
+pub(crate) fn no_route<B>(config: &Config, req: &Request<B>) -> Response<Body> {
     let mut response = corsica::unrouted_response(
         config.routes.iter().map(|r| &r.policy),
         req.method(),
@@ -444,6 +454,71 @@ fn no_route<B>(config: &Config, req: &Request<B>) -> Response<Body> {
     response
 }
 
+/// Where a request goes: the route that answers it (its index in the configuration), or
+/// why none does.
+pub(crate) enum Routed<'c, 'r> {
+    /// The first route that matches host, path and method.
+    Route(usize, &'c crate::config::Route),
+    /// Several `Host` headers, or none in HTTP/1.1: answered 400 with this text.
+    BadHost(&'static str),
+    /// A path upstreams read in different ways: answered 400.
+    BadPath,
+    /// No route matches (the gateway's readable 404).
+    NoRoute {
+        /// The request's host.
+        host: Option<&'r str>,
+        /// The normalized path.
+        path: String,
+        /// The method routed on (a preflight's requested method).
+        method: String,
+        /// Whether it is a preflight.
+        preflight: bool,
+    },
+}
+
+/// Routes a request as the gateway does (the console's playground answers with it too).
+pub(crate) fn route_request<'c, 'r, B>(config: &'c Config, req: &'r Request<B>) -> Routed<'c, 'r> {
+    let mut hosts = req.headers().get_all(HOST).iter();
+    let (first_host, second_host) = (hosts.next(), hosts.next());
+    if second_host.is_some() {
+        return Routed::BadHost("several Host headers");
+    }
+    // RFC 9112 § 3.2: an HTTP/1.1 request without `Host` is answered 400 (HTTP/1.0 had
+    // none; an absolute-form target names the authority itself).
+    if first_host.is_none() && req.version() == Version::HTTP_11 && req.uri().authority().is_none()
+    {
+        return Routed::BadHost(
+            "400 Bad Request: an HTTP/1.1 request needs a Host header (RFC 9112 § 3.2)",
+        );
+    }
+    let host = host_of(req);
+    // A preflight is routed by the method it asks for (the engine decides what a preflight
+    // is); a requested method that is not text matches only routes open to every method,
+    // whose policy then denies it.
+    let preflight_method = corsica::preflight_method(req.method(), req.headers())
+        .map(|v| String::from_utf8_lossy(v.as_bytes()));
+    let match_method = preflight_method.as_deref().unwrap_or(req.method().as_str());
+    // Route on the path the upstream will understand, so `/%61dmin` cannot borrow the
+    // policy of `/`; paths that upstreams read in different ways are refused.
+    let Some(path) = crate::config::normalize_path(req.uri().path()) else {
+        return Routed::BadPath;
+    };
+    match config
+        .routes
+        .iter()
+        .enumerate()
+        .find(|(_, r)| r.matches(host, &path, match_method))
+    {
+        Some((i, r)) => Routed::Route(i, r),
+        None => Routed::NoRoute {
+            host,
+            path: path.into_owned(),
+            method: match_method.to_owned(),
+            preflight: preflight_method.is_some(),
+        },
+    }
+}
+
 /// Handles one client request.
 ///
 /// The gateway's listeners (`gateway.rs`) serve it over HTTP/1.1, h2c and TLS, with limits
@@ -456,59 +531,42 @@ pub async fn handle(
 ) -> Response<Body> {
     let state = shared.load();
     let config = &state.config;
-    let mut hosts = req.headers().get_all(HOST).iter();
-    let (first_host, second_host) = (hosts.next(), hosts.next());
-    if second_host.is_some() {
-        state.unrouted.bad_host.inc();
-        return plain(StatusCode::BAD_REQUEST, "several Host headers");
-    }
-    // RFC 9112 § 3.2: an HTTP/1.1 request without `Host` is answered 400 (HTTP/1.0 had
-    // none; an absolute-form target names the authority itself).
-    if first_host.is_none() && req.version() == Version::HTTP_11 && req.uri().authority().is_none()
-    {
-        state.unrouted.bad_host.inc();
-        return plain(
-            StatusCode::BAD_REQUEST,
-            "400 Bad Request: an HTTP/1.1 request needs a Host header (RFC 9112 § 3.2)",
-        );
-    }
-    let host = host_of(&req);
-    // A preflight is routed by the method it asks for (the engine decides what a preflight
-    // is); a requested method that is not text matches only routes open to every method,
-    // whose policy then denies it.
-    let preflight_method = corsica::preflight_method(req.method(), req.headers())
-        .map(|v| String::from_utf8_lossy(v.as_bytes()));
-    let match_method = preflight_method.as_deref().unwrap_or(req.method().as_str());
-    // Route on the path the upstream will understand, so `/%61dmin` cannot borrow the
-    // policy of `/`; paths that upstreams read in different ways are refused.
-    let Some(path) = crate::config::normalize_path(req.uri().path()) else {
-        state.unrouted.bad_path.inc();
-        return plain(
-            StatusCode::BAD_REQUEST,
-            "ambiguous path: an encoded `/` or `\\`, or a `.` or `..` segment",
-        );
-    };
-    let Some((route, handles)) = config
-        .routes
-        .iter()
-        .zip(&state.routes)
-        .find(|(r, _)| r.matches(host, &path, match_method))
-    else {
-        state.unrouted.no_route.inc();
-        if let Some(suppressed) = shared.log_limit.admit() {
-            tracing::info!(
-                target: "corsica::gateway",
-                host = host.unwrap_or("-"),
-                path = %path,
-                method = %match_method,
-                preflight = preflight_method.is_some(),
-                client = %remote.ip(),
-                "no route matches: 404{}",
-                note(suppressed)
+    let (index, route) = match route_request(config, &req) {
+        Routed::Route(index, route) => (index, route),
+        Routed::BadHost(text) => {
+            state.unrouted.bad_host.inc();
+            return plain(StatusCode::BAD_REQUEST, text);
+        }
+        Routed::BadPath => {
+            state.unrouted.bad_path.inc();
+            return plain(
+                StatusCode::BAD_REQUEST,
+                "ambiguous path: an encoded `/` or `\\`, or a `.` or `..` segment",
             );
         }
-        return no_route(config, &req);
+        Routed::NoRoute {
+            host,
+            path,
+            method,
+            preflight,
+        } => {
+            state.unrouted.no_route.inc();
+            if let Some(suppressed) = shared.log_limit.admit() {
+                tracing::info!(
+                    target: "corsica::gateway",
+                    host = host.unwrap_or("-"),
+                    path = %path,
+                    method = %method,
+                    preflight,
+                    client = %remote.ip(),
+                    "no route matches: 404{}",
+                    note(suppressed)
+                );
+            }
+            return no_route(config, &req);
+        }
     };
+    let handles = &state.routes[index];
     let decision = route.policy.decide(req.method(), req.headers());
     let refused = if route.guard {
         corsica::guard(req.method(), req.headers(), &decision).err()
@@ -536,6 +594,20 @@ pub async fn handle(
             .denials
             .with_label_values(&[route.name.as_str(), reason])
             .inc();
+        shared.activity.denied(crate::console::activity::Denial {
+            at: crate::console::activity::now_ms(),
+            route: route.name.clone(),
+            kind: decision.kind().as_str(),
+            method: req.method().to_string(),
+            path: crate::console::activity::cut(req.uri().path().as_bytes()),
+            origin: req
+                .headers()
+                .get(http::header::ORIGIN)
+                .map(|o| crate::console::activity::cut(o.as_bytes()))
+                .unwrap_or_default(),
+            reason,
+            message: message.clone(),
+        });
         // Counted always; logged at a limited rate (hostile traffic would flood the logs).
         if let Some(suppressed) = shared.log_limit.admit() {
             tracing::info!(

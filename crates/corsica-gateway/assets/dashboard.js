@@ -1,0 +1,105 @@
+// Corsica dashboard: keeps the server-rendered tables live over server-sent events and
+// draws the chart. Every value is set as text (never as HTML).
+'use strict';
+(function () {
+  const OUTCOMES = ['preflight_allowed', 'actual_allowed', 'preflight_denied', 'actual_denied', 'guard_refused', 'not_cors', 'no_route'];
+  const $ = (id) => document.getElementById(id);
+  const cell = (tag, text, attrs) => {
+    const e = document.createElement(tag);
+    e.textContent = text;
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+    return e;
+  };
+  const time = (ms) => new Date(ms).toLocaleTimeString();
+  let seen = new Set();
+  let first = true;
+
+  function localTimes() {
+    for (const t of document.querySelectorAll('time[data-ms]')) t.textContent = time(Number(t.dataset.ms));
+  }
+
+  function config(c) {
+    $('config-version').textContent = String(c.version);
+    const applied = $('config-applied');
+    applied.dataset.ms = String(c.applied_at);
+    applied.textContent = time(c.applied_at);
+    const r = c.last_reload;
+    $('config-reload').textContent = !r ? 'none since start'
+      : r.result === 'ok' ? 'applied at ' + time(r.at)
+      : 'refused at ' + time(r.at) + ': the configuration above keeps running';
+    const list = $('config-errors');
+    list.replaceChildren(...((r && r.errors) || []).map((e) => cell('li', e)));
+  }
+
+  function routes(rows) {
+    const body = $('routes').tBodies[0];
+    body.replaceChildren(...rows.map((r) => {
+      const tr = document.createElement('tr');
+      tr.append(cell('th', r.route || '(no route)', { scope: 'row' }));
+      for (const o of OUTCOMES) tr.append(cell('td', String(r.outcomes[o] || 0)));
+      return tr;
+    }));
+  }
+
+  function denials(list) {
+    const body = $('denials').tBodies[0];
+    if (!list.length) return;
+    const next = new Set();
+    body.replaceChildren(...list.map((d) => {
+      const key = d.at + ' ' + d.route + ' ' + d.method + ' ' + d.path + ' ' + d.origin;
+      next.add(key);
+      const tr = document.createElement('tr');
+      if (!first && !seen.has(key)) tr.className = 'fresh';
+      const when = cell('time', time(d.at), { 'data-ms': String(d.at) });
+      const td = document.createElement('td');
+      td.append(when);
+      const req = document.createElement('td');
+      req.append(cell('code', d.method + ' ' + d.path));
+      const origin = document.createElement('td');
+      origin.append(cell('code', d.origin));
+      tr.append(td, cell('td', d.route), req, origin, cell('td', d.message));
+      return tr;
+    }));
+    seen = next;
+  }
+
+  function chart(points) {
+    const svg = $('chart');
+    const W = 600, H = 160, PAD = 22;
+    const max = Math.max(1, ...points.map((p) => Math.max(p.allowed, p.denied)));
+    const x = (i) => PAD + (i * (W - 2 * PAD)) / Math.max(1, 299);
+    const y = (v) => H - PAD - (v * (H - 2 * PAD)) / max;
+    const start = 300 - points.length;
+    const line = (key) => points.map((p, i) => x(start + i).toFixed(1) + ',' + y(p[key]).toFixed(1)).join(' ');
+    const NS = 'http://www.w3.org/2000/svg';
+    const el = (tag, attrs, text) => {
+      const e = document.createElementNS(NS, tag);
+      for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+      if (text !== undefined) e.textContent = text;
+      return e;
+    };
+    const last = points[points.length - 1] || { allowed: 0, denied: 0 };
+    svg.replaceChildren(
+      el('line', { x1: PAD, y1: H - PAD, x2: W - PAD, y2: H - PAD, stroke: 'currentColor', 'stroke-opacity': '0.3' }),
+      el('text', { x: 2, y: PAD }, String(max) + '/s'),
+      el('text', { x: W - PAD - 40, y: H - 6 }, 'now'),
+      el('polyline', { class: 'allowed', points: line('allowed') }),
+      el('polyline', { class: 'denied', points: line('denied') }),
+      el('text', { x: PAD + 4, y: H - 6 }, 'allowed ' + last.allowed + '/s, denied ' + last.denied + '/s (last second)'),
+    );
+  }
+
+  function apply(s) {
+    config(s.config);
+    routes(s.routes);
+    denials(s.denials);
+    chart(s.series);
+    $('live').textContent = 'Live · updated ' + time(s.now);
+    first = false;
+  }
+
+  localTimes();
+  const events = new EventSource('/_corsica/events');
+  events.onmessage = (e) => apply(JSON.parse(e.data));
+  events.onerror = () => { $('live').textContent = 'Disconnected; retrying…'; };
+})();
