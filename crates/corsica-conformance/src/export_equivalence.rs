@@ -44,7 +44,7 @@ const COMPARED: [&str; 7] = [
 
 /// A process stopped when dropped: SIGTERM first (nginx's master then stops its workers,
 /// which would otherwise outlive a SIGKILL), SIGKILL after two seconds.
-struct Process(Child);
+pub(crate) struct Process(pub(crate) Child);
 
 impl Drop for Process {
     fn drop(&mut self) {
@@ -116,7 +116,7 @@ async fn upstream() -> Result<SocketAddr, String> {
 }
 
 /// A free loopback port.
-fn free_port() -> Result<u16, String> {
+pub(crate) fn free_port() -> Result<u16, String> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -519,7 +519,7 @@ fn launch(target: Target, program: &str, dir: &Path, main: &str) -> Command {
 }
 
 /// Waits until something accepts connections on `addr`.
-async fn ready(addr: SocketAddr, what: &str) -> Result<(), String> {
+pub(crate) async fn ready(addr: SocketAddr, what: &str) -> Result<(), String> {
     for _ in 0..100 {
         if TcpStream::connect(addr).await.is_ok() {
             return Ok(());

@@ -34,6 +34,7 @@
 mod bidi;
 mod browser_differences;
 mod cdp;
+mod console;
 mod driver;
 mod export_equivalence;
 mod firefox;
@@ -106,6 +107,8 @@ struct Options {
     wpt_import: Option<std::path::PathBuf>,
     /// `--export TARGET`: the exported configuration against `corsica serve`.
     export: Option<String>,
+    /// `--console`: the console's pages in Chromium.
+    console: bool,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -125,6 +128,7 @@ fn parse_args() -> Result<Options, String> {
         out: None,
         wpt_import: None,
         export: None,
+        console: false,
     };
     let mut browser = "chromium".to_owned();
     let mut args = std::env::args().skip(1);
@@ -159,6 +163,7 @@ fn parse_args() -> Result<Options, String> {
             }
             "--verbose" | "-v" => o.verbose = true,
             "--situations" => o.situations = true,
+            "--console" => o.console = true,
             "--bless" => o.bless = true,
             "--browser" => {
                 browser = args
@@ -192,7 +197,7 @@ fn parse_args() -> Result<Options, String> {
             "--" => {}
             "--help" | "-h" => {
                 println!(
-                    "usage: corsica-conformance [--jobs N] [--filter TEXT] [--ids 1,2,3] [--list] [--verbose] [--record-har FILE] | --situations [--bless] [--verbose] | --browser firefox|webkit --observe [--filter TEXT] [--ids 1,2,3] [--batch N] [--out FILE] [--verbose] | --wpt [--browser chromium|firefox|webkit] [...] | --wpt-import WPT_DIR | --export nginx|caddy|haproxy"
+                    "usage: corsica-conformance [--jobs N] [--filter TEXT] [--ids 1,2,3] [--list] [--verbose] [--record-har FILE] | --situations [--bless] [--verbose] | --browser firefox|webkit --observe [--filter TEXT] [--ids 1,2,3] [--batch N] [--out FILE] [--verbose] | --wpt [--browser chromium|firefox|webkit] [...] | --wpt-import WPT_DIR | --export nginx|caddy|haproxy | --console [--bless]"
                 );
                 std::process::exit(0);
             }
@@ -252,6 +257,23 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if opts.console {
+        return match runtime.block_on(console::run(opts.bless)) {
+            Ok((views, failures)) => {
+                println!("console: {views} views, {failures} disagreements");
+                if failures == 0 {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
+            }
+            Err(e) => {
+                eprintln!("corsica-conformance: {e}");
+                println!("console: 0 views, 0 disagreements (not run: {e})");
+                ExitCode::from(2)
+            }
+        };
+    }
     if let Some(target) = opts.export.clone() {
         let name = format!("export {target}");
         return match runtime.block_on(export_equivalence::run(&target, opts.verbose)) {
