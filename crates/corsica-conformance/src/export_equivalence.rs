@@ -30,7 +30,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// The response headers compared exactly.
-const COMPARED: [&str; 7] = [
+pub(crate) const COMPARED: [&str; 7] = [
     "access-control-allow-origin",
     "access-control-allow-credentials",
     "access-control-allow-methods",
@@ -42,10 +42,14 @@ const COMPARED: [&str; 7] = [
 
 /// A process stopped when dropped: SIGTERM first (nginx's master then stops its workers,
 /// which would otherwise outlive a SIGKILL), SIGKILL after two seconds.
-struct Process(Child);
+pub(crate) struct Process(pub(crate) Child);
 
 impl Drop for Process {
     fn drop(&mut self) {
+        // Already reaped (stopped by its owner): its pid may belong to another process now.
+        if matches!(self.0.try_wait(), Ok(Some(_))) {
+            return;
+        }
         if let Ok(pid) = i32::try_from(self.0.id()) {
             let _ = std::process::Command::new("kill")
                 .args(["-TERM", &pid.to_string()])
@@ -114,7 +118,7 @@ async fn upstream() -> Result<SocketAddr, String> {
 }
 
 /// A free loopback port.
-fn free_port() -> Result<u16, String> {
+pub(crate) fn free_port() -> Result<u16, String> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -309,7 +313,13 @@ const PATHS: [&str; 10] = [
 const HOSTS: [&str; 3] = ["api.example.com", "admin.example.com", "elsewhere.example"];
 
 /// One request of the battery, as raw HTTP/1.1.
-fn request(method: &str, host: &str, path: &str, origin: &str, extra: &[(&str, &str)]) -> String {
+pub(crate) fn request(
+    method: &str,
+    host: &str,
+    path: &str,
+    origin: &str,
+    extra: &[(&str, &str)],
+) -> String {
     let mut r = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\n");
     match origin {
         "" => {}
@@ -391,13 +401,13 @@ fn battery(per_config: usize) -> Vec<String> {
 }
 
 /// A response head: the status and the header lines (names lower-cased).
-struct Head {
-    status: u16,
-    headers: Vec<(String, String)>,
+pub(crate) struct Head {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
 }
 
 impl Head {
-    fn all(&self, name: &str) -> Vec<&str> {
+    pub(crate) fn all(&self, name: &str) -> Vec<&str> {
         self.headers
             .iter()
             .filter(|(n, _)| n == name)
@@ -408,7 +418,7 @@ impl Head {
 
 /// Sends `raw` and reads the response head (the body is not compared: a HEAD answer
 /// announces one it does not send).
-async fn send(addr: SocketAddr, raw: &str) -> Result<Head, String> {
+pub(crate) async fn send(addr: SocketAddr, raw: &str) -> Result<Head, String> {
     let mut s = TcpStream::connect(addr)
         .await
         .map_err(|e| format!("connect {addr}: {e}"))?;
@@ -465,7 +475,7 @@ fn differences(a: &Head, b: &Head) -> Vec<String> {
 }
 
 /// Waits until something accepts connections on `addr`.
-async fn ready(addr: SocketAddr, what: &str) -> Result<(), String> {
+pub(crate) async fn ready(addr: SocketAddr, what: &str) -> Result<(), String> {
     for _ in 0..100 {
         if TcpStream::connect(addr).await.is_ok() {
             return Ok(());

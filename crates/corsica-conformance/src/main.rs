@@ -30,6 +30,10 @@
 //!
 //! `corsica-conformance --situations [--bless]` runs the README's situations end to end
 //! instead (see `situations.rs`); its last line is `situations: N end to end, D disagreements`.
+//!
+//! `corsica-conformance --scale-out` runs three `corsica serve` behind HAProxy and reloads
+//! and restarts them one by one under traffic (see `scale_out.rs`); its last line is
+//! `scale-out: 3 instances behind HAProxy, N requests (...), F failed, M mixed, ...`.
 
 mod bidi;
 mod browser_differences;
@@ -45,6 +49,7 @@ mod local_network;
 mod observe;
 mod policy_scenarios;
 mod raw_bytes;
+mod scale_out;
 mod scenario;
 mod server;
 mod situations;
@@ -106,6 +111,8 @@ struct Options {
     wpt_import: Option<std::path::PathBuf>,
     /// `--export TARGET`: the exported configuration against `corsica serve`.
     export: Option<String>,
+    /// `--scale-out`: `corsica serve` behind HAProxy, reloaded and restarted under traffic.
+    scale_out: bool,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -125,6 +132,7 @@ fn parse_args() -> Result<Options, String> {
         out: None,
         wpt_import: None,
         export: None,
+        scale_out: false,
     };
     let mut browser = "chromium".to_owned();
     let mut args = std::env::args().skip(1);
@@ -175,6 +183,7 @@ fn parse_args() -> Result<Options, String> {
             }
             "--out" => o.out = Some(args.next().ok_or("--out needs a file")?.into()),
             "--wpt" => WPT_RUN.store(true, Ordering::Relaxed),
+            "--scale-out" => o.scale_out = true,
             "--export" => o.export = Some(args.next().ok_or("--export needs a target: nginx")?),
             "--wpt-import" => {
                 o.wpt_import = Some(
@@ -187,7 +196,7 @@ fn parse_args() -> Result<Options, String> {
             "--" => {}
             "--help" | "-h" => {
                 println!(
-                    "usage: corsica-conformance [--jobs N] [--filter TEXT] [--ids 1,2,3] [--list] [--verbose] [--record-har FILE] | --situations [--bless] [--verbose] | --browser firefox|webkit --observe [--filter TEXT] [--ids 1,2,3] [--batch N] [--out FILE] [--verbose] | --wpt [--browser chromium|firefox|webkit] [...] | --wpt-import WPT_DIR | --export nginx"
+                    "usage: corsica-conformance [--jobs N] [--filter TEXT] [--ids 1,2,3] [--list] [--verbose] [--record-har FILE] | --situations [--bless] [--verbose] | --browser firefox|webkit --observe [--filter TEXT] [--ids 1,2,3] [--batch N] [--out FILE] [--verbose] | --wpt [--browser chromium|firefox|webkit] [...] | --wpt-import WPT_DIR | --export nginx | --scale-out [--verbose]"
                 );
                 std::process::exit(0);
             }
@@ -261,6 +270,32 @@ fn main() -> ExitCode {
             Err(e) => {
                 eprintln!("corsica-conformance: {e}");
                 println!("{name}: 0 configs, 0 requests, 0 differences (not run: {e})");
+                ExitCode::from(2)
+            }
+        };
+    }
+    if opts.scale_out {
+        return match runtime.block_on(scale_out::run(opts.verbose)) {
+            Ok(s) => {
+                println!(
+                    "scale-out: {} instances behind HAProxy, {} requests (wrk {}, checker {}), {} failed, {} mixed, {} old after the last reload",
+                    scale_out::INSTANCES,
+                    s.wrk + s.checker as u64,
+                    s.wrk,
+                    s.checker,
+                    s.failed,
+                    s.mixed,
+                    s.old_after
+                );
+                if s.passed() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
+            }
+            Err(e) => {
+                eprintln!("corsica-conformance: --scale-out: {e}");
+                println!("scale-out: 0 requests, 0 failed (not run: {e})");
                 ExitCode::from(2)
             }
         };
