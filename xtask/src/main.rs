@@ -139,7 +139,9 @@ fn test() -> Result<(), String> {
         "export nginx",
         "configs",
         &["--export".to_owned(), "nginx".to_owned()],
-    )
+    )?;
+    // Three `corsica serve` behind HAProxy, reloaded and restarted one by one under wrk.
+    suite("scale-out", "requests", &["--scale-out".to_owned()])
 }
 
 /// Installs Debian's `chromium` when it is missing (as root, with apt-get).
@@ -174,6 +176,10 @@ fn ensure_webkit() -> Result<(), String> {
 
 /// Debian's nginx and its JavaScript module, which the nginx export needs.
 const NGINX_PACKAGES: &[&str] = &["nginx", "libnginx-mod-http-js"];
+
+/// HAProxy (the load balancer in front) and wrk (the traffic), which the scale-out test
+/// needs.
+const SCALE_OUT_PACKAGES: &[&str] = &["haproxy", "wrk"];
 
 /// Installs the Debian `packages` that are missing (as root, with apt-get); `what` needs
 /// them.
@@ -326,6 +332,8 @@ fn situations(extra: &[String]) -> Result<(), String> {
 fn suite(name: &str, what: &str, extra: &[String]) -> Result<(), String> {
     if name.starts_with("export ") {
         ensure_packages("the nginx export's equivalence test", NGINX_PACKAGES)?;
+    } else if name == "scale-out" {
+        ensure_packages("the scale-out test", SCALE_OUT_PACKAGES)?;
     } else if name.ends_with("firefox") || name == "firefox-observe" {
         ensure_firefox()?;
     } else if name.ends_with("webkit") || name == "webkit-observe" {

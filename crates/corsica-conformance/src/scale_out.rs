@@ -183,6 +183,13 @@ fn classify(probe: &Probe, answer: Result<Head, String>) -> Class {
         Err(e) => Class::Failed(e),
         Ok(h) if matches(&h, &probe.old) => Class::Old,
         Ok(h) if matches(&h, &probe.new) => Class::New,
+        // An error answer (HAProxy's 503 with no server, a 502) is a failed request.
+        Ok(h) if h.status != probe.old.0 && h.status != probe.new.0 => Class::Failed(format!(
+            "{} {:?} -> {}",
+            probe.raw.lines().next().unwrap_or_default(),
+            probe.raw.lines().find(|l| l.starts_with("Origin")),
+            h.status
+        )),
         Ok(h) => {
             let cors: Vec<String> = h
                 .headers
@@ -215,6 +222,14 @@ struct Counts {
     examples: Vec<String>,
 }
 
+impl Counts {
+    fn example(&mut self, what: String) {
+        if self.examples.len() < 10 {
+            self.examples.push(what);
+        }
+    }
+}
+
 /// Sends the probes through `front` in turn until `stop`; `done` marks the requests sent
 /// after the last reload.
 async fn checker(
@@ -235,15 +250,13 @@ async fn checker(
         match &class {
             Class::Old => c.old += 1,
             Class::New => c.new += 1,
-            Class::Mixed(what) | Class::Failed(what) => {
-                if matches!(class, Class::Mixed(_)) {
-                    c.mixed += 1;
-                } else {
-                    c.failed += 1;
-                }
-                if c.examples.len() < 10 {
-                    c.examples.push(format!("{class:?}: {what}"));
-                }
+            Class::Mixed(what) => {
+                c.mixed += 1;
+                c.example(format!("mixed: {what}"));
+            }
+            Class::Failed(what) => {
+                c.failed += 1;
+                c.example(format!("failed: {what}"));
             }
         }
         if after {
@@ -678,7 +691,26 @@ async fn scale_out(
         let c = counts.lock().unwrap_or_else(|e| e.into_inner());
         (c.after_old, c.after_new)
     };
-    eprintln!("scale-out: phase 3 after the last reload: checker {after_new} new, {after_old} old");
+    // What Prometheus scrapes: each instance's `/metrics`.
+    for i in &instances {
+        let h = send(i.admin, &request("GET", "localhost", "/metrics", "", &[])).await?;
+        if h.status != 200
+            || !h
+                .all("content-type")
+                .iter()
+                .any(|t| t.starts_with("text/plain"))
+        {
+            return Err(format!(
+                "{}'s /metrics answered {} {:?}",
+                i.name,
+                h.status,
+                h.all("content-type")
+            ));
+        }
+    }
+    eprintln!(
+        "scale-out: phase 3 after the last reload: checker {after_new} new, {after_old} old; /metrics answers on each admin listener"
+    );
 
     // Phase 4: rolling restart, each instance drained in HAProxy first.
     for n in 0..instances.len() {
@@ -812,7 +844,7 @@ mod tests {
             classify(preflight, Ok(head(204, &mixed))),
             Class::Mixed(_)
         ));
-        // An extra header of the other policy, an error status, no answer.
+        // An extra header of the other policy; an error status and no answer are failures.
         let mut extra: Vec<(&str, &str)> = probes[0].old.1.to_vec();
         extra.push(("access-control-allow-credentials", "true"));
         assert!(matches!(
@@ -821,7 +853,7 @@ mod tests {
         ));
         assert!(matches!(
             classify(&probes[0], Ok(head(502, probes[0].old.1))),
-            Class::Mixed(_)
+            Class::Failed(_)
         ));
         assert!(matches!(
             classify(&probes[0], Err("reset".into())),
