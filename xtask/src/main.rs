@@ -9,7 +9,10 @@
 //!   `webkit`, then web-platform-tests' CORS tests in each (`conformance wpt chromium: N
 //!   scenarios, D disagreements`, …), `situations: N end to end, D disagreements`, and
 //!   the nginx export against `corsica serve` in real nginx (`export nginx: N configs, M
-//!   requests, D differences`; installs `nginx` and `libnginx-mod-http-js`).
+//!   requests, D differences`; installs `nginx` and `libnginx-mod-http-js`), then three
+//!   `corsica serve` behind HAProxy reloaded and restarted one by one under wrk
+//!   (`scale-out: …, F failed, M mixed, …`; installs `haproxy` and `wrk`).
+//! - `scale-out`: that last suite alone (`corsica-conformance --scale-out`).
 //! - `conformance [args]`: the conformance suite alone (`--filter TEXT`, `--jobs N`, `--verbose`).
 //!   `conformance -- --browser firefox|webkit` judges the model against Firefox or WebKit
 //!   (WebKitGTK under Xvfb, over WebDriver classic) instead; `--wpt` runs the scenarios
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         "test" => test(),
         "conformance" => conformance(&args[1..]),
         "situations" => situations(&args[1..]),
+        "scale-out" => scale_out(),
         "bench" => bench::run(&args[1..]),
         "soak" => soak::run(&args[1..]),
         "deny" => deny::run(),
@@ -64,7 +68,7 @@ fn main() -> ExitCode {
         "fuzz-build" => fuzz::build(None),
         "help" | "-h" | "--help" => {
             println!(
-                "usage: cargo xtask <test | conformance [args] | situations [--bless] | {} | {} | deny | {} | fuzz-build>",
+                "usage: cargo xtask <test | conformance [args] | situations [--bless] | scale-out | {} | {} | deny | {} | fuzz-build>",
                 bench::USAGE,
                 soak::USAGE,
                 fuzz::USAGE
@@ -140,7 +144,11 @@ fn test() -> Result<(), String> {
         "configs",
         &["--export".to_owned(), "nginx".to_owned()],
     )?;
-    // Three `corsica serve` behind HAProxy, reloaded and restarted one by one under wrk.
+    scale_out()
+}
+
+/// Three `corsica serve` behind HAProxy, reloaded and restarted one by one under wrk.
+fn scale_out() -> Result<(), String> {
     suite("scale-out", "requests", &["--scale-out".to_owned()])
 }
 

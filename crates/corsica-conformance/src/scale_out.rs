@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
-use crate::export_equivalence::{COMPARED, Head, Process, free_port, ready, request, send};
+use crate::export_equivalence::{COMPARED, Head, Process, ready, request, send};
 
 /// How many `corsica serve` behind HAProxy.
 pub(crate) const INSTANCES: usize = 3;
@@ -343,6 +343,26 @@ fn signal(pid: i32, sig: i32) -> Result<(), String> {
     }
 }
 
+/// A free loopback port below the ephemeral range (`ip_local_port_range`): while an
+/// instance restarts, its port is free, and a port the kernel hands out to the checker's
+/// outgoing connections could be taken as their source port and make the new process's
+/// bind fail. Ports of this range are only ever taken by an explicit bind.
+fn stable_port(next: &mut u16) -> Result<u16, String> {
+    let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (ephemeral.saturating_sub(12000).max(1024), ephemeral);
+    for _ in low..high {
+        let port = low + (*next % (high - low));
+        *next = next.wrapping_add(1);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err(format!("no free loopback port in {low}..{high}"))
+}
+
 /// Writes `text` to `path` atomically (beside it, then renamed over it), as the README
 /// says to replace a configuration.
 fn replace(path: &Path, text: &str) -> Result<(), String> {
@@ -554,10 +574,12 @@ async fn scale_out(
     verbose: bool,
 ) -> Result<Summary, String> {
     let addr = |port: u16| -> SocketAddr { SocketAddr::from(([127, 0, 0, 1], port)) };
-    // The instances, each with its own copy of the old policy.
+    // The instances, each with its own copy of the old policy; the ports start at a place
+    // of this process's own, so that runs side by side do not try the same ones.
+    let mut next = (std::process::id() % 1000 * 11) as u16;
     let mut instances = Vec::new();
     for n in 1..=INSTANCES {
-        let (listen, admin) = (free_port()?, free_port()?);
+        let (listen, admin) = (stable_port(&mut next)?, stable_port(&mut next)?);
         let name = format!("c{n}");
         let file = work.join(format!("{name}.toml"));
         replace(&file, &config(listen, admin, false))?;
@@ -577,7 +599,7 @@ async fn scale_out(
         i.ready().await?;
     }
     // HAProxy in front.
-    let front = addr(free_port()?);
+    let front = addr(stable_port(&mut next)?);
     let socket = work.join("haproxy.sock");
     let cfg = work.join("haproxy.cfg");
     std::fs::write(&cfg, haproxy_config(front.port(), &socket, &instances))
@@ -605,6 +627,16 @@ async fn scale_out(
             .map_err(|e| format!("cannot start haproxy: {e}"))?,
     );
     ready(front, "haproxy").await?;
+    // HAProxy binds the frontend before it renames the stats socket into place.
+    let mut api = Err(String::new());
+    for _ in 0..100 {
+        api = runtime_api(&socket, "show info").await;
+        if api.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    api.map_err(|e| format!("HAProxy's runtime API did not come up: {e}"))?;
     for i in &instances {
         wait_status(&socket, &i.name, "UP").await?;
     }
@@ -713,20 +745,21 @@ async fn scale_out(
     );
 
     // Phase 4: rolling restart, each instance drained in HAProxy first.
-    for n in 0..instances.len() {
+    for i in &mut instances {
         let started = Instant::now();
-        let name = instances[n].name.clone();
+        let name = i.name.clone();
         let key = format!("corsica/{name}");
         runtime_api(&socket, &format!("set server {key} state drain")).await?;
+        // Its sessions end (SIGTERM would let them finish anyway, within the grace).
         for _ in 0..250 {
             if stat(&socket, &key, "scur").await? == "0" {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        instances[n].stop().await?;
-        instances[n].start(corsica)?;
-        instances[n].ready().await?;
+        i.stop().await?;
+        i.start(corsica)?;
+        i.ready().await?;
         // Checked healthy while still drained, then back in the rotation.
         wait_status(&socket, &name, "DRAIN").await?;
         runtime_api(&socket, &format!("set server {key} state ready")).await?;
