@@ -9,8 +9,12 @@
 //!   `webkit`, then web-platform-tests' CORS tests in each (`conformance wpt chromium: N
 //!   scenarios, D disagreements`, …), `situations: N end to end, D disagreements`, and
 //!   each export against `corsica serve` in the real server (`export nginx: N configs, M
-//!   requests, D differences`, then `caddy`; installs `nginx`, `libnginx-mod-http-js`,
-//!   `caddy`).
+//!   requests, D differences`, then `caddy`, `haproxy`; installs `nginx`,
+//!   `libnginx-mod-http-js`, `caddy`, `haproxy`), then three `corsica serve` behind HAProxy
+//!   reloaded and restarted one by one under wrk (`scale-out: …, F failed, M mixed, …`;
+//!   installs `haproxy` and `wrk`), then the console's pages in Chromium (`console: N
+//!   views, D disagreements`).
+//! - `scale-out`: that suite alone (`corsica-conformance --scale-out`).
 //! - `conformance [args]`: the conformance suite alone (`--filter TEXT`, `--jobs N`, `--verbose`).
 //!   `conformance -- --browser firefox|webkit` judges the model against Firefox or WebKit
 //!   (WebKitGTK under Xvfb, over WebDriver classic) instead; `--wpt` runs the scenarios
@@ -58,6 +62,7 @@ fn main() -> ExitCode {
         "test" => test(),
         "conformance" => conformance(&args[1..]),
         "situations" => situations(&args[1..]),
+        "scale-out" => scale_out(),
         "bench" => bench::run(&args[1..]),
         "soak" => soak::run(&args[1..]),
         "deny" => deny::run(),
@@ -65,7 +70,7 @@ fn main() -> ExitCode {
         "fuzz-build" => fuzz::build(None),
         "help" | "-h" | "--help" => {
             println!(
-                "usage: cargo xtask <test | conformance [args] | situations [--bless] | {} | {} | deny | {} | fuzz-build>",
+                "usage: cargo xtask <test | conformance [args] | situations [--bless] | scale-out | {} | {} | deny | {} | fuzz-build>",
                 bench::USAGE,
                 soak::USAGE,
                 fuzz::USAGE
@@ -143,7 +148,14 @@ fn test() -> Result<(), String> {
             &["--export".to_owned(), target.to_owned()],
         )?;
     }
-    Ok(())
+    scale_out()?;
+    // The console's pages, used in Chromium.
+    suite("console", "views", &["--console".to_owned()])
+}
+
+/// Three `corsica serve` behind HAProxy, reloaded and restarted one by one under wrk.
+fn scale_out() -> Result<(), String> {
+    suite("scale-out", "requests", &["--scale-out".to_owned()])
 }
 
 /// Installs Debian's `chromium` when it is missing (as root, with apt-get).
@@ -178,6 +190,10 @@ fn ensure_webkit() -> Result<(), String> {
 
 /// Debian's nginx and its JavaScript module, which the nginx export needs.
 const NGINX_PACKAGES: &[&str] = &["nginx", "libnginx-mod-http-js"];
+
+/// HAProxy (the load balancer in front) and wrk (the traffic), which the scale-out test
+/// needs.
+const SCALE_OUT_PACKAGES: &[&str] = &["haproxy", "wrk"];
 
 /// Installs the Debian `packages` that are missing (as root, with apt-get); `what` needs
 /// them.
@@ -335,6 +351,8 @@ fn suite(name: &str, what: &str, extra: &[String]) -> Result<(), String> {
             _ => &["haproxy"],
         };
         ensure_packages(&format!("the {target} export's equivalence test"), packages)?;
+    } else if name == "scale-out" {
+        ensure_packages("the scale-out test", SCALE_OUT_PACKAGES)?;
     } else if name.ends_with("firefox") || name == "firefox-observe" {
         ensure_firefox()?;
     } else if name.ends_with("webkit") || name == "webkit-observe" {

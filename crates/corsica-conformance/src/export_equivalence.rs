@@ -32,7 +32,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// The response headers compared exactly.
-const COMPARED: [&str; 7] = [
+pub(crate) const COMPARED: [&str; 7] = [
     "access-control-allow-origin",
     "access-control-allow-credentials",
     "access-control-allow-methods",
@@ -48,6 +48,10 @@ pub(crate) struct Process(pub(crate) Child);
 
 impl Drop for Process {
     fn drop(&mut self) {
+        // Already reaped (stopped by its owner): its pid may belong to another process now.
+        if matches!(self.0.try_wait(), Ok(Some(_))) {
+            return;
+        }
         if let Ok(pid) = i32::try_from(self.0.id()) {
             let _ = std::process::Command::new("kill")
                 .args(["-TERM", &pid.to_string()])
@@ -311,7 +315,13 @@ const PATHS: [&str; 10] = [
 const HOSTS: [&str; 3] = ["api.example.com", "admin.example.com", "elsewhere.example"];
 
 /// One request of the battery, as raw HTTP/1.1.
-fn request(method: &str, host: &str, path: &str, origin: &str, extra: &[(&str, &str)]) -> String {
+pub(crate) fn request(
+    method: &str,
+    host: &str,
+    path: &str,
+    origin: &str,
+    extra: &[(&str, &str)],
+) -> String {
     let mut r = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\n");
     match origin {
         "" => {}
@@ -396,13 +406,13 @@ fn battery(per_config: usize, target: Target) -> Vec<String> {
 }
 
 /// A response head: the status and the header lines (names lower-cased).
-struct Head {
-    status: u16,
-    headers: Vec<(String, String)>,
+pub(crate) struct Head {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
 }
 
 impl Head {
-    fn all(&self, name: &str) -> Vec<&str> {
+    pub(crate) fn all(&self, name: &str) -> Vec<&str> {
         self.headers
             .iter()
             .filter(|(n, _)| n == name)
@@ -413,7 +423,7 @@ impl Head {
 
 /// Sends `raw` and reads the response head (the body is not compared: a HEAD answer
 /// announces one it does not send).
-async fn send(addr: SocketAddr, raw: &str) -> Result<Head, String> {
+pub(crate) async fn send(addr: SocketAddr, raw: &str) -> Result<Head, String> {
     let mut s = TcpStream::connect(addr)
         .await
         .map_err(|e| format!("connect {addr}: {e}"))?;

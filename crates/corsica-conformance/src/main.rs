@@ -30,6 +30,10 @@
 //!
 //! `corsica-conformance --situations [--bless]` runs the README's situations end to end
 //! instead (see `situations.rs`); its last line is `situations: N end to end, D disagreements`.
+//!
+//! `corsica-conformance --scale-out` runs three `corsica serve` behind HAProxy and reloads
+//! and restarts them one by one under traffic (see `scale_out.rs`); its last line is
+//! `scale-out: 3 instances behind HAProxy, N requests (...), F failed, M mixed, ...`.
 
 mod bidi;
 mod browser_differences;
@@ -46,6 +50,7 @@ mod local_network;
 mod observe;
 mod policy_scenarios;
 mod raw_bytes;
+mod scale_out;
 mod scenario;
 mod server;
 mod situations;
@@ -109,6 +114,8 @@ struct Options {
     export: Option<String>,
     /// `--console`: the console's pages in Chromium.
     console: bool,
+    /// `--scale-out`: `corsica serve` behind HAProxy, reloaded and restarted under traffic.
+    scale_out: bool,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -129,6 +136,7 @@ fn parse_args() -> Result<Options, String> {
         wpt_import: None,
         export: None,
         console: false,
+        scale_out: false,
     };
     let mut browser = "chromium".to_owned();
     let mut args = std::env::args().skip(1);
@@ -180,6 +188,7 @@ fn parse_args() -> Result<Options, String> {
             }
             "--out" => o.out = Some(args.next().ok_or("--out needs a file")?.into()),
             "--wpt" => WPT_RUN.store(true, Ordering::Relaxed),
+            "--scale-out" => o.scale_out = true,
             "--export" => {
                 o.export = Some(
                     args.next()
@@ -197,7 +206,7 @@ fn parse_args() -> Result<Options, String> {
             "--" => {}
             "--help" | "-h" => {
                 println!(
-                    "usage: corsica-conformance [--jobs N] [--filter TEXT] [--ids 1,2,3] [--list] [--verbose] [--record-har FILE] | --situations [--bless] [--verbose] | --browser firefox|webkit --observe [--filter TEXT] [--ids 1,2,3] [--batch N] [--out FILE] [--verbose] | --wpt [--browser chromium|firefox|webkit] [...] | --wpt-import WPT_DIR | --export nginx|caddy|haproxy | --console [--bless]"
+                    "usage: corsica-conformance [--jobs N] [--filter TEXT] [--ids 1,2,3] [--list] [--verbose] [--record-har FILE] | --situations [--bless] [--verbose] | --browser firefox|webkit --observe [--filter TEXT] [--ids 1,2,3] [--batch N] [--out FILE] [--verbose] | --wpt [--browser chromium|firefox|webkit] [...] | --wpt-import WPT_DIR | --export nginx|caddy|haproxy | --console [--bless] | --scale-out [--verbose]"
                 );
                 std::process::exit(0);
             }
@@ -288,6 +297,32 @@ fn main() -> ExitCode {
             Err(e) => {
                 eprintln!("corsica-conformance: {e}");
                 println!("{name}: 0 configs, 0 requests, 0 differences (not run: {e})");
+                ExitCode::from(2)
+            }
+        };
+    }
+    if opts.scale_out {
+        return match runtime.block_on(scale_out::run(opts.verbose)) {
+            Ok(s) => {
+                println!(
+                    "scale-out: {} instances behind HAProxy, {} requests (wrk {}, checker {}), {} failed, {} mixed, {} old after the last reload",
+                    scale_out::INSTANCES,
+                    s.wrk + s.checker as u64,
+                    s.wrk,
+                    s.checker,
+                    s.failed,
+                    s.mixed,
+                    s.old_after
+                );
+                if s.passed() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
+            }
+            Err(e) => {
+                eprintln!("corsica-conformance: --scale-out: {e}");
+                println!("scale-out: 0 requests, 0 failed (not run: {e})");
                 ExitCode::from(2)
             }
         };
