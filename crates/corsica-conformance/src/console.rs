@@ -89,6 +89,17 @@ impl<'a> Tab<'a> {
                 json!({"width": 1280, "height": 1000, "deviceScaleFactor": 1, "mobile": false}),
             )
             .await?;
+        // Typing needs the page focused (a headless tab is not, unless told).
+        browser
+            .call(
+                Some(&session),
+                "Emulation.setFocusEmulationEnabled",
+                json!({"enabled": true}),
+            )
+            .await?;
+        browser
+            .call(Some(&session), "Page.bringToFront", json!({}))
+            .await?;
         browser
             .call(Some(&session), "Page.navigate", json!({ "url": url }))
             .await?;
@@ -225,7 +236,7 @@ pub async fn run(bless: bool) -> Result<(usize, usize), String> {
         .await?;
         tab.until(
             "the verdict",
-            "(document.getElementById('verdict') || {}).textContent === 'Blocked by CORS'",
+            "(document.getElementById('verdict') || {}).textContent === 'Blocked by CORS' && (document.getElementById('console-message') || {textContent: ''}).textContent.includes('x-api-key')",
         )
         .await
     }
@@ -276,6 +287,8 @@ pub async fn run(bless: bool) -> Result<(usize, usize), String> {
             Err(format!("corsica {fix:?}, nginx {nginx:?}"))
         },
     );
+    tab.eval("document.activeElement.blur(); window.scrollTo(0, 0)")
+        .await?;
     tab.screenshot(&shots.join("playground.png")).await?;
     let link = tab.eval("location.href").await?;
     let link = link.as_str().unwrap_or_default().to_owned();

@@ -80,13 +80,11 @@
     };
     const last = points[points.length - 1] || { allowed: 0, denied: 0 };
     svg.replaceChildren(
-      el('line', { x1: PAD, y1: H - PAD, x2: W - PAD, y2: H - PAD, stroke: 'currentColor', 'stroke-opacity': '0.3' }),
-      el('text', { x: 2, y: PAD }, String(max) + '/s'),
-      el('text', { x: W - PAD - 40, y: H - 6 }, 'now'),
-      el('polyline', { class: 'allowed', points: line('allowed') }),
-      el('polyline', { class: 'denied', points: line('denied') }),
-      el('text', { x: PAD + 4, y: H - 6 }, 'allowed ' + last.allowed + '/s, denied ' + last.denied + '/s (last second)'),
+      el('line', { x1: PAD, y1: H - PAD, x2: W - PAD, y2: H - PAD, stroke: 'currentColor', 'stroke-opacity': '0.3', 'vector-effect': 'non-scaling-stroke' }),
+      el('polyline', { class: 'allowed', points: line('allowed'), 'vector-effect': 'non-scaling-stroke' }),
+      el('polyline', { class: 'denied', points: line('denied'), 'vector-effect': 'non-scaling-stroke' }),
     );
+    $('chart-legend').textContent = 'Scale: ' + max + ' requests/s at the top. Last second: ' + last.allowed + ' allowed, ' + last.denied + ' denied.';
   }
 
   function apply(s) {

@@ -101,7 +101,8 @@ pub(crate) fn dashboard(s: &Value) -> String {
     // Chart (drawn by the script).
     m.push_str(
         "<section aria-labelledby=\"chart-h\">\n<h2 id=\"chart-h\">Allowed and denied, per second</h2>\n\
-         <figure>\n<svg id=\"chart\" viewBox=\"0 0 600 160\" role=\"img\" aria-labelledby=\"chart-caption\"></svg>\n\
+         <figure>\n<svg id=\"chart\" viewBox=\"0 0 600 160\" preserveAspectRatio=\"none\" role=\"img\" aria-labelledby=\"chart-caption\"></svg>\n\
+         <p id=\"chart-legend\" class=\"status\"></p>\n\
          <figcaption id=\"chart-caption\">CORS requests allowed (green) and denied (red) each second, the last five minutes.\
          <noscript> The chart needs JavaScript; the tables show the same counts.</noscript></figcaption>\n</figure>\n</section>\n",
     );
