@@ -88,6 +88,8 @@ pub struct Shared {
     log_limit: LogLimit,
     /// Bytes of upstream bodies being read whole right now (see [`BUFFERED_BODIES_BUDGET`]).
     buffered: std::sync::atomic::AtomicUsize,
+    /// The samples of the shadow policies, kept across reloads.
+    pub(crate) shadow: crate::shadow::Recorder,
 }
 
 /// One generation of the gateway: a configuration and the upstream client built for it.
@@ -137,6 +139,8 @@ struct RouteState {
     upstream_host: Option<HeaderValue>,
     /// The upstream's `scheme://authority/` (what its connections are pooled by).
     upstream_target: Option<http::Uri>,
+    /// The change counters of its `[route.cors_shadow]` candidate, if it has one.
+    shadow: Option<crate::shadow::RouteShadow>,
 }
 
 /// The series of requests that match no route.
@@ -234,6 +238,7 @@ impl State {
                             .build()
                             .ok()
                     }),
+                    shadow: crate::shadow::RouteShadow::new(route, metrics),
                 }
             })
             .collect();
@@ -316,6 +321,7 @@ impl Shared {
             metrics,
             log_limit: LogLimit::new(crate::log_limit::LINES_PER_SECOND),
             buffered: std::sync::atomic::AtomicUsize::new(0),
+            shadow: crate::shadow::Recorder::new(crate::shadow::SAMPLES),
         }
     }
 
@@ -510,6 +516,13 @@ pub async fn handle(
         return no_route(config, &req);
     };
     let decision = route.policy.decide(req.method(), req.headers());
+    crate::shadow::observe(
+        &shared.shadow,
+        route,
+        handles.shadow.as_ref(),
+        &req,
+        &decision,
+    );
     let refused = if route.guard {
         corsica::guard(req.method(), req.headers(), &decision).err()
     } else {
