@@ -1,5 +1,6 @@
 //! Prometheus metrics of the gateway. Labels are bounded: route names come from the
-//! configuration and denial reasons from [`corsica::Reason::label`], never from requests.
+//! configuration, denial reasons from [`corsica::Reason::label`] and shadow changes from
+//! [`crate::shadow::Change::label`], never from requests.
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
