@@ -92,6 +92,40 @@ fn lint_target_reports_what_the_export_refuses() {
 }
 
 #[test]
+fn lint_accepts_a_shadow_policy_checks_it_and_the_export_refuses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "[[route]]\nname = \"orders\"\nupstream = \"http://127.0.0.1:9001\"\n[route.cors]\norigins = [\"https://a.example\"]\nmethods = [\"GET\", \"PUT\"]\n[route.cors_shadow]\norigins = [\"https://a.example\"]\nmethods = [\"GET\"]\n";
+    let file = write(&dir, "shadow.toml", text);
+    let (code, out, err) = run(&["lint", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    // The candidate meets the engine's checks, reported at its entry with its table.
+    let bad = write(
+        &dir,
+        "bad.toml",
+        &text.replace(
+            "[route.cors_shadow]\norigins = [\"https://a.example\"]\n",
+            "[route.cors_shadow]\norigins = [\"*\"]\ncredentials = true\n",
+        ),
+    );
+    let (code, _, err) = run(&["lint", bad.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "{}:9:15: [route.cors_shadow] route \"orders\": credentials cannot be allowed",
+            bad.display()
+        )),
+        "{err}"
+    );
+    // The export cannot carry a candidate: refused, with the route named.
+    let (code, _, err) = run(&["export", "nginx", "--config", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("route `orders`: cors_shadow (a report-only candidate policy): nginx cannot express it faithfully; keep the route on `corsica serve`, or promote/remove the candidate before exporting"),
+        "{err}"
+    );
+}
+
+#[test]
 fn lint_exit_codes() {
     let dir = tempfile::tempdir().unwrap();
     let good = write(&dir, "good.toml", GOOD);

@@ -138,6 +138,13 @@ pub(crate) fn refusals(config: &Config, target: Target) -> Vec<ExportError> {
                 "keep the route on `corsica serve`",
             );
         }
+        if r.shadow_policy().is_some() {
+            refuse(
+                Some(r),
+                "cors_shadow (a report-only candidate policy)",
+                "keep the route on `corsica serve`, or promote/remove the candidate before exporting",
+            );
+        }
         if p.origins().has_predicates() {
             refuse(
                 Some(r),

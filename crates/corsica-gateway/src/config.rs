@@ -278,6 +278,8 @@ struct RawRoute {
     #[serde(default)]
     guard: bool,
     cors: Spanned<RawCors>,
+    /// `[route.cors_shadow]`: a report-only candidate policy, same keys as `[route.cors]`.
+    cors_shadow: Option<Spanned<RawCors>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -412,6 +414,8 @@ pub struct Route {
     pub(crate) upstream: Upstream,
     /// The CORS policy.
     pub(crate) policy: Policy,
+    /// The report-only candidate policy (`[route.cors_shadow]`), if any.
+    pub(crate) shadow: Option<Policy>,
     /// The edge guard (`guard = true`): refuse cross-origin state-changing requests the
     /// policy denies ([`corsica::guard`]) instead of forwarding them.
     pub(crate) guard: bool,
@@ -476,6 +480,47 @@ impl Route {
     /// ```
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    /// Its report-only candidate policy (`[route.cors_shadow]`), if any: the gateway never
+    /// answers with it, but decides every request of the route with it too and counts and
+    /// samples the requests whose verdict would change (see
+    /// [`Running::shadow_report`](crate::gateway::Running::shadow_report)). The table takes
+    /// the same keys as `[route.cors]` and meets the same checks; its problems are reported
+    /// with the prefix `[route.cors_shadow]`.
+    ///
+    /// ```
+    /// use corsica_gateway::config::Config;
+    /// let config = Config::parse(r#"
+    /// [[route]]
+    /// upstream = "echo"
+    /// [route.cors]
+    /// origins = ["https://app.example.com"]
+    /// methods = ["GET", "PUT"]
+    /// [route.cors_shadow]
+    /// origins = ["https://app.example.com"]
+    /// methods = ["GET"]
+    /// "#, "gw.toml")?;
+    /// let route = &config.routes()[0];
+    /// assert!(route.policy().allows_method("PUT"));
+    /// assert!(!route.shadow_policy().unwrap().allows_method("PUT"));
+    /// assert!(Config::embedded().routes()[0].shadow_policy().is_none());
+    /// // The engine's checks apply to the candidate too, at the offending entry.
+    /// let err = Config::parse(r#"
+    /// [[route]]
+    /// upstream = "echo"
+    /// [route.cors]
+    /// origins = ["https://app.example.com"]
+    /// [route.cors_shadow]
+    /// origins = ["*"]
+    /// credentials = true
+    /// "#, "gw.toml").unwrap_err();
+    /// assert_eq!(err.first().line(), 8);
+    /// assert!(err.first().message().starts_with("[route.cors_shadow] route \"route-1\": credentials cannot be allowed"));
+    /// # Ok::<(), corsica_gateway::config::ConfigErrors>(())
+    /// ```
+    pub fn shadow_policy(&self) -> Option<&Policy> {
+        self.shadow.as_ref()
     }
 
     /// Whether the edge guard is on (`guard = true`): cross-origin state-changing requests
@@ -1433,17 +1478,24 @@ impl Config {
             ));
         }
         for route in &raw.route {
-            let origins = &route.get_ref().cors.get_ref().origins;
-            if let Some(extra) = origins.get(MAX_ORIGINS) {
-                errors.push(ConfigError::at(
-                    text,
-                    file,
-                    Some(extra.span()),
-                    format!(
-                        "{} origins in one route: at most {MAX_ORIGINS} are allowed: use a pattern (`https://*.example.com`) for families of subdomains",
-                        origins.len()
-                    ),
-                ));
+            let r = route.get_ref();
+            let tables = [(POLICY, Some(&r.cors)), (SHADOW, r.cors_shadow.as_ref())];
+            for (table, cors) in tables {
+                let Some(origins) = cors.map(|c| &c.get_ref().origins) else {
+                    continue;
+                };
+                if let Some(extra) = origins.get(MAX_ORIGINS) {
+                    errors.push(ConfigError::at(
+                        text,
+                        file,
+                        Some(extra.span()),
+                        format!(
+                            "{}{} origins in one route: at most {MAX_ORIGINS} are allowed: use a pattern (`https://*.example.com`) for families of subdomains",
+                            table.prefix,
+                            origins.len()
+                        ),
+                    ));
+                }
             }
         }
         if raw.route.is_empty() {
@@ -1618,8 +1670,68 @@ fn compile_route(
         }
         out
     });
-    let cors_span = r.cors.span();
-    let c = r.cors.into_inner();
+    let policy = compile_policy(text, file, &name, POLICY, r.cors, debug, errors);
+    let shadow = r
+        .cors_shadow
+        .map(|c| compile_policy(text, file, &name, SHADOW, c, debug, errors));
+    if errors.len() > before {
+        return None;
+    }
+    let (policy, mut warnings) = policy?;
+    let shadow = match shadow {
+        Some(compiled) => {
+            let (shadow, shadow_warnings) = compiled?;
+            warnings.extend(shadow_warnings);
+            Some(shadow)
+        }
+        None => None,
+    };
+    Some((
+        Route {
+            name,
+            host,
+            path,
+            methods,
+            upstream: upstream?,
+            policy,
+            shadow,
+            guard,
+        },
+        warnings,
+    ))
+}
+
+/// Which CORS table of a route a policy comes from, and how its messages begin.
+#[derive(Clone, Copy)]
+struct PolicyTable {
+    /// Put before every message about the table (empty for `[route.cors]`).
+    prefix: &'static str,
+}
+
+/// `[route.cors]`, the policy in force.
+const POLICY: PolicyTable = PolicyTable { prefix: "" };
+
+/// `[route.cors_shadow]`, the report-only candidate (see [`Route::shadow_policy`]).
+const SHADOW: PolicyTable = PolicyTable {
+    prefix: "[route.cors_shadow] ",
+};
+
+/// Builds one CORS table of route `name` (`[route.cors]` or `[route.cors_shadow]`, the
+/// same keys and the same engine checks), reporting every problem into `errors` at its
+/// entry; `None` when there was any. Else the policy and its warnings.
+fn compile_policy(
+    text: &str,
+    file: &str,
+    name: &str,
+    table: PolicyTable,
+    cors: Spanned<RawCors>,
+    debug: bool,
+    errors: &mut Vec<ConfigError>,
+) -> Option<(Policy, Vec<ConfigError>)> {
+    let before = errors.len();
+    let prefix = table.prefix;
+    let cors_span = cors.span();
+    let c = cors.into_inner();
     let values = |list: &[Spanned<String>]| -> Vec<String> {
         list.iter().map(|v| v.get_ref().clone()).collect()
     };
@@ -1656,13 +1768,15 @@ fn compile_route(
         match http::StatusCode::from_u16(*value.get_ref()) {
             Ok(status) if key == "preflight_status" => b = b.preflight_status(status),
             Ok(status) => b = b.denied_preflight_status(status),
-            Err(_) => err(
-                value.span(),
+            Err(_) => errors.push(ConfigError::at(
+                text,
+                file,
+                Some(value.span()),
                 format!(
-                    "route \"{name}\": {key} = {}: not an HTTP status (100-999)",
+                    "{prefix}route \"{name}\": {key} = {}: not an HTTP status (100-999)",
                     value.get_ref()
                 ),
-            ),
+            )),
         }
     }
     let at = |problem: &PolicyError| {
@@ -1671,7 +1785,7 @@ fn compile_route(
             text,
             file,
             Some(span),
-            format!("route \"{name}\": {problem}"),
+            format!("{prefix}route \"{name}\": {problem}"),
         )
     };
     let policy = match b.build() {
@@ -1686,18 +1800,7 @@ fn compile_route(
     }
     let policy = policy?;
     let warnings = policy.warnings().iter().map(at).collect();
-    Some((
-        Route {
-            name,
-            host,
-            path,
-            methods,
-            upstream: upstream?,
-            policy,
-            guard,
-        },
-        warnings,
-    ))
+    Some((policy, warnings))
 }
 
 /// Where a policy problem is in the `[route.cors]` table: the offending entry of the key's
@@ -1952,6 +2055,75 @@ mod tests {
         assert_eq!(found.len(), 2, "{found:?}");
         assert!(found.contains(&(6, 19, true)), "{found:?}");
         assert!(found.iter().all(|f| f.2), "{found:?}");
+    }
+
+    #[test]
+    fn shadow_tables_take_the_same_keys_and_checks_with_their_own_prefix() {
+        let route = "[[route]]\nname = \"orders\"\nupstream = \"echo\"\n[route.cors]\norigins = [\"https://a.example\"]\nmethods = [\"GET\", \"PUT\"]\n";
+        let ok = format!(
+            "{route}[route.cors_shadow]\norigins = [\"https://a.example\", \"https://b.example\"]\ncredentials = true\nmethods = [\"GET\"]\nheaders = [\"x-a\"]\nexpose = [\"etag\"]\nmax_age = 60\npreflight_status = 200\ndenied_preflight_status = 400\n[route.cors_shadow.public]\nexpose = [\"etag\"]\n"
+        );
+        let c = Config::parse(&ok, "s.toml").unwrap_or_else(|e| panic!("{e}"));
+        let (active, shadow) = (
+            c.routes()[0].policy(),
+            c.routes()[0].shadow_policy().unwrap(),
+        );
+        assert!(active.allows_method("PUT") && !shadow.allows_method("PUT"));
+        assert!(!active.allows_credentials() && shadow.allows_credentials());
+        assert_eq!(shadow.public().unwrap(), ["GET", "HEAD"]);
+        assert_eq!(shadow.preflight_status(), http::StatusCode::OK);
+        // Problems of both tables at once, at their entries; the candidate's say so.
+        let bad = format!(
+            "{route}headers = [\"x y\"]\n[route.cors_shadow]\norigins = [\"*\"]\ncredentials = true\nmethods = [\"GET\", \"BAD METHOD\"]\ndenied_preflight_status = 1000\nunknown = 1\n"
+        );
+        let errors = Config::parse(&bad, "s.toml").unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors}"); // an unknown key stops parsing
+        assert!(errors.first().message().contains("unknown field `unknown`"));
+        let bad = bad.replace("unknown = 1\n", "");
+        let errors = Config::parse(&bad, "s.toml").unwrap_err();
+        let got: Vec<(usize, usize, bool)> = errors
+            .iter()
+            .map(|e| {
+                let shadow = e
+                    .message()
+                    .starts_with("[route.cors_shadow] route \"orders\": ");
+                (e.line(), e.column(), shadow)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (7, 12, false), // the policy in force: a header that is not a token
+                (10, 15, true), // credentials with "*"
+                (11, 19, true), // a method that is not a token
+                (12, 27, true), // not a status
+            ],
+            "{errors}"
+        );
+        // Warnings too.
+        let warned = format!("{route}[route.cors_shadow]\norigins = [\"https://*.kin\"]\n");
+        let c = Config::parse(&warned, "s.toml").unwrap_or_else(|e| panic!("{e}"));
+        let w = &c.warnings()[0];
+        assert_eq!((w.line(), w.column()), (8, 12), "{w}");
+        assert!(
+            w.message()
+                .starts_with("[route.cors_shadow] route \"orders\": "),
+            "{w}"
+        );
+        // The origin limit holds for the candidate too.
+        let many = (0..=MAX_ORIGINS)
+            .map(|i| format!("\"https://o{i}.example\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let wide = format!("{route}[route.cors_shadow]\norigins = [{many}]\n");
+        let errors = Config::parse(&wide, "s.toml").unwrap_err();
+        assert!(
+            errors
+                .first()
+                .message()
+                .starts_with("[route.cors_shadow] 10001 origins in one route"),
+            "{errors}"
+        );
     }
 
     #[test]

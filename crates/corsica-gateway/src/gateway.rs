@@ -571,6 +571,87 @@ impl Running {
         self.shared.metrics.render()
     }
 
+    /// What the routes' report-only candidates (`[route.cors_shadow]`) have seen: for each
+    /// route of the running configuration that has one, its counts of requests whose verdict
+    /// would change (since the gateway started, as `corsica_shadow_changes_total`), and the
+    /// latest [`SAMPLES`](crate::shadow::SAMPLES) samples, oldest first. Serializable (the
+    /// admin listener's `GET /shadow` answers it as JSON); follow new samples with
+    /// [`shadow_subscribe`](Running::shadow_subscribe).
+    ///
+    /// ```
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// use corsica_gateway::shadow::Change;
+    /// # use corsica_gateway::{config::Config, gateway};
+    /// # let rt = tokio::runtime::Runtime::new()?;
+    /// # rt.block_on(async {
+    /// let config = Config::parse(r#"
+    /// listen = "127.0.0.1:0"
+    /// [[route]]
+    /// name = "orders"
+    /// upstream = "echo"
+    /// [route.cors]
+    /// origins = ["https://old.example.com"]
+    /// methods = ["GET", "PUT"]
+    /// [route.cors_shadow]
+    /// origins = ["https://old.example.com"]
+    /// methods = ["GET"]
+    /// "#, "gw.toml")?;
+    /// let running = gateway::start(config, None).await?;
+    /// let mut stream = tokio::net::TcpStream::connect(running.addr).await?;
+    /// stream
+    ///     .write_all(b"OPTIONS /orders HTTP/1.1\r\nHost: localhost\r\nOrigin: https://old.example.com\r\nAccess-Control-Request-Method: PUT\r\nConnection: close\r\n\r\n")
+    ///     .await?;
+    /// let mut response = String::new();
+    /// stream.read_to_string(&mut response).await?;
+    /// assert!(response.starts_with("HTTP/1.1 204")); // the policy in force answers
+    /// let report = running.shadow_report();
+    /// assert_eq!((report.routes[0].route.as_str(), report.routes[0].would_deny), ("orders", 1));
+    /// let sample = &report.samples[0];
+    /// assert_eq!(sample.change, Change::WouldDeny);
+    /// assert_eq!(sample.reason.as_deref(), Some("method_not_allowed"));
+    /// assert!(sample.message.starts_with("would now deny https://old.example.com on PUT /orders: method `PUT` is not allowed"));
+    /// assert!(running.metrics().contains("corsica_shadow_changes_total{change=\"would_deny\",route=\"orders\"} 1"));
+    /// # running.shutdown().await;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn shadow_report(&self) -> crate::shadow::ShadowReport {
+        crate::shadow::report(&self.shared)
+    }
+
+    /// A receiver of every shadow sample taken from now on (for server-sent events), in
+    /// `seq` order. A receiver more than
+    /// [`SUBSCRIBER_BACKLOG`](crate::shadow::SUBSCRIBER_BACKLOG) samples behind gets
+    /// `RecvError::Lagged(missed)` once, then the next samples: read
+    /// [`shadow_report`](Running::shadow_report) again to catch up. Dropping it
+    /// unsubscribes.
+    ///
+    /// ```
+    /// # use corsica_gateway::{config::Config, gateway};
+    /// # let rt = tokio::runtime::Runtime::new()?;
+    /// # rt.block_on(async {
+    /// # let config = Config::parse("listen = \"127.0.0.1:0\"\n[[route]]\nupstream = \"echo\"\n[route.cors]\norigins = [\"https://app.example.com\"]\n[route.cors_shadow]\norigins = [\"https://new.example.com\"]\n", "gw.toml")?;
+    /// # let running = gateway::start(config, None).await?;
+    /// let mut samples = running.shadow_subscribe();
+    /// // A request from https://app.example.com, which the candidate would deny:
+    /// # let mut s = tokio::net::TcpStream::connect(running.addr).await?;
+    /// # tokio::io::AsyncWriteExt::write_all(&mut s, b"GET /x HTTP/1.1\r\nHost: localhost\r\nOrigin: https://app.example.com\r\nConnection: close\r\n\r\n").await?;
+    /// # tokio::io::AsyncReadExt::read_to_end(&mut s, &mut Vec::new()).await?;
+    /// let sample = samples.recv().await?;
+    /// assert_eq!(sample.seq, 1);
+    /// assert!(sample.message.starts_with("would now deny https://app.example.com on GET /x: origin"));
+    /// # running.shutdown().await;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn shadow_subscribe(
+        &self,
+    ) -> tokio::sync::broadcast::Receiver<crate::shadow::ShadowSample> {
+        self.shared.shadow.subscribe()
+    }
+
     /// The running configuration.
     ///
     /// ```
@@ -990,6 +1071,11 @@ fn admin(shared: &Shared, req: &Request<Incoming>, draining: bool) -> Response<B
             "text/plain; version=0.0.4",
             shared.metrics.render(),
         ),
+        "/shadow" => (
+            StatusCode::OK,
+            "application/json",
+            serde_json::to_string(&crate::shadow::report(shared)).unwrap_or_default(),
+        ),
         "/healthz" if draining => (
             StatusCode::SERVICE_UNAVAILABLE,
             "text/plain",
@@ -999,7 +1085,7 @@ fn admin(shared: &Shared, req: &Request<Incoming>, draining: bool) -> Response<B
         _ => (
             StatusCode::NOT_FOUND,
             "text/plain",
-            "try /metrics or /healthz\n".to_owned(),
+            "try /metrics, /shadow or /healthz\n".to_owned(),
         ),
     };
     let mut r = Response::new(Body::text(body));

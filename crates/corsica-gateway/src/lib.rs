@@ -36,5 +36,6 @@ mod log_limit;
 mod memory;
 mod metrics;
 mod proxy;
+pub mod shadow;
 mod slots;
 mod upstream;

@@ -1,5 +1,6 @@
 //! Prometheus metrics of the gateway. Labels are bounded: route names come from the
-//! configuration and denial reasons from [`corsica::Reason::label`], never from requests.
+//! configuration, denial reasons from [`corsica::Reason::label`] and shadow changes from
+//! [`crate::shadow::Change::label`], never from requests.
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
@@ -25,6 +26,10 @@ pub struct Metrics {
     /// request body could not be read, answered 400; `body_timeout`: the client sent
     /// nothing of its request body for `[limits] body_read_timeout_ms`, answered 408).
     pub client_errors: IntCounterVec,
+    /// Requests whose verdict a route's `[route.cors_shadow]` candidate would change, by
+    /// route and change (`would_deny`, `would_allow`, `would_change`; see
+    /// [`crate::shadow::Change`]).
+    pub shadow_changes: IntCounterVec,
     /// Configuration reloads by result (`ok`, `error`).
     pub reloads: IntCounterVec,
     /// Client connections closed by the slot table, by reason (`evicted`: every slot was
@@ -68,6 +73,11 @@ impl Metrics {
             "corsica_client_errors_total",
             "Client errors found while forwarding (request_body: unreadable request body, 400; body_timeout: request body stalled, 408).",
             &["route", "kind"],
+        );
+        let shadow_changes = counter(
+            "corsica_shadow_changes_total",
+            "Requests whose CORS verdict the route's report-only [route.cors_shadow] policy would change (would_deny, would_allow, would_change).",
+            &["route", "change"],
         );
         let reloads = counter(
             "corsica_config_reloads_total",
@@ -119,6 +129,7 @@ impl Metrics {
             upstream_latency,
             upstream_errors,
             client_errors,
+            shadow_changes,
             reloads,
             connections_shed,
             connections,

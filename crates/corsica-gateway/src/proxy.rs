@@ -97,6 +97,8 @@ pub struct Shared {
     buffered: std::sync::atomic::AtomicUsize,
     /// What the console's dashboard shows (bounded).
     pub(crate) activity: crate::console::activity::Activity,
+    /// The samples of the shadow policies, kept across reloads.
+    pub(crate) shadow: crate::shadow::Recorder,
 }
 
 /// One generation of the gateway: a configuration and the upstream client built for it.
@@ -146,6 +148,8 @@ struct RouteState {
     upstream_host: Option<HeaderValue>,
     /// The upstream's `scheme://authority/` (what its connections are pooled by).
     upstream_target: Option<http::Uri>,
+    /// The change counters of its `[route.cors_shadow]` candidate, if it has one.
+    shadow: Option<crate::shadow::RouteShadow>,
 }
 
 /// The series of requests that match no route.
@@ -243,6 +247,7 @@ impl State {
                             .build()
                             .ok()
                     }),
+                    shadow: crate::shadow::RouteShadow::new(route, metrics),
                 }
             })
             .collect();
@@ -326,6 +331,7 @@ impl Shared {
             log_limit: LogLimit::new(crate::log_limit::LINES_PER_SECOND),
             buffered: std::sync::atomic::AtomicUsize::new(0),
             activity: crate::console::activity::Activity::new(),
+            shadow: crate::shadow::Recorder::new(crate::shadow::SAMPLES),
         }
     }
 
@@ -568,6 +574,13 @@ pub async fn handle(
     };
     let handles = &state.routes[index];
     let decision = route.policy.decide(req.method(), req.headers());
+    crate::shadow::observe(
+        &shared.shadow,
+        route,
+        handles.shadow.as_ref(),
+        &req,
+        &decision,
+    );
     let refused = if route.guard {
         corsica::guard(req.method(), req.headers(), &decision).err()
     } else {
