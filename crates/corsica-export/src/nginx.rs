@@ -72,31 +72,13 @@ fn key(case_insensitive: bool, pattern: &str) -> String {
     format!("\"{op}{}\"", pattern.replace('"', "\\\""))
 }
 
-/// Map lines giving `value` to every origin of `alts`: alternatives grouped into regexes
-/// of at most ~3 KB (nginx reads a token of at most 4 KB).
+/// Map lines giving `value` to every origin of `alts`, one per regex of
+/// [`regex::anchored_groups`] (nginx reads a token of at most 4 KB).
 fn origin_lines(alts: &[String], value: &str, indent: &str) -> String {
     let mut out = String::new();
-    let mut group: Vec<&str> = Vec::new();
-    let mut len = 0;
-    let flush = |group: &mut Vec<&str>, out: &mut String| {
-        if !group.is_empty() {
-            let _ = writeln!(
-                out,
-                "{indent}{} {value};",
-                key(false, &format!("^(?:{})$", group.join("|")))
-            );
-            group.clear();
-        }
-    };
-    for a in alts {
-        if len + a.len() > 3000 {
-            flush(&mut group, &mut out);
-            len = 0;
-        }
-        group.push(a);
-        len += a.len() + 1;
+    for re in regex::anchored_groups(alts) {
+        let _ = writeln!(out, "{indent}{} {value};", key(false, &re));
     }
-    flush(&mut group, &mut out);
     out
 }
 

@@ -240,6 +240,27 @@ fn port_rule(scheme: &str, p: PortRule) -> String {
     }
 }
 
+/// `alts` as anchored regexes `^(?:a|b|…)$` of about 3 KB each, in order: one long
+/// regex is more than some servers read in one token (nginx: 4 KB).
+pub(crate) fn anchored_groups(alts: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut group: Vec<&str> = Vec::new();
+    let mut len = 0;
+    for a in alts {
+        if len + a.len() > 3000 && !group.is_empty() {
+            out.push(format!("^(?:{})$", group.join("|")));
+            group.clear();
+            len = 0;
+        }
+        group.push(a);
+        len += a.len() + 1;
+    }
+    if !group.is_empty() {
+        out.push(format!("^(?:{})$", group.join("|")));
+    }
+    out
+}
+
 /// A regex that matches nothing (an empty set), without look-ahead.
 pub(crate) const NEVER: &str = "\\b\\B";
 
