@@ -89,6 +89,20 @@ fn lint_target_reports_what_the_export_refuses() {
         out.contains("# route `dev`") && out.contains("proxy_pass http://127.0.0.1:9002;"),
         "{out}"
     );
+    // HAProxy refuses the same (no HAProxy-only refusal), and exports the fixed file.
+    let (code, _, err) = run(&["lint", "--target", "haproxy", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("route `dev`: upstream = \"echo\"")
+            && err.contains("haproxy cannot express it"),
+        "{err}"
+    );
+    let (code, out, err) = run(&["export", "haproxy", "--config", fixed.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("# route `dev`") && out.contains("server upstream 127.0.0.1:9002"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -70,8 +70,8 @@ fn key(case_insensitive: bool, pattern: &str) -> String {
     format!("\"{op}{}\"", pattern.replace('"', "\\\""))
 }
 
-/// Map lines giving `value` to every origin of `alts`: alternatives grouped into regexes
-/// of at most ~3 KB (nginx reads a token of at most 4 KB).
+/// Map lines giving `value` to every origin of `alts`, one per regex of
+/// [`regex::groups`] (nginx reads a token of at most 4 KB).
 fn origin_lines(alts: &[String], value: &str, indent: &str) -> String {
     regex::groups(alts, 3000)
         .iter()

@@ -33,6 +33,8 @@ pub(crate) struct TierPlan {
 pub(crate) struct RoutePlan {
     pub index: usize,
     pub name: String,
+    /// `None`: every host.
+    pub host: Option<String>,
     pub path: Option<String>,
     /// `http://host:port`.
     pub upstream: String,
@@ -49,6 +51,9 @@ pub(crate) struct RoutePlan {
     pub denied_status: u16,
     /// Most bytes of the `Access-Control-Request-Headers` lines joined with `,`.
     pub max_request_header_bytes: usize,
+    /// Most items (empty ones too) of the `Access-Control-Request-Headers` lines joined
+    /// with `,`: each line is at least one.
+    pub max_request_items: usize,
 }
 
 /// The routes a host sees, in the order the gateway tries them.
@@ -74,6 +79,10 @@ pub(crate) struct Plan {
     pub unrouted_credentialed: Vec<String>,
     /// The configuration file's routes, for the header comment.
     pub route_count: usize,
+    /// `[limits] upstream_timeout_ms`: then 504.
+    pub upstream_timeout_ms: u128,
+    /// `[limits] header_read_timeout_ms`: a request head must arrive within it.
+    pub header_read_timeout_ms: u128,
 }
 
 /// What `target` cannot say of `config`.
@@ -218,6 +227,7 @@ impl Plan {
                 RoutePlan {
                     index,
                     name: r.name().to_owned(),
+                    host: r.host().map(str::to_owned),
                     path: r.path().map(str::to_owned),
                     upstream,
                     trusted: origins(p.origins().entries()),
@@ -228,6 +238,7 @@ impl Plan {
                     preflight_status: p.preflight_status().as_u16(),
                     denied_status: p.denied_preflight_status().as_u16(),
                     max_request_header_bytes: limits.max_bytes,
+                    max_request_items: limits.max_items,
                 }
             })
             .collect();
@@ -287,6 +298,8 @@ impl Plan {
             routes,
             servers,
             route_count: all.len(),
+            upstream_timeout_ms: config.limits().upstream_timeout().as_millis(),
+            header_read_timeout_ms: config.limits().header_read_timeout().as_millis(),
         }
     }
 }
