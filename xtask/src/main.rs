@@ -141,7 +141,7 @@ fn test() -> Result<(), String> {
     }
     situations(&[])?;
     // `corsica export TARGET` against `corsica serve`, in the real servers.
-    for target in ["nginx", "caddy"] {
+    for target in ["nginx", "caddy", "haproxy"] {
         suite(
             &format!("export {target}"),
             "configs",

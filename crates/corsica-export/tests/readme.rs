@@ -33,7 +33,7 @@ fn readme_examples_are_the_exports() {
     let config = Config::parse(toml, "README.md").expect("the README's example parses");
     let bless = std::env::var_os("CORSICA_BLESS").is_some();
     let mut stale = Vec::new();
-    for target in [Target::Nginx, Target::Caddy] {
+    for target in Target::ALL {
         let out = export(&config, target).expect("the README's example exports");
         let (name, text) = &out.files()[0];
         let lang = match target {
