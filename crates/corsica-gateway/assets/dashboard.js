@@ -87,11 +87,31 @@
     $('chart-legend').textContent = 'Scale: ' + max + ' requests/s at the top. Last second: ' + last.allowed + ' allowed, ' + last.denied + ' denied.';
   }
 
+  function shadow(sh) {
+    const routesTable = $('shadow-routes');
+    if (!routesTable) return;
+    routesTable.tBodies[0].replaceChildren(...sh.routes.map((r) => {
+      const tr = document.createElement('tr');
+      tr.append(cell('th', r.route, { scope: 'row' }));
+      for (const c of ['would_deny', 'would_allow', 'would_change']) tr.append(cell('td', String(r[c]), { id: 'shadow-' + r.route + '-' + c }));
+      return tr;
+    }));
+    if (!sh.samples.length) return;
+    $('shadow-samples').tBodies[0].replaceChildren(...sh.samples.slice().reverse().map((x) => {
+      const tr = document.createElement('tr');
+      const td = document.createElement('td');
+      td.append(cell('time', time(x.unix_ms), { 'data-ms': String(x.unix_ms) }));
+      tr.append(td, cell('td', x.route), cell('td', x.message));
+      return tr;
+    }));
+  }
+
   function apply(s) {
     config(s.config);
     routes(s.routes);
     denials(s.denials);
     chart(s.series);
+    shadow(s.shadow);
     $('live').textContent = 'Live · updated ' + time(s.now);
     first = false;
   }

@@ -308,6 +308,7 @@ pub(crate) fn snapshot(shared: &Shared) -> Value {
         "routes": rows,
         "series": recent,
         "denials": shared.activity.denials(),
+        "shadow": crate::shadow::report(shared),
     })
 }
 
@@ -316,6 +317,7 @@ pub(crate) fn snapshot(shared: &Shared) -> Value {
 fn events(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) -> Response<Body> {
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(2);
     let mut changed = shared.activity.subscribe();
+    let mut shadow = shared.shadow.subscribe();
     tokio::spawn(async move {
         loop {
             let data = format!("data: {}\n\n", snapshot(&shared));
@@ -325,6 +327,7 @@ fn events(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) -> Response<Body
             tokio::time::sleep(EVENT_GAP).await;
             tokio::select! {
                 _ = changed.changed() => {}
+                _ = shadow.recv() => {}
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
                 _ = stop.changed() => return,
                 () = tx.closed() => return,

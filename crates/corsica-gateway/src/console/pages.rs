@@ -154,6 +154,7 @@ pub(crate) fn dashboard(s: &Value) -> String {
         );
     }
     m.push_str("</tbody>\n</table></div>\n</section>\n");
+    shadow(&mut m, &s["shadow"]);
     m.push_str(
         "<p id=\"live\" class=\"status\" role=\"status\" aria-live=\"polite\">\
          <noscript>Not live without JavaScript: this page reloads every 5 seconds.</noscript></p>\n",
@@ -165,6 +166,55 @@ pub(crate) fn dashboard(s: &Value) -> String {
         "<noscript><meta http-equiv=\"refresh\" content=\"5\"></noscript>\n",
         &m,
     )
+}
+
+/// The shadow policies' section: per route, the requests whose verdict the candidate
+/// would change; the latest of them.
+fn shadow(m: &mut String, s: &Value) {
+    m.push_str(
+        "<section aria-labelledby=\"shadow-h\">\n<h2 id=\"shadow-h\">Shadow policies (report-only)</h2>\n\
+         <p class=\"status\">A route's <code>[route.cors_shadow]</code> candidate is evaluated on every request; the policy in force still answers. Promote it by editing the configuration and reloading.</p>\n",
+    );
+    let routes = s["routes"].as_array().cloned().unwrap_or_default();
+    if routes.is_empty() {
+        m.push_str("<p id=\"shadow-none\">No route has a candidate policy.</p>\n</section>\n");
+        return;
+    }
+    m.push_str(
+        "<div class=\"scroll\"><table id=\"shadow-routes\">\n<caption>Requests whose verdict the candidate would change, since the gateway started</caption>\n\
+         <thead><tr><th scope=\"col\">Route</th><th scope=\"col\">Would now deny</th><th scope=\"col\">Would now allow</th><th scope=\"col\">Would change what the page reads</th></tr></thead>\n<tbody>\n",
+    );
+    for r in &routes {
+        let name = esc(text(r, "route"));
+        let _ = write!(m, "<tr><th scope=\"row\">{name}</th>");
+        for change in ["would_deny", "would_allow", "would_change"] {
+            let _ = write!(
+                m,
+                "<td id=\"shadow-{name}-{change}\">{}</td>",
+                num(&r[change])
+            );
+        }
+        m.push_str("</tr>\n");
+    }
+    m.push_str(
+        "</tbody>\n</table></div>\n<div class=\"scroll\"><table id=\"shadow-samples\">\n<caption>The latest, newest first</caption>\n\
+         <thead><tr><th scope=\"col\">Time</th><th scope=\"col\">Route</th><th scope=\"col\">What would change</th></tr></thead>\n<tbody>\n",
+    );
+    let samples = s["samples"].as_array().cloned().unwrap_or_default();
+    if samples.is_empty() {
+        m.push_str("<tr class=\"empty\"><td colspan=\"3\">No difference yet.</td></tr>\n");
+    }
+    for x in samples.iter().rev() {
+        let _ = writeln!(
+            m,
+            "<tr><td><time data-ms=\"{}\">{}</time></td><td>{}</td><td>{}</td></tr>",
+            num(&x["unix_ms"]),
+            num(&x["unix_ms"]),
+            esc(text(x, "route")),
+            esc(text(x, "message")),
+        );
+    }
+    m.push_str("</tbody>\n</table></div>\n</section>\n");
 }
 
 /// A form field: label, control, and the place its error is shown.
