@@ -16,7 +16,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -26,7 +26,7 @@ use tokio::net::TcpStream;
 
 use crate::cdp::Browser;
 use crate::driver::{Driver, wait_loaded};
-use crate::export_equivalence::{Process, free_port, ready};
+use crate::export_equivalence::{free_port, ready, serve};
 
 /// The gateway the pages are served by: one route with a shadow policy that drops DELETE.
 fn config(listen: u16, admin: u16) -> String {
@@ -200,16 +200,7 @@ pub async fn run(bless: bool) -> Result<(usize, usize), String> {
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
     let file = work.join("gateway.toml");
     std::fs::write(&file, config(listen, admin)).map_err(|e| e.to_string())?;
-    let _serve = Process(
-        Command::new(&corsica)
-            .arg("serve")
-            .arg("--config")
-            .arg(&file)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", corsica.display()))?,
-    );
+    let _serve = serve(&corsica, &file, Stdio::null())?;
     let gateway: SocketAddr = ([127, 0, 0, 1], listen).into();
     let console: SocketAddr = ([127, 0, 0, 1], admin).into();
     ready(gateway, "corsica serve").await?;

@@ -119,6 +119,20 @@ async fn upstream() -> Result<SocketAddr, String> {
     Ok(addr)
 }
 
+/// `corsica serve --config FILE` (`corsica`: the binary beside this one), its log to
+/// `stderr`, stopped when dropped.
+pub(crate) fn serve(corsica: &Path, file: &Path, stderr: Stdio) -> Result<Process, String> {
+    Command::new(corsica)
+        .arg("serve")
+        .arg("--config")
+        .arg(file)
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .map(Process)
+        .map_err(|e| format!("cannot start {}: {e}", corsica.display()))
+}
+
 /// A free loopback port.
 pub(crate) fn free_port() -> Result<u16, String> {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -631,16 +645,7 @@ pub async fn run(target: &str, verbose: bool) -> Result<(usize, usize, usize), S
                 .spawn()
                 .map_err(|e| format!("cannot start {target}: {e}"))?,
         );
-        let _serve = Process(
-            Command::new(&corsica)
-                .arg("serve")
-                .arg("--config")
-                .arg(&serve_file)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .map_err(|e| format!("cannot start {}: {e}", corsica.display()))?,
-        );
+        let _serve = serve(&corsica, &serve_file, Stdio::null())?;
         let a: SocketAddr = format!("127.0.0.1:{a_port}")
             .parse()
             .map_err(|e| format!("{e}"))?;

@@ -286,15 +286,11 @@ impl Instance {
             .append(true)
             .open(&self.log)
             .map_err(|e| format!("{}: {e}", self.log.display()))?;
-        let child = Command::new(corsica)
-            .arg("serve")
-            .arg("--config")
-            .arg(&self.file)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", corsica.display()))?;
-        self.process = Some(Process(child));
+        self.process = Some(crate::export_equivalence::serve(
+            corsica,
+            &self.file,
+            Stdio::from(log),
+        )?);
         Ok(())
     }
 
