@@ -776,7 +776,9 @@ fn serve(
 fn banner_text(banner: &output::Serve, embedded: bool, addr: SocketAddr) -> String {
     let mut text = format!("corsica gateway listening on {}\n", banner.listen);
     if let Some(a) = &banner.admin {
-        text.push_str(&format!("metrics on {a}/metrics, health on {a}/healthz\n"));
+        text.push_str(&format!(
+            "metrics on {a}/metrics, health on {a}/healthz, console on {a}/_corsica/\n"
+        ));
     }
     text.push_str("routes:\n");
     for r in &banner.routes {

@@ -81,14 +81,34 @@ struct Tab<'b> {
 
 impl<'a> Tab<'a> {
     async fn open<'b>(browser: &'b Browser, url: &str, origin: &str) -> Result<Tab<'b>, String> {
+        Tab::open_as(browser, url, origin, 1280, true).await
+    }
+
+    /// A tab `width` pixels wide (under 500: a phone), with or without page scripts.
+    async fn open_as<'b>(
+        browser: &'b Browser,
+        url: &str,
+        origin: &str,
+        width: u32,
+        scripts: bool,
+    ) -> Result<Tab<'b>, String> {
         let (session, _events) = browser.new_tab().await?;
         browser
             .call(
                 Some(&session),
                 "Emulation.setDeviceMetricsOverride",
-                json!({"width": 1280, "height": 1000, "deviceScaleFactor": 1, "mobile": false}),
+                json!({"width": width, "height": 1000, "deviceScaleFactor": 1, "mobile": width < 500}),
             )
             .await?;
+        if !scripts {
+            browser
+                .call(
+                    Some(&session),
+                    "Emulation.setScriptExecutionDisabled",
+                    json!({"value": true}),
+                )
+                .await?;
+        }
         // Typing needs the page focused (a headless tab is not, unless told).
         browser
             .call(
@@ -331,6 +351,47 @@ pub async fn run(bless: bool) -> Result<(usize, usize), String> {
         "dashboard: a denied request appears without a reload",
         live,
     );
+
+    // The dashboard without JavaScript: the server's tables hold the same denial.
+    let plain = async {
+        let t = Tab::open_as(&browser, &format!("{base}/_corsica/"), &base, 1280, false).await?;
+        t.until(
+            "the denial in the server-rendered table",
+            "[...document.querySelectorAll('#denials tbody tr')].some(r => r.textContent.includes('https://evil.example'))",
+        )
+        .await
+    }
+    .await;
+    check(
+        &mut failures,
+        "dashboard: its tables work without JavaScript",
+        plain,
+    );
+    // On a phone, and for a keyboard or a screen reader.
+    for page in ["/_corsica/", "/_corsica/playground"] {
+        let fits = async {
+            let t = Tab::open_as(&browser, &format!("{base}{page}"), &base, 390, true).await?;
+            t.until(
+                "the page within a phone's width",
+                "document.documentElement.scrollWidth <= window.innerWidth + 1",
+            )
+            .await?;
+            t.until(
+                "labels, captions, landmarks",
+                "[...document.querySelectorAll('input, select, textarea')].every(e => e.labels && e.labels.length > 0) \
+                 && [...document.querySelectorAll('table')].every(t => t.caption && t.querySelector('th[scope]')) \
+                 && !!document.querySelector('main#main') && !!document.querySelector('nav[aria-label]') \
+                 && !!document.querySelector('a.skip[href=\"#main\"]')",
+            )
+            .await
+        }
+        .await;
+        check(
+            &mut failures,
+            &format!("{page}: fits a phone; every control labelled, every table captioned"),
+            fits,
+        );
+    }
 
     // 3. The shadow policy: DELETE allowed today, denied by the candidate.
     let shadow = async {

@@ -31,6 +31,18 @@
     list.replaceChildren(...((r && r.errors) || []).map((e) => cell('li', e)));
   }
 
+  function active(list) {
+    $('active').tBodies[0].replaceChildren(...list.map((r) => {
+      const tr = document.createElement('tr');
+      const name = cell('th', r.name, { scope: 'row' });
+      if (r.shadow) name.append(' ', cell('span', '(with a shadow candidate)', { class: 'status' }));
+      const code = (text) => { const td = document.createElement('td'); td.append(cell('code', text)); return td; };
+      const origins = r.origins.join(', ') + (r.more_origins ? ' and ' + r.more_origins + ' more' : '');
+      tr.append(name, code((r.host || 'any host') + ' ' + (r.path || '/')), code(r.upstream), code(origins), cell('td', r.credentials ? 'yes' : 'no'));
+      return tr;
+    }));
+  }
+
   function routes(rows) {
     const body = $('routes').tBodies[0];
     body.replaceChildren(...rows.map((r) => {
@@ -108,6 +120,7 @@
 
   function apply(s) {
     config(s.config);
+    active(s.active);
     routes(s.routes);
     denials(s.denials);
     chart(s.series);

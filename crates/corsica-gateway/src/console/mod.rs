@@ -126,6 +126,49 @@ fn admitted<B>(shared: &Shared, req: &Request<B>) -> bool {
         .any(|value| token.is(value))
 }
 
+/// Whether the request says its body is JSON (a form cannot send that cross-site without
+/// a preflight, which this listener never allows).
+fn is_json<B>(req: &Request<B>) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// Without a token, the console answers only to a loopback name (`localhost`,
+/// `127.0.0.1`, `[::1]`, with any port): a page elsewhere that rebinds its own host name
+/// to 127.0.0.1 (DNS rebinding) would otherwise read the dashboard as same-origin.
+fn rebinding<B>(shared: &Shared, req: &Request<B>) -> Option<Response<Body>> {
+    if shared.load().config.admin_token.is_some() {
+        return None;
+    }
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let name = if host.starts_with('[') {
+        host.split(']').next().map(|h| format!("{h}]"))
+    } else {
+        host.split(':').next().map(str::to_owned)
+    }
+    .unwrap_or_default();
+    let loopback = name.eq_ignore_ascii_case("localhost")
+        || name
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    (!loopback).then(|| {
+        respond(
+            StatusCode::MISDIRECTED_REQUEST,
+            "text/plain; charset=utf-8",
+            "421 Misdirected Request: without admin_token the console answers only to localhost, 127.0.0.1 or [::1] (a page elsewhere could rebind its name to this address); open it by one of those names, or set admin_token\n",
+        )
+    })
+}
+
 /// Reads a request body of at most [`MAX_BODY`] bytes.
 async fn read_body(req: Request<Incoming>) -> Result<Bytes, Response<Body>> {
     let too_large = || {
@@ -168,6 +211,9 @@ pub(crate) async fn serve(
             ),
         };
     }
+    if let Some(refused) = rebinding(&shared, &req) {
+        return refused;
+    }
     if rest == "/login" {
         return login(&shared, req).await;
     }
@@ -196,6 +242,11 @@ pub(crate) async fn serve(
             StatusCode::OK,
             "text/html; charset=utf-8",
             pages::playground(req.uri().query().unwrap_or_default()),
+        ),
+        (Method::POST, "/playground") if !is_json(&req) => respond(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "text/plain; charset=utf-8",
+            "415 Unsupported Media Type: post the case as `Content-Type: application/json`\n",
         ),
         (Method::POST, "/playground") => match read_body(req).await {
             Ok(body) => {
@@ -300,11 +351,44 @@ pub(crate) fn snapshot(shared: &Shared) -> Value {
             "denied": denied,
         }));
     }
+    // The routes in force, as the file says them (origins: at most 20 shown).
+    let active: Vec<Value> = state
+        .config
+        .routes
+        .iter()
+        .map(|r| {
+            let origins = r.policy.origins();
+            let listed: Vec<String> = if origins.is_any() {
+                vec!["*".to_owned()]
+            } else {
+                origins
+                    .entries()
+                    .iter()
+                    .take(20)
+                    .map(ToString::to_string)
+                    .collect()
+            };
+            json!({
+                "name": r.name,
+                "host": r.host(),
+                "path": r.path(),
+                "upstream": r.upstream().target().map_or_else(
+                    || "echo".to_owned(),
+                    |(scheme, authority)| format!("{scheme}://{authority}"),
+                ),
+                "origins": listed,
+                "more_origins": origins.entries().len().saturating_sub(20),
+                "credentials": r.policy.allows_credentials(),
+                "shadow": r.shadow_policy().is_some(),
+            })
+        })
+        .collect();
     let points = shared.activity.points();
     let recent = &points[points.len().saturating_sub(300)..];
     json!({
         "now": activity::now_ms(),
         "config": shared.activity.config(),
+        "active": active,
         "routes": rows,
         "series": recent,
         "denials": shared.activity.denials(),

@@ -97,7 +97,9 @@ pub(crate) fn dashboard(s: &Value) -> String {
     for e in c["last_reload"]["errors"].as_array().into_iter().flatten() {
         let _ = write!(m, "<li>{}</li>", esc(e.as_str().unwrap_or_default()));
     }
-    m.push_str("</ul>\n</section>\n");
+    m.push_str("</ul>\n");
+    active(&mut m, &s["active"]);
+    m.push_str("</section>\n");
     // Chart (drawn by the script).
     m.push_str(
         "<section aria-labelledby=\"chart-h\">\n<h2 id=\"chart-h\">Allowed and denied, per second</h2>\n\
@@ -166,6 +168,53 @@ pub(crate) fn dashboard(s: &Value) -> String {
         "<noscript><meta http-equiv=\"refresh\" content=\"5\"></noscript>\n",
         &m,
     )
+}
+
+/// The routes in force.
+fn active(m: &mut String, routes: &Value) {
+    m.push_str(
+        "<div class=\"scroll\"><table id=\"active\">\n<caption>Routes in force, in the order they are tried</caption>\n\
+         <thead><tr><th scope=\"col\">Route</th><th scope=\"col\">Matches</th><th scope=\"col\">Upstream</th><th scope=\"col\">Origins</th><th scope=\"col\">Credentials</th></tr></thead>\n<tbody>\n",
+    );
+    for r in routes.as_array().into_iter().flatten() {
+        let matches = format!(
+            "{}{}",
+            r["host"].as_str().unwrap_or("any host"),
+            r["path"]
+                .as_str()
+                .map_or_else(|| " /".to_owned(), |p| format!(" {p}"))
+        );
+        let mut origins = r["origins"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let more = num(&r["more_origins"]);
+        if more > 0 {
+            let _ = write!(origins, " and {more} more");
+        }
+        let shadow = if r["shadow"].as_bool() == Some(true) {
+            " <span class=\"status\">(with a shadow candidate)</span>"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            m,
+            "<tr><th scope=\"row\">{}{shadow}</th><td><code>{}</code></td><td><code>{}</code></td><td><code>{}</code></td><td>{}</td></tr>",
+            esc(text(r, "name")),
+            esc(&matches),
+            esc(text(r, "upstream")),
+            esc(&origins),
+            if r["credentials"].as_bool() == Some(true) {
+                "yes"
+            } else {
+                "no"
+            },
+        );
+    }
+    m.push_str("</tbody>\n</table></div>\n");
 }
 
 /// The shadow policies' section: per route, the requests whose verdict the candidate

@@ -75,6 +75,12 @@ impl Server for Configured<'_> {
     }
 }
 
+/// Whether a pasted configuration has a `[tls]` table (or a `tls` key).
+fn pasted_tls(text: &str) -> bool {
+    text.parse::<toml::Table>()
+        .is_ok_and(|t| t.contains_key("tls"))
+}
+
 fn error(field: &str, message: impl Into<String>) -> (StatusCode, Value) {
     (
         StatusCode::BAD_REQUEST,
@@ -99,6 +105,13 @@ pub(crate) fn answer(shared: &Shared, body: &[u8]) -> (StatusCode, Value) {
                     config: &state.config,
                 }),
             )
+        }
+        // The playground reads no file: a `[tls]` table names certificate files.
+        "config" if pasted_tls(&case.config) => {
+            return error(
+                "config",
+                "[tls] names files on this server, which the playground does not read: remove the [tls] table (CORS does not depend on it)",
+            );
         }
         "config" => match Config::parse(&case.config, "playground.toml") {
             Ok(config) => run(&case, Some(&mut Configured { config: &config })),
