@@ -14,7 +14,7 @@
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use corsica::fetch::{HttpRequest, HttpResponse, NetworkError};
 use rustls::pki_types::ServerName;
@@ -97,6 +97,9 @@ impl Wire {
             head.extend_from_slice(b"\r\n");
         }
         head.extend_from_slice(b"Connection: close\r\n\r\n");
+        // One deadline for the whole exchange: a server that drips its head a byte at a
+        // time cannot hold a check longer than the timeout.
+        let deadline = Instant::now() + self.timeout;
         let stream = self.connect(&request.url, host, port)?;
         let io = |e: std::io::Error| {
             if matches!(
@@ -118,11 +121,11 @@ impl Wire {
                 .map_err(|e| NetworkError(format!("{}: {e}", request.url)))?;
             let mut tls = rustls::StreamOwned::new(conn, stream);
             tls.write_all(&head).map_err(io)?;
-            read_head(&mut tls).map_err(io)?
+            read_head(&mut tls, |t| &t.sock, deadline).map_err(io)?
         } else {
             let mut stream = stream;
             stream.write_all(&head).map_err(io)?;
-            read_head(&mut stream).map_err(io)?
+            read_head(&mut stream, |s| s, deadline).map_err(io)?
         };
         parse_head(&raw).map_err(|why| {
             NetworkError(format!(
@@ -170,11 +173,21 @@ impl Wire {
 }
 
 /// Reads up to the end of the response head (`\r\n\r\n`), or what arrived before the
-/// connection closed; at most [`MAX_HEAD`] bytes.
-fn read_head(stream: &mut impl Read) -> std::io::Result<Vec<u8>> {
+/// connection closed; at most [`MAX_HEAD`] bytes, by `deadline` (each read waits at most
+/// until then on `socket(stream)`; past it, `TimedOut`).
+fn read_head<S: Read>(
+    stream: &mut S,
+    socket: impl Fn(&S) -> &TcpStream,
+    deadline: Instant,
+) -> std::io::Result<Vec<u8>> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        socket(stream).set_read_timeout(Some(left))?;
         let n = stream.read(&mut chunk)?;
         if n == 0 {
             return Ok(buf);
@@ -364,6 +377,52 @@ mod tests {
         assert_eq!(ok.headers.len(), 2);
         let lf = parse_head(b"HTTP/1.0 404 Not Found\nX: y\n\n").unwrap();
         assert_eq!((lf.status, lf.get("x").as_deref()), (404, Some("y")));
+    }
+
+    #[test]
+    fn a_head_dripped_slowly_ends_at_the_deadline() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            if let Ok((mut s, _)) = listener.accept() {
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\n");
+                // One byte of a header every 100 ms: each read succeeds, the head never ends.
+                for _ in 0..100 {
+                    std::thread::sleep(Duration::from_millis(100));
+                    if s.write_all(b"x").is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        let wire = Wire {
+            resolve: Vec::new(),
+            timeout: Duration::from_millis(600),
+            tls: Arc::new(
+                rustls::ClientConfig::builder_with_provider(Arc::new(
+                    rustls::crypto::ring::default_provider(),
+                ))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth(),
+            ),
+        };
+        let request = HttpRequest {
+            method: "GET".into(),
+            url: format!("http://{addr}/"),
+            headers: Vec::new(),
+            preflight: false,
+            credentials: false,
+        };
+        let started = Instant::now();
+        let err = wire.send(&request, &[]).unwrap_err();
+        assert!(err.0.contains("timed out after"), "{err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]

@@ -69,7 +69,9 @@
       req.append(cell('code', d.method + ' ' + d.path));
       const origin = document.createElement('td');
       origin.append(cell('code', d.origin));
-      tr.append(td, cell('td', d.route), req, origin, cell('td', d.message));
+      const rule = document.createElement('td');
+      rule.append(cell('code', d.reason));
+      tr.append(td, cell('td', d.route), req, origin, rule, cell('td', d.message));
       return tr;
     }));
     seen = next;

@@ -136,22 +136,23 @@ pub(crate) fn dashboard(s: &Value) -> String {
         "<section aria-labelledby=\"denials-h\">\n<h2 id=\"denials-h\">Latest denials</h2>\n\
          <div class=\"scroll\"><table id=\"denials\">\n<caption>The last 50, newest first</caption>\n\
          <thead><tr><th scope=\"col\">Time</th><th scope=\"col\">Route</th><th scope=\"col\">Request</th>\
-         <th scope=\"col\">Origin</th><th scope=\"col\">Reason</th></tr></thead>\n<tbody>\n",
+         <th scope=\"col\">Origin</th><th scope=\"col\">Rule</th><th scope=\"col\">Reason</th></tr></thead>\n<tbody>\n",
     );
     let denials = s["denials"].as_array().cloned().unwrap_or_default();
     if denials.is_empty() {
-        m.push_str("<tr class=\"empty\"><td colspan=\"5\">No denial yet.</td></tr>\n");
+        m.push_str("<tr class=\"empty\"><td colspan=\"6\">No denial yet.</td></tr>\n");
     }
     for d in &denials {
         let _ = writeln!(
             m,
-            "<tr><td><time data-ms=\"{}\">{}</time></td><td>{}</td><td><code>{} {}</code></td><td><code>{}</code></td><td>{}</td></tr>",
+            "<tr><td><time data-ms=\"{}\">{}</time></td><td>{}</td><td><code>{} {}</code></td><td><code>{}</code></td><td><code>{}</code></td><td>{}</td></tr>",
             num(&d["at"]),
             num(&d["at"]),
             esc(text(d, "route")),
             esc(text(d, "method")),
             esc(text(d, "path")),
             esc(text(d, "origin")),
+            esc(text(d, "reason")),
             esc(text(d, "message")),
         );
     }
