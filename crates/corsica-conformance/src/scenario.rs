@@ -49,11 +49,17 @@ impl Origins {
         }
     }
 
-    /// Replaces `{app}`, `{api}`, `{other}` and `{origin}` (the page's origin), and
-    /// `{app_hostport}`, `{api_hostport}`, `{other_hostport}` (an origin without its scheme).
+    /// Replaces `{app}`, `{api}`, `{other}` and `{origin}` (the page's origin),
+    /// `{app_hostport}`, `{api_hostport}`, `{other_hostport}` (an origin without its scheme),
+    /// `{app_tld_port}` (the page's last host label and port: `localhost:P1`) and
+    /// `{origin_upper}` (the page's origin upper-cased).
     pub fn expand(&self, s: &str) -> String {
         let hostport = |o: &str| o.trim_start_matches("http://").to_owned();
-        s.replace("{app_hostport}", &hostport(&self.app))
+        let app = hostport(&self.app);
+        let tld_port = app.rsplit_once('.').map_or(app.as_str(), |(_, t)| t);
+        s.replace("{app_tld_port}", tld_port)
+            .replace("{origin_upper}", &self.app.to_uppercase())
+            .replace("{app_hostport}", &hostport(&self.app))
             .replace("{api_hostport}", &hostport(&self.api))
             .replace("{other_hostport}", &hostport(&self.other))
             .replace("{origin}", &self.app)

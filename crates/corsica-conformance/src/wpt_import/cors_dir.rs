@@ -110,13 +110,17 @@ pub(crate) fn translators() -> Vec<Translator> {
 const HOST: &str = "web-platform.test:8000";
 /// The page's origin.
 const ORIGIN: &str = "http://web-platform.test:8000";
+/// [`ORIGIN`] without its scheme.
+const HOSTPORT: &str = "web-platform.test:8000";
+/// [`ORIGIN`]'s last host label and port.
+const TLD_PORT: &str = "test:8000";
 /// `support.js`'s `SUBDOMAIN` (`www1`) origin: `CROSSDOMAIN`, `REMOTE_ORIGIN`.
 const REMOTE: &str = "http://www1.web-platform.test:8000";
 /// The `SUBDOMAIN2` (`www2`) origin.
 const REMOTE2: &str = "http://www2.web-platform.test:8000";
 
 /// Why a value built from the bare host is skipped.
-const BARE_HOST: &str = "the value is built from the page's bare host (or changes its case): the suite's placeholders name whole origins only";
+const BARE_HOST: &str = "the value is built from a form of the page's host that no placeholder of the suite names (whole origins, `host:port`, the last label with the port, the origin upper-cased)";
 
 /// The script, with `get_host_info().X` read as the name `host_info.X`.
 fn script(file: &File) -> String {
@@ -225,10 +229,16 @@ fn template(t: &str) -> Result<String, String> {
 /// A WPT value in the scenario's terms: WPT's origins become `{origin}`, `{api}`,
 /// `{other}`; a value still naming WPT's host cannot be expressed.
 fn placeholders(s: &str) -> Result<String, String> {
+    // Whole origins first, then the page's bare host with its port, then its last label
+    // with the port (`web-platform.test` is the suite's `app.localhost`: `test:8000` is
+    // `localhost:P1`).
     let out = s
+        .replace(&ORIGIN.to_uppercase(), "{origin_upper}")
         .replace(REMOTE2, "{other}")
         .replace(REMOTE, "{api}")
-        .replace(ORIGIN, "{origin}");
+        .replace(ORIGIN, "{origin}")
+        .replace(HOSTPORT, "{app_hostport}")
+        .replace(TLD_PORT, "{app_tld_port}");
     let lower = out.to_ascii_lowercase();
     if lower.contains("web-platform") || lower.contains(":8000") || lower.contains("https:") {
         return Err(BARE_HOST.to_owned());
@@ -845,7 +855,7 @@ fn origin(file: &File) -> Result<Vec<Case>, String> {
                 push(
                     format!("disallow-{i}"),
                     test_of(&v),
-                    Err(BARE_HOST.to_owned()),
+                    Ok("origin={origin_upper}".to_owned()),
                     false,
                     &[],
                 );
