@@ -1349,17 +1349,72 @@ fn response_headers(file: &File) -> Result<Vec<Case>, String> {
     Ok(out)
 }
 
-/// `redirect-userinfo.htm`: a redirect to a URL with userinfo.
+/// `redirect-userinfo.htm`: a redirect from the cross origin to the same cross origin
+/// with userinfo in the `Location` (`test:test@`, `user:@`, `:pass@`: refused; `:@` and
+/// `@`, which URL parsing drops: followed).
 fn redirect_userinfo(file: &File) -> Result<Vec<Case>, String> {
     let src = script(file);
+    let base = format!(
+        "{}resources/cors-makeheader.py?",
+        name("CROSSDOMAIN", file, &[])?
+    );
     let mut out = Vec::new();
-    for f in ["shouldFail", "shouldPass"] {
+    let mut id = 0;
+    for (f, ok) in [("shouldFail", false), ("shouldPass", true)] {
         for c in js::calls(&src, f)? {
             let test = eval(arg(&c, 0), file, &[])?;
-            out.push(Case::Skipped {
-                test,
-                reason: "the redirect's Location puts userinfo (`test:test@`, `user:@`, `:pass@`, `:@`, `@`) in the same cross origin's URL: the suite's only userinfo placeholders are `user:pass@` on app and other".into(),
-            });
+            let urls = arg(&c, 1)
+                .array()
+                .ok_or("redirect-userinfo: array expected")?;
+            // `CROSSDOMAIN.replace("http://", "http://USERINFO@") + "resources/…"`.
+            let userinfo = match arg(urls, 1) {
+                Js::Sum(parts) => match parts.first() {
+                    Some(Js::Call(f, args)) if f == "CROSSDOMAIN.replace" => match args.get(1) {
+                        Some(Js::Str(with)) => with
+                            .strip_prefix("http://")
+                            .and_then(|u| u.strip_suffix('@'))
+                            .map(str::to_owned),
+                        _ => None,
+                    },
+                    _ => None,
+                },
+                _ => None,
+            }
+            .ok_or_else(|| format!("redirect-userinfo: unexpected {:?}", arg(urls, 1)))?;
+            // `buildURL`: the first hop redirects to the second, which answers.
+            let (host, q1) = locate(&format!("{base}location=next"))?;
+            let (_, q2) = locate(&base)?;
+            let location = format!(
+                "http://{userinfo}@{}/s/{{id}}/1",
+                host.origin().replace('}', "_hostport}")
+            );
+            let (p1, r1) = servers::cors_makeheader_py(&q1, Some(&location));
+            let (p2, r2) = servers::cors_makeheader_py(&q2, None);
+            let mut e = expect(ok);
+            if ok {
+                e.origin = vec![(1, Some("{origin}".to_owned()))];
+            }
+            out.push(super::scenario(
+                file.name(&format!("case-{id}")),
+                file.source(&test),
+                &Request::xhr("GET", false),
+                vec![
+                    HopSpec {
+                        host,
+                        preflight: p1,
+                        response: r1,
+                    },
+                    HopSpec {
+                        host,
+                        preflight: p2,
+                        response: r2,
+                    },
+                ],
+                Vec::new(),
+                e,
+                &[],
+            ));
+            id += 1;
         }
     }
     Ok(out)
