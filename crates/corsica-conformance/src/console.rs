@@ -26,7 +26,7 @@ use tokio::net::TcpStream;
 
 use crate::cdp::Browser;
 use crate::driver::{Driver, wait_loaded};
-use crate::export_equivalence::{free_port, ready, serve};
+use crate::process::{free_port, ready, serve};
 
 /// The gateway the pages are served by: one route with a shadow policy that drops DELETE.
 fn config(listen: u16, admin: u16) -> String {

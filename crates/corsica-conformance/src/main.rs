@@ -49,6 +49,7 @@ mod judge;
 mod local_network;
 mod observe;
 mod policy_scenarios;
+mod process;
 mod raw_bytes;
 mod scale_out;
 mod scenario;

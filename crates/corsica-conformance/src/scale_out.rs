@@ -32,7 +32,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
-use crate::export_equivalence::{COMPARED, Head, Process, ready, request, send};
+use crate::export_equivalence::{COMPARED, Head, request, send};
+use crate::process::{Process, ready};
 
 /// How many `corsica serve` behind HAProxy.
 pub(crate) const INSTANCES: usize = 3;
@@ -286,7 +287,7 @@ impl Instance {
             .append(true)
             .open(&self.log)
             .map_err(|e| format!("{}: {e}", self.log.display()))?;
-        self.process = Some(crate::export_equivalence::serve(
+        self.process = Some(crate::process::serve(
             corsica,
             &self.file,
             Stdio::from(log),
