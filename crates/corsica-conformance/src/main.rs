@@ -119,6 +119,27 @@ struct Options {
     scale_out: bool,
 }
 
+/// Prints a suite's summary line `NAME: TEXT` (the last line, which `cargo xtask`
+/// reads) and gives its exit code: 0 when it passed, 1 when it ran and failed, 2 when it
+/// could not run (then `NAME: EMPTY (not run: why)`).
+fn summary(name: &str, empty: &str, result: Result<(String, bool), String>) -> ExitCode {
+    match result {
+        Ok((text, passed)) => {
+            println!("{name}: {text}");
+            if passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("corsica-conformance: {name}: {e}");
+            println!("{name}: {empty} (not run: {e})");
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn parse_args() -> Result<Options, String> {
     let mut o = Options {
         jobs: 6,
@@ -268,45 +289,36 @@ fn main() -> ExitCode {
         }
     };
     if opts.console {
-        return match runtime.block_on(console::run(opts.bless)) {
-            Ok((views, failures)) => {
-                println!("console: {views} views, {failures} disagreements");
-                if failures == 0 {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::FAILURE
-                }
-            }
-            Err(e) => {
-                eprintln!("corsica-conformance: {e}");
-                println!("console: 0 views, 0 disagreements (not run: {e})");
-                ExitCode::from(2)
-            }
-        };
+        let result = runtime
+            .block_on(console::run(opts.bless))
+            .map(|(views, failures)| {
+                (
+                    format!("{views} views, {failures} disagreements"),
+                    failures == 0,
+                )
+            });
+        return summary("console", "0 views, 0 disagreements", result);
     }
     if let Some(target) = opts.export.clone() {
-        let name = format!("export {target}");
-        return match runtime.block_on(export_equivalence::run(&target, opts.verbose)) {
-            Ok((configs, requests, d)) => {
-                println!("{name}: {configs} configs, {requests} requests, {d} differences");
-                if d == 0 {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::FAILURE
-                }
-            }
-            Err(e) => {
-                eprintln!("corsica-conformance: {e}");
-                println!("{name}: 0 configs, 0 requests, 0 differences (not run: {e})");
-                ExitCode::from(2)
-            }
-        };
+        let result = runtime
+            .block_on(export_equivalence::run(&target, opts.verbose))
+            .map(|(configs, requests, d)| {
+                (
+                    format!("{configs} configs, {requests} requests, {d} differences"),
+                    d == 0,
+                )
+            });
+        return summary(
+            &format!("export {target}"),
+            "0 configs, 0 requests, 0 differences",
+            result,
+        );
     }
     if opts.scale_out {
-        return match runtime.block_on(scale_out::run(opts.verbose)) {
-            Ok(s) => {
-                println!(
-                    "scale-out: {} instances behind HAProxy, {} requests (wrk {}, checker {}), {} failed, {} mixed, {} old after the last reload",
+        let result = runtime.block_on(scale_out::run(opts.verbose)).map(|s| {
+            (
+                format!(
+                    "{} instances behind HAProxy, {} requests (wrk {}, checker {}), {} failed, {} mixed, {} old after the last reload",
                     scale_out::INSTANCES,
                     s.wrk + s.checker as u64,
                     s.wrk,
@@ -314,19 +326,11 @@ fn main() -> ExitCode {
                     s.failed,
                     s.mixed,
                     s.old_after
-                );
-                if s.passed() {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::FAILURE
-                }
-            }
-            Err(e) => {
-                eprintln!("corsica-conformance: --scale-out: {e}");
-                println!("scale-out: 0 requests, 0 failed (not run: {e})");
-                ExitCode::from(2)
-            }
-        };
+                ),
+                s.passed(),
+            )
+        });
+        return summary("scale-out", "0 requests, 0 failed", result);
     }
     if observing && opts.webkit {
         return webkit_main(&runtime, opts);
