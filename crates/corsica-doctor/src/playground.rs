@@ -46,6 +46,9 @@ pub const MAX_CASE_BYTES: usize = 64 * 1024;
 /// The most response heads one answer field may hold (`curl -i -L` output: one per hop).
 const MAX_HEADS: usize = 21;
 
+/// The most lines the request's headers and each answer field may hold.
+pub const MAX_LINES: usize = 200;
+
 /// One case, as the playground's form (and its URL) holds it. Every field is text.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
@@ -184,6 +187,13 @@ fn parse_answer(
     default_status: u16,
 ) -> Result<Vec<HttpResponse>, PlaygroundError> {
     let lines: Vec<&str> = text.lines().collect();
+    if lines.len() > MAX_LINES * 2 {
+        return Err(PlaygroundError::Answer {
+            field,
+            line: MAX_LINES * 2 + 1,
+            message: format!("more than {} lines", MAX_LINES * 2),
+        });
+    }
     let mut heads = Vec::new();
     let mut i = 0;
     while i < lines.len() {
@@ -370,6 +380,12 @@ pub fn run(case: &Case, server: Option<&mut dyn Server>) -> Result<Value, Playgr
         credentials,
         live: Default::default(),
     };
+    if args.headers.len() > MAX_LINES {
+        return Err(PlaygroundError::Request(DoctorError::Header(format!(
+            "{} header lines: at most {MAX_LINES}",
+            args.headers.len()
+        ))));
+    }
     let request = fetch_request(&args)?;
     let mut typed;
     let server: &mut dyn Server = match server {

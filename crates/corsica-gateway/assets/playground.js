@@ -22,10 +22,23 @@
     return c;
   }
 
+  // The link holds the case, without secrets (an admin_token line of a pasted
+  // configuration) and within what the listener reads of a request head (8 KiB).
   function keepInUrl(c) {
     const q = new URLSearchParams();
-    for (const f of FIELDS) if (c[f] && c[f] !== (DEFAULTS[f] || '')) q.set(f, c[f]);
-    history.replaceState(null, '', '/_corsica/playground' + (q.toString() ? '?' + q : ''));
+    for (const f of FIELDS) {
+      let v = c[f];
+      if (f === 'config' && v) v = v.split('\n').filter((l) => !/^\s*admin_token\s*=/.test(l)).join('\n');
+      if (v && v !== (DEFAULTS[f] || '')) q.set(f, v);
+    }
+    const url = '/_corsica/playground' + (q.toString() ? '?' + q : '');
+    const note = $('copy');
+    if (url.length > 6000) {
+      note.textContent = 'Case too large for a link';
+      return;
+    }
+    note.textContent = 'Copy link';
+    history.replaceState(null, '', url);
   }
 
   function showAnswerFields() {

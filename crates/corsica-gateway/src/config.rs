@@ -783,7 +783,7 @@ pub const ADMIN_TOKEN_ENV: &str = "CORSICA_ADMIN_TOKEN";
 
 /// The bearer token of the admin listener: at least 16 visible ASCII characters. Its
 /// `Debug` does not show it.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) struct AdminToken(String);
 
 impl std::fmt::Debug for AdminToken {
@@ -825,16 +825,34 @@ impl AdminToken {
         self.is(given)
     }
 
-    /// Whether `given` is this token, compared in constant time (the console's cookie).
-    pub(crate) fn is(&self, given: &[u8]) -> bool {
-        let want = self.0.as_bytes();
-        given.len() == want.len()
-            && given
-                .iter()
-                .zip(want)
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
+    /// The console's session value for this token: HMAC-SHA-256 of a fixed label keyed by
+    /// the token, hex. The login cookie carries it, never the token (a cookie reaches every
+    /// port of its host name); changing the token ends every session.
+    pub(crate) fn session(&self) -> String {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, self.0.as_bytes());
+        let tag = ring::hmac::sign(&key, b"corsica console session v1");
+        tag.as_ref().iter().map(|b| format!("{b:02x}")).collect()
     }
+
+    /// Whether `given` is this token's session value, compared in constant time.
+    pub(crate) fn is_session(&self, given: &[u8]) -> bool {
+        same(self.session().as_bytes(), given)
+    }
+
+    /// Whether `given` is this token, compared in constant time (the login form).
+    pub(crate) fn is(&self, given: &[u8]) -> bool {
+        same(self.0.as_bytes(), given)
+    }
+}
+
+/// Whether `given` is `want`, in time that depends on their lengths only.
+fn same(want: &[u8], given: &[u8]) -> bool {
+    given.len() == want.len()
+        && given
+            .iter()
+            .zip(want)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 /// Why an admin listener on `addr` may not be served, if it may not: one reachable from

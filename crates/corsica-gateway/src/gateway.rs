@@ -1065,6 +1065,15 @@ fn admin(shared: &Shared, req: &Request<Incoming>, draining: bool) -> Response<B
             }
         }
     }
+    // Without a token, the shadow samples (origins, paths) are read only by loopback names
+    // (a page that rebinds its own name to this address would otherwise read them as
+    // same-origin). `/metrics` holds no request data (bounded labels) and stays open to
+    // scrapers under any local name.
+    if path == "/shadow" {
+        if let Some(refused) = crate::console::rebinding(shared, req) {
+            return refused;
+        }
+    }
     let (status, content_type, body) = match path {
         "/metrics" => (
             StatusCode::OK,

@@ -611,7 +611,7 @@ pub async fn handle(
             at: crate::console::activity::now_ms(),
             route: route.name.clone(),
             kind: decision.kind().as_str(),
-            method: req.method().to_string(),
+            method: crate::console::activity::cut(req.method().as_str().as_bytes()),
             path: crate::console::activity::cut(req.uri().path().as_bytes()),
             origin: req
                 .headers()
@@ -619,7 +619,7 @@ pub async fn handle(
                 .map(|o| crate::console::activity::cut(o.as_bytes()))
                 .unwrap_or_default(),
             reason,
-            message: message.clone(),
+            message: crate::console::activity::cut_to(message.as_bytes(), 400),
         });
         // Counted always; logged at a limited rate (hostile traffic would flood the logs).
         if let Some(suppressed) = shared.log_limit.admit() {
@@ -650,6 +650,12 @@ pub async fn handle(
     if let Some(mut response) = oversized(&req, &config.limits) {
         decision.apply(response.headers_mut());
         return response;
+    }
+    // The console's session cookie (path `/_corsica/`, sent by browsers to every port of
+    // the host) is the admin listener's, never an upstream's.
+    let mut req = req;
+    if req.uri().path().starts_with("/_corsica/") {
+        crate::console::strip_session_cookie(req.headers_mut());
     }
     let mut response = match &route.upstream {
         Upstream::Echo => echo(req, remote, &config.limits).await,

@@ -59,6 +59,22 @@ async fn pages_are_served_with_a_strict_policy_and_only_to_loopback_names() {
     )
     .await;
     assert!(rebound.starts_with("http/1.1 421"), "{rebound}");
+    // /shadow too (its samples hold origins and paths); /metrics (bounded labels, no
+    // request data) and /healthz stay open to any local name.
+    let rebound = raw::text(
+        admin,
+        "GET /shadow HTTP/1.1\r\nhost: attacker.example\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(rebound.starts_with("http/1.1 421"), "/shadow: {rebound}");
+    for path in ["/healthz", "/metrics"] {
+        let open = raw::text(
+            admin,
+            &format!("GET {path} HTTP/1.1\r\nhost: lb.internal\r\nconnection: close\r\n\r\n"),
+        )
+        .await;
+        assert!(open.starts_with("http/1.1 200"), "{path}: {open}");
+    }
     for host in ["localhost:9090", "[::1]:9090", "127.0.0.1"] {
         let ok = raw::text(
             admin,
@@ -105,13 +121,39 @@ async fn with_a_token_every_page_but_the_login_needs_it() {
     )
     .await;
     assert!(right.starts_with("http/1.1 303"), "{right}");
+    // The cookie holds a value derived from the token (sent to every port of the host),
+    // never the token.
+    let session = right
+        .split("set-cookie: corsica_admin=")
+        .nth(1)
+        .and_then(|r| r.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    assert_eq!(session.len(), 64, "{right}");
+    assert!(!right.contains(token), "{right}");
     assert!(
-        right.contains(&format!(
-            "set-cookie: corsica_admin={token}; path=/_corsica/; httponly; samesite=strict"
-        )),
+        right.contains("; path=/_corsica/; max-age=43200; httponly; samesite=strict"),
         "{right}"
     );
-    let cookie = format!("corsica_admin={token}");
+    let token_as_cookie = raw::text(
+        admin,
+        &admin_request(
+            "GET",
+            "/_corsica/status",
+            &[("cookie", &format!("corsica_admin={token}"))],
+            "",
+        ),
+    )
+    .await;
+    assert!(
+        token_as_cookie.starts_with("http/1.1 401"),
+        "{token_as_cookie}"
+    );
+    assert!(
+        token_as_cookie.contains("www-authenticate: bearer"),
+        "{token_as_cookie}"
+    );
+    let cookie = format!("corsica_admin={session}");
     let with_cookie = raw::text(
         admin,
         &admin_request("GET", "/_corsica/", &[("cookie", &cookie)], ""),
@@ -228,5 +270,58 @@ async fn denials_are_kept_bounded_and_streamed() {
     assert!(text.contains("content-type: text/event-stream"), "{text}");
     assert!(text.contains("data: {\"active\":"), "{text}");
     drop(s);
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_never_comes_frees_the_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let gw = console("").await;
+    let admin = admin_of(&gw);
+    let mut s = tokio::net::TcpStream::connect(admin).await.unwrap();
+    s.write_all(b"POST /_corsica/playground HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 60000\r\n\r\n{\"origin\"")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut out = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(15), s.read_to_end(&mut out))
+        .await
+        .expect("answered and closed within 15 s")
+        .unwrap();
+    let text = String::from_utf8_lossy(&out).to_ascii_lowercase();
+    assert!(text.starts_with("http/1.1 408"), "{text}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_cookie_never_reaches_an_upstream_and_long_methods_are_cut() {
+    let gw = console("").await;
+    // The echo upstream answers with the request it saw.
+    let text = raw::text(
+        gw.addr,
+        &raw::request(
+            "GET",
+            "/_corsica/x",
+            &[("host", "a"), ("cookie", "a=1; corsica_admin=secret; b=2")],
+        ),
+    )
+    .await;
+    assert!(text.contains("a=1; b=2"), "{text}");
+    assert!(!text.contains("secret"), "{text}");
+    // A method of 5,000 bytes is kept cut.
+    let long = "B".repeat(5000);
+    raw::text(
+        gw.addr,
+        &raw::request(&long, "/x", &[("host", "a"), ("origin", EVIL)]),
+    )
+    .await;
+    let admin = admin_of(&gw);
+    let status = raw::text(admin, &admin_request("GET", "/_corsica/status", &[], "")).await;
+    let body = status.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(body).expect("json");
+    let d = &v["denials"][0];
+    assert!(d["method"].as_str().unwrap().len() <= 203, "{d}");
+    assert!(d["message"].as_str().unwrap().len() <= 403, "{d}");
     gw.shutdown().await;
 }

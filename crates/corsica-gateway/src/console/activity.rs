@@ -28,8 +28,13 @@ pub(crate) fn now_ms() -> u64 {
 
 /// `bytes` as text of at most [`FIELD_BYTES`] bytes (invalid UTF-8 replaced).
 pub(crate) fn cut(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(FIELD_BYTES)]);
-    if bytes.len() > FIELD_BYTES {
+    cut_to(bytes, FIELD_BYTES)
+}
+
+/// `bytes` as text of at most `max` bytes, `…` after a cut (invalid UTF-8 replaced).
+pub(crate) fn cut_to(bytes: &[u8], max: usize) -> String {
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(max)]);
+    if bytes.len() > max {
         format!("{text}…")
     } else {
         text.into_owned()
@@ -45,7 +50,7 @@ pub struct Denial {
     pub route: String,
     /// `preflight` or `actual`.
     pub kind: &'static str,
-    /// The method (a preflight's is `OPTIONS`).
+    /// The method (a preflight's is `OPTIONS`; cut to [`FIELD_BYTES`]).
     pub method: String,
     /// The path (cut to [`FIELD_BYTES`]).
     pub path: String,
@@ -53,7 +58,8 @@ pub struct Denial {
     pub origin: String,
     /// The engine's reason label (`origin_not_allowed`, `method_not_allowed`, …).
     pub reason: &'static str,
-    /// The reason in words, with the rule's detail (the header or method refused).
+    /// The reason in words, with the rule's detail (the header or method refused; cut to
+    /// 400 bytes).
     pub message: String,
 }
 

@@ -39,6 +39,12 @@ const COOKIE: &str = "corsica_admin";
 /// The largest request body the console reads (a playground case, a login form).
 const MAX_BODY: usize = corsica_doctor::playground::MAX_CASE_BYTES + 4096;
 
+/// How long a console request body may take to arrive, whole.
+const BODY_TIME: Duration = Duration::from_secs(5);
+
+/// How long a login lasts.
+const SESSION_SECONDS: u64 = 12 * 60 * 60;
+
 /// How often the events stream sends at most (changes in between are merged).
 const EVENT_GAP: Duration = Duration::from_millis(250);
 
@@ -123,7 +129,7 @@ fn admitted<B>(shared: &Shared, req: &Request<B>) -> bool {
             let pair = pair.trim_ascii();
             pair.strip_prefix(COOKIE.as_bytes())?.strip_prefix(b"=")
         })
-        .any(|value| token.is(value))
+        .any(|value| token.is_session(value))
 }
 
 /// Whether the request says its body is JSON (a form cannot send that cross-site without
@@ -139,7 +145,7 @@ fn is_json<B>(req: &Request<B>) -> bool {
 /// Without a token, the console answers only to a loopback name (`localhost`,
 /// `127.0.0.1`, `[::1]`, with any port): a page elsewhere that rebinds its own host name
 /// to 127.0.0.1 (DNS rebinding) would otherwise read the dashboard as same-origin.
-fn rebinding<B>(shared: &Shared, req: &Request<B>) -> Option<Response<Body>> {
+pub(crate) fn rebinding<B>(shared: &Shared, req: &Request<B>) -> Option<Response<Body>> {
     if shared.load().config.admin_token.is_some() {
         return None;
     }
@@ -169,6 +175,34 @@ fn rebinding<B>(shared: &Shared, req: &Request<B>) -> Option<Response<Body>> {
     })
 }
 
+/// Removes the console's session cookie from `headers` (a request forwarded upstream).
+pub(crate) fn strip_session_cookie(headers: &mut http::HeaderMap) {
+    let kept: Vec<Vec<u8>> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .map(|v| {
+            v.as_bytes()
+                .split(|&b| b == b';')
+                .filter(|pair| {
+                    !pair
+                        .trim_ascii()
+                        .strip_prefix(COOKIE.as_bytes())
+                        .is_some_and(|rest| rest.trim_ascii_start().starts_with(b"="))
+                })
+                .map(<[u8]>::trim_ascii)
+                .collect::<Vec<_>>()
+                .join(&b"; "[..])
+        })
+        .filter(|v| !v.is_empty())
+        .collect();
+    headers.remove(header::COOKIE);
+    for v in kept {
+        if let Ok(v) = HeaderValue::from_bytes(&v) {
+            headers.append(header::COOKIE, v);
+        }
+    }
+}
+
 /// Reads a request body of at most [`MAX_BODY`] bytes.
 async fn read_body(req: Request<Incoming>) -> Result<Bytes, Response<Body>> {
     let too_large = || {
@@ -187,9 +221,16 @@ async fn read_body(req: Request<Incoming>) -> Result<Bytes, Response<Body>> {
         return Err(too_large());
     }
     let limited = http_body_util::Limited::new(req.into_body(), MAX_BODY);
-    match limited.collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(_) => Err(too_large()),
+    // A body that does not arrive in time frees the connection (the admin listener has
+    // few slots; `/healthz` needs one).
+    match tokio::time::timeout(BODY_TIME, limited.collect()).await {
+        Ok(Ok(c)) => Ok(c.to_bytes()),
+        Ok(Err(_)) => Err(too_large()),
+        Err(_) => Err(respond(
+            StatusCode::REQUEST_TIMEOUT,
+            "text/plain; charset=utf-8",
+            format!("408 Request Timeout: the body did not arrive within {BODY_TIME:?}\n"),
+        )),
     }
 }
 
@@ -214,20 +255,39 @@ pub(crate) async fn serve(
     if let Some(refused) = rebinding(&shared, &req) {
         return refused;
     }
+    if rest.is_empty() {
+        return redirect("/_corsica/");
+    }
     if rest == "/login" {
         return login(&shared, req).await;
+    }
+    if rest == "/logout" {
+        let mut r = redirect("/_corsica/login");
+        r.headers_mut().insert(
+            header::SET_COOKIE,
+            HeaderValue::from_static(
+                "corsica_admin=; Path=/_corsica/; Max-Age=0; HttpOnly; SameSite=Strict",
+            ),
+        );
+        return r;
     }
     if !admitted(&shared, &req) {
         return match rest {
             "" | "/" | "/playground" if req.method() == Method::GET => redirect("/_corsica/login"),
-            _ => json_response(
-                StatusCode::UNAUTHORIZED,
-                &json!({"error": "send `Authorization: Bearer <admin_token>`, or log in at /_corsica/login"}),
-            ),
+            _ => {
+                let mut r = json_response(
+                    StatusCode::UNAUTHORIZED,
+                    &json!({"error": "send `Authorization: Bearer <admin_token>`, or log in at /_corsica/login"}),
+                );
+                r.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"corsica admin\""),
+                );
+                r
+            }
         };
     }
     match (req.method().clone(), rest) {
-        (Method::GET, "") => redirect("/_corsica/"),
         (Method::GET, "/") => {
             let snapshot = snapshot(&shared);
             respond(
@@ -250,7 +310,7 @@ pub(crate) async fn serve(
         ),
         (Method::POST, "/playground") => match read_body(req).await {
             Ok(body) => {
-                let (status, v) = playground::answer(&shared, &body);
+                let (status, v) = playground::answer_off_runtime(shared, body).await;
                 json_response(status, &v)
             }
             Err(r) => r,
@@ -261,8 +321,13 @@ pub(crate) async fn serve(
                 "text/plain; charset=utf-8",
                 "405 Method Not Allowed\n",
             );
+            let allow = if rest == "/playground" {
+                "GET, POST"
+            } else {
+                "GET"
+            };
             r.headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
             r
         }
         _ => respond(
@@ -303,18 +368,11 @@ async fn login(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
         );
     }
     let mut r = redirect("/_corsica/");
-    // The token is visible ASCII without `;` or spaces? Spaces are refused by the
-    // configuration; a `;` or `,` would end the cookie, so such a token is sent encoded.
-    let value: String = url::form_urlencoded::byte_serialize(given.as_bytes()).collect();
-    if value != given {
-        return respond(
-            StatusCode::BAD_REQUEST,
-            "text/plain; charset=utf-8",
-            "400 Bad Request: this admin_token holds characters a cookie cannot carry; use letters, digits and -._~ (e.g. `openssl rand -hex 24`), or send `Authorization: Bearer <token>`\n",
-        );
-    }
+    // The cookie holds a value derived from the token, not the token: a cookie is sent to
+    // every port of its host name.
     if let Ok(v) = HeaderValue::from_str(&format!(
-        "{COOKIE}={value}; Path=/_corsica/; HttpOnly; SameSite=Strict"
+        "{COOKIE}={}; Path=/_corsica/; Max-Age={SESSION_SECONDS}; HttpOnly; SameSite=Strict",
+        token.session()
     )) {
         r.headers_mut().insert(header::SET_COOKIE, v);
     }
@@ -374,7 +432,14 @@ pub(crate) fn snapshot(shared: &Shared) -> Value {
                 "path": r.path(),
                 "upstream": r.upstream().target().map_or_else(
                     || "echo".to_owned(),
-                    |(scheme, authority)| format!("{scheme}://{authority}"),
+                    // A password in the upstream's userinfo is not shown.
+                    |(scheme, authority)| {
+                        let shown = authority.as_str().rsplit_once('@').map_or(
+                            authority.as_str().to_owned(),
+                            |(_, host)| format!("…@{host}"),
+                        );
+                        format!("{scheme}://{shown}")
+                    },
                 ),
                 "origins": listed,
                 "more_origins": origins.entries().len().saturating_sub(20),
@@ -402,8 +467,13 @@ fn events(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) -> Response<Body
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(2);
     let mut changed = shared.activity.subscribe();
     let mut shadow = shared.shadow.subscribe();
+    // The token the stream was opened under: a reload that changes it ends the stream.
+    let admitted_under = shared.load().config.admin_token.clone();
     tokio::spawn(async move {
         loop {
+            if shared.load().config.admin_token != admitted_under {
+                return;
+            }
             let data = format!("data: {}\n\n", snapshot(&shared));
             if tx.send(Bytes::from(data)).await.is_err() {
                 return;

@@ -55,6 +55,14 @@ impl Server for Configured<'_> {
         Ok(match route_request(self.config, &request) {
             Routed::Route(_, route) => {
                 let decision = route.policy.decide(request.method(), request.headers());
+                // The edge guard answers 403 before any upstream, as in the gateway.
+                if route.guard()
+                    && corsica::guard(request.method(), request.headers(), &decision).is_err()
+                {
+                    let mut h = HeaderMap::new();
+                    decision.apply(&mut h);
+                    return Ok(answer(StatusCode::FORBIDDEN, &h));
+                }
                 match decision.preflight_response(()) {
                     Some(p) => answer(p.status(), p.headers()),
                     None => {
@@ -86,6 +94,23 @@ fn error(field: &str, message: impl Into<String>) -> (StatusCode, Value) {
         StatusCode::BAD_REQUEST,
         json!({"error": message.into(), "field": field}),
     )
+}
+
+/// Cases judged at once, at most (each runs on the blocking pool, so a large case never
+/// holds the runtime that serves the clients).
+static RUNNING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// [`answer`] on the blocking pool, two at a time.
+pub(crate) async fn answer_off_runtime(
+    shared: std::sync::Arc<Shared>,
+    body: bytes::Bytes,
+) -> (StatusCode, Value) {
+    let Ok(_permit) = RUNNING.acquire().await else {
+        return error("case", "the playground is stopping");
+    };
+    tokio::task::spawn_blocking(move || answer(&shared, &body))
+        .await
+        .unwrap_or_else(|_| error("case", "the case could not be judged"))
 }
 
 /// The answer to a posted case: 200 and the report, or 400 and `{error, field}` (the form
