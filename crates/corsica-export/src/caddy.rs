@@ -250,9 +250,8 @@ fn route_maps(c: &mut String, r: &RoutePlan) {
             String::new()
         }
     );
-    tier_maps(c, &v, "t", &r.trusted_tier);
-    if let Some(p) = &r.public_tier {
-        tier_maps(c, &v, "p", p);
+    for tier in r.tiers() {
+        tier_maps(c, &v, tier);
     }
     let fits = format!("{{corsica_acrh_fits_{}}}", r.max_request_header_bytes);
     let public = if r.public_tier.is_some() {
@@ -307,7 +306,8 @@ fn route_maps(c: &mut String, r: &RoutePlan) {
 
 /// One tier's maps: the method of an actual request, the method and the headers a
 /// preflight asks for.
-fn tier_maps(c: &mut String, v: &str, t: &str, tier: &TierPlan) {
+fn tier_maps(c: &mut String, v: &str, tier: &TierPlan) {
+    let t = tier.code;
     let methods = re("~", &format!("^(?:{})$", tier.methods));
     let _ = writeln!(
         c,
@@ -361,17 +361,16 @@ fn route(c: &mut String, r: &RoutePlan, base: &str) {
             re("", &format!("^{}(?:/|$)", regex::escape(base)))
         );
     }
-    for (t, word, tier) in std::iter::once(("t", "trusted", &r.trusted_tier))
-        .chain(r.public_tier.iter().map(|p| ("p", "public", p)))
-    {
+    for tier in r.tiers() {
+        let (t, word) = (tier.code, tier.word);
         let pm = format!("{m}_pf_{t}");
         let _ = writeln!(
             c,
             "\t\t\t# A preflight the {word} tier allows.\n\t\t\t{pm} {{\n{PREFLIGHT}\t\t\t\tvars {{{v}_pf}} {word}\n\t\t\t}}\n\t\t\theader {pm} {{"
         );
-        let acao = if t == "p" || r.any { "*" } else { ORIGIN };
+        let acao = if tier.echoes_origin { ORIGIN } else { "*" };
         let _ = writeln!(c, "\t\t\t\tAccess-Control-Allow-Origin {}", q(acao));
-        if t == "t" && r.credentials && !r.any {
+        if tier.credentials {
             c.push_str("\t\t\t\tAccess-Control-Allow-Credentials true\n");
         }
         if let Some(x) = &tier.allow_methods {
@@ -400,21 +399,20 @@ fn route(c: &mut String, r: &RoutePlan, base: &str) {
         q(VARY_PREFLIGHT),
         r.denied_status
     );
-    for (t, word, tier) in std::iter::once(("t", "trusted", &r.trusted_tier))
-        .chain(r.public_tier.iter().map(|p| ("p", "public", p)))
-    {
+    for tier in r.tiers() {
+        let (t, word) = (tier.code, tier.word);
         let am = format!("{m}_{t}");
         let _ = writeln!(
             c,
             "\t\t\t# An actual request the {word} tier allows.\n\t\t\t{am} {{\n\t\t\t\theader Origin *\n\t\t\t\tvars {{{v}_tier}} {word}\n\t\t\t}}"
         );
-        let acao = if t == "p" || r.any { "*" } else { ORIGIN };
+        let acao = if tier.echoes_origin { ORIGIN } else { "*" };
         let _ = writeln!(
             c,
             "\t\t\theader {am} Access-Control-Allow-Origin {}",
             q(acao)
         );
-        if t == "t" && r.credentials && !r.any {
+        if tier.credentials {
             let _ = writeln!(c, "\t\t\theader {am} Access-Control-Allow-Credentials true");
         }
         if let Some(e) = &tier.expose_headers {

@@ -296,7 +296,8 @@ fn unrouted_backend(c: &mut String, plan: &Plan) {
 
 /// One tier's ACLs (`t` trusted, `p` public): the method of an actual request, the method
 /// and the headers a preflight asks for.
-fn tier_acls(c: &mut String, t: &str, tier: &TierPlan) {
+fn tier_acls(c: &mut String, tier: &TierPlan) {
+    let t = tier.code;
     let methods = sq(&format!("^(?:{})$", tier.methods));
     let _ = writeln!(
         c,
@@ -320,7 +321,8 @@ fn tier_acls(c: &mut String, t: &str, tier: &TierPlan) {
 }
 
 /// The condition of a preflight the tier allows.
-fn tier_preflight(t: &str, tier: &TierPlan) -> String {
+fn tier_preflight(tier: &TierPlan) -> String {
+    let t = tier.code;
     // The public tier is for origins the trusted tier does not name.
     let origin = if t == "p" { "!t p" } else { "t" };
     let mut cond =
@@ -332,20 +334,19 @@ fn tier_preflight(t: &str, tier: &TierPlan) -> String {
 }
 
 /// The `http-request return` of a preflight the tier allows.
-fn tier_answer(c: &mut String, r: &RoutePlan, t: &str, tier: &TierPlan) {
+fn tier_answer(c: &mut String, r: &RoutePlan, tier: &TierPlan) {
     let _ = write!(
         c,
         "    # Preflight allowed ({} tier).\n    http-request return status {}",
-        if t == "t" { "trusted" } else { "public" },
-        r.preflight_status
+        tier.word, r.preflight_status
     );
-    let acao = if t == "p" || r.any {
-        "*"
-    } else {
+    let acao = if tier.echoes_origin {
         "\"%[req.fhdr(origin)]\""
+    } else {
+        "*"
     };
     let _ = write!(c, " hdr access-control-allow-origin {acao}");
-    if t == "t" && r.credentials && !r.any {
+    if tier.credentials {
         c.push_str(" hdr access-control-allow-credentials true");
     }
     if let Some(m) = &tier.allow_methods {
@@ -367,7 +368,7 @@ fn tier_answer(c: &mut String, r: &RoutePlan, t: &str, tier: &TierPlan) {
         c,
         " hdr vary {} if {}",
         lit(VARY_PREFLIGHT),
-        tier_preflight(t, tier)
+        tier_preflight(tier)
     );
 }
 
@@ -412,13 +413,11 @@ fn route_backend(c: &mut String, r: &RoutePlan) {
     if r.public_tier.is_some() {
         regex_acls(c, "p", "req.fhdr(origin)", "", &regex::any_valid_origin());
     }
-    tier_acls(c, "t", &r.trusted_tier);
-    if let Some(p) = &r.public_tier {
-        tier_acls(c, "p", p);
+    for tier in r.tiers() {
+        tier_acls(c, tier);
     }
-    tier_answer(c, r, "t", &r.trusted_tier);
-    if let Some(p) = &r.public_tier {
-        tier_answer(c, r, "p", p);
+    for tier in r.tiers() {
+        tier_answer(c, r, tier);
     }
     let _ = writeln!(
         c,
@@ -465,7 +464,7 @@ fn route_backend(c: &mut String, r: &RoutePlan) {
     if r.public_tier.is_some() {
         c.push_str("    http-after-response set-header access-control-allow-origin * if { var(txn.corsica_tier) -m str p }\n");
     }
-    if r.credentials && !r.any {
+    if r.trusted_tier.credentials {
         c.push_str("    http-after-response set-header access-control-allow-credentials true if { var(txn.corsica_tier) -m str t }\n");
     }
     if let Some(e) = &r.trusted_tier.expose_headers {

@@ -231,9 +231,8 @@ fn route_maps(c: &mut String, r: &RoutePlan) {
             String::new()
         }
     );
-    tier_maps(c, &v, "t", &r.trusted_tier);
-    if let Some(p) = &r.public_tier {
-        tier_maps(c, &v, "p", p);
+    for tier in r.tiers() {
+        tier_maps(c, &v, tier);
     }
     let fits = format!("$corsica_acrh_fits_{}", r.max_request_header_bytes);
     // Preflight: the tier's method and headers allowed, the list within the limits.
@@ -271,12 +270,16 @@ fn route_maps(c: &mut String, r: &RoutePlan) {
         c.push_str("        \"~^none:x:1:\" n;\n");
     }
     c.push_str("        default \"\";\n    }\n");
-    let echo = if r.any { "\"*\"" } else { "$corsica_origin" };
+    let echo = if r.trusted_tier.echoes_origin {
+        "$corsica_origin"
+    } else {
+        "\"*\""
+    };
     let _ = writeln!(
         c,
         "    map ${v}_tier ${v}_acao {{ default \"\"; t {echo}; p \"*\"; n \"*\"; }}"
     );
-    let acac = if r.credentials && !r.any {
+    let acac = if r.trusted_tier.credentials {
         "true"
     } else {
         "\"\""
@@ -310,7 +313,8 @@ fn route_maps(c: &mut String, r: &RoutePlan) {
 
 /// One tier's maps: the method of an actual request, the method and the headers a
 /// preflight asks for.
-fn tier_maps(c: &mut String, v: &str, t: &str, tier: &TierPlan) {
+fn tier_maps(c: &mut String, v: &str, tier: &TierPlan) {
+    let t = tier.code;
     let methods = key(false, &format!("^(?:{})$", tier.methods));
     let _ = writeln!(
         c,
@@ -343,20 +347,18 @@ fn location(c: &mut String, matcher: &str, r: &RoutePlan) {
         r.name,
         r.index + 1
     );
-    for (t, tier) in
-        std::iter::once(("t", &r.trusted_tier)).chain(r.public_tier.iter().map(|p| ("p", p)))
-    {
-        let _ = writeln!(c, "            if (${v}_pf = {t}) {{");
-        let acao = if t == "p" || r.any {
-            "\"*\""
-        } else {
+    for tier in r.tiers() {
+        let _ = writeln!(c, "            if (${v}_pf = {}) {{", tier.code);
+        let acao = if tier.echoes_origin {
             "$corsica_origin"
+        } else {
+            "\"*\""
         };
         let _ = writeln!(
             c,
             "                add_header Access-Control-Allow-Origin {acao} always;"
         );
-        if t == "t" && r.credentials && !r.any {
+        if tier.credentials {
             c.push_str(
                 "                add_header Access-Control-Allow-Credentials true always;\n",
             );

@@ -14,6 +14,16 @@ use crate::{ExportError, Target};
 /// What one tier answers with.
 #[derive(Debug, Clone)]
 pub(crate) struct TierPlan {
+    /// `t` (trusted) or `p` (public): the tier's short name in the exports' variables.
+    pub code: &'static str,
+    /// `trusted` or `public`, for comments and Caddy's map outputs.
+    pub word: &'static str,
+    /// `Access-Control-Allow-Origin` echoes the request's origin (else `*`): the trusted
+    /// tier of a policy that does not allow every origin.
+    pub echoes_origin: bool,
+    /// `Access-Control-Allow-Credentials: true` is sent: the trusted tier of a
+    /// credentialed policy that does not allow every origin.
+    pub credentials: bool,
     /// The methods an actual request or a preflight may use (alternation, no anchors).
     pub methods: String,
     /// The `Access-Control-Request-Headers` lines joined with `,` that are allowed
@@ -43,7 +53,6 @@ pub(crate) struct RoutePlan {
     pub trusted: Vec<String>,
     /// `*`: answered `Access-Control-Allow-Origin: *`, never echoed, no credentials.
     pub any: bool,
-    pub credentials: bool,
     pub trusted_tier: TierPlan,
     /// The public tier, for every other well-formed origin.
     pub public_tier: Option<TierPlan>,
@@ -54,6 +63,13 @@ pub(crate) struct RoutePlan {
     /// Most items (empty ones too) of the `Access-Control-Request-Headers` lines joined
     /// with `,`: each line is at least one.
     pub max_request_items: usize,
+}
+
+impl RoutePlan {
+    /// The route's tiers: the trusted one, then the public one if any.
+    pub(crate) fn tiers(&self) -> impl Iterator<Item = &TierPlan> {
+        std::iter::once(&self.trusted_tier).chain(self.public_tier.as_ref())
+    }
 }
 
 /// The routes a host sees, in the order the gateway tries them.
@@ -165,7 +181,9 @@ pub(crate) fn refusals(config: &Config, target: Target) -> Vec<ExportError> {
     out
 }
 
-fn tier(t: corsica::TierView<'_>) -> TierPlan {
+/// A tier of `p`: the trusted one, or (`public`) the public one, with the
+/// `Access-Control-Request-Headers` list regex within `max_items`.
+fn tier(t: corsica::TierView<'_>, p: &corsica::Policy, public: bool, max_items: usize) -> TierPlan {
     let methods = match t.methods() {
         None => regex::TOKEN.to_owned(),
         Some(list) => list
@@ -183,9 +201,14 @@ fn tier(t: corsica::TierView<'_>) -> TierPlan {
     } else {
         names.join("|")
     };
+    let trusted = !public && !p.origins().is_any();
     TierPlan {
+        code: if public { "p" } else { "t" },
+        word: if public { "public" } else { "trusted" },
+        echoes_origin: trusted,
+        credentials: trusted && p.allows_credentials(),
         methods,
-        headers: item,
+        headers: regex::list(&item, max_items),
         any_header_but_authorization: t.allows_any_header()
             && !t.header_names().contains(&"authorization"),
         allow_methods: t.allow_methods_value().map(str::to_owned),
@@ -213,13 +236,8 @@ impl Plan {
             .map(|(index, r)| {
                 let p = r.policy();
                 let limits = p.request_header_limits();
-                let mut trusted = tier(p.trusted_tier());
-                trusted.headers = regex::list(&trusted.headers, limits.max_items);
-                let public_tier = p.public_tier().map(|t| {
-                    let mut t = tier(t);
-                    t.headers = regex::list(&t.headers, limits.max_items);
-                    t
-                });
+                let trusted = tier(p.trusted_tier(), p, false, limits.max_items);
+                let public_tier = p.public_tier().map(|t| tier(t, p, true, limits.max_items));
                 let upstream = match r.upstream().target() {
                     Some((scheme, authority)) => format!("{scheme}://{authority}"),
                     None => String::new(),
@@ -232,7 +250,6 @@ impl Plan {
                     upstream,
                     trusted: origins(p.origins().entries()),
                     any: p.origins().is_any(),
-                    credentials: p.allows_credentials(),
                     trusted_tier: trusted,
                     public_tier,
                     preflight_status: p.preflight_status().as_u16(),
